@@ -1,0 +1,187 @@
+import NIOCore
+
+/// Every datagram exchanged by the daemons of one site.
+///
+/// Wire layout (all integers big endian), see `PacketCodec`:
+/// `magic u16 | version u8 | type u8 | length u32 (of the body) | body | crc32c u32 (of everything before it)`.
+public enum Packet: Sendable, Equatable {
+    case data(DataPacket)
+    case token(Token)
+    case join(JoinMessage)
+    case commit(CommitToken)
+    /// A daemon leaving gracefully: the others re-form the ring at once instead of timing out.
+    case leave(LeaveMessage)
+    /// A daemon with a new message asks the token holder of an idle ring to pass the token at once.
+    case wake(WakeMessage)
+}
+
+/// How a data packet's body relates to client messages.
+public enum FragmentKind: UInt8, Sendable {
+    /// The body holds `messageCount` whole messages, each prefixed by its u32 length.
+    case packed = 0
+    /// The body is the first piece of one large message; `totalLength` is its full size.
+    case first = 1
+    /// A piece in the middle of a large message.
+    case middle = 2
+    /// The last piece of a large message.
+    case last = 3
+}
+
+/// A sequenced (or, for unreliable service, unsequenced) packet of client messages.
+public struct DataPacket: Sendable, Equatable {
+    public var ringID: RingID
+    public var sender: NodeID
+    /// Position in the ring's total order; 0 for unreliable packets, which are never sequenced.
+    public var seq: UInt64
+    /// Counts this sender's sequenced packets on this ring, from 1; fifo delivery follows it.
+    public var senderIndex: UInt64
+    public var service: Service
+    public var fragment: FragmentKind
+    /// True when the body is an encoded packet of an old ring, re-sent during membership recovery.
+    public var isRecovery: Bool
+    /// Number of length-prefixed messages in `body` when `fragment == .packed`, else 1.
+    public var messageCount: UInt16
+    /// For `.first`: the size of the whole message. Otherwise 0.
+    public var totalLength: UInt32
+    public var body: ByteBuffer
+
+    public init(
+        ringID: RingID, sender: NodeID, seq: UInt64, senderIndex: UInt64, service: Service,
+        fragment: FragmentKind, isRecovery: Bool = false, messageCount: UInt16, totalLength: UInt32 = 0,
+        body: ByteBuffer
+    ) {
+        self.ringID = ringID
+        self.sender = sender
+        self.seq = seq
+        self.senderIndex = senderIndex
+        self.service = service
+        self.fragment = fragment
+        self.isRecovery = isRecovery
+        self.messageCount = messageCount
+        self.totalLength = totalLength
+        self.body = body
+    }
+}
+
+/// The token that circulates around the ring.
+public struct Token: Sendable, Equatable {
+    public var ringID: RingID
+    /// Increases on every pass; a daemon drops a token whose `tokenSeq` it has already seen.
+    public var tokenSeq: UInt64
+    /// Highest sequence number assigned on this ring.
+    public var seq: UInt64
+    /// All-received-upto: every daemon has every packet up to here (as far as the token knows).
+    public var aru: UInt64
+    /// The daemon that last lowered `aru`, or `nil`.
+    public var aruID: NodeID?
+    /// Packets somebody is missing; the holder resends those it has.
+    public var retransmitRequests: [UInt64]
+    /// Flow control: packets sent during the last rotation.
+    public var fcc: UInt32
+    /// Flow control: packets waiting at the daemons, summed over the last rotation.
+    public var backlog: UInt32
+    /// Full rotations with nothing new; the representative holds an idle token instead of spinning it.
+    public var idleRotations: UInt32
+    /// During recovery: how many members still have old-ring packets to resend. 0 when operational.
+    public var recoveryPending: UInt32
+
+    public init(
+        ringID: RingID, tokenSeq: UInt64, seq: UInt64, aru: UInt64, aruID: NodeID?, retransmitRequests: [UInt64],
+        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32
+    ) {
+        self.ringID = ringID
+        self.tokenSeq = tokenSeq
+        self.seq = seq
+        self.aru = aru
+        self.aruID = aruID
+        self.retransmitRequests = retransmitRequests
+        self.fcc = fcc
+        self.backlog = backlog
+        self.idleRotations = idleRotations
+        self.recoveryPending = recoveryPending
+    }
+}
+
+/// Membership gather: who the sender believes is alive (`procSet`) and failed (`failSet`).
+public struct JoinMessage: Sendable, Equatable {
+    public var sender: NodeID
+    /// The sender's current (or last) ring.
+    public var ringID: RingID
+    /// The highest ring seq the sender has ever known; the next ring's seq is above every member's.
+    public var maxRingSeq: UInt64
+    /// Sorted, no duplicates.
+    public var procSet: [NodeID]
+    /// Sorted, no duplicates.
+    public var failSet: [NodeID]
+
+    public init(sender: NodeID, ringID: RingID, maxRingSeq: UInt64, procSet: [NodeID], failSet: [NodeID]) {
+        self.sender = sender
+        self.ringID = ringID
+        self.maxRingSeq = maxRingSeq
+        self.procSet = procSet
+        self.failSet = failSet
+    }
+}
+
+/// What one member reports about its old ring in the commit token.
+public struct CommitMemberInfo: Sendable, Equatable {
+    public var oldRingID: RingID
+    /// Every old-ring packet up to here was received by this member.
+    public var myAru: UInt64
+    /// Highest old-ring seq this member holds.
+    public var highSeq: UInt64
+    /// Highest old-ring seq this member knows every old-ring member held (safe-deliverable).
+    public var stableSeq: UInt64
+    /// False until the member has filled its entry.
+    public var filled: Bool
+
+    public init(oldRingID: RingID, myAru: UInt64, highSeq: UInt64, stableSeq: UInt64, filled: Bool) {
+        self.oldRingID = oldRingID
+        self.myAru = myAru
+        self.highSeq = highSeq
+        self.stableSeq = stableSeq
+        self.filled = filled
+    }
+
+    public static let empty = CommitMemberInfo(oldRingID: .none, myAru: 0, highSeq: 0, stableSeq: 0, filled: false)
+}
+
+/// The commit token: sent by the new ring's representative, it circulates twice; the first
+/// rotation collects every member's old-ring state, the second moves every member into recovery.
+public struct CommitToken: Sendable, Equatable {
+    public var ringID: RingID
+    /// The new ring's members in ring order (sorted by id).
+    public var members: [NodeID]
+    /// One entry per member, same order as `members`.
+    public var memberInfo: [CommitMemberInfo]
+    /// 1 while collecting, 2 on the second rotation.
+    public var rotation: UInt8
+    /// Index in `members` of the intended receiver.
+    public var position: UInt16
+
+    public init(ringID: RingID, members: [NodeID], memberInfo: [CommitMemberInfo], rotation: UInt8, position: UInt16) {
+        self.ringID = ringID
+        self.members = members
+        self.memberInfo = memberInfo
+        self.rotation = rotation
+        self.position = position
+    }
+}
+
+public struct LeaveMessage: Sendable, Equatable {
+    public var sender: NodeID
+    public var ringID: RingID
+    public init(sender: NodeID, ringID: RingID) {
+        self.sender = sender
+        self.ringID = ringID
+    }
+}
+
+public struct WakeMessage: Sendable, Equatable {
+    public var sender: NodeID
+    public var ringID: RingID
+    public init(sender: NodeID, ringID: RingID) {
+        self.sender = sender
+        self.ringID = ringID
+    }
+}
