@@ -1,0 +1,341 @@
+import ChorusWire
+
+/// Gather state: the daemons this one believes alive and failed, and what each said.
+struct GatherState: Sendable {
+    var procSet: [NodeID] = []
+    var failSet: [NodeID] = []
+    /// The sets each daemon announced in its last join.
+    var heard: [NodeID: JoinSets] = [:]
+    var startedAt: Instant = 0
+
+    var active: [NodeID] { procSet.filter { !failSet.contains($0) } }
+}
+
+struct JoinSets: Sendable, Equatable {
+    var procSet: [NodeID]
+    var failSet: [NodeID]
+}
+
+struct CommitState: Sendable {
+    var ringID: RingID
+    var members: [NodeID]
+    /// The commit token this daemon last sent, resent when it seems lost.
+    var lastForwarded: CommitToken?
+    /// Highest rotation this daemon has handled.
+    var handledRotation: UInt8
+}
+
+struct RecoveryState: Sendable {
+    /// Old-ring seqs still to re-send on the new ring (popped from the end: ascending order).
+    var queue: [UInt64]
+    var reportedDone = false
+    /// Seq on the new ring after which every recovery packet has been sent.
+    var targetSeq: UInt64?
+    var oldStable: UInt64
+    var oldHigh: UInt64
+    /// New-ring members that come from this daemon's old ring: the transitional configuration.
+    var survivors: [NodeID]
+    var forwarded: CommitToken?
+}
+
+/// Membership: gather, commit, recovery, install.
+extension Ring {
+    /// The highest ring seq this daemon knows; persist it so a restart starts above it.
+    public var highestRingSeq: UInt64 { maxRingSeq }
+
+    mutating func enterGather(now: Instant, failed: [NodeID], into actions: inout [RingAction]) {
+        phase = .gather
+        heldToken = nil
+        lastSentToken = nil
+        commit = nil
+        recovery = nil
+        pending = nil
+        installed?.frozen = false
+        for timer in [RingTimer.tokenRetransmit, .idleHold, .mergeProbe, .tokenLoss] { disarm(timer) }
+        let known = installed?.members ?? []
+        gather = GatherState(
+            procSet: Array(Set(known + [me])).sorted(),
+            failSet: Array(Set(failed).subtracting([me])).sorted(),
+            heard: [:], startedAt: now)
+        broadcastJoin(into: &actions)
+        arm(.joinRetransmit, now + options.joinTimeout, into: &actions)
+        arm(.consensus, now + options.consensusTimeout, into: &actions)
+    }
+
+    mutating func broadcastJoin(into actions: inout [RingAction]) {
+        let join = JoinMessage(
+            sender: me, ringID: installed?.ringID ?? .none, maxRingSeq: maxRingSeq, procSet: gather.procSet,
+            failSet: gather.failSet)
+        actions.append(.send(.join(join), to: .site))
+    }
+
+    mutating func receiveJoin(_ join: JoinMessage, now: Instant, into actions: inout [RingAction]) {
+        guard join.sender != me, site.contains(join.sender) else { return }
+        switch phase {
+        case .operational, .recovery:
+            let ring = ringID
+            if members.contains(join.sender) {
+                // A member's join is fresh only if it already knew this ring; older ones are
+                // echoes of the gather that formed it.
+                guard join.maxRingSeq >= ring.seq else { return }
+            } else if isPenalized(join.sender, now: now) {
+                return
+            }
+            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            enterGather(now: now, failed: [], into: &actions)
+            mergeJoin(join, now: now, into: &actions)
+        case .commit:
+            guard let state = commit, state.members.contains(join.sender), join.maxRingSeq >= state.ringID.seq else {
+                return
+            }
+            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            enterGather(now: now, failed: [], into: &actions)
+            mergeJoin(join, now: now, into: &actions)
+        case .gather:
+            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            mergeJoin(join, now: now, into: &actions)
+        case .left:
+            return
+        }
+    }
+
+    private mutating func mergeJoin(_ join: JoinMessage, now: Instant, into actions: inout [RingAction]) {
+        guard !gather.failSet.contains(join.sender) else { return }
+        var proc = Set(gather.procSet).union(join.procSet)
+        proc.insert(join.sender)
+        var fail = Set(gather.failSet).union(join.failSet)
+        if join.failSet.contains(me) { fail.insert(join.sender) }
+        fail.remove(me)
+        proc = proc.intersection(site)
+        gather.heard[join.sender] = JoinSets(procSet: join.procSet, failSet: join.failSet)
+        let newProc = proc.sorted()
+        let newFail = fail.intersection(proc).sorted()
+        if newProc != gather.procSet || newFail != gather.failSet {
+            gather.procSet = newProc
+            gather.failSet = newFail
+            broadcastJoin(into: &actions)
+            let latest = gather.startedAt + options.maxGatherTime
+            arm(.consensus, max(now, min(now + options.consensusTimeout, latest)), into: &actions)
+        }
+        checkConsensus(now: now, into: &actions)
+    }
+
+    /// Consensus: every daemon still believed alive announced exactly our sets.
+    private mutating func checkConsensus(now: Instant, into actions: inout [RingAction]) {
+        guard phase == .gather else { return }
+        let mine = JoinSets(procSet: gather.procSet, failSet: gather.failSet)
+        let active = gather.active
+        for node in active where node != me {
+            guard gather.heard[node] == mine else { return }
+        }
+        disarm(.consensus)
+        if active.first == me {
+            createCommitToken(members: active, now: now, into: &actions)
+        } else {
+            phase = .commit
+            commit = CommitState(ringID: .none, members: active, lastForwarded: nil, handledRotation: 0)
+            arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
+        }
+    }
+
+    mutating func consensusTimedOut(now: Instant, into actions: inout [RingAction]) {
+        guard phase == .gather else { return }
+        let mine = JoinSets(procSet: gather.procSet, failSet: gather.failSet)
+        let silent = gather.active.filter { $0 != me && gather.heard[$0] != mine }
+        if !silent.isEmpty {
+            for node in silent { penalize(node, now: now) }
+            gather.failSet = Array(Set(gather.failSet).union(silent)).sorted()
+            broadcastJoin(into: &actions)
+        }
+        arm(.consensus, now + options.consensusTimeout, into: &actions)
+        checkConsensus(now: now, into: &actions)
+    }
+
+    var myCommitInfo: CommitMemberInfo {
+        guard let old = installed else {
+            return CommitMemberInfo(oldRingID: .none, myAru: 0, highSeq: 0, stableSeq: 0, filled: true)
+        }
+        return CommitMemberInfo(
+            oldRingID: old.ringID, myAru: old.myAru, highSeq: old.highSeq, stableSeq: old.stableSeq, filled: true)
+    }
+
+    private mutating func createCommitToken(members: [NodeID], now: Instant, into actions: inout [RingAction]) {
+        maxRingSeq += 1
+        let ringID = RingID(seq: maxRingSeq, representative: me)
+        var info = [CommitMemberInfo](repeating: .empty, count: members.count)
+        info[0] = myCommitInfo
+        installed?.frozen = true
+        let token = CommitToken(ringID: ringID, members: members, memberInfo: info, rotation: 1, position: 0)
+        phase = .commit
+        commit = CommitState(ringID: ringID, members: members, lastForwarded: nil, handledRotation: 0)
+        arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
+        receiveCommit(token, now: now, into: &actions)
+    }
+
+    mutating func receiveCommit(_ token: CommitToken, now: Instant, into actions: inout [RingAction]) {
+        let position = Int(token.position)
+        guard position < token.members.count, token.members[position] == me,
+            token.memberInfo.count == token.members.count, token.ringID > (installed?.ringID ?? .none)
+        else { return }
+        let isRepresentative = position == 0
+        switch phase {
+        case .operational, .left:
+            return
+        case .recovery:
+            guard pending?.ringID == token.ringID else { return }
+            if isRepresentative, token.rotation == 2, lastTokenSeq == 0, lastSentToken == nil {
+                startNewRing(now: now, into: &actions)
+                return
+            }
+            // A duplicate of the second rotation: our forward may have been lost.
+            if let forwarded = recovery?.forwarded, lastSentToken == nil {
+                actions.append(.send(.commit(forwarded), to: .node(forwarded.members[Int(forwarded.position)])))
+            }
+            return
+        case .gather:
+            guard token.rotation == 1, token.members.allSatisfy({ !gather.failSet.contains($0) }) else { return }
+        case .commit:
+            if let state = commit, state.ringID == token.ringID {
+                let expected: UInt8 = isRepresentative ? state.handledRotation : state.handledRotation + 1
+                if token.rotation < expected || (!isRepresentative && token.rotation <= state.handledRotation) {
+                    if let forwarded = state.lastForwarded {
+                        actions.append(.send(.commit(forwarded), to: .node(forwarded.members[Int(forwarded.position)])))
+                    }
+                    return
+                }
+            } else if let state = commit, state.ringID != .none, token.ringID < state.ringID {
+                return
+            }
+        }
+        maxRingSeq = max(maxRingSeq, token.ringID.seq)
+        disarm(.consensus)
+        disarm(.joinRetransmit)
+        var next = token
+        let count = token.members.count
+        next.position = UInt16((position + 1) % count)
+        if token.rotation == 1, !(isRepresentative && commit?.handledRotation == 1) {
+            // First rotation: add our old-ring state.
+            installed?.frozen = true
+            next.memberInfo[position] = myCommitInfo
+            phase = .commit
+            commit = CommitState(ringID: token.ringID, members: token.members, lastForwarded: nil, handledRotation: 1)
+            if count == 1 {
+                next.rotation = 2
+                enterRecovery(next, now: now, into: &actions)
+                startNewRing(now: now, into: &actions)
+                return
+            }
+            commit!.lastForwarded = next
+            actions.append(.send(.commit(next), to: .node(token.members[Int(next.position)])))
+        } else if token.rotation == 1 {
+            // Back at the representative, every entry filled: second rotation moves all into recovery.
+            guard token.memberInfo.allSatisfy(\.filled) else { return }
+            next.rotation = 2
+            enterRecovery(next, now: now, into: &actions)
+            recovery!.forwarded = next
+            actions.append(.send(.commit(next), to: .node(token.members[Int(next.position)])))
+        } else if isRepresentative {
+            return
+        } else {
+            enterRecovery(next, now: now, into: &actions)
+            recovery!.forwarded = next
+            actions.append(.send(.commit(next), to: .node(token.members[Int(next.position)])))
+        }
+        arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
+        arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
+    }
+
+    /// The representative creates the new ring's first token once the commit token came back twice.
+    private mutating func startNewRing(now: Instant, into actions: inout [RingAction]) {
+        guard phase == .recovery, let log = pending else { return }
+        let token = Token(
+            ringID: log.ringID, tokenSeq: 1, seq: 0, aru: 0, aruID: nil, retransmitRequests: [], fcc: 0,
+            backlog: 0, idleRotations: 0, recoveryPending: UInt32(log.members.count))
+        handleToken(token, now: now, released: false, into: &actions)
+    }
+
+    private mutating func enterRecovery(_ token: CommitToken, now: Instant, into actions: inout [RingAction]) {
+        phase = .recovery
+        commit = nil
+        disarm(.joinRetransmit)
+        disarm(.consensus)
+        pending = RingLog(
+            ringID: token.ringID, members: token.members, deliveryEnabled: false,
+            maxMessageSize: options.maxMessageSize)
+        lastTokenSeq = 0
+        lastSentToken = nil
+        previousVisitAru = 0
+        previousVisitSeq = 0
+        myFccContribution = 0
+        myBacklogContribution = 0
+        mySenderIndex = 0
+        heldToken = nil
+        stuckAru = nil
+        lastSeenIdle = false
+        maxRingSeq = max(maxRingSeq, token.ringID.seq)
+
+        var state = RecoveryState(queue: [], oldStable: 0, oldHigh: 0, survivors: [me])
+        if let old = installed {
+            var lowAru = UInt64.max
+            var survivors: [NodeID] = []
+            for (index, info) in token.memberInfo.enumerated() where info.oldRingID == old.ringID {
+                survivors.append(token.members[index])
+                lowAru = min(lowAru, info.myAru)
+                state.oldHigh = max(state.oldHigh, info.highSeq)
+                state.oldStable = max(state.oldStable, info.stableSeq)
+            }
+            state.survivors = survivors.sorted()
+            if state.oldHigh > lowAru {
+                var seq = state.oldHigh
+                while seq > lowAru {
+                    if old.packet(seq) != nil { state.queue.append(seq) }
+                    seq -= 1
+                }
+            }
+        }
+        recovery = state
+        arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
+    }
+
+    /// Ends recovery: finishes the old ring in extended virtual synchrony, then the new ring starts.
+    mutating func install(now: Instant, into actions: inout [RingAction]) {
+        guard var new = pending, let state = recovery else { return }
+        if var old = installed {
+            old.frozen = false
+            let transitional = RingConfiguration(kind: .transitional, ringID: new.ringID, members: state.survivors)
+            old.finish(stable: state.oldStable, high: state.oldHigh, transitional: transitional, into: &actions)
+            counters.malformedMessages += old.malformed
+        }
+        actions.append(.configuration(RingConfiguration(kind: .regular, ringID: new.ringID, members: new.members)))
+        new.deliveryEnabled = true
+        new.advanceCursor(into: &actions)
+        installed = new
+        pending = nil
+        recovery = nil
+        phase = .operational
+        counters.configurationsInstalled += 1
+        for member in new.members { penalties[member] = nil }
+        if new.members.first == me {
+            arm(.mergeProbe, now + options.mergeProbeInterval, into: &actions)
+        }
+    }
+
+    mutating func receiveLeave(_ leave: LeaveMessage, now: Instant, into actions: inout [RingAction]) {
+        guard leave.sender != me else { return }
+        switch phase {
+        case .operational, .recovery:
+            guard members.contains(leave.sender) else { return }
+            enterGather(now: now, failed: [leave.sender], into: &actions)
+        case .commit:
+            guard let state = commit, state.members.contains(leave.sender) else { return }
+            enterGather(now: now, failed: [leave.sender], into: &actions)
+        case .gather:
+            guard gather.procSet.contains(leave.sender), !gather.failSet.contains(leave.sender) else { return }
+            gather.failSet = (gather.failSet + [leave.sender]).sorted()
+            broadcastJoin(into: &actions)
+            checkConsensus(now: now, into: &actions)
+        case .left:
+            return
+        }
+    }
+}

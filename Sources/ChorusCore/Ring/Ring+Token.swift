@@ -1,0 +1,256 @@
+import ChorusWire
+import NIOCore
+
+/// The operational protocol: data packets, the token, flow control, retransmission.
+extension Ring {
+    mutating func receiveData(_ packet: DataPacket, now: Instant, into actions: inout [RingAction]) {
+        if phase == .operational || phase == .recovery, var log = activeLog, packet.ringID == log.ringID {
+            if packet.seq == 0 {
+                // Unreliable: delivered on receipt, never sequenced or repaired.
+                if phase == .operational, packet.service == .unreliable, packet.fragment == .packed {
+                    var body = packet.body
+                    if let length = body.readInteger(as: UInt32.self), let message = body.readSlice(length: Int(length)) {
+                        actions.append(.deliver(RingDelivery(
+                            ringID: log.ringID, sender: packet.sender, service: .unreliable, payload: message)))
+                    }
+                }
+                return
+            }
+            if let sent = lastSentToken, packet.sender == successor(in: log.members), packet.seq > sent.seq {
+                disarm(.tokenRetransmit)  // the successor got the token: it is sending new packets
+            }
+            guard packet.seq <= log.myAru + options.maxOutstanding * 2 else { return }
+            if log.insert(packet) {
+                if packet.isRecovery { unwrapRecovery(packet) }
+                log.deliverAfterInsert(seq: packet.seq, into: &actions)
+            } else {
+                counters.duplicatePackets += 1
+            }
+            store(log)
+            return
+        }
+        // An old-ring packet arriving late while membership runs: keep it, it may help recovery.
+        if phase != .operational, var old = installed, packet.ringID == old.ringID, !old.frozen, packet.seq > 0 {
+            _ = old.insert(packet)
+            installed = old
+            return
+        }
+        counters.foreignPackets += 1
+        if packet.ringID > ringID, !isPenalized(packet.sender, now: now), phase == .operational {
+            enterGather(now: now, failed: [], into: &actions)
+        }
+    }
+
+    mutating func store(_ log: RingLog) {
+        if phase == .recovery { pending = log } else { installed = log }
+    }
+
+    mutating func receiveToken(_ token: Token, now: Instant, into actions: inout [RingAction]) {
+        guard phase == .operational || phase == .recovery, let log = activeLog, token.ringID == log.ringID else {
+            if token.ringID > ringID, phase == .operational { counters.foreignPackets += 1 }
+            return
+        }
+        guard token.tokenSeq > lastTokenSeq else {
+            counters.duplicatePackets += 1
+            return
+        }
+        handleToken(token, now: now, released: false, into: &actions)
+    }
+
+    /// The token holder's work: retransmit, send new packets within the windows, update the aru
+    /// and the request list, deliver what became stable, pass the token on.
+    mutating func handleToken(_ incoming: Token, now: Instant, released: Bool, into actions: inout [RingAction]) {
+        guard var log = activeLog else { return }
+        var token = incoming
+        if !released { lastTokenSeq = token.tokenSeq }
+        disarm(.tokenRetransmit)
+        lastSentToken = nil
+        arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
+        let isRepresentative = log.members.first == me
+
+        // Idle ring: the representative holds the token instead of spinning it.
+        if !released, isRepresentative, phase == .operational, token.idleRotations >= 2, queue.isEmpty,
+            token.retransmitRequests.isEmpty, token.aru == token.seq
+        {
+            heldToken = token
+            arm(.idleHold, now + options.idleHold, into: &actions)
+            updateStability(token: token, log: &log, into: &actions)
+            store(log)
+            return
+        }
+
+        // 1. Answer retransmission requests.
+        var budget = min(options.maxPacketsPerToken, max(0, options.windowSize - Int(token.fcc) + Int(myFccContribution)))
+        var sentThisVisit = 0
+        if !token.retransmitRequests.isEmpty {
+            var remaining: [UInt64] = []
+            for seq in token.retransmitRequests {
+                if sentThisVisit < budget, let packet = log.packet(seq) {
+                    actions.append(.send(.data(packet), to: .members(othersInRing)))
+                    counters.retransmissions += 1
+                    sentThisVisit += 1
+                } else if !log.has(seq) || sentThisVisit >= budget {
+                    remaining.append(seq)
+                }
+            }
+            token.retransmitRequests = remaining
+        }
+
+        // 2. New packets: recovery packets first (only those during recovery), then client messages.
+        let seqBefore = token.seq
+        let aruWasComplete = token.aru == token.seq
+        budget = min(budget, Int(clamping: Int64(log.myAru &+ options.maxOutstanding) - Int64(token.seq)))
+        var newPackets: [DataPacket] = []
+        while sentThisVisit < budget, let packet = nextOutgoing(log: log) {
+            var packet = packet
+            token.seq += 1
+            mySenderIndex += 1
+            packet.seq = token.seq
+            packet.senderIndex = mySenderIndex
+            _ = log.insert(packet)
+            newPackets.append(packet)
+            sentThisVisit += 1
+        }
+        if let recoveryState = recovery, recoveryState.queue.isEmpty, !recoveryState.reportedDone, phase == .recovery {
+            token.recoveryPending = token.recoveryPending > 0 ? token.recoveryPending - 1 : 0
+            recovery!.reportedDone = true
+        }
+        if phase == .recovery, token.recoveryPending == 0, recovery!.targetSeq == nil {
+            recovery!.targetSeq = token.seq
+        }
+
+        // 3. All-received-upto.
+        if log.myAru < token.aru || token.aruID == me {
+            token.aru = log.myAru
+            token.aruID = log.myAru >= token.seq ? nil : me
+        } else if aruWasComplete, token.aru == seqBefore, log.myAru >= token.seq {
+            token.aru = token.seq
+        }
+        checkFailToReceive(token: token, now: now)
+
+        // 4. Ask for what is missing, only up to the previous token's seq: newer packets may still
+        //    be on their way behind an accelerated token.
+        if log.myAru < previousVisitSeq, token.retransmitRequests.count < options.maxRetransmitRequests {
+            log.missing(
+                upTo: min(previousVisitSeq, log.highSeq), limit: options.maxRetransmitRequests - token.retransmitRequests.count,
+                into: &token.retransmitRequests)
+        }
+
+        // 5. Flow control counters.
+        token.fcc = token.fcc &- min(token.fcc, myFccContribution) &+ UInt32(sentThisVisit)
+        myFccContribution = UInt32(sentThisVisit)
+        let backlog = UInt32(clamping: queue.count)
+        token.backlog = token.backlog &- min(token.backlog, myBacklogContribution) &+ backlog
+        myBacklogContribution = backlog
+        if sentThisVisit > 0 || !token.retransmitRequests.isEmpty {
+            token.idleRotations = 0
+        } else if isRepresentative, token.seq == previousVisitSeq, token.aru == token.seq {
+            token.idleRotations += 1
+        }
+        lastSeenIdle = token.idleRotations > 0
+        wakeSent = false
+
+        // 6. Pass the token (accelerated: after the first few new packets, the rest follow).
+        token.tokenSeq += 1
+        if released { lastTokenSeq = max(lastTokenSeq, token.tokenSeq - 1) }
+        let next = successor(in: log.members)
+        let others = othersInRing
+        let early = min(newPackets.count, options.acceleratedPackets)
+        for packet in newPackets[..<early] { actions.append(.send(.data(packet), to: .members(others))) }
+        actions.append(.send(.token(token), to: .node(next)))
+        for packet in newPackets[early...] { actions.append(.send(.data(packet), to: .members(others))) }
+        counters.packetsSent += newPackets.count
+        lastSentToken = token
+        arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
+        previousVisitSeq = token.seq
+
+        // 7. Deliver what this visit made deliverable or stable.
+        for packet in newPackets where !packet.isRecovery {
+            log.deliverAfterInsert(seq: packet.seq, into: &actions)
+        }
+        updateStability(token: token, log: &log, into: &actions)
+        store(log)
+
+        if let failed = pendingFailure {
+            pendingFailure = nil
+            penalize(failed, now: now)
+            enterGather(now: now, failed: [failed], into: &actions)
+        } else if phase == .recovery, let target = recovery?.targetSeq, log.stableSeq >= target {
+            install(now: now, into: &actions)
+        }
+    }
+
+    /// Safe line: the aru seen on two successive visits is held by every member.
+    mutating func updateStability(token: Token, log: inout RingLog, into actions: inout [RingAction]) {
+        let stable = min(previousVisitAru, token.aru)
+        previousVisitAru = token.aru
+        if stable > log.stableSeq {
+            log.stableSeq = stable
+            log.advanceCursor(into: &actions)
+            log.discardStable()
+        }
+    }
+
+    mutating func nextOutgoing(log: RingLog) -> DataPacket? {
+        if phase == .recovery {
+            guard var state = recovery, let old = installed, let seq = state.queue.popLast() else { return nil }
+            recovery = state
+            guard let oldPacket = old.packet(seq) else { return nextOutgoing(log: log) }
+            var body = ByteBufferAllocator().buffer(capacity: oldPacket.body.readableBytes + 64)
+            PacketCodec.encode(.data(oldPacket), into: &body)
+            return DataPacket(
+                ringID: log.ringID, sender: me, seq: 0, senderIndex: 0, service: .agreed, fragment: .packed,
+                isRecovery: true, messageCount: 1, body: body)
+        }
+        return queue.nextPacket(maxPayload: options.maxPacketPayload, ringID: log.ringID, sender: me)
+    }
+
+    /// A recovery packet carries an old-ring packet: keep it if it belongs to our old ring.
+    mutating func unwrapRecovery(_ packet: DataPacket) {
+        guard var old = installed, let inner = try? PacketCodec.decode(packet.body), case .data(let oldPacket) = inner,
+            oldPacket.ringID == old.ringID, oldPacket.seq > 0
+        else { return }
+        _ = old.insert(oldPacket)
+        installed = old
+    }
+
+    mutating func retransmitToken(now: Instant, into actions: inout [RingAction]) {
+        if let token = lastSentToken, phase == .operational || phase == .recovery, let log = activeLog {
+            actions.append(.send(.token(token), to: .node(successor(in: log.members))))
+            counters.tokenRetransmissions += 1
+            arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
+        } else if phase == .commit, let state = commit, let last = state.lastForwarded {
+            actions.append(.send(.commit(last), to: .node(last.members[Int(last.position)])))
+            counters.tokenRetransmissions += 1
+            arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
+        }
+    }
+
+    /// A daemon whose aru stays behind while the ring moves on is not receiving: remove it.
+    mutating func checkFailToReceive(token: Token, now: Instant) {
+        guard phase == .operational, let stuck = token.aruID, stuck != me, token.seq > token.aru else {
+            stuckAru = nil
+            return
+        }
+        if let previous = stuckAru, previous.node == stuck, previous.aru == token.aru {
+            stuckAru = (stuck, token.aru, previous.visits + 1)
+        } else {
+            stuckAru = (stuck, token.aru, 1)
+        }
+        if stuckAru!.visits >= options.failToReceiveRotations {
+            counters.failedToReceive += 1
+            pendingFailure = stuck
+        }
+    }
+
+    /// The representative invites daemons outside the ring, so that healed partitions merge.
+    mutating func sendMergeProbes(now: Instant, into actions: inout [RingAction]) {
+        guard phase == .operational, let log = installed, log.members.first == me else { return }
+        let probe = JoinMessage(
+            sender: me, ringID: log.ringID, maxRingSeq: maxRingSeq, procSet: log.members, failSet: [])
+        for node in site where !log.members.contains(node) && !isPenalized(node, now: now) {
+            actions.append(.send(.join(probe), to: .node(node)))
+        }
+        arm(.mergeProbe, now + options.mergeProbeInterval, into: &actions)
+    }
+}

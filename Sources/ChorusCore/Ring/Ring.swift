@@ -1,0 +1,233 @@
+import ChorusWire
+import NIOCore
+
+/// One daemon's view of its site's token ring: a deterministic, sans-IO state machine.
+///
+/// Inputs are packets, timer firings and local submissions, each with the current time as a value;
+/// outputs are `RingAction`s the driver performs in order. The ring reads no clock, draws no
+/// random numbers and does no I/O, so the simulator and the daemon drive the very same code.
+///
+/// Phases follow Totem: *operational* (token rotation, sequencing, delivery), *gather* (agree on
+/// who is alive), *commit* (a commit token collects each member's old-ring state), *recovery*
+/// (old-ring packets are re-sent on the new ring until every survivor holds the same set), and
+/// then the install, which delivers in extended virtual synchrony.
+public struct Ring: Sendable {
+    public enum Phase: Sendable, Equatable { case gather, commit, recovery, operational, left }
+
+    public let me: NodeID
+    public let site: [NodeID]
+    public let options: RingOptions
+    public internal(set) var phase: Phase = .gather
+    public internal(set) var counters = RingCounters()
+
+    /// The last installed ring; nil before the first install.
+    var installed: RingLog?
+    /// The ring being recovered (commit done, not yet installed).
+    var pending: RingLog?
+    /// Highest ring seq ever seen; new rings get a larger one.
+    var maxRingSeq: UInt64
+
+    // Token state for the active ring (installed when operational, pending in recovery).
+    var lastTokenSeq: UInt64 = 0
+    var lastSentToken: Token?
+    var previousVisitAru: UInt64 = 0
+    var previousVisitSeq: UInt64 = 0
+    var myFccContribution: UInt32 = 0
+    var myBacklogContribution: UInt32 = 0
+    var mySenderIndex: UInt64 = 0
+    var heldToken: Token?
+    var lastSeenIdle = false
+    var wakeSent = false
+    /// Fail-to-receive detection: how many visits `token.aru` stayed stuck at another daemon.
+    var stuckAru: (node: NodeID, aru: UInt64, visits: Int)?
+    /// A daemon found not receiving during this token visit; removed once the token is passed.
+    var pendingFailure: NodeID?
+    var queue = SubmissionQueue()
+
+    // Membership state.
+    var gather = GatherState()
+    var commit: CommitState?
+    var recovery: RecoveryState?
+    /// Back-off against daemons that were failed, so one-way links cannot livelock the ring.
+    var penalties: [NodeID: Penalty] = [:]
+
+    // Timer deadlines the ring expects; a firing for any other time is stale and ignored.
+    var deadlines = [Instant?](repeating: nil, count: RingTimer.allCases.count)
+
+    /// Creates a daemon's ring state. `ringSeqFloor` must be above every ring seq this daemon
+    /// used before (the daemon persists it or derives it from the clock), so ring ids never repeat.
+    public init(me: NodeID, site: [NodeID], options: RingOptions = RingOptions(), ringSeqFloor: UInt64 = 0) {
+        self.me = me
+        self.site = Array(Set(site + [me])).sorted()
+        self.options = options
+        self.maxRingSeq = ringSeqFloor
+    }
+
+    /// The current ring id (pending during recovery), members, and whether it is installed.
+    public var ringID: RingID { (pending ?? installed)?.ringID ?? .none }
+    public var members: [NodeID] { (pending ?? installed)?.members ?? [me] }
+    public var pendingMessages: Int { queue.count }
+
+    var activeLog: RingLog? {
+        get { phase == .recovery ? pending : (phase == .operational ? installed : nil) }
+    }
+
+    // MARK: Inputs
+
+    /// Starts the daemon: it gathers with whoever answers, then installs its first ring.
+    public mutating func start(now: Instant, into actions: inout [RingAction]) {
+        enterGather(now: now, failed: [], into: &actions)
+    }
+
+    /// Queues a client message. Unreliable messages go out at once, unsequenced.
+    /// Returns false if the message is refused (too large, queue full, or the daemon left).
+    @discardableResult
+    public mutating func submit(
+        service: Service, payload: ByteBuffer, now: Instant, into actions: inout [RingAction]
+    ) -> Bool {
+        guard phase != .left, payload.readableBytes <= options.maxMessageSize else {
+            counters.refusedSubmissions += 1
+            return false
+        }
+        if service == .unreliable {
+            guard phase == .operational, let log = installed, payload.readableBytes + 4 <= options.maxPacketPayload
+            else {
+                counters.refusedSubmissions += 1
+                return false
+            }
+            var body = ByteBufferAllocator().buffer(capacity: payload.readableBytes + 4)
+            body.writeInteger(UInt32(payload.readableBytes))
+            body.writeImmutableBuffer(payload)
+            let packet = DataPacket(
+                ringID: log.ringID, sender: me, seq: 0, senderIndex: 0, service: .unreliable, fragment: .packed,
+                messageCount: 1, body: body)
+            actions.append(.send(.data(packet), to: .members(othersInRing)))
+            actions.append(.deliver(RingDelivery(ringID: log.ringID, sender: me, service: .unreliable, payload: payload)))
+            return true
+        }
+        guard queue.count < options.maxPendingMessages else {
+            counters.refusedSubmissions += 1
+            return false
+        }
+        queue.append(service, payload)
+        if phase == .operational {
+            if let token = heldToken {
+                heldToken = nil
+                var token = token
+                token.idleRotations = 0
+                handleToken(token, now: now, released: true, into: &actions)
+            } else if lastSeenIdle, !wakeSent, let log = installed {
+                wakeSent = true
+                actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .members(othersInRing)))
+            }
+        }
+        return true
+    }
+
+    /// Handles one packet from the network.
+    public mutating func receive(_ packet: Packet, now: Instant, into actions: inout [RingAction]) {
+        guard phase != .left else { return }
+        switch packet {
+        case .data(let data): receiveData(data, now: now, into: &actions)
+        case .token(let token): receiveToken(token, now: now, into: &actions)
+        case .join(let join): receiveJoin(join, now: now, into: &actions)
+        case .commit(let commitToken): receiveCommit(commitToken, now: now, into: &actions)
+        case .leave(let leave): receiveLeave(leave, now: now, into: &actions)
+        case .wake(let wake):
+            if let token = heldToken, wake.ringID == installed?.ringID {
+                heldToken = nil
+                var token = token
+                token.idleRotations = 0
+                handleToken(token, now: now, released: true, into: &actions)
+            }
+        }
+    }
+
+    /// Handles a timer firing. Firings the ring no longer expects are ignored.
+    public mutating func timerFired(_ timer: RingTimer, now: Instant, into actions: inout [RingAction]) {
+        guard phase != .left, let deadline = deadlines[timer.rawValue], now >= deadline else { return }
+        deadlines[timer.rawValue] = nil
+        switch timer {
+        case .tokenLoss:
+            counters.tokenLosses += 1
+            enterGather(now: now, failed: [], into: &actions)
+        case .tokenRetransmit:
+            retransmitToken(now: now, into: &actions)
+        case .joinRetransmit:
+            guard phase == .gather else { return }
+            broadcastJoin(into: &actions)
+            arm(.joinRetransmit, now + options.joinTimeout, into: &actions)
+        case .consensus:
+            consensusTimedOut(now: now, into: &actions)
+        case .idleHold:
+            if let token = heldToken {
+                heldToken = nil
+                handleToken(token, now: now, released: true, into: &actions)
+            }
+        case .mergeProbe:
+            sendMergeProbes(now: now, into: &actions)
+        }
+    }
+
+    /// Leaves the ring gracefully: the others re-form at once instead of waiting for a timeout.
+    /// Messages still queued here are dropped (the caller should drain before leaving).
+    public mutating func leave(now: Instant, into actions: inout [RingAction]) {
+        guard phase != .left else { return }
+        let ring = ringID
+        actions.append(.send(.leave(LeaveMessage(sender: me, ringID: ring)), to: .site))
+        phase = .left
+        queue.removeAll()
+        heldToken = nil
+        deadlines = deadlines.map { _ in nil }
+    }
+
+    // MARK: Helpers shared by the phases
+
+    var othersInRing: [NodeID] { members.filter { $0 != me } }
+
+    func successor(in members: [NodeID]) -> NodeID {
+        let index = members.firstIndex(of: me) ?? 0
+        return members[(index + 1) % members.count]
+    }
+
+    mutating func arm(_ timer: RingTimer, _ deadline: Instant, into actions: inout [RingAction]) {
+        deadlines[timer.rawValue] = deadline
+        actions.append(.setTimer(timer, deadline: deadline))
+    }
+
+    mutating func disarm(_ timer: RingTimer) {
+        deadlines[timer.rawValue] = nil
+    }
+
+    func isPenalized(_ node: NodeID, now: Instant) -> Bool {
+        guard let penalty = penalties[node] else { return false }
+        return now < penalty.until
+    }
+
+    mutating func penalize(_ node: NodeID, now: Instant) {
+        var penalty = penalties[node, default: Penalty()]
+        penalty.strikes = min(penalty.strikes + 1, 6)
+        penalty.until = now + options.mergeBackoff << UInt64(penalty.strikes - 1)
+        penalties[node] = penalty
+    }
+}
+
+/// Counters a daemon exposes (`chorus status`) and the simulator sums.
+public struct RingCounters: Sendable, Equatable {
+    public var packetsSent = 0
+    public var retransmissions = 0
+    public var tokenRetransmissions = 0
+    public var tokenLosses = 0
+    public var configurationsInstalled = 0
+    public var duplicatePackets = 0
+    public var foreignPackets = 0
+    public var refusedSubmissions = 0
+    public var failedToReceive = 0
+    public var malformedMessages = 0
+    public init() {}
+}
+
+struct Penalty: Sendable {
+    var strikes = 0
+    var until: Instant = 0
+}

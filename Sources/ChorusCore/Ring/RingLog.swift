@@ -1,0 +1,293 @@
+import ChorusWire
+import NIOCore
+
+/// The packets of one ring and the rules that deliver them.
+///
+/// Every sequenced packet passes the *cursor* in seq order; agreed and causal packets are delivered
+/// there, safe ones once `stableSeq` covers them. Reliable and fifo packets go out earlier, as soon
+/// as their own rule allows, so another sender's loss never holds them back. At the end of the
+/// ring, `finish` splits what is left between the old regular and the transitional configuration.
+struct RingLog {
+    struct Slot {
+        var packet: DataPacket
+        var delivered: Bool
+    }
+
+    struct SenderState {
+        /// The next `senderIndex` the fifo chain waits for.
+        var nextIndex: UInt64 = 1
+        /// Received packets ahead of `nextIndex` the chain will pass: index → seq.
+        var ahead: [UInt64: UInt64] = [:]
+        /// A large message being put back together.
+        var reassembly: ByteBuffer?
+    }
+
+    let ringID: RingID
+    let members: [NodeID]
+    /// Seq of `slots[0]`.
+    private(set) var base: UInt64 = 1
+    private var slots: [Slot?] = []
+    private(set) var myAru: UInt64 = 0
+    private(set) var highSeq: UInt64 = 0
+    /// Next seq the in-order cursor processes.
+    private(set) var cursor: UInt64 = 1
+    /// Every member holds every packet up to here.
+    var stableSeq: UInt64 = 0
+    /// Deliveries wait until the ring is installed (they are held during recovery).
+    var deliveryEnabled: Bool
+    /// Once this daemon reported its state in a commit token, only recovery may add packets.
+    var frozen = false
+    private var senders: [NodeID: SenderState] = [:]
+    let maxMessageSize: Int
+    /// Messages dropped because a reassembled message broke the rules (counted, never fatal).
+    private(set) var malformed = 0
+
+    init(ringID: RingID, members: [NodeID], deliveryEnabled: Bool, maxMessageSize: Int) {
+        self.ringID = ringID
+        self.members = members
+        self.deliveryEnabled = deliveryEnabled
+        self.maxMessageSize = maxMessageSize
+        self.slots.reserveCapacity(256)
+    }
+
+    // MARK: Storage
+
+    func has(_ seq: UInt64) -> Bool {
+        guard seq >= base, seq < base + UInt64(slots.count) else { return seq < base && seq > 0 }
+        return slots[Int(seq - base)] != nil
+    }
+
+    func packet(_ seq: UInt64) -> DataPacket? {
+        guard seq >= base, seq < base + UInt64(slots.count) else { return nil }
+        return slots[Int(seq - base)]?.packet
+    }
+
+    /// Stores a sequenced packet. Returns false for a duplicate or one already discarded.
+    mutating func insert(_ packet: DataPacket) -> Bool {
+        let seq = packet.seq
+        guard seq >= base, seq > 0 else { return false }
+        let index = Int(seq - base)
+        if index >= slots.count {
+            slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
+        }
+        guard slots[index] == nil else { return false }
+        slots[index] = Slot(packet: packet, delivered: false)
+        if seq > highSeq { highSeq = seq }
+        if seq == myAru + 1 {
+            var next = seq
+            while next + 1 < base + UInt64(slots.count), slots[Int(next + 1 - base)] != nil { next += 1 }
+            myAru = next
+        }
+        return true
+    }
+
+    /// Missing seqs in `(myAru, upTo]`, at most `limit` of them.
+    func missing(upTo: UInt64, limit: Int, into list: inout [UInt64]) {
+        guard upTo > myAru, limit > 0 else { return }
+        var seq = myAru + 1
+        var added = 0
+        while seq <= upTo, added < limit {
+            if !has(seq), !list.contains(seq) {
+                list.append(seq)
+                added += 1
+            }
+            seq += 1
+        }
+    }
+
+    /// Drops packets that every member holds and this daemon has passed.
+    mutating func discardStable() {
+        let limit = min(stableSeq, cursor &- 1)
+        guard limit >= base else { return }
+        let count = Int(limit - base + 1)
+        // Trim in batches so the cost per packet stays constant.
+        guard count >= 512 || count == slots.count else { return }
+        slots.removeFirst(min(count, slots.count))
+        base = limit + 1
+    }
+
+    // MARK: Operational delivery
+
+    /// Delivers what a newly stored packet allows: early reliable/fifo, then the in-order cursor.
+    mutating func deliverAfterInsert(seq: UInt64, into actions: inout [RingAction]) {
+        guard deliveryEnabled else { return }
+        let index = Int(seq - base)
+        guard let slot = slots[index], !slot.packet.isRecovery else {
+            advanceCursor(into: &actions)
+            return
+        }
+        let packet = slot.packet
+        if packet.service <= .fifo {
+            if packet.service == .reliable, packet.fragment == .packed {
+                deliver(at: index, into: &actions)
+            }
+            var state = senders[packet.sender, default: SenderState()]
+            if packet.senderIndex >= state.nextIndex { state.ahead[packet.senderIndex] = seq }
+            senders[packet.sender] = state
+            runChain(of: packet.sender, into: &actions)
+        }
+        advanceCursor(into: &actions)
+    }
+
+    /// Delivers in seq order up to `myAru`; a safe packet waits for `stableSeq`.
+    mutating func advanceCursor(into actions: inout [RingAction]) {
+        guard deliveryEnabled else { return }
+        while cursor <= myAru {
+            if !pass(seq: cursor, allowUnstableSafe: false, into: &actions) { return }
+            cursor += 1
+        }
+    }
+
+    /// Processes the packet at `seq` for the cursor. Returns false if it must wait.
+    private mutating func pass(seq: UInt64, allowUnstableSafe: Bool, into actions: inout [RingAction]) -> Bool {
+        guard seq >= base else { return true }
+        let index = Int(seq - base)
+        guard index < slots.count, let slot = slots[index] else { return false }
+        let packet = slot.packet
+        if packet.isRecovery { return true }
+        if !slot.delivered {
+            if packet.service == .safe, seq > stableSeq, !allowUnstableSafe { return false }
+            deliver(at: index, into: &actions)
+        }
+        var state = senders[packet.sender, default: SenderState()]
+        if packet.senderIndex == state.nextIndex {
+            state.ahead[state.nextIndex] = nil
+            state.nextIndex += 1
+            senders[packet.sender] = state
+            if !state.ahead.isEmpty { runChain(of: packet.sender, into: &actions) }
+        }
+        return true
+    }
+
+    /// Fifo chain: delivers this sender's packets in sender order while they are fifo or weaker.
+    private mutating func runChain(of sender: NodeID, into actions: inout [RingAction]) {
+        guard var state = senders[sender] else { return }
+        while let seq = state.ahead[state.nextIndex] {
+            let index = Int(seq - base)
+            guard seq >= base, index < slots.count, let slot = slots[index] else { break }
+            if !slot.delivered {
+                guard slot.packet.service <= .fifo else { break }
+                senders[sender] = state
+                deliver(at: index, into: &actions)
+                state = senders[sender]!
+            }
+            state.ahead[state.nextIndex] = nil
+            state.nextIndex += 1
+        }
+        senders[sender] = state
+    }
+
+    /// Hands one packet's messages up; fragments are gathered until the last one.
+    private mutating func deliver(at index: Int, into actions: inout [RingAction]) {
+        slots[index]!.delivered = true
+        let packet = slots[index]!.packet
+        switch packet.fragment {
+        case .packed:
+            var body = packet.body
+            for _ in 0..<packet.messageCount {
+                guard let length = body.readInteger(as: UInt32.self), let message = body.readSlice(length: Int(length))
+                else {
+                    malformed += 1
+                    return
+                }
+                actions.append(.deliver(RingDelivery(
+                    ringID: ringID, sender: packet.sender, service: packet.service, payload: message)))
+            }
+        case .first:
+            var state = senders[packet.sender, default: SenderState()]
+            guard Int(packet.totalLength) <= maxMessageSize, packet.body.readableBytes <= Int(packet.totalLength) else {
+                malformed += 1
+                state.reassembly = nil
+                senders[packet.sender] = state
+                return
+            }
+            var buffer = ByteBufferAllocator().buffer(capacity: Int(packet.totalLength))
+            buffer.writeImmutableBuffer(packet.body)
+            state.reassembly = buffer
+            senders[packet.sender] = state
+        case .middle, .last:
+            var state = senders[packet.sender, default: SenderState()]
+            guard var buffer = state.reassembly else {
+                malformed += 1
+                return
+            }
+            state.reassembly = nil
+            buffer.writeImmutableBuffer(packet.body)
+            if packet.fragment == .last {
+                senders[packet.sender] = state
+                actions.append(.deliver(RingDelivery(
+                    ringID: ringID, sender: packet.sender, service: packet.service, payload: buffer)))
+            } else if buffer.readableBytes > maxMessageSize {
+                malformed += 1
+                senders[packet.sender] = state
+            } else {
+                state.reassembly = buffer
+                senders[packet.sender] = state
+            }
+        }
+    }
+
+    // MARK: End of the ring
+
+    /// Delivers what is left when this ring ends, following extended virtual synchrony.
+    ///
+    /// Every survivor of this ring calls this with the same `stable`, `high` and `survivors`, and
+    /// (after recovery) holds the same packets, so all make the same split:
+    /// 1. in the old regular configuration: in seq order up to the first missing packet or unstable
+    ///    safe packet, plus every packet that the reliable and fifo rules allow;
+    /// 2. then the transitional configuration event;
+    /// 3. then the rest in seq order: everything before the first gap, and after it only packets of
+    ///    survivors, whose causal past is complete (a sender holds all it sent and delivered).
+    mutating func finish(
+        stable: UInt64, high: UInt64, transitional: RingConfiguration, into actions: inout [RingAction]
+    ) {
+        deliveryEnabled = true
+        stableSeq = max(stableSeq, stable)
+        // 1. Regular configuration.
+        while cursor <= high, pass(seq: cursor, allowUnstableSafe: false, into: &actions) { cursor += 1 }
+        var seq = cursor
+        var blocked = Set<NodeID>()
+        while seq <= high {
+            if let packet = packet(seq), !packet.isRecovery, !slots[Int(seq - base)]!.delivered {
+                if packet.service == .reliable, packet.fragment == .packed {
+                    deliver(at: Int(seq - base), into: &actions)
+                    if !blocked.contains(packet.sender),
+                        packet.senderIndex == senders[packet.sender, default: SenderState()].nextIndex
+                    {
+                        senders[packet.sender, default: SenderState()].nextIndex += 1
+                    }
+                } else if packet.service <= .fifo, !blocked.contains(packet.sender),
+                    packet.senderIndex == senders[packet.sender, default: SenderState()].nextIndex
+                {
+                    deliver(at: Int(seq - base), into: &actions)
+                    senders[packet.sender, default: SenderState()].nextIndex += 1
+                } else {
+                    blocked.insert(packet.sender)
+                }
+            } else if let packet = packet(seq), !packet.isRecovery, !blocked.contains(packet.sender),
+                packet.senderIndex == senders[packet.sender, default: SenderState()].nextIndex
+            {
+                senders[packet.sender, default: SenderState()].nextIndex += 1
+            }
+            seq += 1
+        }
+        // 2. Transitional configuration.
+        actions.append(.configuration(transitional))
+        let survivors = Set(transitional.members)
+        var gapSeen = false
+        seq = cursor
+        while seq <= high {
+            defer { seq += 1 }
+            guard seq >= base else { continue }
+            guard let slot = slots[Int(seq - base)] else {
+                gapSeen = true
+                continue
+            }
+            if slot.delivered || slot.packet.isRecovery { continue }
+            if !gapSeen || survivors.contains(slot.packet.sender) {
+                deliver(at: Int(seq - base), into: &actions)
+            }
+        }
+        cursor = high + 1
+    }
+}

@@ -1,0 +1,51 @@
+/// The ring's tunables. Durations are nanoseconds.
+///
+/// Timeouts must nest: `tokenRetransmitTimeout` < `idleHold` < `tokenTimeout`, and
+/// `tokenTimeout` must cover an idle hold plus one rotation of the ring.
+public struct RingOptions: Sendable, Equatable {
+    public var tokenTimeout: Duration64 = 200_000_000
+    public var tokenRetransmitTimeout: Duration64 = 20_000_000
+    public var joinTimeout: Duration64 = 20_000_000
+    public var consensusTimeout: Duration64 = 120_000_000
+    /// A gather that keeps changing ends after this, failing whoever has not agreed.
+    public var maxGatherTime: Duration64 = 600_000_000
+    public var mergeProbeInterval: Duration64 = 250_000_000
+    public var idleHold: Duration64 = 40_000_000
+    /// Packets the whole ring may send in one rotation (retransmissions included).
+    public var windowSize: Int = 200
+    /// Packets one daemon may send per token visit.
+    public var maxPacketsPerToken: Int = 60
+    /// New packets sent before the token is passed on; the rest follow while it travels.
+    public var acceleratedPackets: Int = 3
+    /// Highest `seq - aru` the ring lets build up, bounding every daemon's buffers.
+    public var maxOutstanding: UInt64 = 2000
+    /// Bytes of client data one packet carries. The datagram adds about 51 bytes of header, and a
+    /// recovery packet wraps a whole old packet, so 1350 keeps every datagram within 1472 bytes.
+    public var maxPacketPayload: Int = 1350
+    /// Largest client message accepted; larger ones are refused at submission.
+    public var maxMessageSize: Int = 16 << 20
+    /// Rotations a daemon may hold the aru down, while others advance, before it is removed.
+    public var failToReceiveRotations: Int = 60
+    /// Longest retransmission request list a token carries.
+    public var maxRetransmitRequests: Int = 256
+    /// Base of the exponential back-off before merging again with a daemon that was failed.
+    public var mergeBackoff: Duration64 = 250_000_000
+    /// Cap on client messages waiting to be sent; `submit` refuses beyond it.
+    public var maxPendingMessages: Int = 100_000
+
+    public init() {}
+
+    /// Timeouts suited to a real LAN (used by the daemon by default).
+    public static var lan: RingOptions {
+        var o = RingOptions()
+        o.tokenTimeout = 1_000_000_000
+        o.tokenRetransmitTimeout = 50_000_000
+        o.joinTimeout = 50_000_000
+        o.consensusTimeout = 600_000_000
+        o.maxGatherTime = 3_000_000_000
+        o.mergeProbeInterval = 1_000_000_000
+        o.idleHold = 200_000_000
+        o.mergeBackoff = 1_000_000_000
+        return o
+    }
+}

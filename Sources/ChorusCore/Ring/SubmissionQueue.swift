@@ -1,0 +1,94 @@
+import ChorusWire
+import NIOCore
+
+/// Client messages waiting for the token, and the packer that turns them into packets:
+/// small messages of one service share a packet; a large one is cut into fragments.
+struct SubmissionQueue {
+    struct Entry {
+        var service: Service
+        var payload: ByteBuffer
+    }
+
+    private var entries: [Entry] = []
+    private var head = 0
+    /// Bytes of `entries[head]` already sent as fragments.
+    private var fragmentOffset = 0
+
+    var count: Int { entries.count - head }
+    var isEmpty: Bool { head == entries.count }
+
+    mutating func append(_ service: Service, _ payload: ByteBuffer) {
+        entries.append(Entry(service: service, payload: payload))
+    }
+
+    /// Builds the next packet's body from the head of the queue, or nil when empty.
+    /// `seq` and `senderIndex` are filled by the caller.
+    mutating func nextPacket(maxPayload: Int, ringID: RingID, sender: NodeID) -> DataPacket? {
+        guard head < entries.count else { return nil }
+        let first = entries[head]
+        let size = first.payload.readableBytes
+        if fragmentOffset > 0 || size + 4 > maxPayload {
+            return nextFragment(maxPayload: maxPayload, ringID: ringID, sender: sender)
+        }
+        var body = ByteBufferAllocator().buffer(capacity: min(maxPayload, 64 + size * 4))
+        var count: UInt16 = 0
+        while head < entries.count, count < UInt16.max {
+            let entry = entries[head]
+            let length = entry.payload.readableBytes
+            guard entry.service == first.service, body.readableBytes + 4 + length <= maxPayload else { break }
+            body.writeInteger(UInt32(length))
+            body.writeImmutableBuffer(entry.payload)
+            count += 1
+            entries[head].payload = ByteBuffer()
+            head += 1
+        }
+        compact()
+        return DataPacket(
+            ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: first.service, fragment: .packed,
+            messageCount: count, body: body)
+    }
+
+    private mutating func nextFragment(maxPayload: Int, ringID: RingID, sender: NodeID) -> DataPacket {
+        let entry = entries[head]
+        let total = entry.payload.readableBytes
+        var length = min(maxPayload, total - fragmentOffset)
+        // A message only slightly too big to pack still needs two pieces: a first and a last.
+        if fragmentOffset == 0, length == total { length = total / 2 }
+        let piece = entry.payload.getSlice(at: entry.payload.readerIndex + fragmentOffset, length: length)!
+        let kind: FragmentKind
+        if fragmentOffset == 0 {
+            kind = .first
+        } else if fragmentOffset + length == total {
+            kind = .last
+        } else {
+            kind = .middle
+        }
+        fragmentOffset += length
+        if fragmentOffset == total {
+            fragmentOffset = 0
+            entries[head].payload = ByteBuffer()
+            head += 1
+            compact()
+        }
+        return DataPacket(
+            ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: entry.service, fragment: kind,
+            messageCount: 1, totalLength: kind == .first ? UInt32(total) : 0, body: piece)
+    }
+
+    private mutating func compact() {
+        if head == entries.count {
+            entries.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024, head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Takes every waiting message out (used when a daemon leaves).
+    mutating func removeAll() {
+        entries.removeAll()
+        head = 0
+        fragmentOffset = 0
+    }
+}

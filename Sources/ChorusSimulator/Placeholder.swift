@@ -1,0 +1,1 @@
+// Simulator: see SPEC in issue 2.
