@@ -1,0 +1,242 @@
+import NIOCore
+
+/// Encodes and decodes the `GroupMessage`s the group layer puts in packed data-packet records.
+///
+/// No checksum (the enclosing packet has one), but every length is explicit and every field is
+/// validated; the message must fill the given bytes exactly. Integers big endian; a group name
+/// is a u8 length then 1...255 bytes of valid UTF-8.
+///
+///     version u8 (1) | kind u8 | body
+///     data:       sender session | sessionSeq u64 | messageType u16 | flags u8 (bit 0: selfDiscard) |
+///                 groupCount u16 | group * groupCount | payloadLength u32 | payload
+///     join/leave: session | group
+///     disconnect: session
+///     state:      daemon u32 | configuration (seq u64, representative u32) | sessionCount u32 |
+///                 (session | groupCount u16 | group * groupCount) * sessionCount
+///     session:    daemon u32 | local u32
+///
+/// Like `PacketCodec`, the encoding is canonical: re-encoding a decoded message gives the same bytes.
+public enum GroupMessageCodec {
+    /// The format version this build writes and reads.
+    public static let version: UInt8 = 1
+
+    @usableFromInline
+    enum Kind: UInt8 {
+        case data = 1
+        case join = 2
+        case leave = 3
+        case disconnect = 4
+        case state = 5
+    }
+
+    static let selfDiscardFlag: UInt8 = 0x01
+    static let sessionSize = 8
+
+    /// Exactly how many bytes `encode(_:into:)` writes for `message`.
+    public static func encodedSize(_ message: GroupMessage) -> Int {
+        2 + bodySize(message)
+    }
+
+    /// Appends the encoding of `message` to `buffer`.
+    ///
+    /// `message` must satisfy `validate(_:)` (asserted in debug builds); group names must be
+    /// 1...255 UTF-8 bytes and counts within `WireLimits` (always checked: violations trap).
+    public static func encode(_ message: GroupMessage, into buffer: inout ByteBuffer) {
+        assert(isValid(message), "encoding an invalid group message: \(message)")
+        buffer.reserveCapacity(minimumWritableBytes: encodedSize(message))
+        buffer.writeInteger(version)
+        switch message {
+        case .data(let data):
+            buffer.writeInteger(Kind.data.rawValue)
+            writeSession(data.sender, into: &buffer)
+            buffer.writeInteger(data.sessionSeq)
+            buffer.writeInteger(data.messageType)
+            buffer.writeInteger(data.selfDiscard ? selfDiscardFlag : 0)
+            writeGroups(data.groups, limit: WireLimits.maxGroupsPerMessage, into: &buffer)
+            precondition(data.payload.readableBytes <= UInt32.max, "payload too large")
+            buffer.writeInteger(UInt32(data.payload.readableBytes))
+            buffer.writeImmutableBuffer(data.payload)
+        case .join(let session, let group):
+            buffer.writeInteger(Kind.join.rawValue)
+            writeSession(session, into: &buffer)
+            buffer.writeShortString(group)
+        case .leave(let session, let group):
+            buffer.writeInteger(Kind.leave.rawValue)
+            writeSession(session, into: &buffer)
+            buffer.writeShortString(group)
+        case .disconnect(let session):
+            buffer.writeInteger(Kind.disconnect.rawValue)
+            writeSession(session, into: &buffer)
+        case .state(let daemon, let configuration, let sessions):
+            precondition(sessions.count <= WireLimits.maxSessionsPerState, "too many sessions")
+            buffer.writeInteger(Kind.state.rawValue)
+            buffer.writeInteger(daemon.rawValue)
+            buffer.writeRingID(configuration)
+            buffer.writeInteger(UInt32(sessions.count))
+            for entry in sessions {
+                writeSession(entry.session, into: &buffer)
+                writeGroups(entry.groups, limit: WireLimits.maxGroupsPerSession, into: &buffer)
+            }
+        }
+    }
+
+    /// The encoding of `message` in a new buffer.
+    public static func encode(_ message: GroupMessage, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: encodedSize(message))
+        encode(message, into: &buffer)
+        return buffer
+    }
+
+    /// Decodes one group message from all readable bytes of `buffer` (typically one packed record).
+    ///
+    /// `ClientData.payload` is a zero-copy slice of `buffer`.
+    public static func decode(_ buffer: ByteBuffer) throws(WireError) -> GroupMessage {
+        var reader = WireReader(buffer)
+        let version = try reader.read(UInt8.self, "group.version")
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        let kindByte = try reader.read(UInt8.self, "group.kind")
+        guard let kind = Kind(rawValue: kindByte) else { throw .unknownType(kindByte) }
+        let message: GroupMessage
+        switch kind {
+        case .data:
+            let sender = try readSession(&reader, "group.data.sender")
+            let sessionSeq = try reader.read(UInt64.self, "group.data.sessionSeq")
+            let messageType = try reader.read(UInt16.self, "group.data.messageType")
+            let flags = try reader.read(UInt8.self, "group.data.flags")
+            guard flags & ~selfDiscardFlag == 0 else {
+                throw .invalidField("group.data.flags", reason: "unknown flag bits 0x\(String(flags, radix: 16))")
+            }
+            let groups = try readGroups(&reader, "group.data.groups", limit: WireLimits.maxGroupsPerMessage)
+            let payloadLength = Int(try reader.read(UInt32.self, "group.data.payloadLength"))
+            guard payloadLength == reader.remaining else {
+                throw .lengthMismatch(field: "group.data.payloadLength", declared: payloadLength, actual: reader.remaining)
+            }
+            let payload = try reader.readSlice(payloadLength, "group.data.payload")
+            message = .data(
+                ClientData(
+                    sender: sender, sessionSeq: sessionSeq, messageType: messageType,
+                    selfDiscard: flags & selfDiscardFlag != 0, groups: groups, payload: payload
+                )
+            )
+        case .join:
+            let session = try readSession(&reader, "group.join.session")
+            message = .join(session: session, group: try reader.readShortString("group.join.group"))
+        case .leave:
+            let session = try readSession(&reader, "group.leave.session")
+            message = .leave(session: session, group: try reader.readShortString("group.leave.group"))
+        case .disconnect:
+            message = .disconnect(session: try readSession(&reader, "group.disconnect.session"))
+        case .state:
+            let daemon = NodeID(try reader.read(UInt32.self, "group.state.daemon"))
+            let configuration = try reader.readRingID("group.state.configuration")
+            let count = try reader.readCount(
+                UInt32.self, "group.state.sessions", limit: WireLimits.maxSessionsPerState,
+                minimumEntrySize: sessionSize + 2
+            )
+            var sessions: [SessionMemberships] = []
+            sessions.reserveCapacity(count)
+            for _ in 0..<count {
+                let session = try readSession(&reader, "group.state.session")
+                let groups = try readGroups(&reader, "group.state.groups", limit: WireLimits.maxGroupsPerSession)
+                sessions.append(SessionMemberships(session: session, groups: groups))
+            }
+            message = .state(daemon: daemon, configuration: configuration, sessions: sessions)
+        }
+        try reader.expectEnd("group message")
+        try validate(message)
+        return message
+    }
+
+    /// Checks the rules beyond field syntax: every group name is 1...255 UTF-8 bytes; a data
+    /// message has 1...`maxGroupsPerMessage` groups and `sessionSeq >= 1`; a state announcement has at
+    /// most `maxSessionsPerState` sessions of at most `maxGroupsPerSession` groups each.
+    public static func validate(_ message: GroupMessage) throws(WireError) {
+        switch message {
+        case .data(let data):
+            guard !data.groups.isEmpty else { throw .invalidField("group.data.groups", reason: "no target group") }
+            guard data.groups.count <= WireLimits.maxGroupsPerMessage else {
+                throw .tooMany("group.data.groups", count: data.groups.count, limit: WireLimits.maxGroupsPerMessage)
+            }
+            guard data.sessionSeq >= 1 else { throw .invalidField("group.data.sessionSeq", reason: "counts from 1") }
+            try checkGroupNames(data.groups, "group.data.groups")
+        case .join(_, let group):
+            try checkGroupNames(CollectionOfOne(group), "group.join.group")
+        case .leave(_, let group):
+            try checkGroupNames(CollectionOfOne(group), "group.leave.group")
+        case .disconnect:
+            break
+        case .state(_, _, let sessions):
+            guard sessions.count <= WireLimits.maxSessionsPerState else {
+                throw .tooMany("group.state.sessions", count: sessions.count, limit: WireLimits.maxSessionsPerState)
+            }
+            for entry in sessions {
+                guard entry.groups.count <= WireLimits.maxGroupsPerSession else {
+                    throw .tooMany("group.state.groups", count: entry.groups.count, limit: WireLimits.maxGroupsPerSession)
+                }
+                try checkGroupNames(entry.groups, "group.state.groups")
+            }
+        }
+    }
+
+    static func isValid(_ message: GroupMessage) -> Bool {
+        do throws(WireError) {
+            try validate(message)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    static func checkGroupNames(_ names: some Sequence<String>, _ field: String) throws(WireError) {
+        for name in names where !WireLimits.isValidGroupName(name) {
+            throw .invalidField(field, reason: "group name must be 1...\(WireLimits.maxGroupNameLength) UTF-8 bytes")
+        }
+    }
+
+    static func bodySize(_ message: GroupMessage) -> Int {
+        switch message {
+        case .data(let data):
+            sessionSize + 8 + 2 + 1 + groupsSize(data.groups) + 4 + data.payload.readableBytes
+        case .join(_, let group), .leave(_, let group):
+            sessionSize + 1 + group.utf8.count
+        case .disconnect:
+            sessionSize
+        case .state(_, _, let sessions):
+            4 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize + groupsSize($1.groups) }
+        }
+    }
+
+    static func groupsSize(_ groups: [String]) -> Int {
+        groups.reduce(2) { $0 + 1 + $1.utf8.count }
+    }
+
+    static func writeSession(_ session: SessionID, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(session.daemon.rawValue)
+        buffer.writeInteger(session.local)
+    }
+
+    static func readSession(_ reader: inout WireReader, _ field: String) throws(WireError) -> SessionID {
+        let daemon = NodeID(try reader.read(UInt32.self, field))
+        let local = try reader.read(UInt32.self, field)
+        return SessionID(daemon: daemon, local: local)
+    }
+
+    static func writeGroups(_ groups: [String], limit: Int, into buffer: inout ByteBuffer) {
+        precondition(groups.count <= limit, "too many groups")
+        buffer.writeInteger(UInt16(groups.count))
+        for group in groups {
+            buffer.writeShortString(group)
+        }
+    }
+
+    static func readGroups(_ reader: inout WireReader, _ field: String, limit: Int) throws(WireError) -> [String] {
+        // Each name takes at least 2 bytes (length byte and one byte of text).
+        let count = try reader.readCount(UInt16.self, field, limit: limit, minimumEntrySize: 2)
+        var groups: [String] = []
+        groups.reserveCapacity(count)
+        for _ in 0..<count {
+            groups.append(try reader.readShortString(field))
+        }
+        return groups
+    }
+}

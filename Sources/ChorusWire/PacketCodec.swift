@@ -1,0 +1,190 @@
+import NIOCore
+
+/// Encodes and decodes `Packet`s: the framing shared by every packet type.
+///
+/// Layout, integers big endian:
+///
+///     magic u16 (0xC405) | version u8 (1) | type u8 | bodyLength u32 | body | crc32c u32
+///
+/// The CRC covers every byte before it. `decode` checks, in order: magic, version, type,
+/// that `bodyLength` is exactly the bytes between header and trailer, the CRC, then every
+/// field of the body (see `validate(_:)` for the rules beyond field syntax). It never traps,
+/// never reads out of bounds and allocates only in proportion to bytes actually present.
+///
+/// The encoding is canonical: whenever `decode(bytes)` succeeds, re-encoding the result gives
+/// `bytes` again.
+public enum PacketCodec {
+    /// The first two bytes of every packet.
+    public static let magic: UInt16 = 0xC405
+    /// The format version this build writes and reads.
+    public static let version: UInt8 = 1
+    /// Bytes before the body: magic, version, type, body length.
+    public static let headerSize = 8
+    /// Bytes after the body: the CRC32C.
+    public static let trailerSize = 4
+    /// Framing bytes around every body.
+    public static let overhead = headerSize + trailerSize
+
+    /// The type byte of each packet case.
+    @usableFromInline
+    enum PacketType: UInt8 {
+        case data = 1
+        case token = 2
+        case join = 3
+        case commit = 4
+        case leave = 5
+        case wake = 6
+    }
+
+    /// Exactly how many bytes `encode(_:into:)` writes for `packet`.
+    public static func encodedSize(_ packet: Packet) -> Int {
+        overhead + bodySize(packet)
+    }
+
+    /// Appends the encoding of `packet` at the writer index of `buffer`, reserving capacity once.
+    ///
+    /// `packet` must satisfy `validate(_:)` (checked by assertion in debug builds) and the
+    /// `WireLimits` (always checked: a violation traps, it is a programmer error).
+    public static func encode(_ packet: Packet, into buffer: inout ByteBuffer) {
+        assert(isValid(packet), "encoding an invalid packet: \(packet)")
+        let bodyLength = bodySize(packet)
+        buffer.reserveCapacity(minimumWritableBytes: overhead + bodyLength)
+        let start = buffer.writerIndex
+        buffer.writeInteger(magic)
+        buffer.writeInteger(version)
+        buffer.writeInteger(packetType(packet).rawValue)
+        buffer.writeInteger(UInt32(bodyLength))
+        switch packet {
+        case .data(let data): writeData(data, into: &buffer)
+        case .token(let token): writeToken(token, into: &buffer)
+        case .join(let join): writeJoin(join, into: &buffer)
+        case .commit(let commit): writeCommit(commit, into: &buffer)
+        case .leave(let leave): writeSenderAndRing(sender: leave.sender, ringID: leave.ringID, into: &buffer)
+        case .wake(let wake): writeSenderAndRing(sender: wake.sender, ringID: wake.ringID, into: &buffer)
+        }
+        precondition(buffer.writerIndex - start == headerSize + bodyLength, "packet body size mismatch")
+        let offset = start - buffer.readerIndex
+        let crc = buffer.withUnsafeReadableBytes { bytes in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+        }
+        buffer.writeInteger(crc)
+    }
+
+    /// The encoding of `packet` in a new buffer of exactly the right capacity.
+    public static func encode(_ packet: Packet, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: encodedSize(packet))
+        encode(packet, into: &buffer)
+        return buffer
+    }
+
+    /// Decodes one packet from all readable bytes of `buffer`.
+    ///
+    /// `DataPacket.body` is a zero-copy slice of `buffer` (it keeps `buffer`'s storage alive).
+    public static func decode(_ buffer: ByteBuffer) throws(WireError) -> Packet {
+        let total = buffer.readableBytes
+        var reader = WireReader(buffer)
+        let magic = try reader.read(UInt16.self, "magic")
+        guard magic == Self.magic else { throw .badMagic(magic) }
+        let version = try reader.read(UInt8.self, "version")
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        let typeByte = try reader.read(UInt8.self, "type")
+        guard let type = PacketType(rawValue: typeByte) else { throw .unknownType(typeByte) }
+        let declared = Int(try reader.read(UInt32.self, "bodyLength"))
+        guard total >= overhead else { throw .truncated(field: "crc32c", need: trailerSize, have: total - headerSize) }
+        let actual = total - overhead
+        guard declared == actual else { throw .lengthMismatch(field: "bodyLength", declared: declared, actual: actual) }
+
+        guard let expected = buffer.getInteger(at: buffer.readerIndex + total - trailerSize, as: UInt32.self) else {
+            throw .truncated(field: "crc32c", need: trailerSize, have: 0)
+        }
+        let computed = buffer.withUnsafeReadableBytes { bytes in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes.prefix(total - trailerSize)))
+        }
+        guard expected == computed else { throw .checksumMismatch(expected: expected, computed: computed) }
+
+        var body = WireReader(try reader.readSlice(declared, "body"))
+        let packet: Packet
+        switch type {
+        case .data: packet = .data(try readData(&body))
+        case .token: packet = .token(try readToken(&body))
+        case .join: packet = .join(try readJoin(&body))
+        case .commit: packet = .commit(try readCommit(&body))
+        case .leave:
+            let (sender, ringID) = try readSenderAndRing(&body)
+            packet = .leave(LeaveMessage(sender: sender, ringID: ringID))
+        case .wake:
+            let (sender, ringID) = try readSenderAndRing(&body)
+            packet = .wake(WakeMessage(sender: sender, ringID: ringID))
+        }
+        try body.expectEnd("packet body")
+        try validate(packet)
+        return packet
+    }
+
+    /// Checks the rules a packet must follow beyond field syntax; `decode` rejects packets that break them.
+    ///
+    /// - Data: `seq == 0` exactly when `service == .unreliable`; sequenced packets have `senderIndex >= 1`.
+    ///   `.packed`: `messageCount >= 1`, `totalLength == 0`, and the body is exactly `messageCount`
+    ///   u32-length-prefixed records (see `PackedBody`). `.first`: `messageCount == 1`, non-empty body,
+    ///   `body.readableBytes < totalLength <= WireLimits.maxMessageSize`. `.middle`/`.last`:
+    ///   `messageCount == 1`, `totalLength == 0`, non-empty body. `isRecovery` changes none of this.
+    /// - Token: `aru <= seq`; every retransmit request in `1...seq`; at most `maxRetransmitRequests`.
+    /// - Join: `procSet`, `failSet` strictly ascending, at most `maxMembers` each; `maxRingSeq >= ringID.seq`.
+    /// - Commit: `members` non-empty, strictly ascending, at most `maxMembers`; `memberInfo.count ==
+    ///   members.count`; `rotation` 1 or 2; `position < members.count`.
+    public static func validate(_ packet: Packet) throws(WireError) {
+        switch packet {
+        case .data(let data): try validateData(data)
+        case .token(let token): try validateToken(token)
+        case .join(let join): try validateJoin(join)
+        case .commit(let commit): try validateCommit(commit)
+        case .leave, .wake: break
+        }
+    }
+
+    static func isValid(_ packet: Packet) -> Bool {
+        do throws(WireError) {
+            try validate(packet)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    @usableFromInline
+    static func packetType(_ packet: Packet) -> PacketType {
+        switch packet {
+        case .data: .data
+        case .token: .token
+        case .join: .join
+        case .commit: .commit
+        case .leave: .leave
+        case .wake: .wake
+        }
+    }
+
+    static func bodySize(_ packet: Packet) -> Int {
+        switch packet {
+        case .data(let data): dataFixedSize + data.body.readableBytes
+        case .token(let token): tokenFixedSize + 8 * token.retransmitRequests.count
+        case .join(let join): joinFixedSize + 4 * (join.procSet.count + join.failSet.count)
+        case .commit(let commit): commitFixedSize + commitMemberSize * commit.members.count
+        case .leave, .wake: senderAndRingSize
+        }
+    }
+
+    /// Strictly ascending: sorted with no duplicates.
+    static func checkStrictlyAscending(_ ids: [NodeID], _ field: String) throws(WireError) {
+        var previous: NodeID?
+        for id in ids {
+            if let previous, !(previous < id) {
+                throw .invalidField(field, reason: "not sorted ascending without duplicates (\(previous) then \(id))")
+            }
+            previous = id
+        }
+    }
+
+    static func checkLimit(_ count: Int, _ field: String, _ limit: Int) throws(WireError) {
+        guard count <= limit else { throw .tooMany(field, count: count, limit: limit) }
+    }
+}

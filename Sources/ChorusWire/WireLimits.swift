@@ -1,0 +1,27 @@
+/// Bounds the decoder enforces. The encoder requires them too (a violation is a programmer error).
+///
+/// They keep a hostile or corrupt datagram from making the decoder allocate much, and give the
+/// engine numbers to size packets against.
+public enum WireLimits {
+    /// Members in a join's proc or fail set, and in a commit token.
+    public static let maxMembers = 1024
+    /// Sequence numbers in one token's retransmit request list.
+    public static let maxRetransmitRequests = 4096
+    /// UTF-8 bytes of one group name (a u8 length prefix on the wire). Names are never empty.
+    public static let maxGroupNameLength = 255
+    /// Target groups of one client message.
+    public static let maxGroupsPerMessage = 1024
+    /// Groups of one session in a state announcement.
+    public static let maxGroupsPerSession = 65_535
+    /// Sessions in one state announcement.
+    public static let maxSessionsPerState = 1 << 20
+    /// Largest client message (`DataPacket.totalLength` of a fragmented message).
+    public static let maxMessageSize = 1 << 24
+
+    /// Whether `name` can travel as a group name: non-empty and at most `maxGroupNameLength` UTF-8 bytes.
+    @inlinable
+    public static func isValidGroupName(_ name: String) -> Bool {
+        let count = name.utf8.count
+        return count > 0 && count <= maxGroupNameLength
+    }
+}

@@ -1,0 +1,137 @@
+import ChorusWire
+import NIOCore
+import Testing
+
+@Suite("Group message codec")
+struct GroupMessageCodecTests {
+    typealias S = ByteSurgery
+    static let session = SessionID(daemon: NodeID(2), local: 7)
+
+    static func roundTrip(_ message: GroupMessage, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let encoded = GroupMessageCodec.encode(message)
+        #expect(encoded.readableBytes == GroupMessageCodec.encodedSize(message), sourceLocation: sourceLocation)
+        let decoded = try GroupMessageCodec.decode(encoded)
+        #expect(decoded == message, sourceLocation: sourceLocation)
+        #expect(GroupMessageCodec.encode(decoded) == encoded, sourceLocation: sourceLocation)
+    }
+
+    @Test func everyKind() throws {
+        try Self.roundTrip(.data(ClientData(
+            sender: Self.session, sessionSeq: 1, messageType: 0, selfDiscard: false, groups: ["chat"], payload: ByteBuffer()
+        )))
+        try Self.roundTrip(.data(ClientData(
+            sender: Self.session, sessionSeq: .max, messageType: .max, selfDiscard: true,
+            groups: Gen.sampleNames + [Self.session.privateGroup], payload: ByteBuffer(bytes: Array(0..<255))
+        )))
+        try Self.roundTrip(.join(session: Self.session, group: "群組"))
+        try Self.roundTrip(.leave(session: Self.session, group: String(repeating: "é", count: 127)))
+        try Self.roundTrip(.disconnect(session: SessionID(daemon: NodeID(.max), local: .max)))
+        try Self.roundTrip(.state(daemon: NodeID(2), configuration: .none, sessions: []))
+        try Self.roundTrip(.state(
+            daemon: NodeID(2), configuration: RingID(seq: 9, representative: NodeID(1)),
+            sessions: [
+                SessionMemberships(session: Self.session, groups: []),
+                SessionMemberships(session: SessionID(daemon: NodeID(2), local: 8), groups: ["a", "b"]),
+            ]
+        ))
+    }
+
+    @Test func maxGroupsPerMessage() throws {
+        let groups = (0..<WireLimits.maxGroupsPerMessage).map { "g\($0)" }
+        try Self.roundTrip(.data(ClientData(
+            sender: Self.session, sessionSeq: 3, messageType: 1, selfDiscard: false, groups: groups, payload: ByteBuffer()
+        )))
+    }
+
+    @Test func randomMessages() throws {
+        var rng = SplitMix64(seed: 0x6A0B_0001)
+        for _ in 0..<2000 {
+            try Self.roundTrip(Gen.groupMessage(&rng))
+        }
+    }
+
+    @Test func payloadIsZeroCopySlice() throws {
+        let encoded = GroupMessageCodec.encode(.data(ClientData(
+            sender: Self.session, sessionSeq: 1, messageType: 0, selfDiscard: false, groups: ["g"],
+            payload: ByteBuffer(bytes: Array(repeating: 1, count: 64))
+        )))
+        guard case .data(let data) = try GroupMessageCodec.decode(encoded) else {
+            Issue.record("not data")
+            return
+        }
+        let inside = encoded.withUnsafeReadableBytes { whole in
+            data.payload.withUnsafeReadableBytes { part in
+                part.baseAddress! > whole.baseAddress! && part.baseAddress! + part.count <= whole.baseAddress! + whole.count
+            }
+        }
+        #expect(inside)
+    }
+
+    @Test func validation() {
+        #expect(throws: WireError.self) {
+            try GroupMessageCodec.validate(.join(session: Self.session, group: ""))
+        }
+        #expect(throws: WireError.self) {
+            try GroupMessageCodec.validate(.join(session: Self.session, group: String(repeating: "x", count: 256)))
+        }
+        #expect(throws: WireError.self) {
+            try GroupMessageCodec.validate(.data(ClientData(
+                sender: Self.session, sessionSeq: 1, messageType: 0, selfDiscard: false, groups: [], payload: ByteBuffer()
+            )))
+        }
+        #expect(throws: WireError.self) {
+            try GroupMessageCodec.validate(.data(ClientData(
+                sender: Self.session, sessionSeq: 0, messageType: 0, selfDiscard: false, groups: ["g"], payload: ByteBuffer()
+            )))
+        }
+        #expect(WireLimits.isValidGroupName("ok"))
+        #expect(!WireLimits.isValidGroupName(String(repeating: "é", count: 128)))
+    }
+
+    // Data layout offsets: version 0, kind 1, session 2, sessionSeq 10, messageType 18, flags 20,
+    // groupCount 21, first group length 23, first group bytes 24.
+    static let data = GroupMessageCodec.encode(.data(ClientData(
+        sender: session, sessionSeq: 5, messageType: 1, selfDiscard: false, groups: ["abc"], payload: ByteBuffer(bytes: [9, 9])
+    ))).bytes
+
+    static func patched(_ patch: (inout [UInt8]) -> Void) -> Result<GroupMessage, WireError> {
+        var bytes = data
+        patch(&bytes)
+        return S.decodeGroup(bytes)
+    }
+
+    @Test func rejectsMalformed() {
+        #expect(S.decodeGroup(Self.data).map { _ in true } == .success(true))
+        #expect(S.decodeGroup([]) == .failure(.truncated(field: "group.version", need: 1, have: 0)))
+        #expect(Self.patched { $0[0] = 2 } == .failure(.unsupportedVersion(2)))
+        #expect(Self.patched { $0[1] = 0 } == .failure(.unknownType(0)))
+        #expect(Self.patched { $0[1] = 6 } == .failure(.unknownType(6)))
+        #expect(Self.patched { $0[20] = 0x80 } == .failure(.invalidField("group.data.flags", reason: "unknown flag bits 0x80")))
+        #expect(Self.patched { S.put(UInt64(0), at: 10, in: &$0) } == .failure(.invalidField("group.data.sessionSeq", reason: "counts from 1")))
+        #expect(Self.patched { S.put(UInt16(0), at: 21, in: &$0) }
+            == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: 0x0361_6263, actual: 6)))
+        #expect(Self.patched { S.put(UInt16.max, at: 21, in: &$0) }
+            == .failure(.tooMany("group.data.groups", count: 65535, limit: WireLimits.maxGroupsPerMessage)))
+        #expect(Self.patched { $0[23] = 0 } == .failure(.invalidField("group.data.groups", reason: "empty")))
+        #expect(Self.patched { $0[23] = 255 } == .failure(.truncated(field: "group.data.groups", need: 255, have: 9)))
+        #expect(Self.patched { $0[24] = 0xFF } == .failure(.invalidField("group.data.groups", reason: "not valid UTF-8")))
+        #expect(Self.patched { $0[24] = 0xC3 } == .failure(.invalidField("group.data.groups", reason: "not valid UTF-8")))
+        #expect(Self.patched { $0.append(0) }
+            == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: 2, actual: 3)))
+        #expect(Self.patched { $0.removeLast() }
+            == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: 2, actual: 1)))
+        #expect(Self.patched { S.put(UInt32.max, at: 27, in: &$0) }
+            == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: Int(UInt32.max), actual: 2)))
+
+        var disconnect = GroupMessageCodec.encode(.disconnect(session: Self.session)).bytes
+        disconnect.append(1)
+        #expect(S.decodeGroup(disconnect) == .failure(.trailingBytes(field: "group message", count: 1)))
+
+        var state = GroupMessageCodec.encode(.state(daemon: NodeID(1), configuration: .none, sessions: [])).bytes
+        S.put(UInt32.max, at: 18, in: &state)
+        #expect(S.decodeGroup(state)
+            == .failure(.tooMany("group.state.sessions", count: Int(UInt32.max), limit: WireLimits.maxSessionsPerState)))
+        S.put(UInt32(1000), at: 18, in: &state)
+        #expect(S.decodeGroup(state) == .failure(.tooMany("group.state.sessions", count: 1000, limit: 0)))
+    }
+}
