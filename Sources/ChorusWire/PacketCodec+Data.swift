@@ -65,6 +65,17 @@ extension PacketCodec {
             }
         }
         let bodyLength = data.body.readableBytes
+        if data.isRecovery {
+            // The body is one whole encoded old-ring packet, not length-prefixed records; the ring
+            // layer decodes it with `PacketCodec.decode`, which checks it (its CRC included).
+            guard data.fragment == .packed, data.messageCount == 1, data.totalLength == 0 else {
+                throw .invalidField("data.isRecovery", reason: "a recovery packet is packed, messageCount 1, totalLength 0")
+            }
+            guard bodyLength >= overhead else {
+                throw .invalidField("data.body", reason: "recovery body of \(bodyLength) bytes cannot hold a packet")
+            }
+            return
+        }
         switch data.fragment {
         case .packed:
             guard data.messageCount >= 1 else { throw .invalidField("data.messageCount", reason: "packed body with no message") }
@@ -88,10 +99,11 @@ extension PacketCodec {
 }
 
 extension DataPacket {
-    /// The messages of a `.packed` body, as zero-copy slices. Throws if the body is not packed or malformed
-    /// (never for a packet that `PacketCodec.decode` returned).
+    /// The messages of a `.packed` body, as zero-copy slices. Throws if the body is not packed records
+    /// (a fragment or a recovery packet) or malformed (never for a non-recovery packed packet that
+    /// `PacketCodec.decode` returned).
     public func packedMessages() throws(WireError) -> PackedMessages {
-        guard fragment == .packed else { throw .invalidField("data.fragment", reason: "not a packed body") }
+        guard fragment == .packed, !isRecovery else { throw .invalidField("data.fragment", reason: "not packed records") }
         return try PackedBody.messages(in: body, expectedCount: Int(messageCount))
     }
 }

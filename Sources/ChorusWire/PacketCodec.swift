@@ -127,7 +127,9 @@ public enum PacketCodec {
     ///   `.packed`: `messageCount >= 1`, `totalLength == 0`, and the body is exactly `messageCount`
     ///   u32-length-prefixed records (see `PackedBody`). `.first`: `messageCount == 1`, non-empty body,
     ///   `body.readableBytes < totalLength <= WireLimits.maxMessageSize`. `.middle`/`.last`:
-    ///   `messageCount == 1`, `totalLength == 0`, non-empty body. `isRecovery` changes none of this.
+    ///   `messageCount == 1`, `totalLength == 0`, non-empty body. With `isRecovery` the body is instead
+    ///   one whole encoded old-ring packet (no record prefix): `.packed`, `messageCount == 1`,
+    ///   `totalLength == 0`, at least `overhead` bytes; its content is checked when it is decoded.
     /// - Token: `aru <= seq`; every retransmit request in `1...seq`; at most `maxRetransmitRequests`.
     /// - Join: `procSet`, `failSet` strictly ascending, at most `maxMembers` each; `maxRingSeq >= ringID.seq`.
     /// - Commit: `members` non-empty, strictly ascending, at most `maxMembers`; `memberInfo.count ==

@@ -74,10 +74,18 @@ enum Gen {
         case .middle, .last:
             body = buffer(rng.bytes(Int.random(in: 1...100, using: &rng)))
         }
+        if service != .unreliable, rng.chance(0.15) {
+            // A recovery packet: the body is a whole encoded old-ring packet.
+            let old = Packet.data(dataPacket(&rng))
+            return DataPacket(
+                ringID: ringID(&rng), sender: NodeID(UInt32.random(in: 0...64, using: &rng)), seq: seq,
+                senderIndex: senderIndex, service: service, fragment: .packed, isRecovery: true, messageCount: 1,
+                body: PacketCodec.encode(old)
+            )
+        }
         return DataPacket(
             ringID: ringID(&rng), sender: NodeID(UInt32.random(in: 0...64, using: &rng)), seq: seq, senderIndex: senderIndex,
-            service: service, fragment: fragment, isRecovery: rng.chance(0.2), messageCount: messageCount,
-            totalLength: totalLength, body: body
+            service: service, fragment: fragment, messageCount: messageCount, totalLength: totalLength, body: body
         )
     }
 

@@ -95,6 +95,20 @@ struct PacketCodecErrorTests {
         } != nil)
     }
 
+    @Test func recoveryFields() {
+        let recovery = Packet.data(DataPacket(
+            ringID: Self.ring, sender: NodeID(2), seq: 7, senderIndex: 3, service: .agreed, fragment: .packed,
+            isRecovery: true, messageCount: 1, body: PacketCodec.encode(Self.wake)
+        ))
+        #expect(S.error(recovery) { _ in } == nil)
+        #expect(S.error(recovery) { S.put(UInt16(2), at: 43, in: &$0) } != nil)
+        #expect(S.error(recovery) { $0[41] = FragmentKind.middle.rawValue } != nil)
+        #expect(S.error(recovery) { bytes in  // body too short to be a packet
+            bytes.removeLast(bytes.count - 53 - 11)
+            S.put(UInt32(11), at: 49, in: &bytes)
+        } == .invalidField("data.body", reason: "recovery body of 11 bytes cannot hold a packet"))
+    }
+
     @Test func tokenFields() {
         #expect(S.error(Self.token) { _ in } == nil)
         #expect(S.error(Self.token) { S.put(UInt64(21), at: 36, in: &$0) } != nil)  // aru above seq
