@@ -112,7 +112,7 @@ struct RingLog {
     mutating func deliverAfterInsert(seq: UInt64, into actions: inout [RingAction]) {
         guard deliveryEnabled else { return }
         let index = Int(seq - base)
-        guard let slot = slots[index], !slot.packet.isRecovery else {
+        guard let slot = slots[index], !slot.packet.isRecovery, !slot.delivered else {
             advanceCursor(into: &actions)
             return
         }
@@ -179,6 +179,7 @@ struct RingLog {
 
     /// Hands one packet's messages up; fragments are gathered until the last one.
     private mutating func deliver(at index: Int, into actions: inout [RingAction]) {
+        assert(!slots[index]!.delivered, "packet \(base + UInt64(index)) of \(ringID) delivered twice")
         slots[index]!.delivered = true
         let packet = slots[index]!.packet
         switch packet.fragment {

@@ -1,0 +1,141 @@
+import ChorusWire
+import NIOCore
+
+/// What the engine asks its driver (the daemon shell or the simulator) to do, in order.
+public enum EngineAction: Sendable {
+    case send(Packet, to: Destination)
+    case setTimer(RingTimer, deadline: Instant)
+    /// A daemon-level configuration change (extended virtual synchrony).
+    case configuration(RingConfiguration)
+    /// A client message at its place in the order; `recipients` are the local sessions that get it.
+    case deliver(GroupDelivery)
+    /// A group membership event; `recipients` are the local members.
+    case view(GroupView)
+    /// A delivered payload that was not a valid group message (dropped and counted).
+    case decodeError(String)
+}
+
+/// One daemon's whole protocol stack as a single deterministic state machine: the ring below,
+/// the group layer above. The driver feeds it inputs with the current time and performs the
+/// actions it returns; it never blocks, reads a clock or does I/O.
+public struct Engine: Sendable {
+    public private(set) var ring: Ring
+    public private(set) var groups: GroupLayer
+    private var ringActions: [RingAction] = []
+    private var groupActions: [GroupAction] = []
+
+    public init(
+        me: NodeID, site: [NodeID], ringOptions: RingOptions = RingOptions(), groupLimits: GroupLimits = .default,
+        ringSeqFloor: UInt64 = 0
+    ) {
+        self.ring = Ring(me: me, site: site, options: ringOptions, ringSeqFloor: ringSeqFloor)
+        var limits = groupLimits
+        limits.maxPayloadBytes = min(limits.maxPayloadBytes, ringOptions.maxMessageSize - 1024)
+        self.groups = GroupLayer(me: me, limits: limits)
+        ringActions.reserveCapacity(64)
+        groupActions.reserveCapacity(64)
+    }
+
+    public var me: NodeID { ring.me }
+
+    // MARK: Network and timers
+
+    public mutating func start(now: Instant, into actions: inout [EngineAction]) {
+        ring.start(now: now, into: &ringActions)
+        drain(now: now, into: &actions)
+    }
+
+    public mutating func receive(_ packet: Packet, now: Instant, into actions: inout [EngineAction]) {
+        ring.receive(packet, now: now, into: &ringActions)
+        drain(now: now, into: &actions)
+    }
+
+    public mutating func timerFired(_ timer: RingTimer, now: Instant, into actions: inout [EngineAction]) {
+        ring.timerFired(timer, now: now, into: &ringActions)
+        drain(now: now, into: &actions)
+    }
+
+    /// Leaves the site gracefully (the others reconfigure at once).
+    public mutating func leave(now: Instant, into actions: inout [EngineAction]) {
+        ring.leave(now: now, into: &ringActions)
+        drain(now: now, into: &actions)
+    }
+
+    // MARK: Sessions
+
+    public mutating func openSession(local: UInt32) -> SessionID {
+        groups.openSession(local: local)
+    }
+
+    public mutating func join(
+        session: SessionID, group: String, now: Instant, into actions: inout [EngineAction]
+    ) throws(GroupError) {
+        try groups.join(session: session, group: group, into: &groupActions)
+        drain(now: now, into: &actions)
+    }
+
+    public mutating func leave(
+        session: SessionID, group: String, now: Instant, into actions: inout [EngineAction]
+    ) throws(GroupError) {
+        try groups.leave(session: session, group: group, into: &groupActions)
+        drain(now: now, into: &actions)
+    }
+
+    /// Multicasts a message; returns its per-session sequence number.
+    @discardableResult
+    public mutating func send(
+        session: SessionID, service: Service, groups targets: [String], messageType: UInt16 = 0,
+        selfDiscard: Bool = false, payload: ByteBuffer, now: Instant, into actions: inout [EngineAction]
+    ) throws(GroupError) -> UInt64 {
+        let seq = try groups.send(
+            session: session, service: service, groups: targets, messageType: messageType, selfDiscard: selfDiscard,
+            payload: payload, into: &groupActions)
+        drain(now: now, into: &actions)
+        return seq
+    }
+
+    public mutating func closeSession(_ session: SessionID, now: Instant, into actions: inout [EngineAction]) {
+        groups.closeSession(session, into: &groupActions)
+        drain(now: now, into: &actions)
+    }
+
+    // MARK: Plumbing
+
+    /// Runs ring and group actions to completion: ring deliveries feed the group layer, whose
+    /// submissions feed the ring, until both are quiet.
+    private mutating func drain(now: Instant, into actions: inout [EngineAction]) {
+        while !ringActions.isEmpty || !groupActions.isEmpty {
+            if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
+            if !ringActions.isEmpty {
+                let batch = ringActions
+                ringActions.removeAll(keepingCapacity: true)
+                for action in batch {
+                    switch action {
+                    case .send(let packet, let destination): actions.append(.send(packet, to: destination))
+                    case .setTimer(let timer, let deadline): actions.append(.setTimer(timer, deadline: deadline))
+                    case .deliver(let delivery): groups.ringDelivered(delivery, into: &groupActions)
+                    case .configuration(let configuration):
+                        actions.append(.configuration(configuration))
+                        groups.ringConfiguration(configuration, into: &groupActions)
+                    }
+                    // Keep the order: group actions caused by this ring action come right after it.
+                    if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
+                }
+            }
+        }
+    }
+
+    private mutating func drainGroupsInline(now: Instant, into actions: inout [EngineAction]) {
+        let batch = groupActions
+        groupActions.removeAll(keepingCapacity: true)
+        for action in batch {
+            switch action {
+            case .submit(let service, let payload):
+                ring.submit(service: service, payload: payload, now: now, into: &ringActions)
+            case .deliver(let delivery): actions.append(.deliver(delivery))
+            case .view(let view): actions.append(.view(view))
+            case .decodeError(let text): actions.append(.decodeError(text))
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Simulator: see SPEC in issue 2.
