@@ -1,0 +1,33 @@
+import ChorusWire
+import NIOCore
+
+/// One client message delivered by the ring, with the local sessions that receive it.
+public struct GroupDelivery: Sendable, Equatable {
+    public var data: ClientData
+    /// The service the ring delivered it with.
+    public var service: Service
+    /// The ring it was delivered in.
+    public var ringID: RingID
+    /// The local sessions that get it, sorted, each once; empty when none of this daemon's
+    /// sessions is addressed (the delivery is still reported, for daemon-level histories).
+    public var recipients: [SessionID]
+
+    public init(data: ClientData, service: Service, ringID: RingID, recipients: [SessionID]) {
+        self.data = data
+        self.service = service
+        self.ringID = ringID
+        self.recipients = recipients
+    }
+}
+
+/// What the group layer asks its driver to do, in order.
+public enum GroupAction: Sendable, Equatable {
+    /// Hand this encoded `GroupMessage` to the ring with this service.
+    case submit(Service, ByteBuffer)
+    /// A client message reached this point of the total order.
+    case deliver(GroupDelivery)
+    /// A group view (membership event) at this point of the total order.
+    case view(GroupView)
+    /// A delivered payload was not a valid `GroupMessage`; it was dropped and counted.
+    case decodeError(String)
+}

@@ -1,0 +1,96 @@
+import ChorusWire
+import NIOCore
+
+extension GroupLayer {
+    /// The ring delivered a message: apply it and emit the deliveries and views it causes.
+    /// A payload that does not decode is counted and reported as `.decodeError`.
+    public mutating func ringDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) {
+        let message: GroupMessage
+        do throws(WireError) {
+            message = try GroupMessageCodec.decode(delivery.payload)
+        } catch {
+            decodeErrors += 1
+            actions.append(.decodeError("group message from \(delivery.sender) in ring \(delivery.ringID): \(error)"))
+            return
+        }
+        switch message {
+        case .data(let data):
+            let delivered = GroupDelivery(
+                data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients(for: data))
+            actions.append(.deliver(delivered))
+        case .join(let session, let group):
+            applyJoin(session, group, into: &actions)
+        case .leave(let session, let group):
+            applyLeave(session, group, into: &actions)
+        case .disconnect(let session):
+            applyDisconnect(session, into: &actions)
+        case .state(let daemon, let configuration, let announced):
+            applyState(daemon: daemon, configuration: configuration, sessions: announced, into: &actions)
+        }
+    }
+
+    /// The ring installed a configuration.
+    ///
+    /// Transitional: every group drops the sessions of daemons not in it and each group that
+    /// still has members gets a transitional view. Regular: this daemon announces its sessions'
+    /// groups; once every member's announcement is delivered, each group gets a regular view.
+    public mutating func ringConfiguration(_ configuration: RingConfiguration, into actions: inout [GroupAction]) {
+        switch configuration.kind {
+        case .transitional:
+            enterTransitional(ring: configuration.ringID, members: configuration.members, into: &actions)
+        case .regular:
+            enterRegular(configuration, into: &actions)
+        }
+    }
+
+    // MARK: Membership changes
+
+    /// Whether a join from `daemon`'s session is applied now: its daemon is in the current
+    /// configuration. (A departed daemon's join may still be delivered in the transitional
+    /// configuration; applying it would bring back a session that is gone.)
+    private func admits(_ daemon: NodeID) -> Bool {
+        switch phase {
+        case .initial: true
+        case .transitional(let members, _): members.contains(daemon)
+        case .operational, .synchronizing: regularMembers.contains(daemon)
+        }
+    }
+
+    mutating func applyJoin(_ session: SessionID, _ group: String, into actions: inout [GroupAction]) {
+        guard GroupNames.isJoinable(group), admits(session.daemon) else {
+            ignoredMessages += 1
+            return
+        }
+        guard state.insert(session, into: group) else { return }
+        emitViews(for: CollectionOfOne(group), reason: .join, session: session, into: &actions)
+    }
+
+    mutating func applyLeave(_ session: SessionID, _ group: String, into actions: inout [GroupAction]) {
+        guard state.remove(session, from: group) else { return }
+        emitViews(for: CollectionOfOne(group), reason: .leave, session: session, into: &actions)
+    }
+
+    mutating func applyDisconnect(_ session: SessionID, into actions: inout [GroupAction]) {
+        let left = state.removeAll(session)
+        guard !left.isEmpty else { return }
+        emitViews(for: left, reason: .disconnect, session: session, into: &actions)
+    }
+
+    /// One view-producing event: one new view id, one view per affected group. Outside the
+    /// operational phase changes only update the table (the next regular views include them).
+    private mutating func emitViews(
+        for names: some Collection<String>, reason: GroupView.Reason, session: SessionID,
+        into actions: inout [GroupAction]
+    ) {
+        guard case .operational = phase else { return }
+        viewIndex += 1
+        let id = GroupViewID(ring: ring, index: viewIndex)
+        for name in names {
+            let entry = state.groups[name] ?? GroupEntry()
+            let view = GroupView(
+                group: name, viewID: id, kind: .regular, reason: reason, members: entry.members, changed: [session],
+                recipients: entry.localMembers)
+            actions.append(.view(view))
+        }
+    }
+}

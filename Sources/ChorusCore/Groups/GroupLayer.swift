@@ -1,0 +1,169 @@
+import ChorusWire
+import NIOCore
+
+/// The group layer of one daemon: sessions, group membership, views, and who receives what.
+///
+/// A deterministic sans-IO value: no clock, no randomness, no I/O. The driver (daemon shell or
+/// simulator) calls one mutating function per input and performs the `GroupAction`s appended to
+/// the array it passes, in order:
+///
+/// - Local requests (`join`, `leave`, `send`, `closeSession`) are validated and become
+///   `.submit` actions: the encoded `GroupMessage` and the service to hand it to the ring with.
+///   Joins, leaves, disconnects and state announcements travel agreed.
+/// - Ring output (`ringDelivered`, `ringConfiguration`) updates the replicated membership table
+///   and yields `.deliver` and `.view` actions at exactly the point of the total order where
+///   the message or the event that caused them was delivered.
+///
+/// Membership is replicated: every daemon applies the same joins, leaves and disconnects in the
+/// same agreed order, so every daemon computes the same views with the same ids, whether or not
+/// it has local members (so daemons can be compared). After a configuration change the daemons
+/// exchange their sessions' groups (see `GroupSync`), then emit one regular view per group.
+public struct GroupLayer: Sendable {
+    /// This daemon.
+    public let me: NodeID
+    /// The bounds local requests are checked against.
+    public let limits: GroupLimits
+
+    var state: GroupState
+    var sessions = LocalSessions()
+    var phase: GroupPhase = .initial
+    /// The current (or last) regular configuration and its members.
+    var ring: RingID = .none
+    var regularMembers: [NodeID] = []
+    /// Counts the view-producing events of the current regular configuration.
+    var viewIndex: UInt64 = 0
+    /// Per group, the members of this daemon's last transitional view (those that moved
+    /// together); nil before the first configuration.
+    var movedTogether: [String: [SessionID]]? = nil
+    var lastTransitionalRing: RingID? = nil
+    let allocator = ByteBufferAllocator()
+
+    /// Delivered payloads that were not valid `GroupMessage`s.
+    public internal(set) var decodeErrors = 0
+    /// Valid messages that were ignored: joins of a departed daemon's session or of an
+    /// unjoinable name, and state announcements of another configuration or a duplicate.
+    public internal(set) var ignoredMessages = 0
+
+    /// A group layer for daemon `me`, before any configuration.
+    public init(me: NodeID, limits: GroupLimits = .default) {
+        self.me = me
+        self.limits = limits
+        self.state = GroupState(me: me)
+    }
+
+    // MARK: Inspection
+
+    /// The members of `group` in the replicated table, sorted (empty for an unknown group or a
+    /// private group name).
+    public func members(of group: String) -> [SessionID] { state.members(of: group) }
+
+    /// The names of every group with at least one member, sorted.
+    public var groupNames: [String] { state.sortedGroupNames }
+
+    /// Whether membership is synchronised: a regular configuration is installed and its state
+    /// exchange is complete (membership changes now produce views).
+    public var isSynchronized: Bool {
+        if case .operational = phase { return true }
+        return false
+    }
+
+    /// Whether `session` is an open session of this daemon.
+    public func isOpen(_ session: SessionID) -> Bool { session.daemon == me && sessions[session.local] != nil }
+
+    // MARK: Local sessions
+
+    /// Opens a session numbered `local` (unique on this daemon for its lifetime; reuse traps).
+    /// Its private group is `SessionID.privateGroup`. Nothing is sent until it joins a group.
+    public mutating func openSession(local: UInt32) -> SessionID {
+        let id = SessionID(daemon: me, local: local)
+        sessions.open(id)
+        state.openLocal(local)
+        return id
+    }
+
+    /// Asks for `session` to join `group`. The view comes when the ring delivers the join;
+    /// joining a group the session is already in changes nothing (no view).
+    public mutating func join(session: SessionID, group: String, into actions: inout [GroupAction]) throws(GroupError) {
+        let local = try openLocal(session)
+        try checkJoinable(group)
+        let requested = sessions[local]!.requested
+        guard requested.contains(group) || requested.count < limits.maxGroupsPerSession else {
+            throw GroupError(.tooManyGroupsForSession, "\(session) is in \(requested.count) groups, limit \(limits.maxGroupsPerSession)")
+        }
+        sessions[local]!.requested.insert(group)
+        submit(.join(session: session, group: group), service: .agreed, into: &actions)
+    }
+
+    /// Asks for `session` to leave `group`. Leaving a group the session is not in changes nothing.
+    public mutating func leave(session: SessionID, group: String, into actions: inout [GroupAction]) throws(GroupError) {
+        let local = try openLocal(session)
+        try checkJoinable(group)
+        sessions[local]!.requested.remove(group)
+        submit(.leave(session: session, group: group), service: .agreed, into: &actions)
+    }
+
+    /// Multicasts `payload` from `session` to `groups` (group names or private group names; the
+    /// session need not be a member: groups are open) with `service`.
+    ///
+    /// - Returns: the message's `sessionSeq` (the session's messages count from 1).
+    @discardableResult
+    public mutating func send(
+        session: SessionID, service: Service, groups: [String], messageType: UInt16, selfDiscard: Bool,
+        payload: ByteBuffer, into actions: inout [GroupAction]
+    ) throws(GroupError) -> UInt64 {
+        let local = try openLocal(session)
+        guard !groups.isEmpty else { throw GroupError(.noGroups, "a message needs at least one target group") }
+        guard groups.count <= limits.maxGroupsPerMessage else {
+            throw GroupError(.tooManyGroups, "\(groups.count) groups, limit \(limits.maxGroupsPerMessage)")
+        }
+        for group in groups { try checkName(group) }
+        guard payload.readableBytes <= limits.maxPayloadBytes else {
+            throw GroupError(.payloadTooLarge, "\(payload.readableBytes) bytes, limit \(limits.maxPayloadBytes)")
+        }
+        let seq = sessions[local]!.lastSeq + 1
+        sessions[local]!.lastSeq = seq
+        let data = ClientData(
+            sender: session, sessionSeq: seq, messageType: messageType, selfDiscard: selfDiscard, groups: groups,
+            payload: payload)
+        submit(.data(data), service: service, into: &actions)
+        return seq
+    }
+
+    /// Closes `session`: it receives nothing more, and leaves every group when the ring delivers
+    /// its disconnect (reason `.disconnect`). Closing an unknown session does nothing.
+    public mutating func closeSession(_ session: SessionID, into actions: inout [GroupAction]) {
+        guard session.daemon == me, let closed = sessions.close(session.local) else { return }
+        state.closeLocal(session.local)
+        // A session that never was in a group (and asked for none) needs no disconnect.
+        if !closed.requested.isEmpty || state.memberships[session] != nil {
+            submit(.disconnect(session: session), service: .agreed, into: &actions)
+        }
+    }
+
+    // MARK: Helpers
+
+    func submit(_ message: GroupMessage, service: Service, into actions: inout [GroupAction]) {
+        actions.append(.submit(service, GroupMessageCodec.encode(message, allocator: allocator)))
+    }
+
+    private func openLocal(_ session: SessionID) throws(GroupError) -> UInt32 {
+        guard session.daemon == me, sessions[session.local] != nil else {
+            throw GroupError(.unknownSession, "\(session) is not open on \(me)")
+        }
+        return session.local
+    }
+
+    private func checkName(_ group: String) throws(GroupError) {
+        let length = group.utf8.count
+        guard length > 0, length <= limits.maxGroupNameLength else {
+            throw GroupError(.invalidGroupName, "\(length) bytes, must be 1...\(limits.maxGroupNameLength)")
+        }
+    }
+
+    private func checkJoinable(_ group: String) throws(GroupError) {
+        try checkName(group)
+        guard !GroupNames.isPrivate(group) else {
+            throw GroupError(.reservedGroupName, "\"\(group)\": names starting with # are private groups")
+        }
+    }
+}

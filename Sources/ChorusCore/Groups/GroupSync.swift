@@ -1,0 +1,146 @@
+import ChorusWire
+
+/// Where the group layer stands in the configuration sequence (extended virtual synchrony).
+enum GroupPhase: Sendable {
+    /// No configuration installed yet.
+    case initial
+    /// A regular configuration whose group state is synchronised: changes produce views.
+    case operational
+    /// After a transitional configuration, before its regular one: changes apply without views.
+    /// `members` move together; `consistent` are those whose sessions every member knows alike
+    /// (after an interrupted state exchange, the rest are known to their old partition only).
+    case transitional(members: Set<NodeID>, consistent: Set<NodeID>)
+    /// A regular configuration whose state exchange is in progress: changes apply without views.
+    case synchronizing(GroupSync)
+}
+
+/// The state exchange after a regular configuration: every member announces its sessions'
+/// groups (`GroupMessage.state`); once all announcements are delivered, the merged membership
+/// is complete and the regular views are emitted.
+struct GroupSync: Sendable {
+    /// The regular configuration being synchronised.
+    let ring: RingID
+    /// Members whose announcement is not delivered yet.
+    var awaiting: Set<NodeID>
+    /// Members whose announcement is delivered.
+    var announced: Set<NodeID> = []
+
+    init(ring: RingID, members: [NodeID]) {
+        self.ring = ring
+        self.awaiting = Set(members)
+    }
+
+    /// Records `daemon`'s announcement for `configuration`; false if it does not belong to this
+    /// exchange (another configuration, not a member, or a duplicate).
+    mutating func accept(_ daemon: NodeID, configuration: RingID) -> Bool {
+        guard configuration == ring, awaiting.remove(daemon) != nil else { return false }
+        announced.insert(daemon)
+        return true
+    }
+
+    var isComplete: Bool { awaiting.isEmpty }
+}
+
+extension GroupLayer {
+    /// A transitional configuration: `members` move together to the regular configuration `ring`.
+    mutating func enterTransitional(ring next: RingID, members: [NodeID], into actions: inout [GroupAction]) {
+        let together = Set(members)
+        // The daemons whose sessions all of `together` know alike. After an interrupted state
+        // exchange only those whose announcement was delivered: the others' sessions are known
+        // to their old partition only. Their sessions stay in the table (local delivery needs
+        // them) but are left out of the transitional views, which must agree everywhere.
+        let consistent: Set<NodeID>
+        switch phase {
+        case .initial, .operational: consistent = together
+        case .transitional(_, let known): consistent = known.intersection(together)
+        case .synchronizing(let sync): consistent = sync.announced.intersection(together)
+        }
+        state.removeSessions(ofDaemons: { !together.contains($0) })
+
+        // View ids must increase: a transitional configuration must lead to a newer ring than any
+        // seen (a ring that breaks this gets no transitional views rather than out-of-order ones).
+        let emit = next > ring && lastTransitionalRing.map { $0 < next } ?? true
+        lastTransitionalRing = next
+        let id = GroupViewID(ring: next, index: 0)
+        var moved: [String: [SessionID]] = [:]
+        for name in state.sortedGroupNames {
+            let entry = state.groups[name]!
+            var members = entry.members
+            var recipients = entry.localMembers
+            if consistent.count != together.count {
+                members = members.filter { consistent.contains($0.daemon) }
+                recipients = recipients.filter { consistent.contains($0.daemon) }
+            }
+            guard !members.isEmpty else { continue }
+            moved[name] = members
+            guard emit else { continue }
+            let view = GroupView(
+                group: name, viewID: id, kind: .transitional, reason: .network, members: members, changed: members,
+                recipients: recipients)
+            actions.append(.view(view))
+        }
+        movedTogether = moved
+        phase = .transitional(members: together, consistent: consistent)
+    }
+
+    /// A regular configuration: start the state exchange by announcing this daemon's sessions.
+    mutating func enterRegular(_ configuration: RingConfiguration, into actions: inout [GroupAction]) {
+        switch phase {
+        case .operational, .synchronizing:
+            // The same configuration announced twice: nothing changed.
+            if configuration.ringID == ring { return }
+        case .initial, .transitional:
+            break
+        }
+        switch phase {
+        case .initial:
+            movedTogether = nil  // first configuration: only this daemon's sessions moved "together"
+        case .operational, .synchronizing:
+            // The ring skipped the transitional configuration: assume the daemons of both moved together.
+            let both = regularMembers.filter { configuration.members.contains($0) }
+            enterTransitional(ring: configuration.ringID, members: both.contains(me) ? both : both + [me], into: &actions)
+        case .transitional:
+            break
+        }
+        ring = configuration.ringID
+        viewIndex = 0
+        regularMembers = configuration.members
+        phase = .synchronizing(GroupSync(ring: configuration.ringID, members: configuration.members))
+        let announcement = GroupMessage.state(
+            daemon: me, configuration: configuration.ringID, sessions: sessions.announcement())
+        submit(announcement, service: .agreed, into: &actions)
+    }
+
+    /// A state announcement was delivered.
+    mutating func applyState(
+        daemon: NodeID, configuration: RingID, sessions announced: [SessionMemberships],
+        into actions: inout [GroupAction]
+    ) {
+        guard case .synchronizing(var sync) = phase, sync.accept(daemon, configuration: configuration) else {
+            ignoredMessages += 1
+            return
+        }
+        state.replaceSessions(of: daemon, with: announced)
+        guard sync.isComplete else {
+            phase = .synchronizing(sync)
+            return
+        }
+        phase = .operational
+        if !state.groups.isEmpty { viewIndex += 1 }  // a view-producing event only if some group has members
+        let id = GroupViewID(ring: ring, index: viewIndex)
+        for name in state.sortedGroupNames {
+            let entry = state.groups[name]!
+            let changed: [SessionID]
+            if let moved = movedTogether {
+                changed = entry.members.sortedIntersection(moved[name] ?? [])
+            } else {
+                changed = entry.members.filter { $0.daemon == me }
+            }
+            let view = GroupView(
+                group: name, viewID: id, kind: .regular, reason: .network, members: entry.members, changed: changed,
+                recipients: entry.localMembers)
+            actions.append(.view(view))
+        }
+        movedTogether = [:]
+    }
+}

@@ -1,0 +1,56 @@
+import ChorusWire
+
+/// One open client session of this daemon, as the group layer knows it.
+struct LocalSession: Sendable {
+    let id: SessionID
+    /// The `sessionSeq` of the last message sent (0 before the first).
+    var lastSeq: UInt64 = 0
+    /// The groups the session asked to be in (joins minus leaves, whether delivered yet or not).
+    /// Bounds the session's groups, and is what this daemon announces after a configuration change.
+    var requested: Set<String> = []
+    /// `[id]`, kept so a message to the private group is delivered without allocating.
+    let alone: [SessionID]
+
+    init(id: SessionID) {
+        self.id = id
+        self.alone = [id]
+    }
+}
+
+/// This daemon's open sessions, by local number and by private group name.
+struct LocalSessions: Sendable {
+    private(set) var byLocal: [UInt32: LocalSession] = [:]
+    private var byPrivateName: [String: UInt32] = [:]
+
+    subscript(local: UInt32) -> LocalSession? {
+        get { byLocal[local] }
+        _modify { yield &byLocal[local] }
+    }
+
+    mutating func open(_ id: SessionID) {
+        precondition(byLocal[id.local] == nil, "session \(id) is already open")
+        byLocal[id.local] = LocalSession(id: id)
+        byPrivateName[id.privateGroup] = id.local
+    }
+
+    mutating func close(_ local: UInt32) -> LocalSession? {
+        guard let session = byLocal.removeValue(forKey: local) else { return nil }
+        byPrivateName[session.id.privateGroup] = nil
+        return session
+    }
+
+    /// The open session whose private group is `name`, as a one-element array; empty if none.
+    func privateRecipients(_ name: String) -> [SessionID] {
+        guard let local = byPrivateName[name] else { return [] }
+        return byLocal[local]?.alone ?? []
+    }
+
+    /// Every open session's requested groups, sorted, for a state announcement (sessions in no
+    /// group are left out: announcing them would change nothing).
+    func announcement() -> [SessionMemberships] {
+        byLocal.values
+            .filter { !$0.requested.isEmpty }
+            .sorted { $0.id < $1.id }
+            .map { SessionMemberships(session: $0.id, groups: $0.requested.sorted()) }
+    }
+}
