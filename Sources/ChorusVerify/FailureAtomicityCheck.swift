@@ -1,0 +1,47 @@
+/// Rule `failureAtomicity`: if processes p and q both install configuration C (regular or
+/// transitional) and both install the same configuration event right after it, they delivered
+/// exactly the same set of messages while in C (unreliable messages excepted, since they carry no
+/// delivery promise). Processes with no next configuration event (crashed, or still in C at the
+/// end) are not compared. Only first deliveries count (repeats are `integrity` violations). Each group of processes that moved together is compared against its
+/// first member (lowest process id); the message names the messages only one side delivered.
+extension Checkers {
+    static func checkFailureAtomicity(_ ix: HistoryIndex, _ sink: inout ViolationSink) {
+        for (key, members) in ix.segmentGroups where members.count > 1 {
+            let sets = members.map { member -> [Int32] in
+                let p = ix.processes[member.process]
+                let c = p.configs[member.config]
+                var set: [Int32] = []
+                set.reserveCapacity(c.endDelivery - c.firstDelivery)
+                for d in p.deliveries[c.firstDelivery..<c.endDelivery] where d.isFirst && ix.service[Int(d.message)] > .unreliable {
+                    set.append(d.message)
+                }
+                set.sort()
+                var unique: [Int32] = []
+                unique.reserveCapacity(set.count)
+                for m in set where unique.last != m { unique.append(m) }
+                return unique
+            }
+            let reference = ix.processes[members[0].process].id
+            for k in 1..<members.count where sets[k] != sets[0] {
+                let other = ix.processes[members[k].process].id
+                let onlyReference = difference(sets[0], sets[k]).map(ix.id)
+                let onlyOther = difference(sets[k], sets[0]).map(ix.id)
+                sink.report(
+                    "\(reference) and \(other) both went \(key), but delivered different messages in \(key.from): "
+                        + "only \(reference) delivered \(listing(onlyReference)); only \(other) delivered \(listing(onlyOther))",
+                    processes: [reference, other], messages: onlyReference + onlyOther)
+            }
+        }
+    }
+
+    /// Elements of sorted `a` not in sorted `b`.
+    static func difference(_ a: [Int32], _ b: [Int32]) -> [Int32] {
+        var result: [Int32] = []
+        var j = 0
+        for x in a {
+            while j < b.count && b[j] < x { j += 1 }
+            if j >= b.count || b[j] != x { result.append(x) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,77 @@
+/// Rule `views`, on `.view` events:
+/// 1. Per process and group, view ids strictly increase.
+/// 2. Per process and group, a transitional view is followed (before any other view of that group)
+///    by a regular view.
+/// 3. Processes that moved together from one configuration event to the same next one (the groups
+///    of `failureAtomicity`) saw, per group, the same sequence of view events in between, each at
+///    the same point relative to agreed/safe deliveries (the number of first deliveries of
+///    agreed/safe messages since the configuration event). Conservative: a group is compared only
+///    between processes that both recorded views of it in that stretch, since a daemon might only
+///    record views of groups it tracks.
+extension Checkers {
+    static func checkViews(_ ix: HistoryIndex, _ sink: inout ViolationSink) {
+        /// Per process, per configuration index: group → [(view, agreed deliveries before it)].
+        var segmentViews = [[[String: [(view: GroupViewEvent, position: Int)]]]]()
+        for p in ix.processes {
+            var perConfig = [[String: [(view: GroupViewEvent, position: Int)]]](repeating: [:], count: p.configs.count)
+            var last: [String: GroupViewEvent] = [:]
+            var config = -1
+            var agreedSince = 0
+            var deliveryIndex = 0
+            for (i, entry) in p.log.enumerated() {
+                switch entry.event {
+                case .configuration:
+                    config += 1
+                    agreedSince = 0
+                case .deliver:
+                    let d = p.deliveries[deliveryIndex]
+                    deliveryIndex += 1
+                    if d.isFirst && ix.service[Int(d.message)] >= .agreed { agreedSince += 1 }
+                case .view(let view):
+                    if let previous = last[view.group] {
+                        if view.viewID <= previous.viewID {
+                            sink.report(
+                                "\(p.id): view ids of group \(view.group) do not increase: \(previous.viewID) then \(view.viewID) (log #\(i))",
+                                processes: [p.id])
+                        }
+                        if previous.kind == .transitional && view.kind != .regular {
+                            sink.report(
+                                "\(p.id): transitional view \(previous.viewID) of group \(view.group) followed by another transitional view \(view.viewID) (log #\(i)) instead of a regular one",
+                                processes: [p.id])
+                        }
+                    }
+                    last[view.group] = view
+                    if config >= 0 { perConfig[config][view.group, default: []].append((view, agreedSince)) }
+                default:
+                    break
+                }
+            }
+            segmentViews.append(perConfig)
+        }
+        for (key, members) in ix.segmentGroups where members.count > 1 {
+            let reference = members[0]
+            let referenceViews = segmentViews[reference.process][reference.config]
+            let referenceID = ix.processes[reference.process].id
+            for member in members.dropFirst() {
+                let views = segmentViews[member.process][member.config]
+                let id = ix.processes[member.process].id
+                for group in referenceViews.keys.sorted() {
+                    guard let a = referenceViews[group], let b = views[group] else { continue }
+                    guard let k = (0..<max(a.count, b.count)).first(where: { k in
+                        k >= a.count || k >= b.count || a[k].view != b[k].view || a[k].position != b[k].position
+                    }) else { continue }
+                    sink.report(
+                        "\(referenceID) and \(id) both went \(key) but saw different views of group \(group) at view #\(k + 1): "
+                            + "\(referenceID) saw \(describe(a, k)); \(id) saw \(describe(b, k))",
+                        processes: [referenceID, id])
+                }
+            }
+        }
+    }
+
+    private static func describe(_ views: [(view: GroupViewEvent, position: Int)], _ k: Int) -> String {
+        guard k < views.count else { return "no further view" }
+        let v = views[k].view
+        return "\(v.kind) view \(v.viewID) (\(v.reason), members \(listing(v.members)), changed \(listing(v.changed))) after \(views[k].position) agreed/safe deliveries"
+    }
+}
