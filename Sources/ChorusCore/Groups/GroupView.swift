@@ -65,7 +65,4 @@ public struct GroupView: Sendable, Equatable {
         self.changed = changed
         self.recipients = recipients
     }
-
-    /// The same as `viewID`.
-    public var id: GroupViewID { viewID }
 }

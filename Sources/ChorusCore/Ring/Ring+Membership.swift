@@ -269,6 +269,8 @@ extension Ring {
         myFccContribution = 0
         myBacklogContribution = 0
         mySenderIndex = 0
+        unreliableIndex = 0
+        unreliableSeen = [:]
         heldToken = nil
         stuckAru = nil
         lastSeenIdle = false

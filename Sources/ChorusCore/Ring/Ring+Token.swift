@@ -7,7 +7,9 @@ extension Ring {
         if phase == .operational || phase == .recovery, var log = activeLog, packet.ringID == log.ringID {
             if packet.seq == 0 {
                 // Unreliable: delivered on receipt, never sequenced or repaired.
-                if phase == .operational, packet.service == .unreliable, packet.fragment == .packed {
+                if phase == .operational, packet.service == .unreliable, packet.fragment == .packed,
+                    unreliableSeen[packet.sender, default: DuplicateWindow()].firstSighting(packet.senderIndex)
+                {
                     var body = packet.body
                     if let length = body.readInteger(as: UInt32.self), let message = body.readSlice(length: Int(length)) {
                         actions.append(.deliver(RingDelivery(

@@ -43,6 +43,9 @@ public struct Ring: Sendable {
     /// A daemon found not receiving during this token visit; removed once the token is passed.
     var pendingFailure: NodeID?
     var queue = SubmissionQueue()
+    /// Unreliable packets are unsequenced; this numbers ours, and `unreliableSeen` drops duplicates.
+    var unreliableIndex: UInt64 = 0
+    var unreliableSeen: [NodeID: DuplicateWindow] = [:]
 
     // Membership state.
     var gather = GatherState()
@@ -98,8 +101,10 @@ public struct Ring: Sendable {
             var body = ByteBufferAllocator().buffer(capacity: payload.readableBytes + 4)
             body.writeInteger(UInt32(payload.readableBytes))
             body.writeImmutableBuffer(payload)
+            unreliableIndex += 1
             let packet = DataPacket(
-                ringID: log.ringID, sender: me, seq: 0, senderIndex: 0, service: .unreliable, fragment: .packed,
+                ringID: log.ringID, sender: me, seq: 0, senderIndex: unreliableIndex, service: .unreliable,
+                fragment: .packed,
                 messageCount: 1, body: body)
             actions.append(.send(.data(packet), to: .members(othersInRing)))
             actions.append(.deliver(RingDelivery(ringID: log.ringID, sender: me, service: .unreliable, payload: payload)))
@@ -225,6 +230,26 @@ public struct RingCounters: Sendable, Equatable {
     public var failedToReceive = 0
     public var malformedMessages = 0
     public init() {}
+}
+
+/// Remembers the last 64 numbers seen from one sender, to drop duplicated unsequenced packets.
+struct DuplicateWindow: Sendable {
+    var highest: UInt64 = 0
+    var mask: UInt64 = 0
+
+    /// Returns true the first time `index` is seen; false for a duplicate or one too old to tell.
+    mutating func firstSighting(_ index: UInt64) -> Bool {
+        if index > highest {
+            let shift = index - highest
+            mask = shift >= 64 ? 1 : (mask << shift) | 1
+            highest = index
+            return true
+        }
+        let age = highest - index
+        guard age < 64, mask & (1 << age) == 0 else { return false }
+        mask |= 1 << age
+        return true
+    }
 }
 
 struct Penalty: Sendable {
