@@ -30,6 +30,15 @@ public struct Simulation {
         case resume(daemon: Int, incarnation: UInt32)
         case unblock(from: Int, to: Int)
         case quiesce
+
+        var kindIndex: Int {
+            switch self {
+            case .arrive: 0
+            case .timer: 1
+            case .traffic: 2
+            default: 3
+            }
+        }
     }
 
     public let config: SimulationConfig
@@ -73,9 +82,19 @@ public struct Simulation {
         if faultRate > 0 { queue.push(.fault, at: Self.nanos(random.exponential(rate: faultRate))) }
         queue.push(.quiesce, at: faultEnd)
         var nextProgress: UInt64 = 1_000_000_000
+        var events = 0
+        var eventKinds = [0, 0, 0, 0]
         while let (time, event) = queue.pop(), time <= endTime {
             now = time
             handle(event)
+            events += 1
+            eventKinds[event.kindIndex] += 1
+            // A healthy run needs far fewer events; more means something spins (a livelock).
+            if events > config.maxEventsPerSecond * (Int(now / 1_000_000_000) + 1) {
+                report.aborted = "event storm: \(events) events by virtual \(Double(now / 1_000_000) / 1000) s "
+                    + "(arrive, timer, traffic, other: \(eventKinds)); queue \(queue.count)"
+                break
+            }
             if let progress, now >= nextProgress {
                 nextProgress += 1_000_000_000
                 progress(Double(now) / 1e9)
@@ -283,7 +302,7 @@ public struct Simulation {
         recorder.history.endTime = endTime
         recorder.history.aliveAtEnd = Set(daemons.indices.filter { daemons[$0].engine != nil }.map(processID))
         recorder.finish()
-        if config.check {
+        if config.check, report.aborted == nil {
             var options = CheckOptions()
             options.livenessBound = Self.nanos(config.livenessBound)
             report.violations = Checkers.checkAll(recorder.history, options: options)

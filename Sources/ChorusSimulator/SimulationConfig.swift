@@ -46,6 +46,8 @@ public struct SimulationConfig: Sendable {
     public var check = true
 
     public var ringOptions = RingOptions()
+    /// A run that needs more events than this per virtual second is stopped as a livelock.
+    public var maxEventsPerSecond = 3_000_000
 
     public init() {}
 

@@ -23,7 +23,10 @@ public struct SimulationReport: Sendable {
     /// The last notable events (faults, configurations), for a failing run's trace.
     public var trace: [String] = []
 
-    public var passed: Bool { violations.isEmpty }
+    /// Set when the run was stopped early (an event storm): a failure like a violation.
+    public var aborted: String?
+
+    public var passed: Bool { violations.isEmpty && aborted == nil }
 
     public var summary: String {
         let services = ["unreliable", "reliable", "fifo", "causal", "agreed", "safe"]
@@ -40,6 +43,7 @@ public struct SimulationReport: Sendable {
             "  delivery latency (virtual): p50 \(micros(latency.percentile(0.5))) µs  p99 \(micros(latency.percentile(0.99))) µs  max \(micros(latency.max)) µs"
         )
         lines.append("  violations \(violations.count)")
+        if let aborted { lines.append("  ABORTED: \(aborted)") }
         return lines.joined(separator: "\n")
     }
 

@@ -110,6 +110,7 @@ struct SimCommand: ParsableCommand {
             config.quiescence = 0
             config.useCodec = false
             config.check = false
+            config.maxEventsPerSecond = .max / 1024
             config.sessionsPerDaemon = 1
             config.groupCount = 1
             config.churn = 0

@@ -78,7 +78,9 @@ extension Ring {
                 // A member's join is fresh only if it already knew this ring; older ones are
                 // echoes of the gather that formed it.
                 guard join.maxRingSeq >= ring.seq else { return }
-            } else if isPenalized(join.sender, now: now) {
+            } else if isPenalized(join.sender, now: now) || join.failSet.contains(me) {
+                // A daemon that counts us failed cannot merge with us now; merging would only
+                // re-form the same rings again (one-way links would livelock).
                 return
             }
             maxRingSeq = max(maxRingSeq, join.maxRingSeq)
@@ -104,7 +106,10 @@ extension Ring {
         var proc = Set(gather.procSet).union(join.procSet)
         proc.insert(join.sender)
         var fail = Set(gather.failSet).union(join.failSet)
-        if join.failSet.contains(me) { fail.insert(join.sender) }
+        if join.failSet.contains(me), !gather.failSet.contains(join.sender) {
+            fail.insert(join.sender)
+            penalize(join.sender, now: now)
+        }
         fail.remove(me)
         proc = proc.intersection(site)
         gather.heard[join.sender] = JoinSets(procSet: join.procSet, failSet: join.failSet)
