@@ -34,8 +34,11 @@ struct SimRecorder {
         UInt64(CRC32C.checksum(payload)) | UInt64(payload.readableBytes) << 32
     }
 
+    func logLength(of process: ProcessID) -> Int { logs[process]?.count ?? 0 }
+
     mutating func submit(
-        _ id: MessageID, service: Service, groups: [String], payload: ByteBuffer, at process: ProcessID, time: UInt64
+        _ id: MessageID, service: Service, groups: [String], payload: ByteBuffer, at process: ProcessID, time: UInt64,
+        logPosition: Int
     ) {
         submittedByService[Int(service.rawValue)] += 1
         submittedAt[id] = time
@@ -43,8 +46,9 @@ struct SimRecorder {
         history.sent[id] = SentMessage(
             id: id, sender: process, service: ServiceLevel(rawValue: service.rawValue)!, groups: groups,
             contentHash: Self.hash(payload), size: payload.readableBytes, submittedAt: time)
-        append(.submit(id), process, time)
-        if service == .safe { append(.received(id), process, time) }
+        var entries = [TimedEvent(time: time, event: .submit(id))]
+        if service == .safe { entries.append(TimedEvent(time: time, event: .received(id))) }
+        logs[process, default: []].insert(contentsOf: entries, at: min(logPosition, logs[process]?.count ?? 0))
     }
 
     /// Records a delivery; returns the submission time for latency statistics.

@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusWire
+import ChorusVerify
 import NIOCore
 
 /// Simulated clients and injected faults.
@@ -38,16 +39,18 @@ extension Simulation {
         let payload = makePayload(size: size)
         let process = processID(index)
         let sendTime = now
-        var sequence: UInt64 = 0
+        let logPosition = recorder.logLength(of: process)
+        var sequence: UInt64?
         withEngine(index) { engine, actions, now in
-            sequence = (try? engine.send(
+            sequence = try? engine.send(
                 session: session, service: service, groups: groups, selfDiscard: false, payload: payload, now: now,
-                into: &actions)) ?? 0
+                into: &actions)
         }
-        if sequence > 0 {
-            let id = SimRecorder.messageID(
-                ClientData(sender: session, sessionSeq: sequence, messageType: 0, selfDiscard: false, groups: [], payload: ByteBuffer()))
-            recorder.submit(id, service: service, groups: groups, payload: payload, at: process, time: sendTime)
+        if let sequence {
+            // Logged before anything `send` caused: a singleton ring delivers inside it.
+            let id = MessageID(session: SessionKey(daemon: session.daemon.rawValue, local: session.local), seq: sequence)
+            recorder.submit(
+                id, service: service, groups: groups, payload: payload, at: process, time: sendTime, logPosition: logPosition)
         }
     }
 

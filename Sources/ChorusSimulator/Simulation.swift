@@ -235,7 +235,7 @@ public struct Simulation {
                 recordConfiguration(configuration, at: index)
             case .deliver(let delivery):
                 report.delivered[Int(delivery.service.rawValue)] += 1
-                if let submitted = recorder.deliver(delivery, at: process, time: now) {
+                if let submitted = recorder.deliver(delivery, at: process, time: now), submitted <= now {
                     report.latency.record(now - submitted)
                 }
             case .view(let view):

@@ -34,7 +34,11 @@ extension Checkers {
                                 "\(p.id): view ids of group \(view.group) do not increase: \(previous.viewID) then \(view.viewID) (log #\(i))",
                                 processes: [p.id])
                         }
-                        if previous.kind == .transitional && view.kind != .regular {
+                        // A cascade (the configuration changes again before the group state is
+                        // re-synchronised) may follow a transitional view with a newer transitional one.
+                        if previous.kind == .transitional && view.kind != .regular
+                            && view.viewID.configuration <= previous.viewID.configuration
+                        {
                             sink.report(
                                 "\(p.id): transitional view \(previous.viewID) of group \(view.group) followed by another transitional view \(view.viewID) (log #\(i)) instead of a regular one",
                                 processes: [p.id])

@@ -211,7 +211,7 @@ public struct Ring: Sendable {
 
     mutating func penalize(_ node: NodeID, now: Instant) {
         var penalty = penalties[node, default: Penalty()]
-        penalty.strikes = min(penalty.strikes + 1, 6)
+        penalty.strikes = min(penalty.strikes + 1, 3)
         penalty.until = now + options.mergeBackoff << UInt64(penalty.strikes - 1)
         penalties[node] = penalty
     }
