@@ -134,7 +134,7 @@ extension Ring {
         //    be on their way behind an accelerated token.
         if log.myAru < previousVisitSeq, token.retransmitRequests.count < options.maxRetransmitRequests {
             log.missing(
-                upTo: min(previousVisitSeq, log.highSeq), limit: options.maxRetransmitRequests - token.retransmitRequests.count,
+                upTo: previousVisitSeq, limit: options.maxRetransmitRequests - token.retransmitRequests.count,
                 into: &token.retransmitRequests)
         }
 
