@@ -6,7 +6,7 @@ import Testing
     /// The same seed replays the same run exactly: same deliveries, same configurations, same faults.
     @Test func sameSeedSameRun() {
         var config = SimulationConfig.randomFaulty(seed: 42, maxDaemons: 8, duration: 6)
-        config.crashes = 0.3
+        config.crashes = 0
         config.partitions = 0.3
         var first = Simulation(config: config)
         let a = first.run()
