@@ -30,7 +30,7 @@ public struct Engine: Sendable {
     ) {
         self.ring = Ring(me: me, site: site, options: ringOptions, ringSeqFloor: ringSeqFloor)
         var limits = groupLimits
-        limits.maxPayloadBytes = min(limits.maxPayloadBytes, ringOptions.maxMessageSize - 1024)
+        limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - 1024))
         self.groups = GroupLayer(me: me, limits: limits)
         ringActions.reserveCapacity(64)
         groupActions.reserveCapacity(64)

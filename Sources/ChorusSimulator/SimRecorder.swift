@@ -26,8 +26,10 @@ struct SimRecorder {
         logs[process, default: []].append(TimedEvent(time: time, event: event))
     }
 
-    static func messageID(_ data: ClientData) -> MessageID {
-        MessageID(session: SessionKey(daemon: data.sender.daemon.rawValue, local: data.sender.local), seq: data.sessionSeq)
+    static func messageID(_ data: ClientData) -> MessageID { messageID(data.sender, data.sessionSeq) }
+
+    static func messageID(_ session: SessionID, _ seq: UInt64) -> MessageID {
+        MessageID(session: SessionKey(daemon: session.daemon.rawValue, local: session.local), seq: seq)
     }
 
     static func hash(_ payload: ByteBuffer) -> UInt64 {

@@ -48,7 +48,7 @@ extension Simulation {
         }
         if let sequence {
             // Logged before anything `send` caused: a singleton ring delivers inside it.
-            let id = MessageID(session: SessionKey(daemon: session.daemon.rawValue, local: session.local), seq: sequence)
+            let id = SimRecorder.messageID(session, sequence)
             recorder.submit(
                 id, service: service, groups: groups, payload: payload, at: process, time: sendTime, logPosition: logPosition)
         }

@@ -69,7 +69,11 @@ public struct Simulation {
         actions.reserveCapacity(256)
     }
 
-    static func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
+    /// Virtual nanoseconds; an infinite delay (a rate of zero) becomes "never".
+    static func nanos(_ seconds: Double) -> UInt64 {
+        guard seconds.isFinite else { return UInt64.max / 2 }
+        return UInt64(max(0, seconds) * 1e9)
+    }
 
     /// Runs to the end and checks the history. `progress` is called about every virtual second.
     public mutating func run(progress: ((Double) -> Void)? = nil) -> SimulationReport {

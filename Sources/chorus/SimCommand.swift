@@ -126,7 +126,7 @@ struct SimCommand: ParsableCommand {
             let cpu = cpuSeconds() - cpuBefore
             let deliveries = report.delivered.reduce(0, +)
             print(
-                "engine bench: \(count) daemons, agreed 1000 B: \(deliveries) deliveries in \(String(format: cpu)) CPU s = \(Int(Double(deliveries) / cpu)) deliveries per CPU-second"
+                "engine bench: \(count) daemons, agreed 1000 B: \(deliveries) deliveries in \(rounded(cpu)) CPU s = \(Int(Double(deliveries) / cpu)) deliveries per CPU-second"
             )
         }
     }
@@ -139,4 +139,4 @@ struct SimCommand: ParsableCommand {
     }
 }
 
-private func String(format value: Double) -> String { "\((value * 1000).rounded() / 1000)" }
+private func rounded(_ value: Double) -> String { "\((value * 1000).rounded() / 1000)" }

@@ -266,7 +266,7 @@ extension Ring {
         disarm(.consensus)
         pending = RingLog(
             ringID: token.ringID, members: token.members, deliveryEnabled: false,
-            maxMessageSize: options.maxMessageSize)
+            maxMessageSize: options.maxMessageSize, window: options.logWindow)
         lastTokenSeq = 0
         lastSentToken = nil
         previousVisitAru = 0
@@ -292,8 +292,9 @@ extension Ring {
                 state.oldStable = max(state.oldStable, info.stableSeq)
             }
             state.survivors = survivors.sorted()
-            if state.oldHigh > lowAru {
-                var seq = state.oldHigh
+            // Only what we hold can be re-sent; others' reports do not bound this loop.
+            if min(state.oldHigh, old.highSeq) > lowAru {
+                var seq = min(state.oldHigh, old.highSeq)
                 while seq > lowAru {
                     if old.packet(seq) != nil { state.queue.append(seq) }
                     seq -= 1

@@ -21,7 +21,6 @@ extension Ring {
             if let sent = lastSentToken, packet.sender == successor(in: log.members), packet.seq > sent.seq {
                 disarm(.tokenRetransmit)  // the successor got the token: it is sending new packets
             }
-            guard packet.seq <= log.myAru + options.maxOutstanding * 2 else { return }
             if log.insert(packet) {
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
@@ -101,7 +100,8 @@ extension Ring {
         // 2. New packets: recovery packets first (only those during recovery), then client messages.
         let seqBefore = token.seq
         let aruWasComplete = token.aru == token.seq
-        budget = min(budget, Int(clamping: Int64(log.myAru &+ options.maxOutstanding) - Int64(token.seq)))
+        let seqLimit = log.myAru &+ options.maxOutstanding
+        budget = token.seq >= seqLimit ? 0 : min(budget, Int(clamping: seqLimit - token.seq))
         var newPackets: [DataPacket] = []
         while sentThisVisit < budget, let packet = nextOutgoing(log: log) {
             var packet = packet
@@ -153,7 +153,7 @@ extension Ring {
         wakeSent = false
 
         // 6. Pass the token (accelerated: after the first few new packets, the rest follow).
-        token.tokenSeq += 1
+        token.tokenSeq &+= 1
         if released { lastTokenSeq = max(lastTokenSeq, token.tokenSeq - 1) }
         let next = successor(in: log.members)
         let others = othersInRing

@@ -39,14 +39,18 @@ struct RingLog {
     var frozen = false
     private var senders: [NodeID: SenderState] = [:]
     let maxMessageSize: Int
+    /// Seqs further than this above `base` are refused, so a forged or corrupt seq can never make
+    /// the log allocate without bound.
+    let window: UInt64
     /// Messages dropped because a reassembled message broke the rules (counted, never fatal).
     private(set) var malformed = 0
 
-    init(ringID: RingID, members: [NodeID], deliveryEnabled: Bool, maxMessageSize: Int) {
+    init(ringID: RingID, members: [NodeID], deliveryEnabled: Bool, maxMessageSize: Int, window: UInt64) {
         self.ringID = ringID
         self.members = members
         self.deliveryEnabled = deliveryEnabled
         self.maxMessageSize = maxMessageSize
+        self.window = window
         self.slots.reserveCapacity(256)
     }
 
@@ -62,10 +66,11 @@ struct RingLog {
         return slots[Int(seq - base)]?.packet
     }
 
-    /// Stores a sequenced packet. Returns false for a duplicate or one already discarded.
+    /// Stores a sequenced packet. Returns false for a duplicate, one already discarded, or one
+    /// too far ahead of the window.
     mutating func insert(_ packet: DataPacket) -> Bool {
         let seq = packet.seq
-        guard seq >= base, seq > 0 else { return false }
+        guard seq >= base, seq > 0, seq - base < window else { return false }
         let index = Int(seq - base)
         if index >= slots.count {
             slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
@@ -244,6 +249,8 @@ struct RingLog {
     ) {
         deliveryEnabled = true
         stableSeq = max(stableSeq, stable)
+        // `high` comes from other members; nothing above what we hold can be delivered anyway.
+        let high = min(high, highSeq)
         // 1. Regular configuration.
         while cursor <= high, pass(seq: cursor, allowUnstableSafe: false, into: &actions) { cursor += 1 }
         var seq = cursor

@@ -19,6 +19,8 @@ public struct RingOptions: Sendable, Equatable {
     public var acceleratedPackets: Int = 3
     /// Highest `seq - aru` the ring lets build up, bounding every daemon's buffers.
     public var maxOutstanding: UInt64 = 2000
+    /// How far above its oldest kept packet a daemon stores packets (a multiple of `maxOutstanding`).
+    var logWindow: UInt64 { maxOutstanding * 8 }
     /// Bytes of client data one packet carries. The datagram adds about 51 bytes of header, and a
     /// recovery packet wraps a whole old packet, so 1350 keeps every datagram within 1472 bytes.
     public var maxPacketPayload: Int = 1350

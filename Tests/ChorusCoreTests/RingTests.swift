@@ -1,0 +1,128 @@
+import ChorusWire
+import NIOCore
+import Testing
+
+@testable import ChorusCore
+
+/// Scripts of inputs and the actions the ring must answer with.
+@Suite struct RingTests {
+    let second: Instant = 1_000_000_000
+
+    @Test func loneDaemonInstallsSingletonAfterConsensusTimeout() {
+        var ring = Ring(me: NodeID(1), site: [NodeID(1), NodeID(2)])
+        var actions: [RingAction] = []
+        ring.start(now: 0, into: &actions)
+        // Gather: a join to the site, and the join and consensus timers.
+        #expect(actions.contains { if case .send(.join, .site) = $0 { true } else { false } })
+        #expect(actions.contains { if case .setTimer(.consensus, _) = $0 { true } else { false } })
+        #expect(ring.phase == .gather)
+        actions.removeAll()
+        ring.timerFired(.consensus, now: 1, into: &actions)  // too early: ignored
+        #expect(actions.isEmpty)
+        ring.timerFired(.consensus, now: ring.options.consensusTimeout, into: &actions)
+        // d2 never answered: it is failed, and the singleton ring's token goes to d1 itself.
+        #expect(ring.phase == .recovery || ring.phase == .operational)
+        #expect(actions.contains { if case .send(.token, .node(NodeID(1))) = $0 { true } else { false } })
+    }
+
+    @Test func threeDaemonsFormOneRingAndAgreeOnOrder() {
+        var harness = RingHarness(nodes: [1, 2, 3])
+        harness.start()
+        harness.run(until: second)
+        for node: UInt32 in [1, 2, 3] {
+            #expect(harness.lastRegular(node)?.members == [NodeID(1), NodeID(2), NodeID(3)])
+        }
+        for index in 0..<20 {
+            harness.submit(UInt32(1 + index % 3), index % 2 == 0 ? .agreed : .safe, "m\(index)")
+        }
+        harness.run(until: 2 * second)
+        let reference = harness.payloads(1)
+        #expect(reference.count == 20)
+        #expect(harness.payloads(2) == reference)
+        #expect(harness.payloads(3) == reference)
+    }
+
+    @Test func gracefulLeaveReconfiguresAtOnceWithTransitional() {
+        var harness = RingHarness(nodes: [1, 2, 3])
+        harness.start()
+        harness.run(until: second)
+        harness.apply(NodeID(3)) { ring, actions, now in ring.leave(now: now, into: &actions) }
+        // Far less than the token timeout.
+        harness.run(until: second + harness.rings[NodeID(1)]!.options.tokenTimeout / 2)
+        for node: UInt32 in [1, 2] {
+            let changes = harness.configurations[NodeID(node)]!.suffix(2)
+            #expect(changes.first?.kind == .transitional)
+            #expect(changes.first?.members == [NodeID(1), NodeID(2)])
+            #expect(changes.last?.kind == .regular)
+            #expect(changes.last?.members == [NodeID(1), NodeID(2)])
+        }
+    }
+
+    @Test func fifoIsNotHeldBackByAnotherSendersLoss() {
+        var log = RingLog(
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)],
+            deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
+        var actions: [RingAction] = []
+        func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, _ text: String) -> DataPacket {
+            var body = ByteBuffer()
+            PackedBody.append(ByteBuffer(string: text), to: &body)
+            return DataPacket(
+                ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(sender), seq: seq,
+                senderIndex: index, service: service, fragment: .packed, messageCount: 1, body: body)
+        }
+        // Seq 1 (agreed, from d1) is lost; seq 2 (fifo, from d2) must still be delivered.
+        _ = log.insert(packet(2, from: 2, index: 1, .fifo, "fifo"))
+        log.deliverAfterInsert(seq: 2, into: &actions)
+        _ = log.insert(packet(3, from: 1, index: 2, .agreed, "agreed-late"))
+        log.deliverAfterInsert(seq: 3, into: &actions)
+        #expect(deliveredTexts(actions) == ["fifo"])
+        _ = log.insert(packet(1, from: 1, index: 1, .agreed, "agreed"))
+        log.deliverAfterInsert(seq: 1, into: &actions)
+        #expect(deliveredTexts(actions) == ["fifo", "agreed", "agreed-late"])
+    }
+
+    @Test func safeWaitsForStability() {
+        var log = RingLog(
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1)], deliveryEnabled: true,
+            maxMessageSize: 1 << 20, window: 1000)
+        var actions: [RingAction] = []
+        var body = ByteBuffer()
+        PackedBody.append(ByteBuffer(string: "safe"), to: &body)
+        _ = log.insert(DataPacket(
+            ringID: log.ringID, sender: NodeID(1), seq: 1, senderIndex: 1, service: .safe, fragment: .packed,
+            messageCount: 1, body: body))
+        log.deliverAfterInsert(seq: 1, into: &actions)
+        #expect(deliveredTexts(actions).isEmpty)
+        log.stableSeq = 1
+        log.advanceCursor(into: &actions)
+        #expect(deliveredTexts(actions) == ["safe"])
+    }
+
+    /// Forged or corrupt numbers (a CRC-valid packet can still lie) never crash or hang a daemon.
+    @Test func hostileSeqsAreRefusedWithoutAllocation() {
+        var harness = RingHarness(nodes: [1, 2])
+        harness.start()
+        harness.run(until: second)
+        let ring = harness.rings[NodeID(1)]!.ringID
+        var body = ByteBuffer()
+        PackedBody.append(ByteBuffer(string: "x"), to: &body)
+        let far = DataPacket(
+            ringID: ring, sender: NodeID(2), seq: UInt64.max - 1, senderIndex: 1, service: .agreed, fragment: .packed,
+            messageCount: 1, body: body)
+        harness.apply(NodeID(1)) { r, actions, now in r.receive(.data(far), now: now, into: &actions) }
+        let token = Token(
+            ringID: ring, tokenSeq: UInt64.max, seq: UInt64.max, aru: UInt64.max, aruID: nil, retransmitRequests: [],
+            fcc: 0, backlog: 0, idleRotations: 0, recoveryPending: 0)
+        harness.apply(NodeID(1)) { r, actions, now in r.receive(.token(token), now: now, into: &actions) }
+        // The ring survives: it either ignores the lie or re-forms, and keeps delivering.
+        harness.run(until: 3 * second)
+        harness.submit(2, .agreed, "after")
+        harness.run(until: 4 * second)
+        #expect(harness.payloads(1).contains("after"))
+        #expect(harness.payloads(2).contains("after"))
+    }
+
+    private func deliveredTexts(_ actions: [RingAction]) -> [String] {
+        actions.compactMap { if case .deliver(let d) = $0 { String(buffer: d.payload) } else { nil } }
+    }
+}
