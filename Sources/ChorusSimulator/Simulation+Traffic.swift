@@ -83,6 +83,9 @@ extension Simulation {
         return buffer
     }
 
+    /// A fault's end, no later than the start of quiescence (and never in the past).
+    func beforeQuiescence(_ time: UInt64) -> UInt64 { max(now, min(time, faultEnd)) }
+
     mutating func injectFault() {
         let rates = [config.partitions, config.crashes, config.pauses, config.oneWayFailures]
         var point = random.unit() * rates.reduce(0, +)
@@ -102,13 +105,13 @@ extension Simulation {
             report.partitions += 1
             note("partition \(network.component)")
             let heal = now + Self.nanos(0.3 + random.unit() * 2.5)
-            queue.push(.heal(epoch: network.partitionEpoch), at: min(heal, faultEnd))
+            queue.push(.heal(epoch: network.partitionEpoch), at: beforeQuiescence(heal))
         case 1:
             let index = random.int(below: daemons.count)
             guard daemons[index].engine != nil else { return }
             crash(index)
             let restart = now + Self.nanos(0.5 + random.unit() * 1.5)
-            queue.push(.restart(daemon: index), at: min(restart, faultEnd))
+            queue.push(.restart(daemon: index), at: beforeQuiescence(restart))
         case 2:
             let index = random.int(below: daemons.count)
             guard daemons[index].engine != nil, !daemons[index].paused else { return }
@@ -116,7 +119,7 @@ extension Simulation {
             report.pauses += 1
             note("\(daemons[index].node) paused")
             let resume = now + Self.nanos(0.05 + random.unit() * 0.6)
-            queue.push(.resume(daemon: index, incarnation: daemons[index].incarnation), at: min(resume, faultEnd))
+            queue.push(.resume(daemon: index, incarnation: daemons[index].incarnation), at: beforeQuiescence(resume))
         default:
             guard daemons.count > 1 else { return }
             let from = random.int(below: daemons.count)
@@ -125,7 +128,7 @@ extension Simulation {
             network.blocked.insert(SimNetwork.Link(from: from, to: to))
             note("link d\(from + 1)->d\(to + 1) fails one way")
             let until = now + Self.nanos(0.5 + random.unit() * 1.5)
-            queue.push(.unblock(from: from, to: to), at: min(until, faultEnd))
+            queue.push(.unblock(from: from, to: to), at: beforeQuiescence(until))
         }
     }
 }

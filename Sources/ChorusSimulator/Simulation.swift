@@ -83,12 +83,14 @@ public struct Simulation {
             boot(index)
         }
         let faultRate = config.partitions + config.crashes + config.pauses + config.oneWayFailures
-        if faultRate > 0 { queue.push(.fault, at: Self.nanos(random.exponential(rate: faultRate))) }
+        let firstFault = Self.nanos(random.exponential(rate: faultRate))
+        if faultRate > 0, firstFault < faultEnd { queue.push(.fault, at: firstFault) }
         queue.push(.quiesce, at: faultEnd)
         var nextProgress: UInt64 = 1_000_000_000
         var events = 0
         var eventKinds = [0, 0, 0, 0]
         while let (time, event) = queue.pop(), time <= endTime {
+            precondition(time >= now, "virtual time went back from \(now) to \(time)")
             now = time
             handle(event)
             events += 1
