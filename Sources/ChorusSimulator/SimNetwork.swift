@@ -46,14 +46,16 @@ extension Simulation {
             queue.push(.arrive(daemon: to, incarnation: daemons[to].incarnation, inFlight), at: now + 1_000)
             return
         }
-        guard network.reachable(from: from, to: to), !random.chance(config.loss) else {
+        // Loss, duplication and reordering are faults too: they stop when quiescence starts.
+        let faulty = now < faultEnd
+        guard network.reachable(from: from, to: to), !(faulty && random.chance(config.loss)) else {
             report.packetsDropped += 1
             return
         }
-        let copies = random.chance(config.duplicate) ? 2 : 1
+        let copies = faulty && random.chance(config.duplicate) ? 2 : 1
         for _ in 0..<copies {
             var delay = config.latency + config.jitter * random.unit()
-            if random.chance(config.reorder) { delay += config.latency * 20 * random.unit() }
+            if faulty, random.chance(config.reorder) { delay += config.latency * 20 * random.unit() }
             queue.push(.arrive(daemon: to, incarnation: daemons[to].incarnation, inFlight), at: now + Self.nanos(delay))
         }
     }

@@ -21,7 +21,8 @@ public struct SimulationConfig: Sendable {
     public var partitions: Double = 0
     public var crashes: Double = 0
     public var pauses: Double = 0
-    /// The last seconds of the run have no faults and a whole network, so liveness can be checked.
+    /// The last seconds of the run have no faults (no loss, duplication or reordering either) and a
+    /// whole network, so liveness can be checked.
     public var quiescence: Double = 6
     /// Virtual seconds after quiescence starts by which the site must have re-formed and caught up.
     public var livenessBound: Double = 5

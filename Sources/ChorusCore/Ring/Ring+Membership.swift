@@ -285,8 +285,11 @@ extension Ring {
         if let old = installed {
             var lowAru = UInt64.max
             var survivors: [NodeID] = []
+            /// Survivors' arus in ring order: who surely holds which prefix.
+            var arus: [(node: NodeID, aru: UInt64)] = []
             for (index, info) in token.memberInfo.enumerated() where info.oldRingID == old.ringID {
                 survivors.append(token.members[index])
+                arus.append((token.members[index], info.myAru))
                 lowAru = min(lowAru, info.myAru)
                 state.oldHigh = max(state.oldHigh, info.highSeq)
                 state.oldStable = max(state.oldStable, info.stableSeq)
@@ -296,7 +299,10 @@ extension Ring {
             if min(state.oldHigh, old.highSeq) > lowAru {
                 var seq = min(state.oldHigh, old.highSeq)
                 while seq > lowAru {
-                    if old.packet(seq) != nil { state.queue.append(seq) }
+                    // A packet that some survivor surely holds (its aru covers it) is re-sent by the
+                    // first such survivor only; above every aru, each holder re-sends it.
+                    let sender = arus.first { $0.aru >= seq }?.node
+                    if old.packet(seq) != nil, sender == nil || sender == me { state.queue.append(seq) }
                     seq -= 1
                 }
             }
