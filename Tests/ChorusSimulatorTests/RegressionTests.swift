@@ -37,3 +37,12 @@ import Testing
         expectClean(config, "own packets")
     }
 }
+
+extension RegressionTests {
+    /// Seed 77 (randomized, 16 max, 8 s): the ring broke while a large message was half sent; its
+    /// remaining fragments went out on the next ring, where they could not be reassembled, and
+    /// the message was lost (its sender never delivered it).
+    @Test func halfSentLargeMessageIsResentOnTheNextRing() {
+        expectClean(SimulationConfig.randomFaulty(seed: 77, maxDaemons: 16, duration: 8), "seed 77")
+    }
+}

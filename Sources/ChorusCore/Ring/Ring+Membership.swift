@@ -51,6 +51,7 @@ extension Ring {
         recovery = nil
         pending = nil
         installed?.frozen = false
+        queue.restartPartialMessage()
         for timer in [RingTimer.tokenRetransmit, .idleHold, .mergeProbe, .tokenLoss] { disarm(timer) }
         let known = installed?.members ?? []
         gather = GatherState(

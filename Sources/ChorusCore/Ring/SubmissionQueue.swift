@@ -85,6 +85,12 @@ struct SubmissionQueue {
         }
     }
 
+    /// The ring changed while a large message was half sent: its fragments on the old ring can never
+    /// be completed there, so it is sent again, whole, on the next ring.
+    mutating func restartPartialMessage() {
+        fragmentOffset = 0
+    }
+
     /// Takes every waiting message out (used when a daemon leaves).
     mutating func removeAll() {
         entries.removeAll()
