@@ -53,10 +53,7 @@ public struct SimulationConfig: Sendable {
     public init() {}
 
     /// A randomized faulty configuration for seed sweeps, drawn from the seed itself.
-    /// `crashes: false` leaves out crash/restart faults (see docs/status.md: a known open bug).
-    public static func randomFaulty(
-        seed: UInt64, maxDaemons: Int = 16, duration: Double = 12, crashes: Bool = true
-    ) -> SimulationConfig {
+    public static func randomFaulty(seed: UInt64, maxDaemons: Int = 16, duration: Double = 12) -> SimulationConfig {
         var random = SimRandom(seed: seed ^ 0x5EED_F00D)
         var config = SimulationConfig()
         config.seed = seed
@@ -66,8 +63,7 @@ public struct SimulationConfig: Sendable {
         config.duplicate = [0, 0.01, 0.05][random.int(below: 3)]
         config.reorder = [0, 0.02, 0.1][random.int(below: 3)]
         config.partitions = [0, 0.2, 0.5][random.int(below: 3)]
-        let crashRate = [0, 0.1, 0.3][random.int(below: 3)]
-        config.crashes = crashes ? crashRate : 0
+        config.crashes = [0, 0.1, 0.3][random.int(below: 3)]
         config.pauses = [0, 0.1][random.int(below: 2)]
         config.oneWayFailures = [0, 0, 0.1][random.int(below: 3)]
         config.messageRate = [10, 40, 100][random.int(below: 3)]

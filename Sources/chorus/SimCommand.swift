@@ -24,7 +24,6 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Seed (random when absent; always printed).") var seed: UInt64?
     @Option(help: "Sweep this many seeds, from --seed on.") var seeds = 1
     @Flag(help: "With --seeds: draw daemons (2..--daemons) and fault rates from each seed.") var randomize = false
-    @Flag(help: "With --randomize: no crash/restart faults (the default test sweep's profile).") var noCrashes = false
     @Option(help: "Packet loss probability.") var loss = 0.0
     @Option(help: "Packet duplication probability.") var duplicate = 0.0
     @Option(help: "Packet reordering probability (extra delay).") var reorder = 0.0
@@ -54,7 +53,7 @@ struct SimCommand: ParsableCommand {
         for offset in 0..<UInt64(seeds) {
             let runSeed = first &+ offset
             var config = randomize
-                ? SimulationConfig.randomFaulty(seed: runSeed, maxDaemons: daemons, duration: duration, crashes: !noCrashes)
+                ? SimulationConfig.randomFaulty(seed: runSeed, maxDaemons: daemons, duration: duration)
                 : SimulationConfig()
             if !randomize {
                 config.seed = runSeed

@@ -16,20 +16,17 @@ import Testing
     }()
 
     /// Split in slices so Swift Testing runs them in parallel on both cores.
-    /// Opt-in (set CHORUS_SWEEP_RUNS) until the open failures in docs/status.md are fixed.
-    @Test(
-        .enabled(if: ProcessInfo.processInfo.environment["CHORUS_SWEEP_RUNS"] != nil, "known failures: docs/status.md"),
-        arguments: 0..<8)
+    @Test(arguments: 0..<8)
     func randomizedFaultyRuns(slice: Int) {
         let perSlice = (Self.runs + 7) / 8
         for index in (slice * perSlice)..<min(Self.runs, (slice + 1) * perSlice) {
             let seed = Self.firstSeed + UInt64(index)
-            let config = SimulationConfig.randomFaulty(seed: seed, maxDaemons: 16, duration: 8, crashes: false)
+            let config = SimulationConfig.randomFaulty(seed: seed, maxDaemons: 16, duration: 8)
             var simulation = Simulation(config: config)
             let report = simulation.run()
             #expect(
                 report.passed,
-                "seed \(seed) failed (replay: chorus sim --seed \(seed) --randomize --no-crashes --daemons 16 --duration 8):\n\(report.summary)\n\(report.violations.prefix(5).map(\.description).joined(separator: "\n"))\n\(report.trace.suffix(15).joined(separator: "\n"))"
+                "seed \(seed) failed (replay: chorus sim --seed \(seed) --randomize --daemons 16 --duration 8):\n\(report.summary)\n\(report.violations.prefix(5).map(\.description).joined(separator: "\n"))\n\(report.trace.suffix(15).joined(separator: "\n"))"
             )
         }
     }
