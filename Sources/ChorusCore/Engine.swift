@@ -29,8 +29,11 @@ public struct Engine: Sendable {
         ringSeqFloor: UInt64 = 0
     ) {
         self.ring = Ring(me: me, site: site, options: ringOptions, ringSeqFloor: ringSeqFloor)
+        // A message the group layer accepts must fit the ring whole, envelope included, so the
+        // ring never refuses (and so never loses) an accepted message.
         var limits = groupLimits
-        limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - 1024))
+        let envelope = limits.maxGroupsPerMessage * (limits.maxGroupNameLength + 2) + 64
+        limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - envelope))
         self.groups = GroupLayer(me: me, limits: limits)
         ringActions.reserveCapacity(64)
         groupActions.reserveCapacity(64)
@@ -87,6 +90,9 @@ public struct Engine: Sendable {
         session: SessionID, service: Service, groups targets: [String], messageType: UInt16 = 0,
         selfDiscard: Bool = false, payload: ByteBuffer, now: Instant, into actions: inout [EngineAction]
     ) throws(GroupError) -> UInt64 {
+        guard ring.pendingMessages < ring.options.maxPendingMessages else {
+            throw GroupError(.busy, "\(ring.pendingMessages) messages wait for the token")
+        }
         let seq = try groups.send(
             session: session, service: service, groups: targets, messageType: messageType, selfDiscard: selfDiscard,
             payload: payload, into: &groupActions)

@@ -7,7 +7,7 @@ public struct GroupError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case unknownSession, noGroups, tooManyGroups, invalidGroupName, reservedGroupName
-            case tooManyGroupsForSession, payloadTooLarge
+            case tooManyGroupsForSession, payloadTooLarge, busy
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -26,6 +26,8 @@ public struct GroupError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let tooManyGroupsForSession = Code(.tooManyGroupsForSession)
         /// The payload is larger than `GroupLimits.maxPayloadBytes`.
         public static let payloadTooLarge = Code(.payloadTooLarge)
+        /// The daemon already holds as many unsent messages as it may; retry once some are sent.
+        public static let busy = Code(.busy)
 
         public var description: String {
             switch value {
@@ -36,6 +38,7 @@ public struct GroupError: Error, Hashable, Sendable, CustomStringConvertible {
             case .reservedGroupName: "reserved group name"
             case .tooManyGroupsForSession: "too many groups for session"
             case .payloadTooLarge: "payload too large"
+            case .busy: "send queue full"
             }
         }
     }

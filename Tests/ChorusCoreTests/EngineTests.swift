@@ -1,0 +1,46 @@
+import ChorusWire
+import NIOCore
+import Testing
+
+@testable import ChorusCore
+
+@Suite struct EngineTests {
+    /// A full send queue is a clear, typed refusal before anything is numbered or queued, never a
+    /// silent drop of an accepted message.
+    @Test func fullQueueRefusesWithBusy() throws {
+        var options = RingOptions()
+        options.maxPendingMessages = 3
+        var engine = Engine(me: NodeID(1), site: [NodeID(1), NodeID(2)], ringOptions: options)
+        var actions: [EngineAction] = []
+        engine.start(now: 0, into: &actions)  // gathering: nothing is sent yet
+        let session = engine.openSession(local: 1)
+        for index in 0..<3 {
+            let seq = try engine.send(
+                session: session, service: .agreed, groups: ["g"], payload: ByteBuffer(string: "\(index)"), now: 0,
+                into: &actions)
+            #expect(seq == UInt64(index + 1))
+        }
+        #expect(throws: GroupError(.busy, "3 messages wait for the token")) {
+            try engine.send(
+                session: session, service: .agreed, groups: ["g"], payload: ByteBuffer(string: "x"), now: 0,
+                into: &actions)
+        }
+        #expect(engine.ring.counters.refusedSubmissions == 0)
+    }
+
+    /// The largest payload the group layer accepts still fits the ring with its envelope.
+    @Test func acceptedPayloadsAlwaysFitTheRing() throws {
+        var options = RingOptions()
+        options.maxMessageSize = 64 * 1024
+        var engine = Engine(me: NodeID(1), site: [NodeID(1)], ringOptions: options)
+        var actions: [EngineAction] = []
+        let session = engine.openSession(local: 1)
+        let groups = (0..<engine.groups.limits.maxGroupsPerMessage).map {
+            "g\($0)" + String(repeating: "x", count: engine.groups.limits.maxGroupNameLength - 5)
+        }
+        let payload = ByteBuffer(repeating: 7, count: engine.groups.limits.maxPayloadBytes)
+        try engine.send(session: session, service: .agreed, groups: groups, payload: payload, now: 0, into: &actions)
+        #expect(engine.ring.counters.refusedSubmissions == 0)
+        #expect(engine.ring.pendingMessages == 1)
+    }
+}
