@@ -38,7 +38,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Service weights unreliable,reliable,fifo,causal,agreed,safe.") var mix = "1,1,1,1,4,2"
     @Option(help: "Client sessions per daemon.") var sessions = 2
     @Option(help: "Fault-free seconds at the end (liveness is checked there).") var quiescence = 6.0
-    @Flag(help: "Measure raw engine speed: no codec, no checkers, agreed 1000-byte messages flat out.") var bench = false
+    @Flag(help: "Measure the engine alone: no I/O, codec or checkers; agreed 1000-byte messages flat out.") var bench = false
 
     mutating func run() throws {
         if bench {
@@ -101,40 +101,14 @@ struct SimCommand: ParsableCommand {
         if !failures.isEmpty { throw ExitCode(1) }
     }
 
+    /// The engine alone (no I/O, no codec, no checkers): agreed 1000-byte messages, flat out.
     func runBenchmark() {
         for count in [3, 8] {
-            var config = SimulationConfig()
-            config.seed = seed ?? 1
-            config.daemons = count
-            config.duration = duration
-            config.quiescence = 0
-            config.useCodec = false
-            config.check = false
-            config.maxEventsPerSecond = .max / 1024
-            config.sessionsPerDaemon = 1
-            config.groupCount = 1
-            config.churn = 0
-            config.minSize = 1000
-            config.maxSize = 1000
-            config.largeShare = 0
-            config.serviceMix = [0, 0, 0, 0, 1, 0]
-            config.messageRate = rate
-            let cpuBefore = cpuSeconds()
-            var simulation = Simulation(config: config)
-            let report = simulation.run()
-            let cpu = cpuSeconds() - cpuBefore
-            let deliveries = report.delivered.reduce(0, +)
+            let result = EngineBenchmark.run(daemons: count, messageSize: 1000, service: .agreed, deliveries: 2_000_000)
             print(
-                "engine bench: \(count) daemons, agreed 1000 B: \(deliveries) deliveries in \(rounded(cpu)) CPU s = \(Int(Double(deliveries) / cpu)) deliveries per CPU-second"
+                "engine bench: \(count) daemons, agreed 1000 B: \(result.deliveries) deliveries in \(rounded(result.cpuSeconds)) CPU s = \(Int(result.deliveriesPerCPUSecond)) deliveries per CPU-second"
             )
         }
-    }
-
-    func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
-            + Double(usage.ru_stime.tv_usec) / 1e6
     }
 }
 

@@ -60,7 +60,7 @@ import Testing
 
     @Test func fifoIsNotHeldBackByAnotherSendersLoss() {
         var log = RingLog(
-            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)],
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)], me: NodeID(1),
             deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
         var actions: [RingAction] = []
         func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, _ text: String) -> DataPacket {
@@ -83,7 +83,7 @@ import Testing
 
     @Test func safeWaitsForStability() {
         var log = RingLog(
-            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1)], deliveryEnabled: true,
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1)], me: NodeID(1), deliveryEnabled: true,
             maxMessageSize: 1 << 20, window: 1000)
         var actions: [RingAction] = []
         var body = ByteBuffer()

@@ -266,7 +266,7 @@ extension Ring {
         disarm(.joinRetransmit)
         disarm(.consensus)
         pending = RingLog(
-            ringID: token.ringID, members: token.members, deliveryEnabled: false,
+            ringID: token.ringID, members: token.members, me: me, deliveryEnabled: false,
             maxMessageSize: options.maxMessageSize, window: options.logWindow)
         lastTokenSeq = 0
         lastSentToken = nil

@@ -4,7 +4,7 @@ import NIOCore
 /// The operational protocol: data packets, the token, flow control, retransmission.
 extension Ring {
     mutating func receiveData(_ packet: DataPacket, now: Instant, into actions: inout [RingAction]) {
-        if phase == .operational || phase == .recovery, var log = activeLog, packet.ringID == log.ringID {
+        if phase == .operational || phase == .recovery, activeLog?.ringID == packet.ringID {
             if packet.seq == 0 {
                 // Unreliable: delivered on receipt, never sequenced or repaired.
                 if phase == .operational, packet.service == .unreliable, packet.fragment == .packed,
@@ -13,25 +13,27 @@ extension Ring {
                     var body = packet.body
                     if let length = body.readInteger(as: UInt32.self), let message = body.readSlice(length: Int(length)) {
                         actions.append(.deliver(RingDelivery(
-                            ringID: log.ringID, sender: packet.sender, service: .unreliable, payload: message)))
+                            ringID: packet.ringID, sender: packet.sender, service: .unreliable, payload: message)))
                     }
                 }
                 return
             }
-            if let sent = lastSentToken, packet.sender == successor(in: log.members), packet.seq > sent.seq {
+            if let sent = lastSentToken, packet.sender == successor(in: members), packet.seq > sent.seq {
                 disarm(.tokenRetransmit)  // the successor got the token: it is sending new packets
             }
+            var log = takeActiveLog()!
             if log.insert(packet) {
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
             } else {
                 counters.duplicatePackets += 1
             }
-            store(log)
+            restoreActiveLog(log)
             return
         }
         // An old-ring packet arriving late while membership runs: keep it, it may help recovery.
-        if phase != .operational, var old = installed, packet.ringID == old.ringID, !old.frozen, packet.seq > 0 {
+        if phase != .operational, installed?.ringID == packet.ringID, installed?.frozen == false, packet.seq > 0 {
+            var old = installed.take()!
             _ = old.insert(packet)
             installed = old
             return
@@ -42,7 +44,18 @@ extension Ring {
         }
     }
 
-    mutating func store(_ log: RingLog) {
+    /// Moves the active ring's log out (leaving nil) so that it is changed in place; a copy would
+    /// make every insert copy the whole log. Put it back with `restoreActiveLog` before anything
+    /// reads `members`, `ringID` or the logs again.
+    mutating func takeActiveLog() -> RingLog? {
+        switch phase {
+        case .recovery: pending.take()
+        case .operational: installed.take()
+        default: nil
+        }
+    }
+
+    mutating func restoreActiveLog(_ log: RingLog) {
         if phase == .recovery { pending = log } else { installed = log }
     }
 
@@ -61,7 +74,7 @@ extension Ring {
     /// The token holder's work: retransmit, send new packets within the windows, update the aru
     /// and the request list, deliver what became stable, pass the token on.
     mutating func handleToken(_ incoming: Token, now: Instant, released: Bool, into actions: inout [RingAction]) {
-        guard var log = activeLog else { return }
+        guard var log = takeActiveLog() else { return }
         var token = incoming
         if !released { lastTokenSeq = token.tokenSeq }
         disarm(.tokenRetransmit)
@@ -76,7 +89,7 @@ extension Ring {
             heldToken = token
             arm(.idleHold, now + options.idleHold, into: &actions)
             updateStability(token: token, log: &log, into: &actions)
-            store(log)
+            restoreActiveLog(log)
             return
         }
 
@@ -87,7 +100,7 @@ extension Ring {
             var remaining: [UInt64] = []
             for seq in token.retransmitRequests {
                 if sentThisVisit < budget, let packet = log.packet(seq) {
-                    actions.append(.send(.data(packet), to: .members(othersInRing)))
+                    actions.append(.send(.data(packet), to: .members(log.others)))
                     counters.retransmissions += 1
                     sentThisVisit += 1
                 } else if !log.has(seq) || sentThisVisit >= budget {
@@ -156,7 +169,7 @@ extension Ring {
         token.tokenSeq &+= 1
         if released { lastTokenSeq = max(lastTokenSeq, token.tokenSeq - 1) }
         let next = successor(in: log.members)
-        let others = othersInRing
+        let others = log.others
         let early = min(newPackets.count, options.acceleratedPackets)
         for packet in newPackets[..<early] { actions.append(.send(.data(packet), to: .members(others))) }
         actions.append(.send(.token(token), to: .node(next)))
@@ -171,7 +184,7 @@ extension Ring {
             log.deliverAfterInsert(seq: packet.seq, into: &actions)
         }
         updateStability(token: token, log: &log, into: &actions)
-        store(log)
+        restoreActiveLog(log)
 
         if let failed = pendingFailure {
             pendingFailure = nil
@@ -209,8 +222,8 @@ extension Ring {
 
     /// A recovery packet carries an old-ring packet: keep it if it belongs to our old ring.
     mutating func unwrapRecovery(_ packet: DataPacket) {
-        guard var old = installed, let inner = try? PacketCodec.decode(packet.body), case .data(let oldPacket) = inner,
-            oldPacket.ringID == old.ringID, oldPacket.seq > 0
+        guard let inner = try? PacketCodec.decode(packet.body), case .data(let oldPacket) = inner,
+            oldPacket.ringID == installed?.ringID, oldPacket.seq > 0, var old = installed.take()
         else { return }
         _ = old.insert(oldPacket)
         installed = old

@@ -188,7 +188,7 @@ public struct Ring: Sendable {
 
     // MARK: Helpers shared by the phases
 
-    var othersInRing: [NodeID] { members.filter { $0 != me } }
+    var othersInRing: [NodeID] { (pending ?? installed)?.others ?? [] }
 
     func successor(in members: [NodeID]) -> NodeID {
         let index = members.firstIndex(of: me) ?? 0
@@ -249,6 +249,14 @@ struct DuplicateWindow: Sendable {
         guard age < 64, mask & (1 << age) == 0 else { return false }
         mask |= 1 << age
         return true
+    }
+}
+
+extension Optional {
+    /// Moves the value out, leaving nil, so the caller holds the only reference to its storage.
+    mutating func take() -> Wrapped? {
+        defer { self = nil }
+        return self
     }
 }
 

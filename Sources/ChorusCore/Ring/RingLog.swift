@@ -24,6 +24,8 @@ struct RingLog {
 
     let ringID: RingID
     let members: [NodeID]
+    /// The members but this daemon: where its packets go.
+    let others: [NodeID]
     /// Seq of `slots[0]`.
     private(set) var base: UInt64 = 1
     private var slots: [Slot?] = []
@@ -45,9 +47,12 @@ struct RingLog {
     /// Messages dropped because a reassembled message broke the rules (counted, never fatal).
     private(set) var malformed = 0
 
-    init(ringID: RingID, members: [NodeID], deliveryEnabled: Bool, maxMessageSize: Int, window: UInt64) {
+    init(
+        ringID: RingID, members: [NodeID], me: NodeID, deliveryEnabled: Bool, maxMessageSize: Int, window: UInt64
+    ) {
         self.ringID = ringID
         self.members = members
+        self.others = members.filter { $0 != me }
         self.deliveryEnabled = deliveryEnabled
         self.maxMessageSize = maxMessageSize
         self.window = window
