@@ -23,6 +23,9 @@ public struct Engine: Sendable {
     public private(set) var groups: GroupLayer
     private var ringActions: [RingAction] = []
     private var groupActions: [GroupAction] = []
+    // Spare buffers swapped with the two above while a batch runs, so no batch allocates.
+    private var ringBatch: [RingAction] = []
+    private var groupBatch: [GroupAction] = []
 
     public init(
         me: NodeID, site: [NodeID], ringOptions: RingOptions = RingOptions(), groupLimits: GroupLimits = .default,
@@ -40,6 +43,8 @@ public struct Engine: Sendable {
     }
 
     public var me: NodeID { ring.me }
+    /// Client messages waiting for the token at this daemon.
+    public var pendingMessages: Int { ring.pendingMessages }
 
     // MARK: Network and timers
 
@@ -113,9 +118,8 @@ public struct Engine: Sendable {
         while !ringActions.isEmpty || !groupActions.isEmpty {
             if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             if !ringActions.isEmpty {
-                let batch = ringActions
-                ringActions.removeAll(keepingCapacity: true)
-                for action in batch {
+                swap(&ringActions, &ringBatch)
+                for action in ringBatch {
                     switch action {
                     case .send(let packet, let destination): actions.append(.send(packet, to: destination))
                     case .setTimer(let timer, let deadline): actions.append(.setTimer(timer, deadline: deadline))
@@ -127,14 +131,14 @@ public struct Engine: Sendable {
                     // Keep the order: group actions caused by this ring action come right after it.
                     if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
                 }
+                ringBatch.removeAll(keepingCapacity: true)
             }
         }
     }
 
     private mutating func drainGroupsInline(now: Instant, into actions: inout [EngineAction]) {
-        let batch = groupActions
-        groupActions.removeAll(keepingCapacity: true)
-        for action in batch {
+        swap(&groupActions, &groupBatch)
+        for action in groupBatch {
             switch action {
             case .submit(let service, let payload):
                 ring.submit(service: service, payload: payload, now: now, into: &ringActions)
@@ -143,5 +147,6 @@ public struct Engine: Sendable {
             case .decodeError(let text): actions.append(.decodeError(text))
             }
         }
+        groupBatch.removeAll(keepingCapacity: true)
     }
 }

@@ -65,7 +65,7 @@ public struct EngineBenchmark {
                 startDelivered = delivered
             }
             if started {
-                for index in 0..<count where engines[index].ring.pendingMessages < 64 {
+                for index in 0..<count where engines[index].pendingMessages < 64 {
                     for _ in 0..<64 {
                         _ = try? engines[index].send(
                             session: sessions[index], service: service, groups: ["bench"], payload: payload, now: now,

@@ -4,7 +4,7 @@ import NIOCore
 /// The operational protocol: data packets, the token, flow control, retransmission.
 extension Ring {
     mutating func receiveData(_ packet: DataPacket, now: Instant, into actions: inout [RingAction]) {
-        if phase == .operational || phase == .recovery, activeLog?.ringID == packet.ringID {
+        if let active = activeRingID, active == packet.ringID {
             if packet.seq == 0 {
                 // Unreliable: delivered on receipt, never sequenced or repaired.
                 if phase == .operational, packet.service == .unreliable, packet.fragment == .packed,
@@ -60,7 +60,7 @@ extension Ring {
     }
 
     mutating func receiveToken(_ token: Token, now: Instant, into actions: inout [RingAction]) {
-        guard phase == .operational || phase == .recovery, let log = activeLog, token.ringID == log.ringID else {
+        guard let active = activeRingID, token.ringID == active else {
             if token.ringID > ringID, phase == .operational { counters.foreignPackets += 1 }
             return
         }
@@ -230,8 +230,8 @@ extension Ring {
     }
 
     mutating func retransmitToken(now: Instant, into actions: inout [RingAction]) {
-        if let token = lastSentToken, phase == .operational || phase == .recovery, let log = activeLog {
-            actions.append(.send(.token(token), to: .node(successor(in: log.members))))
+        if let token = lastSentToken, activeRingID != nil {
+            actions.append(.send(.token(token), to: .node(successor(in: members))))
             counters.tokenRetransmissions += 1
             arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
         } else if phase == .commit, let state = commit, let last = state.lastForwarded {

@@ -67,13 +67,11 @@ public struct Ring: Sendable {
     }
 
     /// The current ring id (pending during recovery), members, and whether it is installed.
-    public var ringID: RingID { (pending ?? installed)?.ringID ?? .none }
-    public var members: [NodeID] { (pending ?? installed)?.members ?? [me] }
+    // (`pending ?? installed` would copy a whole log; these read one field in place.)
+    public var ringID: RingID { pending?.ringID ?? installed?.ringID ?? .none }
+    public var members: [NodeID] { pending?.members ?? installed?.members ?? [me] }
     public var pendingMessages: Int { queue.count }
 
-    var activeLog: RingLog? {
-        get { phase == .recovery ? pending : (phase == .operational ? installed : nil) }
-    }
 
     // MARK: Inputs
 
@@ -188,7 +186,16 @@ public struct Ring: Sendable {
 
     // MARK: Helpers shared by the phases
 
-    var othersInRing: [NodeID] { (pending ?? installed)?.others ?? [] }
+    var othersInRing: [NodeID] { pending?.others ?? installed?.others ?? [] }
+
+    /// The ring whose packets are accepted now: pending during recovery, installed when operational.
+    var activeRingID: RingID? {
+        switch phase {
+        case .recovery: pending?.ringID
+        case .operational: installed?.ringID
+        default: nil
+        }
+    }
 
     func successor(in members: [NodeID]) -> NodeID {
         let index = members.firstIndex(of: me) ?? 0
