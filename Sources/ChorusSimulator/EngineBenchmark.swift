@@ -20,89 +20,106 @@ public struct EngineBenchmark {
         public var deliveriesPerCPUSecond: Double { Double(deliveries) / cpuSeconds }
     }
 
-    public static func run(daemons count: Int, messageSize: Int, service: Service, deliveries target: Int) -> Result {
+    private var engines: [Engine]
+    private var sessions: [SessionID] = []
+    private var deadlines: [[Instant?]]
+    /// Packets in flight, oldest first from `head`.
+    private var packets: [(to: Int, packet: Packet)] = []
+    private var head = 0
+    private var now: Instant = 0
+    private var actions: [EngineAction] = []
+    private var delivered = 0
+
+    private init(daemons count: Int) {
         let site = (1...count).map { NodeID(UInt32($0)) }
-        var engines = site.map { Engine(me: $0, site: site) }
-        var sessions: [SessionID] = []
-        var deadlines = [[Instant?]](
-            repeating: [Instant?](repeating: nil, count: RingTimer.allCases.count), count: count)
-        var packets: [(to: Int, packet: Packet)] = []
-        var head = 0
-        var now: Instant = 0
-        var actions: [EngineAction] = []
-        var delivered = 0
+        engines = site.map { Engine(me: $0, site: site) }
+        deadlines = [[Instant?]](repeating: [Instant?](repeating: nil, count: RingTimer.allCases.count), count: count)
+        actions.reserveCapacity(1024)
+        packets.reserveCapacity(1 << 16)
+    }
+
+    public static func run(daemons count: Int, messageSize: Int, service: Service, deliveries target: Int) -> Result {
+        var bench = EngineBenchmark(daemons: count)
+        return bench.measure(messageSize: messageSize, service: service, target: target)
+    }
+
+    private mutating func measure(messageSize: Int, service: Service, target: Int) -> Result {
+        let count = engines.count
         let payload = ByteBuffer(repeating: 0x5A, count: messageSize)
-
-        func perform(_ index: Int) {
-            for action in actions {
-                switch action {
-                case .send(let packet, let destination):
-                    switch destination {
-                    case .node(let node): packets.append((Int(node.rawValue) - 1, packet))
-                    case .members(let nodes): for node in nodes { packets.append((Int(node.rawValue) - 1, packet)) }
-                    case .site: for other in 0..<count where other != index { packets.append((other, packet)) }
-                    }
-                case .setTimer(let timer, let deadline): deadlines[index][timer.rawValue] = deadline
-                case .deliver: delivered += 1
-                default: break
-                }
-            }
-            actions.removeAll(keepingCapacity: true)
-        }
-
         for index in 0..<count {
             engines[index].start(now: now, into: &actions)
             perform(index)
             sessions.append(engines[index].openSession(local: 1))
         }
-        var started = false
-        var startCPU = 0.0
-        var startDelivered = 0
-        while delivered - startDelivered < target || !started {
-            if !started, engines.allSatisfy({ $0.ring.phase == .operational && $0.ring.members.count == count }) {
-                started = true
-                startCPU = cpuSeconds()
-                startDelivered = delivered
-            }
-            if started {
-                for index in 0..<count where engines[index].pendingMessages < 64 {
-                    for _ in 0..<64 {
-                        _ = try? engines[index].send(
-                            session: sessions[index], service: service, groups: ["bench"], payload: payload, now: now,
-                            into: &actions)
-                    }
-                    perform(index)
+        // Form the ring first; measure from the first moment every daemon is in it.
+        while !engines.allSatisfy({ $0.ring.phase == .operational && $0.ring.members.count == count }) {
+            guard step() else { break }
+        }
+        let startCPU = Self.cpuSeconds()
+        let startDelivered = delivered
+        while delivered - startDelivered < target {
+            for index in 0..<count where engines[index].pendingMessages < 64 {
+                for _ in 0..<64 {
+                    _ = try? engines[index].send(
+                        session: sessions[index], service: service, groups: ["bench"], payload: payload, now: now,
+                        into: &actions)
                 }
+                perform(index)
             }
-            if head < packets.count {
-                let (to, packet) = packets[head]
-                head += 1
-                if head > 4096, head * 2 > packets.count {
-                    packets.removeFirst(head)
-                    head = 0
-                }
-                engines[to].receive(packet, now: now, into: &actions)
-                perform(to)
-                continue
-            }
-            // Nothing in flight: advance the clock to the next timer.
-            var next: (Int, RingTimer, Instant)?
-            for index in 0..<count {
-                for timer in RingTimer.allCases {
-                    if let deadline = deadlines[index][timer.rawValue], deadline < (next?.2 ?? .max) {
-                        next = (index, timer, deadline)
-                    }
-                }
-            }
-            guard let (index, timer, deadline) = next else { break }
-            now = max(now, deadline)
-            deadlines[index][timer.rawValue] = nil
-            engines[index].timerFired(timer, now: now, into: &actions)
-            perform(index)
+            for _ in 0..<256 where step() {}
         }
         return Result(
             daemons: count, messageSize: messageSize, deliveries: delivered - startDelivered,
-            cpuSeconds: cpuSeconds() - startCPU)
+            cpuSeconds: Self.cpuSeconds() - startCPU)
+    }
+
+    /// Hands over one packet, or fires the next timer when nothing is in flight.
+    private mutating func step() -> Bool {
+        if head < packets.count {
+            let (to, packet) = packets[head]
+            head += 1
+            if head == packets.count {
+                packets.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 4096, head * 2 >= packets.count {
+                packets.removeFirst(head)
+                head = 0
+            }
+            engines[to].receive(packet, now: now, into: &actions)
+            perform(to)
+            return true
+        }
+        var next: (index: Int, timer: RingTimer, deadline: Instant)?
+        for index in engines.indices {
+            for timer in RingTimer.allCases {
+                if let deadline = deadlines[index][timer.rawValue], deadline < (next?.deadline ?? .max) {
+                    next = (index, timer, deadline)
+                }
+            }
+        }
+        guard let next else { return false }
+        now = max(now, next.deadline)
+        deadlines[next.index][next.timer.rawValue] = nil
+        engines[next.index].timerFired(next.timer, now: now, into: &actions)
+        perform(next.index)
+        return true
+    }
+
+    private mutating func perform(_ index: Int) {
+        for action in actions {
+            switch action {
+            case .send(let packet, let destination):
+                switch destination {
+                case .node(let node): packets.append((Int(node.rawValue) - 1, packet))
+                case .members(let nodes): for node in nodes { packets.append((Int(node.rawValue) - 1, packet)) }
+                case .site: for other in engines.indices where other != index { packets.append((other, packet)) }
+                }
+            case .setTimer(let timer, let deadline): deadlines[index][timer.rawValue] = deadline
+            case .deliver: delivered += 1
+            default: break
+            }
+        }
+        actions.removeAll(keepingCapacity: true)
     }
 
     static func cpuSeconds() -> Double {
