@@ -75,7 +75,8 @@ struct RingLog {
     /// too far ahead of the window.
     mutating func insert(_ packet: DataPacket) -> Bool {
         let seq = packet.seq
-        guard seq >= base, seq > 0, seq - base < window else { return false }
+        // A packet claiming a sender outside the ring is refused: it could only be forged.
+        guard seq >= base, seq > 0, seq - base < window, members.contains(packet.sender) else { return false }
         let index = Int(seq - base)
         if index >= slots.count {
             slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
