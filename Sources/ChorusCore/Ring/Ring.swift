@@ -262,8 +262,9 @@ struct DuplicateWindow: Sendable {
 extension Optional {
     /// Moves the value out, leaving nil, so the caller holds the only reference to its storage.
     mutating func take() -> Wrapped? {
-        defer { self = nil }
-        return self
+        var value: Wrapped? = nil
+        swap(&self, &value)  // a move: no retain of the value's storage
+        return value
     }
 }
 
