@@ -46,6 +46,7 @@ extension Simulation {
                 session: session, service: service, groups: groups, selfDiscard: false, payload: payload, now: now,
                 into: &actions)
         }
+        if sequence == nil { report.refusedSends += 1 }
         if let sequence {
             // Logged before anything `send` caused: a singleton ring delivers inside it.
             let id = SimRecorder.messageID(session, sequence)

@@ -15,6 +15,8 @@ public struct SimulationReport: Sendable {
     public var packetsSent = 0
     public var packetsDropped = 0
     public var decodeErrors = 0
+    /// Sends the engine refused with an error (busy, too large): never accepted, so never owed.
+    public var refusedSends = 0
     public var crashes = 0
     public var partitions = 0
     public var pauses = 0
@@ -38,6 +40,7 @@ public struct SimulationReport: Sendable {
         lines.append(
             "  configurations \(configurationsInstalled)  retransmissions \(retransmissions)  token losses \(tokenLosses)  packets \(packetsSent) (dropped \(packetsDropped))"
         )
+        if refusedSends > 0 { lines.append("  sends refused by the engine: \(refusedSends)") }
         lines.append("  faults: crashes \(crashes)  partitions \(partitions)  pauses \(pauses)")
         lines.append(
             "  delivery latency (virtual): p50 \(micros(latency.percentile(0.5))) µs  p99 \(micros(latency.percentile(0.99))) µs  max \(micros(latency.max)) µs"

@@ -15,8 +15,9 @@ public enum WireLimits {
     public static let maxGroupsPerSession = 65_535
     /// Sessions in one state announcement.
     public static let maxSessionsPerState = 1 << 20
-    /// Largest client message (`DataPacket.totalLength` of a fragmented message).
-    public static let maxMessageSize = 1 << 24
+    /// Largest ring message (`DataPacket.totalLength` of a fragmented message): a 16 MiB client
+    /// payload plus the largest group envelope (names and header) fits.
+    public static let maxMessageSize = (1 << 24) + (1 << 19)
 
     /// Whether `name` can travel as a group name: non-empty and at most `maxGroupNameLength` UTF-8 bytes.
     @inlinable

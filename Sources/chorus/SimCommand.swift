@@ -35,6 +35,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Smallest message, bytes.") var minSize = 1
     @Option(help: "Largest ordinary message, bytes.") var maxSize = 2000
     @Option(help: "Largest occasional big message, bytes (fragmented).") var largeSize = 64 * 1024
+    @Option(help: "Share of messages drawn between --max-size and --large-size.") var largeShare = 0.02
     @Option(help: "Service weights unreliable,reliable,fifo,causal,agreed,safe.") var mix = "1,1,1,1,4,2"
     @Option(help: "Client sessions per daemon.") var sessions = 2
     @Option(help: "Fault-free seconds at the end (liveness is checked there).") var quiescence = 6.0
@@ -71,6 +72,7 @@ struct SimCommand: ParsableCommand {
             config.minSize = minSize
             config.maxSize = maxSize
             config.largeMaxSize = largeSize
+            config.largeShare = largeShare
             config.serviceMix = weights
             config.sessionsPerDaemon = sessions
             config.quiescence = min(quiescence, config.duration)

@@ -19,7 +19,7 @@ public struct GroupLimits: Sendable, Equatable {
         maxGroupsPerMessage: Int = 128,
         maxGroupNameLength: Int = 128,
         maxGroupsPerSession: Int = 1024,
-        maxPayloadBytes: Int = 1 << 20
+        maxPayloadBytes: Int = 1 << 24
     ) {
         self.maxGroupsPerMessage = min(max(maxGroupsPerMessage, 1), WireLimits.maxGroupsPerMessage)
         self.maxGroupNameLength = min(max(maxGroupNameLength, 1), WireLimits.maxGroupNameLength)

@@ -20,6 +20,14 @@ struct RingLog {
         var ahead: [UInt64: UInt64] = [:]
         /// A large message being put back together.
         var reassembly: ByteBuffer?
+
+        /// The cursor passed this sender's packet `index`. Returns true if packets wait in `ahead`.
+        mutating func passed(_ index: UInt64) -> Bool {
+            guard index == nextIndex else { return false }
+            if !ahead.isEmpty { ahead[index] = nil }
+            nextIndex += 1
+            return !ahead.isEmpty
+        }
     }
 
     let ringID: RingID
@@ -132,9 +140,9 @@ struct RingLog {
             if packet.service == .reliable, packet.fragment == .packed {
                 deliver(at: index, into: &actions)
             }
-            var state = senders[packet.sender, default: SenderState()]
-            if packet.senderIndex >= state.nextIndex { state.ahead[packet.senderIndex] = seq }
-            senders[packet.sender] = state
+            if packet.senderIndex >= senders[packet.sender, default: SenderState()].nextIndex {
+                senders[packet.sender, default: SenderState()].ahead[packet.senderIndex] = seq
+            }
             runChain(of: packet.sender, into: &actions)
         }
         advanceCursor(into: &actions)
@@ -160,32 +168,26 @@ struct RingLog {
             if packet.service == .safe, seq > stableSeq, !allowUnstableSafe { return false }
             deliver(at: index, into: &actions)
         }
-        var state = senders[packet.sender, default: SenderState()]
-        if packet.senderIndex == state.nextIndex {
-            state.ahead[state.nextIndex] = nil
-            state.nextIndex += 1
-            senders[packet.sender] = state
-            if !state.ahead.isEmpty { runChain(of: packet.sender, into: &actions) }
+        // Sender state is changed in place, never through a copy: a copy would share the
+        // reassembly buffer and make every fragment append copy the whole message.
+        if senders[packet.sender, default: SenderState()].passed(packet.senderIndex) {
+            runChain(of: packet.sender, into: &actions)
         }
         return true
     }
 
     /// Fifo chain: delivers this sender's packets in sender order while they are fifo or weaker.
     private mutating func runChain(of sender: NodeID, into actions: inout [RingAction]) {
-        guard var state = senders[sender] else { return }
-        while let seq = state.ahead[state.nextIndex] {
+        while let next = senders[sender]?.nextIndex, let seq = senders[sender]?.ahead[next] {
             let index = Int(seq - base)
             guard seq >= base, index < slots.count, let slot = slots[index] else { break }
             if !slot.delivered {
                 guard slot.packet.service <= .fifo else { break }
-                senders[sender] = state
                 deliver(at: index, into: &actions)
-                state = senders[sender]!
             }
-            state.ahead[state.nextIndex] = nil
-            state.nextIndex += 1
+            senders[sender, default: SenderState()].ahead[next] = nil
+            senders[sender, default: SenderState()].nextIndex = next + 1
         }
-        senders[sender] = state
     }
 
     /// Hands one packet's messages up; fragments are gathered until the last one.
@@ -206,35 +208,28 @@ struct RingLog {
                     ringID: ringID, sender: packet.sender, service: packet.service, payload: message)))
             }
         case .first:
-            var state = senders[packet.sender, default: SenderState()]
             guard Int(packet.totalLength) <= maxMessageSize, packet.body.readableBytes <= Int(packet.totalLength) else {
                 malformed += 1
-                state.reassembly = nil
-                senders[packet.sender] = state
+                senders[packet.sender, default: SenderState()].reassembly = nil
                 return
             }
             var buffer = ByteBufferAllocator().buffer(capacity: Int(packet.totalLength))
             buffer.writeImmutableBuffer(packet.body)
-            state.reassembly = buffer
-            senders[packet.sender] = state
+            senders[packet.sender, default: SenderState()].reassembly = buffer
         case .middle, .last:
-            var state = senders[packet.sender, default: SenderState()]
-            guard var buffer = state.reassembly else {
+            // Taken out (not copied), so the append below writes in place.
+            guard var buffer = senders[packet.sender, default: SenderState()].reassembly.take() else {
                 malformed += 1
                 return
             }
-            state.reassembly = nil
             buffer.writeImmutableBuffer(packet.body)
             if packet.fragment == .last {
-                senders[packet.sender] = state
                 actions.append(.deliver(RingDelivery(
                     ringID: ringID, sender: packet.sender, service: packet.service, payload: buffer)))
             } else if buffer.readableBytes > maxMessageSize {
                 malformed += 1
-                senders[packet.sender] = state
             } else {
-                state.reassembly = buffer
-                senders[packet.sender] = state
+                senders[packet.sender, default: SenderState()].reassembly = buffer
             }
         }
     }

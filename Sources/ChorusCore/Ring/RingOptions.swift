@@ -1,3 +1,5 @@
+import ChorusWire
+
 /// The ring's tunables. Durations are nanoseconds.
 ///
 /// Timeouts must nest: `tokenRetransmitTimeout` < `idleHold` < `tokenTimeout`, and
@@ -25,7 +27,7 @@ public struct RingOptions: Sendable, Equatable {
     /// recovery packet wraps a whole old packet, so 1350 keeps every datagram within 1472 bytes.
     public var maxPacketPayload: Int = 1350
     /// Largest client message accepted; larger ones are refused at submission.
-    public var maxMessageSize: Int = 16 << 20
+    public var maxMessageSize: Int = WireLimits.maxMessageSize
     /// Rotations a daemon may hold the aru down, while others advance, before it is removed.
     public var failToReceiveRotations: Int = 60
     /// Longest retransmission request list a token carries.
