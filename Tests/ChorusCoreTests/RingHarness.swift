@@ -14,6 +14,8 @@ struct RingHarness {
     var timers: [NodeID: [RingTimer: Instant]] = [:]
     var delivered: [NodeID: [(service: Service, payload: String)]] = [:]
     var configurations: [NodeID: [RingConfiguration]] = [:]
+    /// Packets sent so far, all daemons together.
+    var packetsSent = 0
     /// Links that drop everything (from, to).
     var cut: Set<[UInt32]> = []
 
@@ -46,6 +48,7 @@ struct RingHarness {
                 case .members(let members): targets = members
                 case .site: targets = rings.keys.filter { $0 != node }.sorted()
                 }
+                packetsSent += targets.count
                 for target in targets where !cut.contains([node.rawValue, target.rawValue]) {
                     inFlight.append((now + (target == node ? 1_000 : latency), target, packet))
                 }

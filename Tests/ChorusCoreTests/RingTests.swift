@@ -122,6 +122,24 @@ import Testing
         #expect(harness.payloads(2).contains("after"))
     }
 
+    /// An idle ring does not spin its token at full speed, and a message submitted into it is
+    /// delivered at once (the wake-up), not after an idle hold.
+    @Test func idleRingIsCheapAndWakesAtOnce() {
+        var harness = RingHarness(nodes: [1, 2, 3])
+        harness.start()
+        harness.run(until: second)
+        let before = harness.packetsSent
+        harness.run(until: 11 * second)
+        let perSecond = (harness.packetsSent - before) / 10
+        // Spinning would be one hop per 100 µs latency: 10,000 packets a second.
+        #expect(perSecond < 300, "an idle ring of 3 sent \(perSecond) packets a second")
+        let submitted = harness.now + 7_000_000  // somewhere inside an idle hold
+        harness.run(until: submitted)
+        harness.submit(2, .agreed, "wake")
+        harness.run(until: submitted + 2_000_000)
+        for node: UInt32 in [1, 2, 3] { #expect(harness.payloads(node).contains("wake")) }
+    }
+
     private func deliveredTexts(_ actions: [RingAction]) -> [String] {
         actions.compactMap { if case .deliver(let d) = $0 { String(buffer: d.payload) } else { nil } }
     }
