@@ -160,14 +160,14 @@ extension Ring {
         if sentThisVisit > 0 || !token.retransmitRequests.isEmpty {
             token.idleRotations = 0
         } else if isRepresentative, token.seq == previousVisitSeq, token.aru == token.seq {
-            token.idleRotations += 1
+            token.idleRotations &+= 1
         }
         lastSeenIdle = token.idleRotations > 0
         wakeSent = false
 
         // 6. Pass the token (accelerated: after the first few new packets, the rest follow).
         token.tokenSeq &+= 1
-        if released { lastTokenSeq = max(lastTokenSeq, token.tokenSeq - 1) }
+        if released { lastTokenSeq = max(lastTokenSeq, token.tokenSeq &- 1) }
         let next = successor(in: log.members)
         let others = log.others
         let early = min(newPackets.count, options.acceleratedPackets)

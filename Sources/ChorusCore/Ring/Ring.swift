@@ -63,7 +63,7 @@ public struct Ring: Sendable {
         self.me = me
         self.site = Array(Set(site + [me])).sorted()
         self.options = options
-        self.maxRingSeq = ringSeqFloor
+        self.maxRingSeq = min(ringSeqFloor, Self.maxPlausibleRingSeq / 2)
     }
 
     /// The current ring id (pending during recovery), members, and whether it is installed.
@@ -130,6 +130,12 @@ public struct Ring: Sendable {
     /// Handles one packet from the network.
     public mutating func receive(_ packet: Packet, now: Instant, into actions: inout [RingAction]) {
         guard phase != .left else { return }
+        // Ring seqs grow by small steps from a clock-derived floor (about 2^51 microseconds today);
+        // one near 2^64 can only be forged, and would leave no room for a next ring.
+        guard Self.isPlausible(packet) else {
+            counters.implausiblePackets += 1
+            return
+        }
         switch packet {
         case .data(let data): receiveData(data, now: now, into: &actions)
         case .token(let token): receiveToken(token, now: now, into: &actions)
@@ -186,6 +192,19 @@ public struct Ring: Sendable {
 
     // MARK: Helpers shared by the phases
 
+    static let maxPlausibleRingSeq: UInt64 = 1 << 62
+
+    static func isPlausible(_ packet: Packet) -> Bool {
+        switch packet {
+        case .data(let data): data.ringID.seq <= maxPlausibleRingSeq
+        case .token(let token): token.ringID.seq <= maxPlausibleRingSeq
+        case .join(let join): join.ringID.seq <= maxPlausibleRingSeq && join.maxRingSeq <= maxPlausibleRingSeq
+        case .commit(let commit): commit.ringID.seq <= maxPlausibleRingSeq
+        case .leave(let leave): leave.ringID.seq <= maxPlausibleRingSeq
+        case .wake(let wake): wake.ringID.seq <= maxPlausibleRingSeq
+        }
+    }
+
     var othersInRing: [NodeID] { pending?.others ?? installed?.others ?? [] }
 
     /// The ring whose packets are accepted now: pending during recovery, installed when operational.
@@ -236,6 +255,8 @@ public struct RingCounters: Sendable, Equatable {
     public var refusedSubmissions = 0
     public var failedToReceive = 0
     public var malformedMessages = 0
+    /// Packets with impossible ring numbers (forged or corrupt beyond the checksum), dropped.
+    public var implausiblePackets = 0
     public init() {}
 }
 
