@@ -7,11 +7,18 @@ let package = Package(
         .library(name: "ChorusWire", targets: ["ChorusWire"]),
         .library(name: "ChorusCore", targets: ["ChorusCore"]),
         .library(name: "ChorusSimulator", targets: ["ChorusSimulator"]),
+        .library(name: "ChorusProtocol", targets: ["ChorusProtocol"]),
+        .library(name: "ChorusDaemon", targets: ["ChorusDaemon"]),
+        .library(name: "Chorus", targets: ["Chorus"]),
+        .executable(name: "chorusd", targets: ["chorusd"]),
         .executable(name: "chorus", targets: ["chorus"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with a portable fallback.
@@ -30,16 +37,52 @@ let package = Package(
             name: "ChorusSimulator",
             dependencies: ["ChorusCore", "ChorusWire", "ChorusVerify", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The client protocol's frames, shared by the daemon and every Swift client.
+        .target(name: "ChorusProtocol", dependencies: ["ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
+        // The daemon shell: configuration, UDP ring transport, client sessions, around the engine.
+        .target(
+            name: "ChorusDaemon",
+            dependencies: [
+                "ChorusCore", "ChorusWire", "ChorusProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The Swift client library.
+        .target(
+            name: "Chorus",
+            dependencies: [
+                "ChorusProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "chorusd",
+            dependencies: [
+                "ChorusDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ChorusSimulator",
+                "ChorusSimulator", "Chorus", "ChorusDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(name: "ChorusWireTests", dependencies: ["ChorusWire"]),
         .testTarget(name: "ChorusCoreTests", dependencies: ["ChorusCore", "ChorusWire"]),
         .testTarget(name: "ChorusVerifyTests", dependencies: ["ChorusVerify"]),
+        .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
+        .testTarget(name: "ChorusDaemonTests", dependencies: ["ChorusDaemon", "ChorusCore"]),
+        // Real daemons as child processes, real sockets, real kills.
+        .testTarget(name: "ChorusIntegrationTests", dependencies: ["Chorus", "ChorusVerify"]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,143 @@
+import ChorusCore
+import ChorusWire
+import ChorusProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// One running `chorusd`: the engine on a single event loop, its UDP ring sockets and its client
+/// listeners (TCP and a Unix socket).
+///
+/// ```swift
+/// let daemon = try ChorusDaemon(config: .singleDaemon(), name: "local", logger: logger)
+/// try await daemon.run()        // until shutdown() (or a signal, through ChorusDaemonService)
+/// ```
+public final class ChorusDaemon: Sendable {
+    public let config: DaemonConfig
+    public let peer: DaemonConfig.Peer
+    private let group: MultiThreadedEventLoopGroup
+    private let core: DaemonCore
+
+    /// Prepares the daemon named `name` in `config`. Nothing is bound until `run`.
+    public init(config: DaemonConfig, name: String, logger: Logger) throws(ConfigError) {
+        guard let peer = config.peer(named: name) else {
+            throw ConfigError(
+                file: "configuration", line: 0, key: "daemon.name",
+                message: "no daemon named '\(name)'; expected one of \(config.daemons.map(\.name).joined(separator: ", "))")
+        }
+        self.config = config
+        self.peer = peer
+        // One thread: the engine is a single state machine and the loop owns it without locks.
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var logger = logger
+        logger[metadataKey: "daemon"] = "\(name)"
+        self.core = DaemonCore(eventLoop: group.next(), config: config, peer: peer, logger: logger)
+    }
+
+    /// Binds the sockets, joins the ring and serves clients until `shutdown()`.
+    public func run() async throws {
+        let loop = core.eventLoop
+        do {
+            try await bind(on: loop)
+        } catch {
+            await shutdownAfterFailure(loop)
+            throw error
+        }
+        loop.execute { [core] in core.start() }
+        try await core.stopped.futureResult.get()
+        try? await Task.sleep(for: .milliseconds(20))
+        try await group.shutdownGracefully()
+    }
+
+    /// Leaves the ring gracefully (the other daemons reconfigure at once), ends every session and
+    /// makes `run` return.
+    public func shutdown() {
+        core.eventLoop.execute { [core] in core.beginShutdown() }
+    }
+
+    private func shutdownAfterFailure(_ loop: any EventLoop) async {
+        try? await loop.submit { [core] in core.beginShutdown() }.get()
+        try? await group.shutdownGracefully()
+    }
+
+    private func bind(on loop: any EventLoop) async throws {
+        let core = self.core
+        let peer = self.peer
+        let datagramSize = config.datagramSize
+        func udp(_ port: Int) async throws -> any Channel {
+            try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+                .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
+                // recvmmsg: up to 32 datagrams per system call; the buffer is split into 32 slots.
+                .channelOption(.datagramVectorReadMessageCount, value: 32)
+                .channelOption(.maxMessagesPerRead, value: 64)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: (datagramSize + 64) * 32))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RingDatagramHandler(core: core))
+                    }
+                }
+                .bind(host: peer.address, port: port).get()
+        }
+        let data = try await udp(peer.port)
+        let token = try await udp(peer.tokenPort)
+        let transport = try RingTransport(data: data, token: token, me: NodeID(peer.id), peers: config.daemons)
+        try await loop.submit { core.transport = transport }.get()
+
+        let maxFrame = min(ClientProtocol.maxFrameLength, config.ring.maxMessageSize + (1 << 16))
+        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandlers(
+                    ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)), ClientChannelHandler(core: core))
+            }
+        }
+        let watermark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
+        var listeners: [any Channel] = []
+        if peer.clientPort != 0 {
+            listeners.append(
+                try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(.writeBufferWaterMark, value: watermark)
+                    .childChannelOption(.maxMessagesPerRead, value: 16)
+                    .childChannelInitializer(initialize)
+                    .bind(host: peer.clientAddress, port: peer.clientPort).get())
+        }
+        if !peer.unixSocket.isEmpty {
+            listeners.append(
+                try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.backlog, value: 256)
+                    .childChannelOption(.writeBufferWaterMark, value: watermark)
+                    .childChannelOption(.maxMessagesPerRead, value: 16)
+                    .childChannelInitializer(initialize)
+                    .bind(unixDomainSocketPath: peer.unixSocket, cleanupExistingSocketFile: true).get())
+        }
+        let unixSocket = peer.unixSocket
+        let allListeners = listeners
+        try await loop.submit {
+            core.onStop.append {
+                for listener in allListeners { listener.close(promise: nil) }
+                transport.close()
+                if !unixSocket.isEmpty { unlink(unixSocket) }
+            }
+        }.get()
+    }
+}
+
+/// Runs a `ChorusDaemon` under swift-service-lifecycle: on SIGTERM or SIGINT it leaves the ring
+/// gracefully.
+public struct ChorusDaemonService: ServiceLifecycle.Service {
+    public let daemon: ChorusDaemon
+    public init(daemon: ChorusDaemon) { self.daemon = daemon }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await daemon.run()
+        } onGracefulShutdown: {
+            daemon.shutdown()
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ChorusCore
+import ChorusProtocol
+import ChorusWire
+import NIOCore
+
+/// One client connection, owned by the daemon's event loop.
+///
+/// Frames for the client are appended to `batch` while the engine runs and written with one
+/// write and one flush per input batch. `outstanding` counts bytes handed to the channel that the
+/// socket has not taken yet, which bounds the memory a client that stops reading can cost.
+final class ClientSession: @unchecked Sendable {  // confined to the daemon's event loop
+    let channel: any Channel
+    let local: UInt32
+    /// Set once the connect frame is accepted.
+    var id: SessionID?
+    var name = ""
+    var membershipNotices = true
+    /// The groups the client asked to be in (for status).
+    var groups: Set<String> = []
+    var isClosed = false
+
+    /// Requests waiting while the daemon's send queue is full (the session is paused).
+    var queued: [ClientRequest] = []
+    var queueHead = 0
+    var isPaused = false
+
+    var batch: ByteBuffer?
+    var isDirty = false
+    var outstanding = 0
+    var unwritableSince: Instant?
+
+    var messagesSent = 0
+    var messagesReceived = 0
+
+    /// Payloads at least this large are written as their own buffer instead of being copied.
+    static let copyLimit = 16 << 10
+
+    init(channel: any Channel, local: UInt32) {
+        self.channel = channel
+        self.local = local
+    }
+
+
+    private func withBatch(_ minimumCapacity: Int, _ body: (inout ByteBuffer) -> Void) {
+        if batch == nil { batch = channel.allocator.buffer(capacity: max(8192, minimumCapacity)) }
+        body(&batch!)
+    }
+
+    func append(_ event: DaemonEvent) {
+        withBatch(256) { event.encode(into: &$0) }
+    }
+
+    func appendMessage(service: Service, messageType: UInt16, sender: String, groups: [String], payload: ByteBuffer) {
+        messagesReceived += 1
+        let length = payload.readableBytes
+        withBatch(length + 128) { buffer in
+            DaemonEvent.encodeMessageHeader(
+                service: service, messageType: messageType, sender: sender, groups: groups, payloadLength: length,
+                into: &buffer)
+            if length < Self.copyLimit {
+                var payload = payload
+                buffer.writeBuffer(&payload)
+            }
+        }
+        if length >= Self.copyLimit {
+            writeBatch()
+            outstanding += length
+            channel.write(payload, promise: nil)
+        }
+    }
+
+    /// Hands the batch to the channel (without flushing).
+    private func writeBatch() {
+        guard let buffer = batch.take() else { return }
+        outstanding += buffer.readableBytes
+        channel.write(buffer, promise: nil)
+    }
+
+    /// Writes and flushes what was appended since the last flush. `written` runs once the socket
+    /// has taken all of it, with the byte count.
+    func flush(written: @escaping @Sendable (Int) -> Void) {
+        writeBatch()
+        let bytes = outstanding - accounted
+        accounted = outstanding
+        guard bytes > 0 else { return }
+        // An empty write completes after every earlier write: one promise per flush, not per message.
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in written(bytes) }
+        channel.write(channel.allocator.buffer(capacity: 0), promise: promise)
+        channel.flush()
+    }
+
+    /// Part of `outstanding` that a pending flush promise will subtract.
+    private var accounted = 0
+
+    /// The socket took `bytes` more.
+    func taken(_ bytes: Int) {
+        outstanding -= bytes
+        accounted -= bytes
+    }
+}
+
+extension Optional {
+    /// Moves the value out, leaving nil.
+    fileprivate mutating func take() -> Wrapped? {
+        var value: Wrapped? = nil
+        swap(&self, &value)
+        return value
+    }
+}

@@ -1,0 +1,79 @@
+import ChorusCore
+import Logging
+
+/// Everything `chorusd` needs to run one daemon of a site. Usually loaded from a TOML file with
+/// `DaemonConfig.load(file:)`; `DaemonConfig.singleDaemon()` is the no-file default.
+public struct DaemonConfig: Sendable, Equatable {
+    /// One daemon of the site, as every host's file names it.
+    public struct Peer: Sendable, Equatable {
+        /// Unique in the site; `chorusd --name` picks which entry is this host's.
+        public var name: String
+        /// The daemon's number in the ring protocol (1-based position in the file unless `id` is set).
+        public var id: UInt32
+        /// The address ring traffic goes to (IPv4 or IPv6 literal).
+        public var address: String
+        /// UDP port of data packets; the token uses `tokenPort`.
+        public var port: Int
+        public var tokenPort: Int
+        /// TCP port for clients on `clientAddress`; 0 turns the TCP listener off.
+        public var clientPort: Int
+        public var clientAddress: String
+        /// Path of the Unix socket for clients; empty turns it off.
+        public var unixSocket: String
+
+        public init(
+            name: String, id: UInt32, address: String, port: Int = DaemonConfig.defaultRingPort,
+            tokenPort: Int? = nil, clientPort: Int = DaemonConfig.defaultClientPort, clientAddress: String = "127.0.0.1",
+            unixSocket: String? = nil
+        ) {
+            self.name = name
+            self.id = id
+            self.address = address
+            self.port = port
+            self.tokenPort = tokenPort ?? port + 1
+            self.clientPort = clientPort
+            self.clientAddress = clientAddress
+            self.unixSocket = unixSocket ?? DaemonConfig.defaultUnixSocket(clientPort: clientPort)
+        }
+    }
+
+    public static let defaultClientPort = 4800
+    public static let defaultRingPort = 4801
+    public static func defaultUnixSocket(clientPort: Int) -> String { "/tmp/chorusd.\(clientPort).sock" }
+
+    /// The site's daemons, in the order of the file.
+    public var daemons: [Peer]
+    /// Ring protocol tunables (timeouts, windows, packet and message sizes).
+    public var ring: RingOptions
+    /// Limits on what one client may ask.
+    public var groupLimits: GroupLimits
+    /// Open client sessions at most.
+    public var maxSessions: Int
+    /// A session whose socket stays full this long (nanoseconds) is disconnected as a slow receiver.
+    public var slowReceiverTimeout: UInt64
+    /// Bytes written to a session and not yet taken by its socket, at most, before it is disconnected.
+    public var maxClientBacklog: Int
+    /// Bytes of one ring datagram, at most (UDP payload).
+    public var datagramSize: Int
+    public var logLevel: Logger.Level
+
+    public init(daemons: [Peer]) {
+        self.daemons = daemons
+        var ring = RingOptions.lan
+        ring.maxPendingMessages = 20_000
+        self.ring = ring
+        self.groupLimits = .default
+        self.maxSessions = 1000
+        self.slowReceiverTimeout = 10_000_000_000
+        self.maxClientBacklog = 64 << 20
+        self.datagramSize = 1472
+        self.logLevel = .info
+    }
+
+    /// A one-daemon site on 127.0.0.1 with the default ports: what `chorusd` runs with no file.
+    public static func singleDaemon(name: String = "local") -> DaemonConfig {
+        DaemonConfig(daemons: [Peer(name: name, id: 1, address: "127.0.0.1")])
+    }
+
+    public func peer(named name: String) -> Peer? { daemons.first { $0.name == name } }
+}

@@ -1,0 +1,439 @@
+import ChorusCore
+import ChorusProtocol
+import ChorusWire
+import Foundation
+import Logging
+import NIOCore
+
+/// The daemon's state: the engine, its timers, the ring transport and the client sessions.
+///
+/// Everything runs on one event loop, so nothing here takes a lock: the UDP handlers, the client
+/// handlers and the timers all call in on that loop (hence `@unchecked Sendable`). Each input runs
+/// the engine and performs its actions; writes are flushed once per input batch
+/// (`endOfInput`), so many packets and client frames leave in few system calls.
+final class DaemonCore: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let config: DaemonConfig
+    let peer: DaemonConfig.Peer
+    var logger: Logger
+
+    private(set) var engine: Engine
+    private var actions: [EngineAction] = []
+    private var timers = RingTimers()
+    var transport: RingTransport?
+
+    var sessions: [UInt32: ClientSession] = [:]
+    private var sessionNames: Set<String> = []
+    private var nextLocal: UInt32 = 1
+    private var dirty: [ClientSession] = []
+    private var paused: [ClientSession] = []
+    private var housekeeping: RepeatedTask?
+
+    var counters = DaemonCounters()
+    let nodeNames: [NodeID: String]
+    private(set) var configuration: RingConfiguration?
+
+    enum State { case created, running, leaving, stopped }
+    private(set) var state = State.created
+    let stopped: EventLoopPromise<Void>
+    var onStop: [@Sendable () -> Void] = []
+
+    init(eventLoop: any EventLoop, config: DaemonConfig, peer: DaemonConfig.Peer, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.config = config
+        self.peer = peer
+        self.logger = logger
+        self.nodeNames = Dictionary(uniqueKeysWithValues: config.daemons.map { (NodeID($0.id), $0.name) })
+        // Ring ids must never repeat across restarts: start above any seq this daemon used
+        // before, taken from the wall clock in microseconds.
+        let floor = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        self.engine = Engine(
+            me: NodeID(peer.id), site: config.daemons.map { NodeID($0.id) }, ringOptions: config.ring,
+            groupLimits: config.groupLimits, ringSeqFloor: floor)
+        self.stopped = eventLoop.makePromise()
+        actions.reserveCapacity(256)
+    }
+
+    var now: Instant { NIODeadline.now().uptimeNanoseconds }
+
+    // MARK: Lifecycle
+
+    func start() {
+        eventLoop.preconditionInEventLoop()
+        state = .running
+        engine.start(now: now, into: &actions)
+        performActions()
+        endOfInput()
+        housekeeping = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) {
+            [self] _ in self.checkSlowReceivers()
+        }
+        logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.daemons.count) daemons configured")
+    }
+
+    /// Graceful stop: leave the ring so the others reconfigure at once, end the sessions, close.
+    func beginShutdown() {
+        guard state == .running else {
+            if state == .created { finishStop() }
+            return
+        }
+        state = .leaving
+        logger.notice("daemon \(peer.name) leaving the ring (graceful shutdown)")
+        engine.leave(now: now, into: &actions)
+        // The leave is one datagram; send it twice so one loss does not cost the others a timeout.
+        let leaveActions = actions
+        performActions()
+        actions = leaveActions
+        performActions()
+        for session in Array(sessions.values) {
+            close(session, error: (.shuttingDown, "daemon \(peer.name) is shutting down"), reason: "daemon shutdown")
+        }
+        endOfInput()
+        eventLoop.scheduleTask(in: .milliseconds(30)) { [self] in self.finishStop() }
+    }
+
+    private func finishStop() {
+        guard state != .stopped else { return }
+        state = .stopped
+        timers.cancelAll()
+        housekeeping?.cancel()
+        for action in onStop { action() }
+        stopped.succeed()
+    }
+
+    // MARK: Ring input
+
+    func datagram(_ buffer: ByteBuffer) {
+        guard state == .running else { return }
+        counters.datagramsReceived += 1
+        let packet: Packet
+        do {
+            packet = try PacketCodec.decode(buffer)
+        } catch {
+            counters.badDatagrams += 1
+            if counters.badDatagrams & (counters.badDatagrams - 1) == 0 {  // 1st, 2nd, 4th, 8th… only
+                logger.warning("dropped a bad ring datagram (\(counters.badDatagrams) so far): \(error)")
+            }
+            return
+        }
+        engine.receive(packet, now: now, into: &actions)
+        performActions()
+    }
+
+    private func timersDue() {
+        guard state == .running else { return }
+        let now = self.now
+        for timer in timers.takeDue(now: now) {
+            engine.timerFired(timer, now: now, into: &actions)
+            performActions()
+        }
+        endOfInput()
+    }
+
+    /// Ends an input batch: resumes paused senders, flushes the sockets, re-arms the timer.
+    func endOfInput() {
+        resumePaused()
+        transport?.flush()
+        for session in dirty {
+            session.isDirty = false
+            guard !session.isClosed else { continue }
+            if session.outstanding > config.maxClientBacklog {
+                slowReceiver(session, "\(session.outstanding) bytes unread (limit \(config.maxClientBacklog))")
+                continue
+            }
+            session.flush { [self] bytes in self.eventLoop.assertInEventLoop(); session.taken(bytes) }
+        }
+        dirty.removeAll(keepingCapacity: true)
+        if state == .running {
+            timers.reschedule(on: eventLoop, now: now) { [self] in self.timersDue() }
+        }
+    }
+
+    private func markDirty(_ session: ClientSession) {
+        if !session.isDirty {
+            session.isDirty = true
+            dirty.append(session)
+        }
+    }
+
+    // MARK: Engine actions
+
+    private func performActions() {
+        guard !actions.isEmpty else { return }
+        var batch: [EngineAction] = []
+        swap(&batch, &actions)
+        for action in batch {
+            switch action {
+            case .send(let packet, let destination):
+                transport?.send(packet, to: destination)
+            case .setTimer(let timer, let deadline):
+                timers.arm(timer, at: deadline)
+            case .configuration(let configuration):
+                configurationChanged(configuration)
+            case .deliver(let delivery):
+                deliver(delivery)
+            case .view(let view):
+                deliverView(view)
+            case .decodeError(let text):
+                counters.malformedGroupMessages += 1
+                logger.warning("dropped a malformed group message: \(text)")
+            }
+        }
+        batch.removeAll(keepingCapacity: true)
+        if actions.isEmpty { swap(&batch, &actions) } else { performActions() }
+    }
+
+    private func configurationChanged(_ configuration: RingConfiguration) {
+        self.configuration = configuration
+        let names = configuration.members.map { nodeNames[$0] ?? "\($0)" }
+        logger[metadataKey: "ring"] = "\(configuration.ringID)"
+        switch configuration.kind {
+        case .regular:
+            counters.configurations += 1
+            logger.notice("regular configuration \(configuration.ringID): \(names.count) daemons [\(names.joined(separator: ", "))]")
+        case .transitional:
+            logger.notice("transitional configuration to \(configuration.ringID): \(names.count) daemons moved together [\(names.joined(separator: ", "))]")
+        }
+    }
+
+    private func deliver(_ delivery: GroupDelivery) {
+        counters.messagesDelivered += 1
+        guard !delivery.recipients.isEmpty else { return }
+        let data = delivery.data
+        let sender = data.sender.privateGroup
+        for recipient in delivery.recipients {
+            guard let session = sessions[recipient.local], !session.isClosed else { continue }
+            session.appendMessage(
+                service: delivery.service, messageType: data.messageType, sender: sender, groups: data.groups,
+                payload: data.payload)
+            counters.framesToClients += 1
+            markDirty(session)
+        }
+    }
+
+    private func deliverView(_ view: GroupView) {
+        guard !view.recipients.isEmpty else { return }
+        let reason: MembershipEvent.Reason =
+            switch view.reason {
+            case .join: .join
+            case .leave: .leave
+            case .disconnect: .disconnect
+            case .network: .network
+            }
+        let event = DaemonEvent.membership(MembershipEvent(
+            group: view.group, viewRingSeq: view.viewID.ring.seq,
+            viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
+            kind: view.kind == .regular ? .regular : .transitional, reason: reason,
+            members: view.members.map(\.privateGroup), changed: view.changed.map(\.privateGroup)))
+        for recipient in view.recipients {
+            guard let session = sessions[recipient.local], !session.isClosed, session.membershipNotices else { continue }
+            session.append(event)
+            counters.viewsToClients += 1
+            markDirty(session)
+        }
+    }
+
+    // MARK: Clients
+
+    /// A client connected; it must send a connect frame first.
+    func clientConnected(_ channel: any Channel) -> ClientSession {
+        let session = ClientSession(channel: channel, local: nextLocal)
+        nextLocal &+= 1
+        sessions[session.local] = session
+        return session
+    }
+
+    func clientFrame(_ session: ClientSession, _ frame: RawFrame) {
+        guard !session.isClosed else { return }
+        let request: ClientRequest
+        do {
+            request = try ClientRequest.decode(frame)
+        } catch {
+            protocolError(session, error)
+            return
+        }
+        if session.isPaused {
+            session.queued.append(request)
+            return
+        }
+        if !handle(session, request) {
+            // The send queue is full: stop reading this client (TCP pushes back on it) and keep
+            // the request until the ring has sent enough.
+            session.queued = [request]
+            session.queueHead = 0
+            session.isPaused = true
+            paused.append(session)
+            counters.sendersPaused += 1
+            session.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
+    func protocolError(_ session: ClientSession, _ error: ProtocolError) {
+        counters.clientProtocolErrors += 1
+        close(session, error: (error.code, error.detail), reason: "protocol error: \(error)")
+    }
+
+    /// Runs one request; returns false, having done nothing, when the send queue is full.
+    private func handle(_ session: ClientSession, _ request: ClientRequest) -> Bool {
+        guard let id = session.id else {
+            guard case .connect(let connect) = request else {
+                protocolError(session, ProtocolError(.notConnected, "the first frame must be a connect frame"))
+                return true
+            }
+            self.connect(session, connect)
+            return true
+        }
+        do throws(GroupError) {
+            switch request {
+            case .connect:
+                protocolError(session, ProtocolError(.notConnected, "the session is already connected"))
+            case .join(let group):
+                try engine.join(session: id, group: group, now: now, into: &actions)
+                session.groups.insert(group)
+                performActions()
+            case .leave(let group):
+                try engine.leave(session: id, group: group, now: now, into: &actions)
+                session.groups.remove(group)
+                performActions()
+            case .multicast(let message):
+                try engine.send(
+                    session: id, service: message.service, groups: message.groups, messageType: message.messageType,
+                    selfDiscard: message.selfDiscard, payload: message.payload, now: now, into: &actions)
+                counters.messagesAccepted += 1
+                session.messagesSent += 1
+                performActions()
+            case .disconnect:
+                close(session, error: nil, reason: "client disconnected")
+            case .status:
+                session.append(.statusReply(json: statusJSON()))
+                markDirty(session)
+            }
+        } catch {
+            if error.code == .busy { return false }
+            counters.clientProtocolErrors += 1
+            close(session, error: (Self.errorCode(for: error.code), error.detail), reason: "refused request: \(error)")
+        }
+        return true
+    }
+
+    static func errorCode(for code: GroupError.Code) -> ErrorCode {
+        switch code {
+        case .invalidGroupName: .invalidGroupName
+        case .reservedGroupName: .reservedGroupName
+        case .noGroups, .tooManyGroups: .tooManyGroups
+        case .tooManyGroupsForSession: .tooManyGroupsForSession
+        case .payloadTooLarge: .payloadTooLarge
+        default: .malformedFrame
+        }
+    }
+
+    private func connect(_ session: ClientSession, _ connect: ConnectRequest) {
+        guard connect.version == ClientProtocol.version else {
+            return protocolError(session, ProtocolError(.unsupportedVersion, "the daemon speaks protocol version \(ClientProtocol.version), the client asked for \(connect.version)"))
+        }
+        guard ConnectRequest.isValidName(connect.name) else {
+            return protocolError(session, ProtocolError(.invalidName, "'\(connect.name)': expected 1 to \(ClientProtocol.maxNameLength) characters of A-Z a-z 0-9 _ - ."))
+        }
+        guard !sessionNames.contains(connect.name) else {
+            return protocolError(session, ProtocolError(.nameInUse, "a session named '\(connect.name)' is already connected to daemon \(peer.name)"))
+        }
+        guard state == .running else {
+            return protocolError(session, ProtocolError(.shuttingDown, "daemon \(peer.name) is shutting down"))
+        }
+        guard sessionNames.count < config.maxSessions else {
+            return protocolError(session, ProtocolError(.tooManySessions, "daemon \(peer.name) has \(config.maxSessions) sessions, its limit"))
+        }
+        let id = engine.openSession(local: session.local)
+        session.id = id
+        session.name = connect.name
+        session.membershipNotices = connect.membershipNotices
+        sessionNames.insert(connect.name)
+        counters.sessionsOpened += 1
+        session.append(.welcome(Welcome(
+            privateGroup: id.privateGroup, daemon: peer.name, maxPayload: UInt32(engine.groups.limits.maxPayloadBytes))))
+        markDirty(session)
+        logger.debug("session \(id.privateGroup) '\(connect.name)' connected from \(session.channel.remoteAddress?.description ?? "unix socket")")
+    }
+
+    /// Ends a session: an optional error frame, then the connection closes and the session leaves
+    /// its groups (the others see a disconnect view).
+    func close(_ session: ClientSession, error: (ErrorCode, String)?, reason: String) {
+        guard !session.isClosed else { return }
+        session.isClosed = true
+        sessions[session.local] = nil
+        let channel = session.channel
+        if let (code, text) = error {
+            session.append(.error(code: code, text: text))
+            if channel.isWritable {
+                session.flush { _ in }
+                channel.close(mode: .output, promise: nil)
+                // Give the client a moment to read the error before the connection goes.
+                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        } else {
+            channel.close(promise: nil)
+        }
+        if let id = session.id {
+            sessionNames.remove(session.name)
+            counters.sessionsClosed += 1
+            logger.debug("session \(id.privateGroup) '\(session.name)' closed: \(reason)")
+            engine.closeSession(id, now: now, into: &actions)
+            performActions()
+        }
+    }
+
+    func clientClosed(_ session: ClientSession) {
+        close(session, error: nil, reason: "connection closed")
+    }
+
+    func writabilityChanged(_ session: ClientSession, isWritable: Bool) {
+        if isWritable {
+            session.unwritableSince = nil
+        } else if session.unwritableSince == nil {
+            session.unwritableSince = now
+        }
+    }
+
+    private func slowReceiver(_ session: ClientSession, _ detail: String) {
+        counters.slowReceiverDisconnects += 1
+        logger.warning("disconnecting slow receiver \(session.id?.privateGroup ?? "?") '\(session.name)': \(detail)")
+        close(session, error: (.slowReceiver, detail), reason: "slow receiver: \(detail)")
+    }
+
+    private func checkSlowReceivers() {
+        let now = self.now
+        for session in Array(sessions.values) {
+            guard let since = session.unwritableSince, now - since > config.slowReceiverTimeout else { continue }
+            slowReceiver(session, "socket full for \((now - since) / 1_000_000) ms (limit \(config.slowReceiverTimeout / 1_000_000) ms), \(session.outstanding) bytes unread")
+        }
+        endOfInput()
+    }
+
+    /// Runs the requests of paused senders once the send queue has room again.
+    private func resumePaused() {
+        guard !paused.isEmpty, state == .running,
+            engine.pendingMessages < config.ring.maxPendingMessages - config.ring.maxPendingMessages / 4
+        else { return }
+        let list = paused
+        paused.removeAll()
+        for session in list where !session.isClosed {
+            var index = session.queueHead
+            while index < session.queued.count, !session.isClosed {
+                if !handle(session, session.queued[index]) { break }
+                index += 1
+            }
+            if session.isClosed { continue }
+            if index == session.queued.count {
+                session.queued.removeAll()
+                session.queueHead = 0
+                session.isPaused = false
+                session.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                session.channel.read()
+            } else {
+                session.queueHead = index
+                paused.append(session)
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import ChorusCore
+import ChorusWire
+import NIOCore
+
+/// The ring's UDP sockets: one for data packets, one for the token (and commit token), so a
+/// token never waits behind a burst of data in the same receive queue.
+///
+/// Sends are encoded once and written to every destination without flushing; `flush` hands them
+/// all to the kernel at the end of an input batch (NIO uses sendmmsg for a run of datagrams).
+final class RingTransport: @unchecked Sendable {  // confined to the daemon's event loop
+    let data: any Channel
+    let token: any Channel
+    private let me: NodeID
+    private let dataAddresses: [NodeID: SocketAddress]
+    private let tokenAddresses: [NodeID: SocketAddress]
+    private let others: [NodeID]
+    private var dataPending = false
+    private var tokenPending = false
+    private let allocator: ByteBufferAllocator
+
+    init(data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer]) throws {
+        self.data = data
+        self.token = token
+        self.me = me
+        self.allocator = data.allocator
+        var dataAddresses: [NodeID: SocketAddress] = [:]
+        var tokenAddresses: [NodeID: SocketAddress] = [:]
+        for peer in peers {
+            dataAddresses[NodeID(peer.id)] = try SocketAddress(ipAddress: peer.address, port: peer.port)
+            tokenAddresses[NodeID(peer.id)] = try SocketAddress(ipAddress: peer.address, port: peer.tokenPort)
+        }
+        self.dataAddresses = dataAddresses
+        self.tokenAddresses = tokenAddresses
+        self.others = peers.map { NodeID($0.id) }.filter { $0 != me }.sorted()
+    }
+
+    func send(_ packet: Packet, to destination: Destination) {
+        let isToken: Bool
+        switch packet {
+        case .token, .commit: isToken = true
+        default: isToken = false
+        }
+        var buffer = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
+        PacketCodec.encode(packet, into: &buffer)
+        switch destination {
+        case .node(let node): write(buffer, to: node, isToken: isToken)
+        case .members(let members):
+            for node in members where node != me { write(buffer, to: node, isToken: isToken) }
+        case .site:
+            for node in others { write(buffer, to: node, isToken: isToken) }
+        }
+    }
+
+    private func write(_ buffer: ByteBuffer, to node: NodeID, isToken: Bool) {
+        if isToken {
+            guard let address = tokenAddresses[node] else { return }
+            token.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+            tokenPending = true
+        } else {
+            guard let address = dataAddresses[node] else { return }
+            data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+            dataPending = true
+        }
+    }
+
+    func flush() {
+        // Data first: the token should not overtake the packets it accounts for.
+        if dataPending {
+            dataPending = false
+            data.flush()
+        }
+        if tokenPending {
+            tokenPending = false
+            token.flush()
+        }
+    }
+
+    func close() {
+        data.close(promise: nil)
+        token.close(promise: nil)
+    }
+}
+
+/// Feeds datagrams from either ring socket to the daemon.
+final class RingDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let core: DaemonCore
+
+    init(core: DaemonCore) { self.core = core }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        core.datagram(unwrapInboundIn(data).data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        core.endOfInput()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP errors for a daemon that is down, and the like: the ring's timeouts handle them.
+        core.logger.trace("ring socket error: \(error)")
+    }
+}

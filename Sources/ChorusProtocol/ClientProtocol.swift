@@ -1,0 +1,119 @@
+import NIOCore
+
+/// Constants of the client protocol: the frames a client and its daemon exchange over TCP or a
+/// Unix socket. docs/protocol.md is the normative description.
+///
+/// Every frame is `u32 length` (big-endian; the bytes that follow it, type byte included),
+/// `u8 type`, then the body. Integers are big-endian; a string is `u8 length` + UTF-8 bytes
+/// unless stated otherwise.
+public enum ClientProtocol {
+    /// The protocol version this build speaks; a daemon refuses a connect with another.
+    public static let version: UInt16 = 1
+    /// Bytes before the body: the length field and the type byte.
+    public static let headerSize = 5
+    /// Largest frame (type byte and body) a peer may send: a 16 MiB payload plus headers.
+    public static let maxFrameLength = (1 << 24) + (1 << 16)
+    /// Longest connect name, in UTF-8 bytes.
+    public static let maxNameLength = 32
+    /// Longest error text, in UTF-8 bytes.
+    public static let maxErrorTextLength = 1024
+}
+
+/// The type byte of a frame. Client → daemon types are below 0x80, daemon → client at or above.
+public enum FrameType: UInt8, Sendable, CaseIterable {
+    case connect = 0x01
+    case join = 0x02
+    case leave = 0x03
+    case multicast = 0x04
+    case disconnect = 0x05
+    case status = 0x06
+
+    case welcome = 0x81
+    case message = 0x82
+    case membership = 0x83
+    case error = 0x84
+    case statusReply = 0x86
+}
+
+/// One frame cut from the byte stream: its type byte (not yet checked) and its body.
+public struct RawFrame: Sendable {
+    public var type: UInt8
+    public var body: ByteBuffer
+    public init(type: UInt8, body: ByteBuffer) {
+        self.type = type
+        self.body = body
+    }
+}
+
+/// Why a daemon refused a request or ended a session, as carried in an error frame.
+/// After an error frame the daemon closes the session.
+public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// A frame could not be decoded (truncated, bad field, trailing bytes).
+    public static let malformedFrame = ErrorCode(rawValue: 1)
+    /// The type byte names no client frame.
+    public static let unknownFrameType = ErrorCode(rawValue: 2)
+    /// The length field exceeds `ClientProtocol.maxFrameLength`.
+    public static let frameTooLarge = ErrorCode(rawValue: 3)
+    /// The connect frame asked for a protocol version the daemon does not speak.
+    public static let unsupportedVersion = ErrorCode(rawValue: 4)
+    /// The first frame was not a connect, or a second connect came.
+    public static let notConnected = ErrorCode(rawValue: 5)
+    /// The connect name is empty, too long or has characters outside `A-Z a-z 0-9 _ - .`.
+    public static let invalidName = ErrorCode(rawValue: 6)
+    /// Another session on this daemon uses that connect name.
+    public static let nameInUse = ErrorCode(rawValue: 7)
+    /// A group name is empty or too long.
+    public static let invalidGroupName = ErrorCode(rawValue: 8)
+    /// Names starting with `#` are private groups and cannot be joined or left.
+    public static let reservedGroupName = ErrorCode(rawValue: 9)
+    /// A multicast names no group, or more than the daemon allows.
+    public static let tooManyGroups = ErrorCode(rawValue: 10)
+    /// Joining would put the session in more groups than the daemon allows.
+    public static let tooManyGroupsForSession = ErrorCode(rawValue: 11)
+    /// The payload is larger than the daemon's maximum message size.
+    public static let payloadTooLarge = ErrorCode(rawValue: 12)
+    /// The daemon has as many sessions as it allows.
+    public static let tooManySessions = ErrorCode(rawValue: 13)
+    /// The session did not read its messages fast enough and was disconnected.
+    public static let slowReceiver = ErrorCode(rawValue: 14)
+    /// The daemon is shutting down.
+    public static let shuttingDown = ErrorCode(rawValue: 15)
+    /// The service byte names no service.
+    public static let invalidService = ErrorCode(rawValue: 16)
+
+    public var description: String {
+        switch self {
+        case .malformedFrame: "malformed frame"
+        case .unknownFrameType: "unknown frame type"
+        case .frameTooLarge: "frame too large"
+        case .unsupportedVersion: "unsupported protocol version"
+        case .notConnected: "not connected"
+        case .invalidName: "invalid name"
+        case .nameInUse: "name in use"
+        case .invalidGroupName: "invalid group name"
+        case .reservedGroupName: "reserved group name"
+        case .tooManyGroups: "too many groups"
+        case .tooManyGroupsForSession: "too many groups for session"
+        case .payloadTooLarge: "payload too large"
+        case .tooManySessions: "too many sessions"
+        case .slowReceiver: "slow receiver"
+        case .shuttingDown: "shutting down"
+        case .invalidService: "invalid service"
+        default: "error \(rawValue)"
+        }
+    }
+}
+
+/// Why bytes could not be decoded as a frame. The daemon answers with an error frame of `code`.
+public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: ErrorCode
+    public var detail: String
+    public init(_ code: ErrorCode, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+    public var description: String { "\(code): \(detail)" }
+}

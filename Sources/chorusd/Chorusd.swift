@@ -1,0 +1,109 @@
+import ArgumentParser
+import ChorusDaemon
+import Logging
+import ServiceLifecycle
+
+/// `chorusd`: the Chorus daemon. One per host; clients connect to it.
+@main
+struct Chorusd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chorusd",
+        abstract: "The Chorus daemon: runs the site's ring and serves local clients.",
+        discussion: """
+            With no --config, runs a one-daemon site on 127.0.0.1 (clients on TCP port \(DaemonConfig.defaultClientPort) \
+            and \(DaemonConfig.defaultUnixSocket(clientPort: DaemonConfig.defaultClientPort))).
+            SIGTERM or SIGINT leaves the ring gracefully.
+            """)
+
+    @Option(name: .shortAndLong, help: "The site's configuration file (TOML).")
+    var config: String?
+
+    @Option(name: .shortAndLong, help: "Which [[daemon]] of the file this is (needed when it names several).")
+    var name: String?
+
+    @Option(name: .customLong("check-config"), help: "Validate a configuration file, print what it describes, and exit.")
+    var checkConfig: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (overrides the file).")
+    var logLevel: String?
+
+    func run() async throws {
+        if let checkConfig {
+            do {
+                let config = try DaemonConfig.load(file: checkConfig)
+                print("\(checkConfig): valid; \(config.daemons.count) daemon(s):")
+                for peer in config.daemons {
+                    let clients = [peer.clientPort != 0 ? "tcp \(peer.clientAddress):\(peer.clientPort)" : nil, peer.unixSocket.isEmpty ? nil : "unix \(peer.unixSocket)"]
+                        .compactMap { $0 }.joined(separator: ", ")
+                    print("  \(peer.name) (id \(peer.id)): ring \(peer.address):\(peer.port), token \(peer.tokenPort); clients \(clients)")
+                }
+                print("  token timeout \(config.ring.tokenTimeout / 1_000_000) ms, window \(config.ring.windowSize), datagram \(config.datagramSize) B, max message \(config.ring.maxMessageSize) B")
+                return
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+        }
+        var settings: DaemonConfig
+        if let config {
+            do {
+                settings = try DaemonConfig.load(file: config)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+        } else {
+            settings = DaemonConfig.singleDaemon()
+        }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                printError("--log-level '\(logLevel)': expected trace, debug, info, notice, warning, error or critical")
+                throw ExitCode(2)
+            }
+            settings.logLevel = level
+        }
+        let daemonName: String
+        if let name {
+            daemonName = name
+        } else if settings.daemons.count == 1 {
+            daemonName = settings.daemons[0].name
+        } else {
+            printError("the configuration names \(settings.daemons.count) daemons; choose this one with --name (\(settings.daemons.map(\.name).joined(separator: ", ")))")
+            throw ExitCode(2)
+        }
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "chorusd")
+        let daemon: ChorusDaemon
+        do {
+            daemon = try ChorusDaemon(config: settings, name: daemonName, logger: logger)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        let group = ServiceGroup(
+            services: [ChorusDaemonService(daemon: daemon)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("chorusd stopped: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func printError(_ text: String) {
+        var stderr = StandardError()
+        print("chorusd: \(text)", to: &stderr)
+    }
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleStderr.write(string)
+    }
+}
