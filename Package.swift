@@ -59,6 +59,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Runs a site of real chorusd processes on this host (for `chorus demo`, `chorus bench`, tests).
+        .target(name: "ChorusLocalCluster", dependencies: ["Chorus"]),
         .executableTarget(
             name: "chorusd",
             dependencies: [
@@ -71,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ChorusSimulator", "Chorus", "ChorusDaemon",
+                "ChorusSimulator", "Chorus", "ChorusLocalCluster", "ChorusDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
         .testTarget(name: "ChorusDaemonTests", dependencies: ["ChorusDaemon", "ChorusCore"]),
         // Real daemons as child processes, real sockets, real kills.
-        .testTarget(name: "ChorusIntegrationTests", dependencies: ["Chorus", "ChorusVerify"]),
+        .testTarget(name: "ChorusIntegrationTests", dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify"]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore"]),
     ],
     swiftLanguageModes: [.v6]

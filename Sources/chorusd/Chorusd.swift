@@ -2,6 +2,9 @@ import ArgumentParser
 import ChorusDaemon
 import Logging
 import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `chorusd`: the Chorus daemon. One per host; clients connect to it.
 @main
@@ -26,6 +29,9 @@ struct Chorusd: AsyncParsableCommand {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (overrides the file).")
     var logLevel: String?
+
+    @Flag(name: .customLong("exit-with-parent"), help: "Leave and exit when the parent process ends (for clusters started by tools and tests).")
+    var exitWithParent = false
 
     func run() async throws {
         if let checkConfig {
@@ -84,6 +90,13 @@ struct Chorusd: AsyncParsableCommand {
         } catch {
             printError("\(error)")
             throw ExitCode(2)
+        }
+        if exitWithParent {
+            let parent = getppid()
+            Task.detached {
+                while getppid() == parent { try? await Task.sleep(for: .milliseconds(200)) }
+                daemon.shutdown()
+            }
         }
         let group = ServiceGroup(
             services: [ChorusDaemonService(daemon: daemon)], gracefulShutdownSignals: [.sigterm, .sigint],

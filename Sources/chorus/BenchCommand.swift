@@ -1,0 +1,114 @@
+import ArgumentParser
+import Chorus
+import ChorusLocalCluster
+import Foundation
+import Histogram
+import NIOCore
+
+/// `chorus bench`: senders and receivers on every daemon of a local (or running) site.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure delivered throughput and latency with sender and receiver clients on every daemon.",
+        discussion: """
+            Starts --daemons local daemons (or uses the running ones named with --connect), one receiver and
+            --senders sender sessions per daemon. Receivers join group 'bench'; senders multicast to it flat out
+            (or at --rate per sender). Latency is from the sender's write to the receiver's read, on this host's
+            monotonic clock. --in-flight 1 measures one-way latency with one message in flight (one sender,
+            on the first daemon; latency as seen by the receiver on the next daemon).
+            """)
+
+    @Option(help: "Local daemons to start (ignored with --connect).")
+    var daemons: Int = 3
+
+    @Option(help: "A running daemon to use instead (repeatable): host:port or a Unix socket path.")
+    var connect: [String] = []
+
+    @Option(help: "Senders per daemon.")
+    var senders: Int = 1
+
+    @Option(help: "Service: \(Service.allValueStrings.joined(separator: ", ")).")
+    var service: Service = .agreed
+
+    @Option(help: "Payload bytes per message (at least 24).")
+    var size: Int = 1000
+
+    @Option(help: "Messages per second per sender; 0 is flat out.")
+    var rate: Int = 0
+
+    @Option(help: "Messages each sender may have sent and not yet delivered to the first receiver; 0 is unbounded.")
+    var inFlight: Int = 0
+
+    @Option(help: "Seconds measured (after --warmup).")
+    var duration: Double = 10
+
+    @Option(help: "Seconds of traffic before measuring.")
+    var warmup: Double = 1
+
+    @Option(help: "First client port of the local daemons.")
+    var basePort: Int = 5100
+
+    @Flag(help: "Connect through the daemons' Unix sockets instead of TCP.")
+    var unix = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        if size < BenchPayload.headerSize { throw ValidationError("--size must be at least \(BenchPayload.headerSize)") }
+        if daemons < 1 || daemons > 16 { throw ValidationError("--daemons is 1 to 16") }
+        if senders < 0 { throw ValidationError("--senders is 0 or more") }
+    }
+
+    func run() async throws {
+        var cluster: LocalCluster?
+        var endpoints: [ChorusEndpoint] = []
+        if connect.isEmpty {
+            let local = try LocalCluster(count: daemons, basePort: basePort, ringSection: "", logLevel: "warning")
+            cluster = local
+            if !json { printError("starting \(daemons) daemon(s) on 127.0.0.1 from port \(basePort)") }
+            try await local.start()
+            endpoints = local.members.map { unix ? $0.unixEndpoint : $0.endpoint }
+        } else {
+            for text in connect {
+                guard let endpoint = ChorusEndpoint(parsing: text) else { throw ValidationError("--connect '\(text)' is not an endpoint") }
+                endpoints.append(endpoint)
+            }
+        }
+        defer { cluster?.stop() }
+        let result = try await BenchRun(options: self, endpoints: endpoints).run()
+        if json {
+            print(result.json())
+        } else {
+            print(result.text())
+        }
+    }
+}
+
+/// The first bytes of every bench payload: when it was sent, by whom, its number.
+enum BenchPayload {
+    static let headerSize = 24
+
+    static func make(size: Int, sender: Int, seq: UInt64, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: size)
+        buffer.writeInteger(monotonicNanoseconds())
+        buffer.writeInteger(UInt64(sender))
+        buffer.writeInteger(seq)
+        buffer.writeRepeatingByte(0x2A, count: size - headerSize)
+        return buffer
+    }
+
+    static func read(_ payload: ByteBuffer) -> (sent: UInt64, sender: Int, seq: UInt64)? {
+        guard let sent = payload.getInteger(at: payload.readerIndex, as: UInt64.self),
+            let sender = payload.getInteger(at: payload.readerIndex + 8, as: UInt64.self),
+            let seq = payload.getInteger(at: payload.readerIndex + 16, as: UInt64.self)
+        else { return nil }
+        return (sent, Int(sender), seq)
+    }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}

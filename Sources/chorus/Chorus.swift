@@ -1,9 +1,0 @@
-import ArgumentParser
-
-@main
-struct Chorus: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "chorus",
-        abstract: "Chorus: reliable group communication. Tools for users and developers.",
-        subcommands: [SimCommand.self])
-}

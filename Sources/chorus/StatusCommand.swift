@@ -1,0 +1,56 @@
+import ArgumentParser
+import Chorus
+import ChorusDaemon
+import Foundation
+
+/// `chorus status`: a daemon's ring, sessions, groups and counters.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show a daemon's ring, members, sessions, groups and counters.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Flag(help: "Print the daemon's JSON document as is.")
+    var json = false
+
+    func run() async throws {
+        let endpoint = try client.endpoint()
+        let document = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("status"), membershipNotices: false) {
+            session in
+            try await session.requestStatus()
+            for try await event in session.events {
+                if case .status(let json) = event { return json }
+            }
+            throw ChorusClientError(.closed, "no status reply")
+        }
+        if json {
+            print(document)
+            return
+        }
+        let status = try JSONDecoder().decode(DaemonStatus.self, from: Data(document.utf8))
+        print(Self.render(status))
+    }
+
+    static func render(_ status: DaemonStatus) -> String {
+        var lines: [String] = []
+        lines.append("daemon \(status.daemon) (id \(status.nodeID))")
+        lines.append("  ring \(status.ring.id) (\(status.ring.kind)): \(status.ring.members.joined(separator: ", "))")
+        lines.append("  messages waiting for the token: \(status.ring.pendingMessages)")
+        lines.append("sessions: \(status.sessions.count)")
+        for session in status.sessions {
+            lines.append("  \(session.privateGroup) '\(session.name)': groups [\(session.groups.joined(separator: ", "))], sent \(session.messagesSent), received \(session.messagesReceived), unread \(session.unreadBytes) B")
+        }
+        lines.append("groups: \(status.groups.count)")
+        for group in status.groups {
+            lines.append("  \(group.name): \(group.members.count) member(s) [\(group.members.joined(separator: ", "))]")
+        }
+        let c = status.counters
+        let r = status.ringCounters
+        lines.append("counters:")
+        lines.append("  messages accepted \(c.messagesAccepted), delivered \(c.messagesDelivered), frames to clients \(c.framesToClients), views to clients \(c.viewsToClients)")
+        lines.append("  packets sent \(r.packetsSent), retransmitted \(r.retransmissions), token retransmissions \(r.tokenRetransmissions), token losses \(r.tokenLosses)")
+        lines.append("  datagrams received \(c.datagramsReceived), bad datagrams dropped \(c.badDatagrams), implausible \(r.implausiblePackets), duplicates \(r.duplicatePackets), foreign \(r.foreignPackets)")
+        lines.append("  configurations \(c.configurations), sessions opened \(c.sessionsOpened), closed \(c.sessionsClosed), protocol errors \(c.clientProtocolErrors), slow receivers disconnected \(c.slowReceiverDisconnects), senders paused \(c.sendersPaused)")
+        return lines.joined(separator: "\n")
+    }
+}
