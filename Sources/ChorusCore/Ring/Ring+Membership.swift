@@ -43,7 +43,10 @@ extension Ring {
     /// The highest ring seq this daemon knows; persist it so a restart starts above it.
     public var highestRingSeq: UInt64 { maxRingSeq }
 
-    mutating func enterGather(now: Instant, failed: [NodeID], into actions: inout [RingAction]) {
+    /// Starts a gather. `including` seeds the proc set (the sender of the join that caused it):
+    /// the first join broadcast must already name it, or the others could reach consensus on
+    /// the old membership before it arrives and re-form without it, over and over.
+    mutating func enterGather(now: Instant, failed: [NodeID], including: [NodeID] = [], into actions: inout [RingAction]) {
         phase = .gather
         heldToken = nil
         lastSentToken = nil
@@ -55,7 +58,7 @@ extension Ring {
         for timer in [RingTimer.tokenRetransmit, .idleHold, .mergeProbe, .tokenLoss] { disarm(timer) }
         let known = installed?.members ?? []
         gather = GatherState(
-            procSet: Array(Set(known + [me])).sorted(),
+            procSet: Array(Set(known + [me] + including.filter(site.contains)).subtracting(failed)).sorted(),
             failSet: Array(Set(failed).subtracting([me])).sorted(),
             heard: [:], startedAt: now)
         broadcastJoin(into: &actions)
@@ -85,7 +88,7 @@ extension Ring {
                 return
             }
             maxRingSeq = max(maxRingSeq, join.maxRingSeq)
-            enterGather(now: now, failed: [], into: &actions)
+            enterGather(now: now, failed: [], including: [join.sender], into: &actions)
             mergeJoin(join, now: now, into: &actions)
         case .commit:
             guard let state = commit, state.members.contains(join.sender), join.maxRingSeq >= state.ringID.seq else {

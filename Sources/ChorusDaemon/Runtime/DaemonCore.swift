@@ -115,8 +115,22 @@ final class DaemonCore: @unchecked Sendable {
             }
             return
         }
+        if logger.logLevel <= .trace { traceMembership(packet) }
         engine.receive(packet, now: now, into: &actions)
         performActions()
+    }
+
+    /// Membership packets at trace level: enough to follow a gather from the logs.
+    private func traceMembership(_ packet: Packet) {
+        switch packet {
+        case .join(let join):
+            logger.trace("join from \(join.sender): ring \(join.ringID) max seq \(join.maxRingSeq) proc \(join.procSet) fail \(join.failSet)")
+        case .commit(let commit):
+            logger.trace("commit token for \(commit.ringID) members \(commit.members) rotation \(commit.rotation)")
+        case .leave(let leave):
+            logger.trace("leave from \(leave.sender) of ring \(leave.ringID)")
+        default: break
+        }
     }
 
     private func timersDue() {
