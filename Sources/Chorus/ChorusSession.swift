@@ -126,20 +126,27 @@ public struct ChorusSession: Sendable {
 /// The events of a session, as an `AsyncSequence`.
 public struct ChorusEvents: AsyncSequence, Sendable {
     public typealias Element = ChorusEvent
-    let inbound: NIOAsyncChannelInboundStream<DaemonEvent>
+    let inbound: NIOAsyncChannelInboundStream<[DaemonEvent]>
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: NIOAsyncChannelInboundStream<DaemonEvent>.AsyncIterator
+        var base: NIOAsyncChannelInboundStream<[DaemonEvent]>.AsyncIterator
+        var batch: [DaemonEvent] = []
+        var position = 0
 
         public mutating func next() async throws -> ChorusEvent? {
             while true {
-                let event: DaemonEvent?
-                do {
-                    event = try await base.next()
-                } catch {
-                    throw ChorusSession.map(error)
+                if position == batch.count {
+                    do {
+                        guard let next = try await base.next() else { return nil }
+                        batch = next
+                        position = 0
+                    } catch {
+                        throw ChorusSession.map(error)
+                    }
+                    continue
                 }
-                guard let event else { return nil }
+                let event = batch[position]
+                position += 1
                 switch event {
                 case .message(let message):
                     return .message(ChorusMessage(
@@ -174,17 +181,17 @@ public enum ChorusClient {
         }
         let group = MultiThreadedEventLoopGroup.singleton
         let welcome = group.next().makePromise(of: Welcome.self)
-        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<DaemonEvent, ClientRequest>> {
+        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[DaemonEvent], ClientRequest>> {
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandlers(
                     ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(ClientRequestEncoder()),
                     HandshakeHandler(welcome: welcome))
                 return try NIOAsyncChannel(
                     wrappingChannelSynchronously: channel,
-                    configuration: .init(backPressureStrategy: .init(lowWatermark: 256, highWatermark: 4096)))
+                    configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64)))
             }
         }
-        let channel: NIOAsyncChannel<DaemonEvent, ClientRequest>
+        let channel: NIOAsyncChannel<[DaemonEvent], ClientRequest>
         do {
             switch endpoint {
             case .tcp(let host, let port):

@@ -9,11 +9,14 @@ struct ClientRequestEncoder: MessageToByteEncoder {
     }
 }
 
-/// Turns raw frames into `DaemonEvent`s; the first one answers the connect.
+/// Turns raw frames into `DaemonEvent`s; the first one answers the connect. The events of one
+/// socket read travel on as one batch, so the async consumer pays its hand-off once per read,
+/// not once per message.
 final class HandshakeHandler: ChannelInboundHandler {
     typealias InboundIn = RawFrame
-    typealias InboundOut = DaemonEvent
+    typealias InboundOut = [DaemonEvent]
     private var welcome: EventLoopPromise<Welcome>?
+    private var batch: [DaemonEvent] = []
 
     init(welcome: EventLoopPromise<Welcome>) { self.welcome = welcome }
 
@@ -35,10 +38,25 @@ final class HandshakeHandler: ChannelInboundHandler {
             }
             return
         }
-        context.fireChannelRead(wrapInboundOut(event))
+        batch.append(event)
+        if batch.count >= 1024 { flushBatch(context) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushBatch(context)
+        context.fireChannelReadComplete()
+    }
+
+    private func flushBatch(_ context: ChannelHandlerContext) {
+        guard !batch.isEmpty else { return }
+        let events = batch
+        batch = []
+        batch.reserveCapacity(events.count)
+        context.fireChannelRead(wrapInboundOut(events))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        flushBatch(context)
         fail(ChorusClientError(.closed, "the daemon closed the connection before welcoming the session"))
         context.fireChannelInactive()
     }

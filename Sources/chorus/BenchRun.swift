@@ -29,6 +29,29 @@ final class BenchState: @unchecked Sendable {
         bytes = Array(repeating: 0, count: receivers)
         histograms = (0..<receivers).map { _ in Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three) }
         deliveredSeq = Array(repeating: 0, count: senders)
+        waiters = Array(repeating: nil, count: senders)
+    }
+
+    /// Suspends until the pacing receiver delivered `seq` of `sender` (or the run stopped).
+    func waitForDelivery(of sender: Int, seq: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let ready = lock.withLock {
+                if deliveredSeq[sender] >= seq || stopped { return true }
+                waiters[sender] = (seq, continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func stopAndRelease() {
+        let pending: [CheckedContinuation<Void, Never>] = lock.withLock {
+            stopped = true
+            let all = waiters.compactMap { $0?.continuation }
+            waiters = waiters.map { _ in nil }
+            return all
+        }
+        for continuation in pending { continuation.resume() }
     }
 
     func startMeasuring() { lock.withLock { measuring = true } }
@@ -36,9 +59,22 @@ final class BenchState: @unchecked Sendable {
     var isStopped: Bool { lock.withLock { stopped } }
     var total: Int { lock.withLock { totalReceived } }
 
+    /// Per sender: a waiter for `deliveredSeq` to reach a value.
+    private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)?]
+
     func delivered(receiver: Int, size: Int, sent: UInt64, sender: Int, seq: UInt64, now: UInt64, tracksInFlight: Bool) {
+        let resume: CheckedContinuation<Void, Never>? = lock.withLock {
+            if tracksInFlight, sender < deliveredSeq.count, seq > deliveredSeq[sender] {
+                deliveredSeq[sender] = seq
+                if let waiter = waiters[sender], waiter.seq <= seq {
+                    waiters[sender] = nil
+                    return waiter.continuation
+                }
+            }
+            return nil
+        }
+        resume?.resume()
         lock.withLock {
-            if tracksInFlight, sender < deliveredSeq.count, seq > deliveredSeq[sender] { deliveredSeq[sender] = seq }
             guard measuring, !stopped else { return }
             received[receiver] += 1
             bytes[receiver] += size
@@ -125,7 +161,7 @@ struct BenchRun {
                 lastTotal = total
             }
             let measured = Date().timeIntervalSince(measureStart)
-            state.stop()
+            state.stopAndRelease()
             if !options.json, stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
             tasks.cancelAll()
             let receivers = state.results { $0 }
@@ -145,8 +181,8 @@ struct BenchRun {
             let batchSize = options.rate > 0 || options.inFlight > 0 ? 1 : 32
             while !state.isStopped {
                 if options.inFlight > 0 {
-                    while seq - state.deliveredSeq(of: index) >= UInt64(options.inFlight), !state.isStopped {
-                        await Task.yield()
+                    if seq >= UInt64(options.inFlight) {
+                        await state.waitForDelivery(of: index, seq: seq - UInt64(options.inFlight) + 1)
                     }
                 } else if interval > 0 {
                     let due = start + UInt64(Double(seq) * interval * 1e9)
