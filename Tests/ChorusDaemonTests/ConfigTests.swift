@@ -1,0 +1,89 @@
+import ChorusCore
+import ChorusDaemon
+import Testing
+
+@Suite struct ConfigTests {
+    static let valid = """
+        # a three-host site
+        [[daemon]]
+        name = "alpha"
+        address = "10.0.0.1"
+
+        [[daemon]]
+        name = "beta"
+        address = "10.0.0.2"
+        port = 5001
+        token_port = 5009
+        client_port = 0
+
+        [[daemon]]
+        name = "gamma"
+        address = "fd00::3"
+        unix_socket = ""
+
+        [ring]
+        token_timeout_ms = 500
+        token_retransmit_ms = 20
+        idle_hold_ms = 100
+        window = 300
+        datagram_size = 9000
+
+        [sessions]
+        max_sessions = 50
+        slow_receiver_timeout_ms = 2500
+
+        [log]
+        level = "debug"
+        """
+
+    @Test func validFileLoads() throws {
+        let config = try DaemonConfig.parse(Self.valid, file: "site.toml")
+        #expect(config.daemons.map(\.name) == ["alpha", "beta", "gamma"])
+        #expect(config.daemons.map(\.id) == [1, 2, 3])
+        #expect(config.daemons[0].port == DaemonConfig.defaultRingPort && config.daemons[0].tokenPort == DaemonConfig.defaultRingPort + 1)
+        #expect(config.daemons[1].tokenPort == 5009 && config.daemons[1].clientPort == 0)
+        #expect(config.daemons[2].unixSocket == "")
+        #expect(config.ring.tokenTimeout == 500_000_000 && config.ring.windowSize == 300)
+        #expect(config.ring.maxPacketPayload == 9000 - DaemonConfig.datagramOverhead)
+        #expect(config.maxSessions == 50 && config.slowReceiverTimeout == 2_500_000_000)
+        #expect(config.logLevel == .debug)
+    }
+
+    /// Each mistake is reported with the file, the line, the key, what is wrong and what was expected.
+    @Test(arguments: [
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\nport = 70000\n", "site.toml:4: daemon[1].port: 70000 is out of range; expected an integer from 1 to 65535"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.300\"\n", "site.toml:3: daemon[1].address: '10.0.0.300' is not an IP address; expected an IPv4 or IPv6 literal such as \"10.0.0.1\""),
+        ("[[daemon]]\nname = \"a\"\n", "site.toml:1: daemon[1].address: missing; expected the daemon's IP address such as \"10.0.0.1\""),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ntoken_timout_ms = 5\n", "site.toml:5: ring.token_timout_ms: unknown key; expected one of"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ntoken_timeout_ms = \"fast\"\n", "site.toml:5: ring.token_timeout_ms: is a string; expected an integer from 20 to 600000 (milliseconds)"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"a\"\naddress = \"10.0.0.2\"\n", "site.toml:5: daemon[2].name: 'a' is also the name of daemon[1]; expected unique names"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\n", "site.toml:4: daemon[2].port: 10.0.0.1:4801 is already used by daemon[1]"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\nidle_hold_ms = 900\n", "site.toml:5: ring.idle_hold_ms: 900 ms is more than half of token_timeout_ms (1000 ms)"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[log]\nlevel = \"loud\"\n", "site.toml:5: log.level: 'loud' is not a log level; expected one of trace, debug, info"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [ring], [sessions] or [log]"),
+        ("[[daemon]]\nname = \"a\"\naddress = 10.0.0.1\n", "site.toml:3: TOML syntax: expected a value"),
+        ("[[daemon]]\nname = \"a\naddress = \"10.0.0.1\"\n", "site.toml:2: TOML syntax: unterminated string"),
+        ("[ring]\nwindow = 100\n", "site.toml:1: daemon: no [[daemon]] table"),
+        ("name = \"x\"\n", "site.toml:1: name: keys must be inside a table"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\nname = \"b\"\n", "site.toml:4: TOML syntax: key 'name' is set twice"),
+    ])
+    func mistakesAreLocated(text: String, expected: String) {
+        do {
+            _ = try DaemonConfig.parse(text, file: "site.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(expected), "got: \(error.description)")
+        }
+    }
+
+    @Test func noFileMeansOneLocalDaemon() {
+        let config = DaemonConfig.singleDaemon()
+        #expect(config.daemons.count == 1)
+        #expect(config.daemons[0].address == "127.0.0.1")
+        #expect(config.daemons[0].clientPort == DaemonConfig.defaultClientPort)
+    }
+
+    @Test func unreadableFileIsReported() {
+        #expect(throws: ConfigError.self) { try DaemonConfig.load(file: "/nonexistent/chorus.toml") }
+    }
+}
