@@ -97,6 +97,9 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Starts every daemon and waits until each accepts clients.
     public func start(timeout: Double = 20) async throws {
+        guard FileManager.default.isExecutableFile(atPath: daemonPath) else {
+            throw ClusterError("cannot find the chorusd executable (looked for '\(daemonPath)' next to this program); build it with `swift build -c release`")
+        }
         for member in members { try launch(member.name) }
         for member in members { try await waitUntilListening(member, timeout: timeout) }
     }
