@@ -26,9 +26,9 @@ public struct ChorusSession: Sendable {
     /// Messages, membership events and status replies, in the order the daemon delivered them.
     /// Iterate it once. An error frame from the daemon ends it with a ``ChorusClientError``.
     public let events: ChorusEvents
-    private let outbound: NIOAsyncChannelOutboundWriter<ClientRequest>
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
-    init(welcome: Welcome, events: ChorusEvents, outbound: NIOAsyncChannelOutboundWriter<ClientRequest>) {
+    init(welcome: Welcome, events: ChorusEvents, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
         self.privateGroup = welcome.privateGroup
         self.daemon = welcome.daemon
         self.maxPayload = Int(welcome.maxPayload)
@@ -76,8 +76,12 @@ public struct ChorusSession: Sendable {
         for message in messages {
             try Self.checkMulticast(groups: message.groups, payloadSize: message.payload.readableBytes, maxPayload: maxPayload)
         }
+        // One buffer for the whole batch: one write, one pass through the channel.
+        var buffer = ByteBufferAllocator().buffer(
+            capacity: messages.reduce(0) { $0 + $1.payload.readableBytes + 16 + $1.groups.count * 32 })
+        for message in messages { ClientRequest.multicast(message).encode(into: &buffer) }
         do {
-            try await outbound.write(contentsOf: messages.map { ClientRequest.multicast($0) })
+            try await outbound.write(buffer)
         } catch {
             throw Self.map(error)
         }
@@ -89,8 +93,10 @@ public struct ChorusSession: Sendable {
     }
 
     private func write(_ request: ClientRequest) async throws(ChorusClientError) {
+        var buffer = ByteBuffer()
+        request.encode(into: &buffer)
         do {
-            try await outbound.write(request)
+            try await outbound.write(buffer)
         } catch {
             throw Self.map(error)
         }
@@ -181,17 +187,15 @@ public enum ChorusClient {
         }
         let group = MultiThreadedEventLoopGroup.singleton
         let welcome = group.next().makePromise(of: Welcome.self)
-        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[DaemonEvent], ClientRequest>> {
+        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[DaemonEvent], ByteBuffer>> {
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandlers(
-                    ByteToMessageHandler(FrameDecoder()), MessageToByteHandler(ClientRequestEncoder()),
-                    HandshakeHandler(welcome: welcome))
+                try channel.pipeline.syncOperations.addHandler(DaemonEventHandler(welcome: welcome))
                 return try NIOAsyncChannel(
                     wrappingChannelSynchronously: channel,
                     configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64)))
             }
         }
-        let channel: NIOAsyncChannel<[DaemonEvent], ClientRequest>
+        let channel: NIOAsyncChannel<[DaemonEvent], ByteBuffer>
         do {
             switch endpoint {
             case .tcp(let host, let port):
@@ -207,7 +211,9 @@ public enum ChorusClient {
             throw ChorusClientError(.connectionFailed, "\(endpoint): \(error)")
         }
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.connect(ConnectRequest(name: name, membershipNotices: membershipNotices)))
+            var connect = ByteBuffer()
+            ClientRequest.connect(ConnectRequest(name: name, membershipNotices: membershipNotices)).encode(into: &connect)
+            try await outbound.write(connect)
             let accepted = try await welcome.futureResult.get()
             let session = ChorusSession(welcome: accepted, events: ChorusEvents(inbound: inbound), outbound: outbound)
             return try await body(session)

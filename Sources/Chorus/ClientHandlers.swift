@@ -1,45 +1,43 @@
 import ChorusProtocol
 import NIOCore
 
-/// Encodes requests into frames (a multicast payload is copied once, into its frame).
-struct ClientRequestEncoder: MessageToByteEncoder {
-    typealias OutboundIn = ClientRequest
-    func encode(data: ClientRequest, out: inout ByteBuffer) throws {
-        data.encode(into: &out)
-    }
-}
-
-/// Turns raw frames into `DaemonEvent`s; the first one answers the connect. The events of one
-/// socket read travel on as one batch, so the async consumer pays its hand-off once per read,
-/// not once per message.
-final class HandshakeHandler: ChannelInboundHandler {
-    typealias InboundIn = RawFrame
+/// Cuts the daemon's bytes into frames and decodes them; the first event answers the connect.
+/// The events of one socket read travel on as one batch, so the async consumer pays its
+/// hand-off once per read, not once per message.
+final class DaemonEventHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = [DaemonEvent]
     private var welcome: EventLoopPromise<Welcome>?
     private var batch: [DaemonEvent] = []
+    private var frames = NIOSingleStepByteToMessageProcessor(FrameDecoder())
+    private var failed = false
 
     init(welcome: EventLoopPromise<Welcome>) { self.welcome = welcome }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let event: DaemonEvent
+        guard !failed else { return }
         do {
-            event = try DaemonEvent.decode(unwrapInboundIn(data))
-        } catch {
-            fail(ChorusClientError(.protocolViolation, "\(error)"))
-            context.fireErrorCaught(ChorusClientError(.protocolViolation, "\(error)"))
-            context.close(promise: nil)
-            return
-        }
-        if let promise = welcome.take() {
-            switch event {
-            case .welcome(let welcome): promise.succeed(welcome)
-            case .error(let code, let text): promise.fail(ChorusClientError(.refused(code), text))
-            default: promise.fail(ChorusClientError(.protocolViolation, "expected a welcome frame first"))
+            try frames.process(buffer: unwrapInboundIn(data)) { frame in
+                let event = try DaemonEvent.decode(frame)
+                if let promise = welcome.take() {
+                    switch event {
+                    case .welcome(let welcome): promise.succeed(welcome)
+                    case .error(let code, let text): promise.fail(ChorusClientError(.refused(code), text))
+                    default: promise.fail(ChorusClientError(.protocolViolation, "expected a welcome frame first"))
+                    }
+                    return
+                }
+                batch.append(event)
+                if batch.count >= 1024 { flushBatch(context) }
             }
-            return
+        } catch {
+            failed = true
+            let violation = ChorusClientError(.protocolViolation, "\(error)")
+            flushBatch(context)
+            fail(violation)
+            context.fireErrorCaught(violation)
+            context.close(promise: nil)
         }
-        batch.append(event)
-        if batch.count >= 1024 { flushBatch(context) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -89,8 +89,7 @@ public final class ChorusDaemon: Sendable {
         let maxFrame = min(ClientProtocol.maxFrameLength, config.ring.maxMessageSize + (1 << 16))
         @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandlers(
-                    ByteToMessageHandler(FrameDecoder(maxFrameLength: maxFrame)), ClientChannelHandler(core: core))
+                try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(core: core, maxFrameLength: maxFrame))
             }
         }
         let watermark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)

@@ -1,13 +1,18 @@
 import ChorusProtocol
 import NIOCore
 
-/// One client connection's pipeline end: frames in, to the daemon core.
+/// One client connection's pipeline: bytes in, cut into frames here (no handler per frame and
+/// no boxing of each frame), handed to the daemon core.
 final class ClientChannelHandler: ChannelInboundHandler {
-    typealias InboundIn = RawFrame
+    typealias InboundIn = ByteBuffer
     let core: DaemonCore
     var session: ClientSession?
+    private var frames: NIOSingleStepByteToMessageProcessor<FrameDecoder>
 
-    init(core: DaemonCore) { self.core = core }
+    init(core: DaemonCore, maxFrameLength: Int) {
+        self.core = core
+        self.frames = NIOSingleStepByteToMessageProcessor(FrameDecoder(maxFrameLength: maxFrameLength))
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         session = core.clientConnected(context.channel)
@@ -15,8 +20,16 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session else { return }
-        core.clientFrame(session, unwrapInboundIn(data))
+        guard let session, !session.isClosed else { return }
+        do {
+            try frames.process(buffer: unwrapInboundIn(data)) { frame in
+                core.clientFrame(session, frame)
+            }
+        } catch let error as ProtocolError {
+            core.protocolError(session, error)
+        } catch {
+            core.close(session, error: nil, reason: "connection error: \(error)")
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -29,11 +42,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let session else { return context.close(promise: nil) }
-        if let error = error as? ProtocolError {
-            core.protocolError(session, error)
-        } else {
-            core.close(session, error: nil, reason: "connection error: \(error)")
-        }
+        core.close(session, error: nil, reason: "connection error: \(error)")
         core.endOfInput()
     }
 

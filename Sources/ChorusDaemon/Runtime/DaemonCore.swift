@@ -213,7 +213,7 @@ final class DaemonCore: @unchecked Sendable {
         counters.messagesDelivered += 1
         guard !delivery.recipients.isEmpty else { return }
         let data = delivery.data
-        let sender = data.sender.privateGroup
+        let sender = privateGroupName(data.sender)
         for recipient in delivery.recipients {
             guard let session = sessions[recipient.local], !session.isClosed else { continue }
             session.appendMessage(
@@ -222,6 +222,17 @@ final class DaemonCore: @unchecked Sendable {
             counters.framesToClients += 1
             markDirty(session)
         }
+    }
+
+    /// Private group names of senders, built once per session rather than once per message.
+    private var senderNames: [SessionID: String] = [:]
+
+    private func privateGroupName(_ session: SessionID) -> String {
+        if let name = senderNames[session] { return name }
+        if senderNames.count >= 65_536 { senderNames.removeAll(keepingCapacity: true) }
+        let name = session.privateGroup
+        senderNames[session] = name
+        return name
     }
 
     private func deliverView(_ view: GroupView) {
