@@ -192,7 +192,7 @@ public enum ChorusClient {
                 try channel.pipeline.syncOperations.addHandler(DaemonEventHandler(welcome: welcome))
                 return try NIOAsyncChannel(
                     wrappingChannelSynchronously: channel,
-                    configuration: .init(backPressureStrategy: .init(lowWatermark: 4, highWatermark: 64)))
+                    configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
             }
         }
         let channel: NIOAsyncChannel<[DaemonEvent], ByteBuffer>
@@ -201,6 +201,7 @@ public enum ChorusClient {
             case .tcp(let host, let port):
                 channel = try await ClientBootstrap(group: group)
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(.socketOption(.so_sndbuf), value: 256 << 10)
                     .connect(host: host, port: port, channelInitializer: initialize)
             case .unix(let path):
                 channel = try await ClientBootstrap(group: group)

@@ -100,6 +100,9 @@ public final class ChorusDaemon: Sendable {
                     .serverChannelOption(.backlog, value: 256)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    // A small receive buffer keeps what a flat-out sender has queued (its latency) short;
+                    // the daemon stops reading when its send queue is full, so this is where senders wait.
+                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
                     .childChannelOption(.writeBufferWaterMark, value: watermark)
                     .childChannelOption(.maxMessagesPerRead, value: 16)
                     .childChannelInitializer(initialize)
@@ -109,6 +112,7 @@ public final class ChorusDaemon: Sendable {
             listeners.append(
                 try await ServerBootstrap(group: loop)
                     .serverChannelOption(.backlog, value: 256)
+                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
                     .childChannelOption(.writeBufferWaterMark, value: watermark)
                     .childChannelOption(.maxMessagesPerRead, value: 16)
                     .childChannelInitializer(initialize)

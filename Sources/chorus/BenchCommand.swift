@@ -48,6 +48,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "First client port of the local daemons.")
     var basePort: Int = 5100
 
+    @Option(help: "Ring window of the local daemons (packets per rotation); default: chorusd's.")
+    var window: Int?
+
+    @Option(help: "Packets one daemon may send per token visit; default: chorusd's.")
+    var packetsPerToken: Int?
+
     @Flag(help: "Connect through the daemons' Unix sockets instead of TCP.")
     var unix = false
 
@@ -64,7 +70,13 @@ struct BenchCommand: AsyncParsableCommand {
         var cluster: LocalCluster?
         var endpoints: [ChorusEndpoint] = []
         if connect.isEmpty {
-            let local = try LocalCluster(count: daemons, basePort: basePort, ringSection: "", logLevel: "warning")
+            var ring = ""
+            if window != nil || packetsPerToken != nil {
+                ring = "[ring]\n"
+                if let window { ring += "window = \(window)\n" }
+                if let packetsPerToken { ring += "max_packets_per_token = \(packetsPerToken)\n" }
+            }
+            let local = try LocalCluster(count: daemons, basePort: basePort, ringSection: ring, logLevel: "warning")
             cluster = local
             if !json { printError("starting \(daemons) daemon(s) on 127.0.0.1 from port \(basePort)") }
             try await local.start()

@@ -60,7 +60,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public init(daemons: [Peer]) {
         self.daemons = daemons
         var ring = RingOptions.lan
-        ring.maxPendingMessages = 2_000
+        ring.maxPendingMessages = 1_000
         self.ring = ring
         self.groupLimits = .default
         self.maxSessions = 1000
