@@ -53,13 +53,16 @@ struct UserCommand: AsyncParsableCommand {
                             case "type" where words.count >= 2:
                                 if let chosen = UInt16(words[1]) { type = chosen } else { print("type is 0 to 65535") }
                             case "status": try await session.requestStatus()
-                            case "q", "quit", "exit": return
+                            case "q", "quit", "exit":
+                                try await Task.sleep(for: .milliseconds(300))  // let pending events print
+                                return
                             default: print(Self.help.replacingOccurrences(of: "%@", with: service.description))
                             }
                         } catch {
                             print("error: \(error)")
                         }
                     }
+                    try await Task.sleep(for: .milliseconds(300))  // end of input: let pending events print
                 }
                 try await tasks.next()
                 tasks.cancelAll()

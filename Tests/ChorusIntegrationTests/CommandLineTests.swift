@@ -1,0 +1,108 @@
+import ChorusLocalCluster
+import Foundation
+import Testing
+
+/// The `chorus` CLI as users run it: real processes against a real daemon.
+@Suite(.serialized) struct CommandLineTests {
+    static func run(_ arguments: [String], input: String? = nil, timeout: Double = 20) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LocalCluster.siblingExecutable("chorus"))
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let inputPipe = Pipe()
+        process.standardInput = inputPipe
+        try process.run()
+        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try? inputPipe.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, text)
+    }
+
+    @Test func sendListenStatusAndUser() async throws {
+        let cluster = try LocalCluster(count: 2, basePort: 21_600)
+        defer { cluster.stop() }
+        try await cluster.start()
+        let d1 = "127.0.0.1:\(cluster.members[0].clientPort)"
+        let d2 = cluster.members[1].unixSocket
+
+        // listen on d2 (Unix socket), send from d1 (TCP).
+        let listener = Task.detached { try Self.run(["listen", "--daemon", d2, "-g", "chat", "--count", "3", "--json", "--no-membership"]) }
+        try await Task.sleep(for: .milliseconds(500))
+        let sent = try Self.run(["send", "--daemon", d1, "-g", "chat", "--service", "safe", "one", "two"])
+        #expect(sent.status == 0, "\(sent.output)")
+        let piped = try Self.run(["send", "--daemon", d1, "-g", "chat", "--type", "7"], input: "three\n")
+        #expect(piped.status == 0, "\(piped.output)")
+        let (status, output) = try await listener.value
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count == 3, "\(output)")
+        #expect(lines.first?.contains("\"payload\":\"one\"") == true && lines.first?.contains("\"service\":\"safe\"") == true)
+        #expect(lines.last?.contains("\"type\":7") == true)
+
+        // status: the ring and both daemons.
+        let report = try Self.run(["status", "--daemon", d1])
+        #expect(report.status == 0)
+        #expect(report.output.contains("regular): d1, d2"), "\(report.output)")
+        #expect(report.output.contains("messages accepted 3"), "\(report.output)")
+
+        // user: join, send, see the message and the view.
+        let user = try Self.run(["user", "--daemon", d1, "-n", "tester"], input: "j room\ns room hello there\nq\n")
+        #expect(user.output.contains("view room"), "\(user.output)")
+        #expect(user.output.contains("hello there"), "\(user.output)")
+
+        // Bad input gets a clear message and a non-zero exit.
+        let bad = try Self.run(["send", "--daemon", "not-an-endpoint", "-g", "x", "m"])
+        #expect(bad.status != 0 && bad.output.contains("--daemon"), "\(bad.output)")
+    }
+
+    /// README's first command.
+    @Test func demoRunsAndCleansUp() throws {
+        let (status, output) = try Self.run(["demo", "--base-port", "21700"], timeout: 60)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("every client delivered the same 9 agreed messages in the same order: yes"), "\(output)")
+        #expect(output.contains("transitional network"), "\(output)")
+        #expect(output.contains("after the merge every client delivered the same agreed order: yes"), "\(output)")
+        #expect(!LocalClusterProbe.canConnect(port: 21_700))
+    }
+
+    @Test func checkConfigPointsAtTheMistake() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-check-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("bad.toml")
+        try "[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n\n[ring]\nwindow = 5\n".write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LocalCluster.siblingExecutable("chorusd"))
+        process.arguments = ["--check-config", file.path]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("bad.toml:6: ring.window: 5 is out of range; expected an integer from 10 to 100000"), "\(text)")
+    }
+}
+
+/// Whether something still listens on a port (the demo must leave nothing behind).
+enum LocalClusterProbe {
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
