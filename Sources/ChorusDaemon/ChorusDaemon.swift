@@ -65,7 +65,7 @@ public final class ChorusDaemon: Sendable {
         let core = self.core
         let peer = self.peer
         let datagramSize = config.datagramSize
-        func udp(_ port: Int) async throws -> any Channel {
+        @Sendable func udp(_ port: Int, host: String? = nil) async throws -> any Channel {
             try await DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
@@ -79,11 +79,16 @@ public final class ChorusDaemon: Sendable {
                         try channel.pipeline.syncOperations.addHandler(RingDatagramHandler(core: core))
                     }
                 }
-                .bind(host: peer.address, port: port).get()
+                .bind(host: host ?? peer.address, port: port).get()
         }
         let data = try await udp(peer.port)
         let token = try await udp(peer.tokenPort)
-        let transport = try RingTransport(data: data, token: token, me: NodeID(peer.id), peers: config.daemons)
+        var multicastReceiver: (any Channel)?
+        if let group = config.multicast {
+            multicastReceiver = try await joinMulticast(group, udp: udp, sender: data)
+        }
+        let transport = try RingTransport(
+            data: data, token: token, me: NodeID(peer.id), peers: config.daemons, multicast: config.multicast)
         try await loop.submit { core.transport = transport }.get()
 
         let maxFrame = min(ClientProtocol.maxFrameLength, config.ring.maxMessageSize + (1 << 16))
@@ -120,13 +125,41 @@ public final class ChorusDaemon: Sendable {
         }
         let unixSocket = peer.unixSocket
         let allListeners = listeners
+        let multicastChannel = multicastReceiver
         try await loop.submit {
             core.onStop.append {
                 for listener in allListeners { listener.close(promise: nil) }
                 transport.close()
+                multicastChannel?.close(promise: nil)
                 if !unixSocket.isEmpty { unlink(unixSocket) }
             }
         }.get()
+    }
+}
+
+extension ChorusDaemon {
+    /// Binds a socket to the multicast group and joins it on the interface of this daemon's
+    /// address; the data socket sends to the group from that interface, looped back to this
+    /// host's other daemons, one hop only.
+    fileprivate func joinMulticast(
+        _ group: DaemonConfig.MulticastGroup, udp: @Sendable (Int, String?) async throws -> any Channel, sender: any Channel
+    ) async throws -> any Channel {
+        let receiver = try await udp(group.port, group.address)
+        guard let membership = receiver as? SocketOptionProvider, let options = sender as? SocketOptionProvider else {
+            throw ConfigError(file: "configuration", line: 0, key: "ring.multicast", message: "this platform's UDP channels do not take socket options")
+        }
+        // IP_ADD_MEMBERSHIP by interface address (NIO's joinGroup wants a device flagged for
+        // multicast, which loopback is not, though the kernel serves it).
+        var request = ip_mreq()
+        inet_pton(AF_INET, group.address, &request.imr_multiaddr)
+        inet_pton(AF_INET, peer.address, &request.imr_interface)
+        try await membership.unsafeSetSocketOption(level: .ip, name: .ip_add_membership, value: request).get()
+        var interface = in_addr()
+        inet_pton(AF_INET, peer.address, &interface)
+        try await options.setIPMulticastIF(interface).get()
+        try await options.setIPMulticastLoop(1).get()
+        try await options.setIPMulticastTTL(1).get()
+        return receiver
     }
 }
 

@@ -36,6 +36,8 @@ public final class LocalCluster: @unchecked Sendable {
         consensus_timeout_ms = 200
         idle_hold_ms = 60
         merge_probe_ms = 300
+        merge_backoff_ms = 300
+        max_gather_ms = 1000
 
         """
 

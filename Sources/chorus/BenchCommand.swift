@@ -54,6 +54,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Packets one daemon may send per token visit; default: chorusd's.")
     var packetsPerToken: Int?
 
+    @Option(help: "Send ring data by IP multicast to this group (e.g. 239.192.0.1:4803) instead of unicast fan-out.")
+    var multicast: String?
+
     @Flag(help: "Connect through the daemons' Unix sockets instead of TCP.")
     var unix = false
 
@@ -71,8 +74,9 @@ struct BenchCommand: AsyncParsableCommand {
         var endpoints: [ChorusEndpoint] = []
         if connect.isEmpty {
             var ring = ""
-            if window != nil || packetsPerToken != nil {
+            if window != nil || packetsPerToken != nil || multicast != nil {
                 ring = "[ring]\n"
+                if let multicast { ring += "multicast = \"\(multicast)\"\n" }
                 if let window { ring += "window = \(window)\n" }
                 if let packetsPerToken { ring += "max_packets_per_token = \(packetsPerToken)\n" }
             }

@@ -40,8 +40,8 @@ private struct ConfigLoader {
     static let daemonKeys = ["name", "id", "address", "port", "token_port", "client_port", "client_address", "unix_socket"]
     static let ringKeys = [
         "token_timeout_ms", "token_retransmit_ms", "join_timeout_ms", "consensus_timeout_ms", "idle_hold_ms",
-        "merge_probe_ms", "window", "max_packets_per_token", "accelerated_packets", "max_outstanding",
-        "datagram_size", "max_message_size", "fail_to_receive_rotations",
+        "merge_probe_ms", "merge_backoff_ms", "max_gather_ms", "window", "max_packets_per_token", "accelerated_packets", "max_outstanding",
+        "datagram_size", "max_message_size", "fail_to_receive_rotations", "multicast",
     ]
     static let sessionKeys = [
         "max_sessions", "max_groups_per_session", "max_groups_per_message", "max_group_name_length",
@@ -200,6 +200,24 @@ private struct ConfigLoader {
         }
     }
 
+    func multicastGroup(_ entry: TOMLDocument.Entry) throws(ConfigError) -> DaemonConfig.MulticastGroup {
+        let text = try string(entry, "ring.multicast")
+        let expected = "expected an IPv4 multicast group and port such as \"239.192.0.1:4803\""
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
+            throw fail(entry.line, "ring.multicast", "'\(text)' is not address:port; \(expected)")
+        }
+        var address = in_addr()
+        guard inet_pton(AF_INET, String(parts[0]), &address) == 1 else {
+            throw fail(entry.line, "ring.multicast", "'\(parts[0])' is not an IPv4 address; \(expected)")
+        }
+        let firstOctet = UInt32(bigEndian: address.s_addr) >> 24
+        guard (224...239).contains(firstOctet) else {
+            throw fail(entry.line, "ring.multicast", "'\(parts[0])' is not a multicast address (224.0.0.0 to 239.255.255.255); \(expected)")
+        }
+        return DaemonConfig.MulticastGroup(address: String(parts[0]), port: port)
+    }
+
     func sessions(_ section: TOMLDocument.Section, into config: inout DaemonConfig) throws(ConfigError) {
         var groupsPerSession = config.groupLimits.maxGroupsPerSession
         var groupsPerMessage = config.groupLimits.maxGroupsPerMessage
@@ -238,11 +256,14 @@ private struct ConfigLoader {
             case "consensus_timeout_ms": options.consensusTimeout = try ms(entry, 10...600_000)
             case "idle_hold_ms": options.idleHold = try ms(entry, 1...60_000)
             case "merge_probe_ms": options.mergeProbeInterval = try ms(entry, 10...600_000)
+            case "merge_backoff_ms": options.mergeBackoff = try ms(entry, 10...600_000)
+            case "max_gather_ms": options.maxGatherTime = try ms(entry, 10...3_600_000)
             case "window": options.windowSize = try integer(entry, key, 10...100_000, unit: " (packets per rotation)")
             case "max_packets_per_token": options.maxPacketsPerToken = try integer(entry, key, 1...10_000)
             case "accelerated_packets": options.acceleratedPackets = try integer(entry, key, 0...10_000)
             case "max_outstanding": options.maxOutstanding = UInt64(try integer(entry, key, 100...1_000_000))
             case "fail_to_receive_rotations": options.failToReceiveRotations = try integer(entry, key, 5...100_000)
+            case "multicast": config.multicast = try multicastGroup(entry)
             case "datagram_size": config.datagramSize = try integer(entry, key, 576...65_507, unit: " (bytes of UDP payload)")
             case "max_message_size":
                 options.maxMessageSize = try integer(entry, key, 1024...Int64(WireLimits.maxMessageSize), unit: " (bytes)")

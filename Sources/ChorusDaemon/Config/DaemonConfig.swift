@@ -56,6 +56,18 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Bytes of one ring datagram, at most (UDP payload).
     public var datagramSize: Int
     public var logLevel: Logger.Level
+    /// IPv4 multicast group and port for data packets; nil: unicast fan-out to each daemon.
+    public var multicast: MulticastGroup?
+
+    /// Where data packets go when the site uses IP multicast.
+    public struct MulticastGroup: Sendable, Equatable {
+        public var address: String
+        public var port: Int
+        public init(address: String, port: Int) {
+            self.address = address
+            self.port = port
+        }
+    }
 
     public init(daemons: [Peer]) {
         self.daemons = daemons

@@ -14,11 +14,14 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private let dataAddresses: [NodeID: SocketAddress]
     private let tokenAddresses: [NodeID: SocketAddress]
     private let others: [NodeID]
+    /// With IP multicast, data packets for the ring or the site go to this group once.
+    private let multicastGroup: SocketAddress?
     private var dataPending = false
     private var tokenPending = false
     private let allocator: ByteBufferAllocator
 
-    init(data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer]) throws {
+    init(data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer], multicast: DaemonConfig.MulticastGroup?) throws {
+        self.multicastGroup = try multicast.map { try SocketAddress(ipAddress: $0.address, port: $0.port) }
         self.data = data
         self.token = token
         self.me = me
@@ -42,6 +45,16 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         }
         var buffer = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
         PacketCodec.encode(packet, into: &buffer)
+        if let multicastGroup, case .data = packet {
+            switch destination {
+            case .members, .site:
+                // One datagram; every daemon of the site gets it (those of other rings drop it).
+                data.write(AddressedEnvelope(remoteAddress: multicastGroup, data: buffer), promise: nil)
+                dataPending = true
+                return
+            case .node: break
+            }
+        }
         switch destination {
         case .node(let node): write(buffer, to: node, isToken: isToken)
         case .members(let members):
