@@ -72,7 +72,8 @@ public final class ChorusDaemon: Sendable {
                 .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
                 // recvmmsg: up to 32 datagrams per system call; the buffer is split into 32 slots.
                 .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.maxMessagesPerRead, value: 64)
+                // Few reads per wake-up: the token socket must not wait behind thousands of data packets.
+                .channelOption(.maxMessagesPerRead, value: 2)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: (datagramSize + 64) * 32))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

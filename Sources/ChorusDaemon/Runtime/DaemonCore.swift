@@ -115,6 +115,7 @@ final class DaemonCore: @unchecked Sendable {
             }
             return
         }
+        if case .token = packet { counters.tokensReceived += 1 }
         if logger.logLevel <= .trace { traceMembership(packet) }
         engine.receive(packet, now: now, into: &actions)
         performActions()

@@ -2,6 +2,8 @@
 public struct DaemonCounters: Sendable, Codable, Equatable {
     /// Ring datagrams read from the UDP sockets.
     public var datagramsReceived = 0
+    /// Tokens received (each a visit of the token at this daemon).
+    public var tokensReceived = 0
     /// Datagrams dropped because they did not decode (bad checksum, truncated, unknown type…).
     public var badDatagrams = 0
     /// Client messages the daemon accepted for the ring.
