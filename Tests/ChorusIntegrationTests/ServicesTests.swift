@@ -6,8 +6,12 @@ import Testing
 
 /// Real daemons, real sockets: three `chorusd` processes on 127.0.0.1 and a client on each.
 @Suite(.serialized) struct ServicesTests {
-    @Test func allSixServicesKeepTheirPromises() async throws {
-        let fixture = try await ClusterFixture.start(basePort: 21_000)
+    /// Unicast fan-out (the default), then IP multicast of ring data (the fixture's ring section
+    /// ends inside [ring], so the extra line lands there).
+    @Test(arguments: [false, true])
+    func allSixServicesKeepTheirPromises(multicast: Bool) async throws {
+        let fixture = try await ClusterFixture.start(
+            basePort: multicast ? 21_050 : 21_000, extraConfig: multicast ? "multicast = \"239.192.77.9:21099\"\n" : "")
         defer { fixture.cluster.stop() }
         var random = SystemRandomNumberGenerator()
         var expected = 0

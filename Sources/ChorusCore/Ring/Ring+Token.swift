@@ -6,8 +6,9 @@ extension Ring {
     mutating func receiveData(_ packet: DataPacket, now: Instant, into actions: inout [RingAction]) {
         if let active = activeRingID, active == packet.ringID {
             if packet.seq == 0 {
-                // Unreliable: delivered on receipt, never sequenced or repaired.
-                if phase == .operational, packet.service == .unreliable, packet.fragment == .packed,
+                // Unreliable: delivered on receipt, never sequenced or repaired. Our own were
+                // delivered when sent; an echo (IP multicast loops back to the sender) is dropped.
+                if phase == .operational, packet.service == .unreliable, packet.fragment == .packed, packet.sender != me,
                     unreliableSeen[packet.sender, default: DuplicateWindow()].firstSighting(packet.senderIndex)
                 {
                     var body = packet.body
