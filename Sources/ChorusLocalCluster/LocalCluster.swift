@@ -184,7 +184,8 @@ public final class LocalCluster: @unchecked Sendable {
 
     deinit { stop(keepFiles: true) }
 
-    static func canConnect(port: Int) -> Bool {
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

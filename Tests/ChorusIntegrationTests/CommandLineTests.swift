@@ -68,7 +68,7 @@ import Testing
         #expect(output.contains("every client delivered the same 9 agreed messages in the same order: yes"), "\(output)")
         #expect(output.contains("transitional network"), "\(output)")
         #expect(output.contains("after the merge every client delivered the same agreed order: yes"), "\(output)")
-        #expect(!LocalClusterProbe.canConnect(port: 21_700))
+        #expect(!LocalCluster.canConnect(port: 21_700))
     }
 
     @Test func checkConfigPointsAtTheMistake() throws {
@@ -88,21 +88,5 @@ import Testing
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationStatus != 0)
         #expect(text.contains("bad.toml:6: ring.window: 5 is out of range; expected an integer from 10 to 100000"), "\(text)")
-    }
-}
-
-/// Whether something still listens on a port (the demo must leave nothing behind).
-enum LocalClusterProbe {
-    static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 }
