@@ -19,9 +19,11 @@ import Glibc
     }
 
     @Test func malformedInputGetsAnErrorFrameAndAClosedSession() async throws {
-        let fixture = try await ClusterFixture.start(basePort: 21_400)
+        // A small message limit, so an oversized payload fits in a frame but not in the ring.
+        let fixture = try await ClusterFixture.start(basePort: 21_400, extraConfig: "max_message_size = 65536\n")
         defer { fixture.cluster.stop() }
         let port = fixture.cluster.members[0].clientPort
+        let oversized = RawSocket.frame(0x04, [4, 0, 0, 0, 1] + RawSocket.shortString("g") + [UInt8](repeating: 7, count: 70_000))
         let welcomeAndJoin = RawSocket.connectFrame("raw") + RawSocket.frame(0x02, RawSocket.shortString("g"))
         var random = SystemRandomNumberGenerator()
         let cases: [(String, [UInt8], UInt16?)] = [
@@ -37,6 +39,8 @@ import Glibc
             ("bad service", welcomeAndJoin + RawSocket.frame(0x04, [9, 0, 0, 0, 1] + RawSocket.shortString("g")), ErrorCode.invalidService.rawValue),
             ("no target group", welcomeAndJoin + RawSocket.frame(0x04, [4, 0, 0, 0, 0, 65]), ErrorCode.tooManyGroups.rawValue),
             ("bad session name", RawSocket.connectFrame("no spaces"), ErrorCode.invalidName.rawValue),
+            ("oversized payload", welcomeAndJoin + oversized, ErrorCode.payloadTooLarge.rawValue),
+            ("too many groups", welcomeAndJoin + RawSocket.frame(0x04, [4, 0, 0, 0, 200] + (0..<200).flatMap { RawSocket.shortString("g\($0)") }), ErrorCode.tooManyGroups.rawValue),
             ("wrong version", RawSocket.frame(0x01, [0, 99, 1, 1, 65]), ErrorCode.unsupportedVersion.rawValue),
         ]
         for (label, bytes, code) in cases {
@@ -60,6 +64,23 @@ import Glibc
         #expect(fixture.cluster.isRunning("d1"))
         let status = try await Self.status(port: port)
         #expect(status.contains("\"clientProtocolErrors\":\(cases.count)") || status.contains("\"clientProtocolErrors\":\(cases.count + 1)"), "\(status)")
+        await fixture.stop()
+    }
+
+    /// A sender far faster than the ring (send queue of 16 messages): it is paused, not refused,
+    /// and every message it sent is delivered.
+    @Test func aSenderThatOutrunsTheRingWaitsAndLosesNothing() async throws {
+        let fixture = try await ClusterFixture.start(basePort: 21_450, extraConfig: "\n[sessions]\nmax_pending_messages = 16\n")
+        defer { fixture.cluster.stop() }
+        let (c1, c2, c3) = (fixture.clients[0], fixture.clients[1], fixture.clients[2])
+        for _ in 0..<3000 { c1.send(.reliable, size: 1000) }
+        for client in [c1, c2, c3] {
+            try await client.wait("all 3000 messages", timeout: 60) { $0.reliableCount(from: c1.privateGroup) == 3000 }
+        }
+        let status = try await Self.status(port: fixture.cluster.members[0].clientPort)
+        #expect(!status.contains("\"sendersPaused\":0"), "the sender was never paused: \(status)")
+        let violations = fixture.violations(livenessBound: 0)
+        #expect(violations.isEmpty, "\(violations.prefix(5).map(\.description))")
         await fixture.stop()
     }
 
