@@ -67,8 +67,14 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private func write(_ buffer: ByteBuffer, to node: NodeID, isToken: Bool) {
         if isToken {
             guard let address = tokenAddresses[node] else { return }
-            token.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
-            tokenPending = true
+            // Accelerated passing: the engine emits the first few new packets, then the token,
+            // then the rest. The token leaves now, behind those few only, so the next daemon
+            // starts its visit while this one is still sending.
+            if dataPending {
+                dataPending = false
+                data.flush()
+            }
+            token.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
         } else {
             guard let address = dataAddresses[node] else { return }
             data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
