@@ -40,12 +40,15 @@ struct ClusterFixture {
             process: process, group: "g", fullGroup: cluster.members.count, recorder: recorder)
     }
 
-    /// Runs the checkers that apply to client-recorded histories; safe's ground truth (who held
-    /// the bytes) and liveness need the simulator, so they are checked by the tests directly.
+    /// Runs the checkers that apply to client-recorded histories. Safe's ground truth (who held
+    /// the bytes) and liveness need the simulator. Configuration consistency too: the
+    /// configurations here are inferred from group views, and a client sees no regular view of
+    /// a ring that changed again before its group state was exchanged (a transitional view, then
+    /// the next ring's regular view), which that rule, made for daemon histories, would report.
     func violations(livenessBound: UInt64 = 2_000_000_000) -> [Violation] {
         Checkers.checkAll(
             recorder.finish(),
-            options: CheckOptions(livenessBound: livenessBound).disabling(.safeDelivery, .liveness))
+            options: CheckOptions(livenessBound: livenessBound).disabling(.safeDelivery, .liveness, .configurationConsistency))
     }
 
     func stop(keepFilesOnFailure: Bool = true) async {
