@@ -65,6 +65,8 @@ extension RegressionTests {
         let report = simulation.run()
         #expect(report.passed, "\(report.summary)\n\(report.violations.prefix(5).map(\.description))")
         #expect(report.refusedSends == 0)
-        #expect(report.delivered.reduce(0, +) >= 250)
+        // The run is deterministic: 247 deliveries since retransmissions are requested one visit
+        // later (274 before); the floor catches a collapse, not that trade.
+        #expect(report.delivered.reduce(0, +) >= 240)
     }
 }

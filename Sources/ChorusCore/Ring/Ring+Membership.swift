@@ -275,6 +275,7 @@ extension Ring {
         lastSentToken = nil
         previousVisitAru = 0
         previousVisitSeq = 0
+        olderVisitSeq = 0
         myFccContribution = 0
         myBacklogContribution = 0
         mySenderIndex = 0

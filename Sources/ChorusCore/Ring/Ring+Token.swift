@@ -144,11 +144,12 @@ extension Ring {
         }
         checkFailToReceive(token: token, now: now)
 
-        // 4. Ask for what is missing, only up to the previous token's seq: newer packets may still
-        //    be on their way behind an accelerated token.
-        if log.myAru < previousVisitSeq, token.retransmitRequests.count < options.maxRetransmitRequests {
+        // 4. Ask for what is missing, only up to the seq of the visit before the previous one:
+        //    newer packets may still be on their way behind an accelerated token, or unread in
+        //    this daemon's socket.
+        if log.myAru < olderVisitSeq, token.retransmitRequests.count < options.maxRetransmitRequests {
             log.missing(
-                upTo: previousVisitSeq, limit: options.maxRetransmitRequests - token.retransmitRequests.count,
+                upTo: olderVisitSeq, limit: options.maxRetransmitRequests - token.retransmitRequests.count,
                 into: &token.retransmitRequests)
         }
 
@@ -178,6 +179,7 @@ extension Ring {
         counters.packetsSent += newPackets.count
         lastSentToken = token
         arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
+        olderVisitSeq = previousVisitSeq
         previousVisitSeq = token.seq
 
         // 7. Deliver what this visit made deliverable or stable.

@@ -32,6 +32,10 @@ public struct Ring: Sendable {
     var lastSentToken: Token?
     var previousVisitAru: UInt64 = 0
     var previousVisitSeq: UInt64 = 0
+    /// `previousVisitSeq` one visit earlier: retransmissions are requested only up to here.
+    /// Under load a daemon may not yet have read the packets sent just after the previous token
+    /// (accelerated passing); asking for them would only resend what is already in its socket.
+    var olderVisitSeq: UInt64 = 0
     var myFccContribution: UInt32 = 0
     var myBacklogContribution: UInt32 = 0
     var mySenderIndex: UInt64 = 0
