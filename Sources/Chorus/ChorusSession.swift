@@ -192,7 +192,8 @@ public enum ChorusClient {
                 try channel.pipeline.syncOperations.addHandler(DaemonEventHandler(welcome: welcome))
                 return try NIOAsyncChannel(
                     wrappingChannelSynchronously: channel,
-                    configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
+                    configuration: .init(
+                        backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), isOutboundHalfClosureEnabled: true))
             }
         }
         let channel: NIOAsyncChannel<[DaemonEvent], ByteBuffer>
@@ -211,13 +212,25 @@ public enum ChorusClient {
             welcome.fail(error)
             throw ChorusClientError(.connectionFailed, "\(endpoint): \(error)")
         }
+        let underlying = channel.channel
         return try await channel.executeThenClose { inbound, outbound in
             var connect = ByteBuffer()
             ClientRequest.connect(ConnectRequest(name: name, membershipNotices: membershipNotices)).encode(into: &connect)
             try await outbound.write(connect)
             let accepted = try await welcome.futureResult.get()
             let session = ChorusSession(welcome: accepted, events: ChorusEvents(inbound: inbound), outbound: outbound)
-            return try await body(session)
+            let result = try await body(session)
+            // Close gracefully: half-close after every buffered write is out, so the daemon reads
+            // all of them (it may be pausing us) before it sees the end and closes. Wait for that
+            // a little; a session whose events are not being read may never get there.
+            outbound.finish()
+            try? await withThrowingTaskGroup(of: Void.self) { wait in
+                wait.addTask { try await underlying.closeFuture.get() }
+                wait.addTask { try await Task.sleep(for: .seconds(2)) }
+                try await wait.next()
+                wait.cancelAll()
+            }
+            return result
         }
     }
 }

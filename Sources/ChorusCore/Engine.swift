@@ -78,6 +78,7 @@ public struct Engine: Sendable {
     public mutating func join(
         session: SessionID, group: String, now: Instant, into actions: inout [EngineAction]
     ) throws(GroupError) {
+        try checkQueue()
         try groups.join(session: session, group: group, into: &groupActions)
         drain(now: now, into: &actions)
     }
@@ -85,6 +86,7 @@ public struct Engine: Sendable {
     public mutating func leave(
         session: SessionID, group: String, now: Instant, into actions: inout [EngineAction]
     ) throws(GroupError) {
+        try checkQueue()
         try groups.leave(session: session, group: group, into: &groupActions)
         drain(now: now, into: &actions)
     }
@@ -95,9 +97,7 @@ public struct Engine: Sendable {
         session: SessionID, service: Service, groups targets: [String], messageType: UInt16 = 0,
         selfDiscard: Bool = false, payload: ByteBuffer, now: Instant, into actions: inout [EngineAction]
     ) throws(GroupError) -> UInt64 {
-        guard ring.pendingMessages < ring.options.maxPendingMessages else {
-            throw GroupError(.busy, "\(ring.pendingMessages) messages wait for the token")
-        }
+        try checkQueue()
         let seq = try groups.send(
             session: session, service: service, groups: targets, messageType: messageType, selfDiscard: selfDiscard,
             payload: payload, into: &groupActions)
@@ -108,6 +108,14 @@ public struct Engine: Sendable {
     public mutating func closeSession(_ session: SessionID, now: Instant, into actions: inout [EngineAction]) {
         groups.closeSession(session, into: &groupActions)
         drain(now: now, into: &actions)
+    }
+
+    /// Client requests (messages, joins, leaves) wait once `maxPendingMessages` are queued;
+    /// the group layer's own messages are queued regardless, so none is ever lost.
+    private func checkQueue() throws(GroupError) {
+        guard ring.pendingMessages < ring.options.maxPendingMessages else {
+            throw GroupError(.busy, "\(ring.pendingMessages) messages wait for the token")
+        }
     }
 
     // MARK: Plumbing

@@ -28,9 +28,9 @@ struct FrameReader {
         guard let bytes = buffer.readSlice(length: length) else {
             throw ProtocolError(.malformedFrame, "truncated in \(field): \(length) bytes declared")
         }
-        guard let text = bytes.getString(at: bytes.readerIndex, length: length),
-            text.utf8.count == length
-        else { throw ProtocolError(.malformedFrame, "\(field) is not valid UTF-8") }
+        guard let text = bytes.withUnsafeReadableBytes({ String(validating: $0, as: UTF8.self) }) else {
+            throw ProtocolError(.malformedFrame, "\(field) is not valid UTF-8")
+        }
         return text
     }
 

@@ -28,6 +28,25 @@ import Testing
         #expect(engine.ring.counters.refusedSubmissions == 0)
     }
 
+    /// With the queue full, joins and leaves wait too (busy), and what the group layer decides on
+    /// its own (a disconnect) is still queued: none of them is lost (found in review: they were
+    /// refused by the ring and dropped).
+    @Test func fullQueueNeverLosesGroupControlMessages() throws {
+        var options = RingOptions()
+        options.maxPendingMessages = 2
+        var engine = Engine(me: NodeID(1), site: [NodeID(1), NodeID(2)], ringOptions: options)
+        var actions: [EngineAction] = []
+        engine.start(now: 0, into: &actions)
+        let session = engine.openSession(local: 1)
+        try engine.join(session: session, group: "g", now: 0, into: &actions)
+        try engine.send(session: session, service: .agreed, groups: ["g"], payload: ByteBuffer(string: "m"), now: 0, into: &actions)
+        #expect(throws: GroupError.self) { try engine.join(session: session, group: "h", now: 0, into: &actions) }
+        #expect(throws: GroupError.self) { try engine.leave(session: session, group: "g", now: 0, into: &actions) }
+        engine.closeSession(session, now: 0, into: &actions)
+        #expect(engine.ring.pendingMessages == 3)  // the disconnect went past the cap
+        #expect(engine.ring.counters.refusedSubmissions == 0)
+    }
+
     /// The largest payload the group layer accepts still fits the ring with its envelope.
     @Test func acceptedPayloadsAlwaysFitTheRing() throws {
         var options = RingOptions()

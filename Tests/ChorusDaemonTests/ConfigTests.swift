@@ -52,6 +52,7 @@ import Testing
     /// Each mistake is reported with the file, the line, the key, what is wrong and what was expected.
     @Test(arguments: [
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\nport = 70000\n", "site.toml:4: daemon[1].port: 70000 is out of range; expected an integer from 1 to 65535"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\nport = 65535\n", "site.toml:4: daemon[1].token_port: port + 1 = 65536 is not a port"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.300\"\n", "site.toml:3: daemon[1].address: '10.0.0.300' is not an IP address; expected an IPv4 or IPv6 literal such as \"10.0.0.1\""),
         ("[[daemon]]\nname = \"a\"\n", "site.toml:1: daemon[1].address: missing; expected the daemon's IP address such as \"10.0.0.1\""),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ntoken_timout_ms = 5\n", "site.toml:5: ring.token_timout_ms: unknown key; expected one of"),

@@ -71,6 +71,7 @@ import Testing
             (0x01, [0, 1, 0x80, 1, 65], .malformedFrame),  // unknown flag
             (0x02, [5, 65], .malformedFrame),  // group name longer than the frame
             (0x02, [1, 0xFF], .malformedFrame),  // not UTF-8
+            (0x02, [3, 0xF0, 0x9F, 0x98], .malformedFrame),  // a cut 4-byte sequence
             (0x02, [1, 65, 66], .malformedFrame),  // trailing bytes
             (0x04, [6, 0, 0, 0, 1, 1, 65], .invalidService),
             (0x7E, [], .unknownFrameType),

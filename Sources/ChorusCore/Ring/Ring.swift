@@ -85,7 +85,10 @@ public struct Ring: Sendable {
     }
 
     /// Queues a client message. Unreliable messages go out at once, unsequenced.
-    /// Returns false if the message is refused (too large, queue full, or the daemon left).
+    /// Returns false if the message is refused (too large, or the daemon left). The queue itself
+    /// is bounded by the engine, which refuses client requests (`busy`) at `maxPendingMessages`;
+    /// the group layer's own messages (disconnects, state announcements) are always queued, so
+    /// nothing it has decided is lost.
     @discardableResult
     public mutating func submit(
         service: Service, payload: ByteBuffer, now: Instant, into actions: inout [RingAction]
@@ -111,10 +114,6 @@ public struct Ring: Sendable {
             actions.append(.send(.data(packet), to: .members(othersInRing)))
             actions.append(.deliver(RingDelivery(ringID: log.ringID, sender: me, service: .unreliable, payload: payload)))
             return true
-        }
-        guard queue.count < options.maxPendingMessages else {
-            counters.refusedSubmissions += 1
-            return false
         }
         queue.append(service, payload)
         if phase == .operational {

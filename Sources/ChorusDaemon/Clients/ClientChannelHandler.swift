@@ -19,10 +19,23 @@ final class ClientChannelHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    /// Before a session is connected its first frame must be a small connect frame; a larger
+    /// declared length is refused before anything is buffered for it.
+    static let maxConnectFrame: UInt32 = 1024
+    private var checkedFirstFrame = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session, !session.isClosed else { return }
+        let buffer = unwrapInboundIn(data)
+        if !checkedFirstFrame, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) {
+            checkedFirstFrame = true
+            if length > Self.maxConnectFrame {
+                core.protocolError(session, ProtocolError(.frameTooLarge, "first frame of \(length) bytes; a connect frame is at most \(Self.maxConnectFrame)"))
+                return
+            }
+        }
         do {
-            try frames.process(buffer: unwrapInboundIn(data)) { frame in
+            try frames.process(buffer: buffer) { frame in
                 core.clientFrame(session, frame)
             }
         } catch let error as ProtocolError {

@@ -23,6 +23,11 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     var queued: [ClientRequest] = []
     var queueHead = 0
     var isPaused = false
+    /// The connection ended (or sent a bad frame) while requests were queued: they are still
+    /// run, in order, then the session ends with this.
+    var endAfterQueue: (error: (ErrorCode, String)?, reason: String)?
+    /// When the connection was accepted (a session must send connect within a bound).
+    var acceptedAt: Instant = 0
 
     var batch: ByteBuffer?
     var isDirty = false

@@ -155,6 +155,9 @@ private struct ConfigLoader {
         if let entry = section.entry("port") { ringPort = try port(entry, "\(table).port") }
         var tokenPort = ringPort + 1
         if let entry = section.entry("token_port") { tokenPort = try port(entry, "\(table).token_port") }
+        guard tokenPort <= 65535 else {
+            throw fail(section.entry("port")?.line ?? section.line, "\(table).token_port", "port + 1 = \(tokenPort) is not a port; set token_port (1 to 65535) or a lower port")
+        }
         if tokenPort == ringPort {
             throw fail(section.entry("token_port")?.line ?? section.line, "\(table).token_port", "equals port \(ringPort); expected a second UDP port for the token")
         }

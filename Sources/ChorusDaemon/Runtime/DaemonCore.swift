@@ -27,6 +27,7 @@ final class DaemonCore: @unchecked Sendable {
     private var nextLocal: UInt32 = 1
     private var dirty: [ClientSession] = []
     private var paused: [ClientSession] = []
+    private var inEndOfInput = false
     private var housekeeping: RepeatedTask?
 
     var counters = DaemonCounters()
@@ -145,19 +146,28 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     /// Ends an input batch: resumes paused senders, flushes the sockets, re-arms the timer.
+    /// Closing a session can re-enter (its channel goes inactive at once); the outer call then
+    /// finishes the work, so no session is left marked dirty and never flushed.
     func endOfInput() {
+        guard !inEndOfInput else { return }
+        inEndOfInput = true
+        defer { inEndOfInput = false }
         resumePaused()
-        transport?.flush()
-        for session in dirty {
-            session.isDirty = false
-            guard !session.isClosed else { continue }
-            if session.outstanding > config.maxClientBacklog {
-                slowReceiver(session, "\(session.outstanding) bytes unread (limit \(config.maxClientBacklog))")
-                continue
+        while !dirty.isEmpty {
+            transport?.flush()
+            var batch: [ClientSession] = []
+            swap(&batch, &dirty)
+            for session in batch {
+                session.isDirty = false
+                guard !session.isClosed else { continue }
+                if session.outstanding > config.maxClientBacklog {
+                    slowReceiver(session, "\(session.outstanding) bytes unread (limit \(config.maxClientBacklog))")
+                    continue
+                }
+                session.flush { [self] bytes in self.eventLoop.assertInEventLoop(); session.taken(bytes) }
             }
-            session.flush { [self] bytes in self.eventLoop.assertInEventLoop(); session.taken(bytes) }
         }
-        dirty.removeAll(keepingCapacity: true)
+        transport?.flush()
         if state == .running {
             timers.reschedule(on: eventLoop, now: now) { [self] in self.timersDue() }
         }
@@ -263,6 +273,7 @@ final class DaemonCore: @unchecked Sendable {
     /// A client connected; it must send a connect frame first.
     func clientConnected(_ channel: any Channel) -> ClientSession {
         let session = ClientSession(channel: channel, local: nextLocal)
+        session.acceptedAt = now
         nextLocal &+= 1
         sessions[session.local] = session
         return session
@@ -278,7 +289,7 @@ final class DaemonCore: @unchecked Sendable {
             return
         }
         if session.isPaused {
-            session.queued.append(request)
+            if session.endAfterQueue == nil { session.queued.append(request) }
             return
         }
         if !handle(session, request) {
@@ -295,6 +306,11 @@ final class DaemonCore: @unchecked Sendable {
 
     func protocolError(_ session: ClientSession, _ error: ProtocolError) {
         counters.clientProtocolErrors += 1
+        if session.isPaused, session.endAfterQueue == nil {
+            // The requests before the bad frame still take effect, in order.
+            session.endAfterQueue = ((error.code, error.detail), "protocol error: \(error)")
+            return
+        }
         close(session, error: (error.code, error.detail), reason: "protocol error: \(error)")
     }
 
@@ -410,6 +426,11 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     func clientClosed(_ session: ClientSession) {
+        if session.isPaused, !session.isClosed {
+            // Frames read before the end of the stream were accepted: run them first.
+            if session.endAfterQueue == nil { session.endAfterQueue = (nil, "connection closed") }
+            return
+        }
         close(session, error: nil, reason: "connection closed")
     }
 
@@ -427,8 +448,15 @@ final class DaemonCore: @unchecked Sendable {
         close(session, error: (.slowReceiver, detail), reason: "slow receiver: \(detail)")
     }
 
+    /// A connection must send its connect frame within this.
+    static let connectTimeout: UInt64 = 10_000_000_000
+
     private func checkSlowReceivers() {
         let now = self.now
+        for session in Array(sessions.values) where session.id == nil && now - session.acceptedAt > Self.connectTimeout {
+            counters.clientProtocolErrors += 1
+            close(session, error: (.notConnected, "no connect frame within \(Self.connectTimeout / 1_000_000_000) s"), reason: "connect timeout")
+        }
         for session in Array(sessions.values) {
             guard let since = session.unwritableSince, now - since > config.slowReceiverTimeout else { continue }
             slowReceiver(session, "socket full for \((now - since) / 1_000_000) ms (limit \(config.slowReceiverTimeout / 1_000_000) ms), \(session.outstanding) bytes unread")
@@ -454,6 +482,10 @@ final class DaemonCore: @unchecked Sendable {
                 session.queued.removeAll()
                 session.queueHead = 0
                 session.isPaused = false
+                if let end = session.endAfterQueue {
+                    close(session, error: end.error, reason: end.reason)
+                    continue
+                }
                 session.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
                 session.channel.read()
             } else {
