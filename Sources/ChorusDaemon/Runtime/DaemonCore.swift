@@ -34,7 +34,10 @@ final class DaemonCore: @unchecked Sendable {
     let nodeNames: [NodeID: String]
     private(set) var configuration: RingConfiguration?
 
-    enum State { case created, running, leaving, stopped }
+    /// `draining`: shutting down, no new input from clients, sending what was accepted.
+    enum State { case created, running, draining, leaving, stopped }
+    /// The ring and its timers run while running or draining.
+    private var ringIsActive: Bool { state == .running || state == .draining }
     private(set) var state = State.created
     let stopped: EventLoopPromise<Void>
     var onStop: [@Sendable () -> Void] = []
@@ -61,6 +64,7 @@ final class DaemonCore: @unchecked Sendable {
 
     func start() {
         eventLoop.preconditionInEventLoop()
+        guard state == .created else { return }  // shut down before it started
         state = .running
         engine.start(now: now, into: &actions)
         performActions()
@@ -71,12 +75,36 @@ final class DaemonCore: @unchecked Sendable {
         logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.daemons.count) daemons configured")
     }
 
-    /// Graceful stop: leave the ring so the others reconfigure at once, end the sessions, close.
+    /// Graceful stop: stop reading clients, send what was accepted (at most `drainTimeout`),
+    /// then leave the ring so the others reconfigure at once, end the sessions, close.
     func beginShutdown() {
         guard state == .running else {
             if state == .created { finishStop() }
             return
         }
+        state = .draining
+        for session in sessions.values {
+            session.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+        let started = now
+        logger.notice("daemon \(peer.name) shutting down: sending \(engine.pendingMessages) queued messages first")
+        func check() {
+            let drained = engine.pendingMessages == 0 && paused.allSatisfy(\.isClosed)
+            if drained || now - started > Self.drainTimeout {
+                if !drained { logger.warning("leaving with \(engine.pendingMessages) messages unsent after \(Self.drainTimeout / 1_000_000) ms") }
+                leave()
+            } else {
+                eventLoop.scheduleTask(in: .milliseconds(5)) { check() }
+            }
+        }
+        check()
+    }
+
+    /// The longest a graceful shutdown waits for accepted messages to go out.
+    static let drainTimeout: UInt64 = 2_000_000_000
+
+    private func leave() {
+        guard state == .draining else { return }
         state = .leaving
         logger.notice("daemon \(peer.name) leaving the ring (graceful shutdown)")
         engine.leave(now: now, into: &actions)
@@ -104,7 +132,7 @@ final class DaemonCore: @unchecked Sendable {
     // MARK: Ring input
 
     func datagram(_ buffer: ByteBuffer) {
-        guard state == .running else { return }
+        guard ringIsActive else { return }
         counters.datagramsReceived += 1
         let packet: Packet
         do {
@@ -136,7 +164,7 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     private func timersDue() {
-        guard state == .running else { return }
+        guard ringIsActive else { return }
         let now = self.now
         for timer in timers.takeDue(now: now) {
             engine.timerFired(timer, now: now, into: &actions)
@@ -168,7 +196,7 @@ final class DaemonCore: @unchecked Sendable {
             }
         }
         transport?.flush()
-        if state == .running {
+        if ringIsActive {
             timers.reschedule(on: eventLoop, now: now) { [self] in self.timersDue() }
         }
     }
@@ -466,7 +494,7 @@ final class DaemonCore: @unchecked Sendable {
 
     /// Runs the requests of paused senders once the send queue has room again.
     private func resumePaused() {
-        guard !paused.isEmpty, state == .running,
+        guard !paused.isEmpty, ringIsActive,
             engine.pendingMessages < config.ring.maxPendingMessages - config.ring.maxPendingMessages / 4
         else { return }
         let list = paused
@@ -486,8 +514,10 @@ final class DaemonCore: @unchecked Sendable {
                     close(session, error: end.error, reason: end.reason)
                     continue
                 }
-                session.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-                session.channel.read()
+                if state == .running {
+                    session.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                    session.channel.read()
+                }
             } else {
                 session.queueHead = index
                 paused.append(session)
