@@ -224,12 +224,9 @@ public enum ChorusClient {
             // all of them (it may be pausing us) before it sees the end and closes. Wait for that
             // a little; a session whose events are not being read may never get there.
             outbound.finish()
-            try? await withThrowingTaskGroup(of: Void.self) { wait in
-                wait.addTask { try await underlying.closeFuture.get() }
-                wait.addTask { try await Task.sleep(for: .seconds(2)) }
-                try await wait.next()
-                wait.cancelAll()
-            }
+            let forceClose = underlying.eventLoop.scheduleTask(in: .seconds(2)) { underlying.close(promise: nil) }
+            try? await underlying.closeFuture.get()
+            forceClose.cancel()
             return result
         }
     }

@@ -95,14 +95,16 @@ import Glibc
             withUnsafeBytes(of: UInt64(index + 1).bigEndian) { payload = Array($0) }
             bytes += RawSocket.frame(0x04, [2, 0, 0, 0, 1] + RawSocket.shortString("g") + payload + [UInt8](repeating: 9, count: 400))
         }
-        do {
-            let socket = try RawSocket(port: fixture.cluster.members[0].clientPort)
-            socket.write(bytes)
-        }  // closed here, right after the burst
+        // Write the burst, end the stream at once, and read until the daemon closes (as
+        // docs/protocol.md says a client should end a session).
+        let socket = try RawSocket(port: fixture.cluster.members[0].clientPort)
+        socket.write(bytes)
+        socket.shutdownWrite()
         let burst: (TestClient) -> Int = { client in client.messages.filter { $0.payload.readableBytes == 408 }.count }
         for client in fixture.clients {
             try await client.wait("the whole burst", timeout: 30) { burst($0) == 2000 }
         }
+        #expect(socket.readToEnd().closed)
         // fifo from one sender: in order everywhere.
         let seqs = fixture.clients[1].messages.filter { $0.payload.readableBytes == 408 }.compactMap {
             $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self)

@@ -40,6 +40,9 @@ final class RawSocket {
         }
     }
 
+    /// Ends the write side (the daemon sees the end of the stream after everything written).
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Reads until the daemon closes the connection (or 5 s pass); returns the bytes and whether
     /// the connection was closed.
     func readToEnd() -> (bytes: [UInt8], closed: Bool) {

@@ -34,7 +34,8 @@ public struct RingOptions: Sendable, Equatable {
     public var maxRetransmitRequests: Int = 256
     /// Base of the exponential back-off before merging again with a daemon that was failed.
     public var mergeBackoff: Duration64 = 250_000_000
-    /// Cap on client messages waiting to be sent; `submit` refuses beyond it.
+    /// Cap on client messages waiting to be sent: the engine refuses client requests (`busy`)
+    /// beyond it; the group layer's own messages are queued regardless.
     public var maxPendingMessages: Int = 100_000
 
     public init() {}

@@ -23,11 +23,22 @@ final class ClientChannelHandler: ChannelInboundHandler {
     /// declared length is refused before anything is buffered for it.
     static let maxConnectFrame: UInt32 = 1024
     private var checkedFirstFrame = false
+    /// The first bytes, kept until the first frame's length can be read.
+    private var prefix: ByteBuffer?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session, !session.isClosed else { return }
-        let buffer = unwrapInboundIn(data)
-        if !checkedFirstFrame, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) {
+        // A session that is ending (after its queued requests) reads nothing more.
+        guard let session, !session.isClosed, session.endAfterQueue == nil else { return }
+        var buffer = unwrapInboundIn(data)
+        if !checkedFirstFrame {
+            if var kept = prefix.take() {
+                kept.writeBuffer(&buffer)
+                buffer = kept
+            }
+            guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
+                prefix = buffer
+                return
+            }
             checkedFirstFrame = true
             if length > Self.maxConnectFrame {
                 core.protocolError(session, ProtocolError(.frameTooLarge, "first frame of \(length) bytes; a connect frame is at most \(Self.maxConnectFrame)"))
@@ -55,12 +66,24 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let session else { return context.close(promise: nil) }
-        core.close(session, error: nil, reason: "connection error: \(error)")
+        // A reset or read error ends the connection like an end of stream: what was read
+        // before it (queued while paused) still runs.
+        core.logger.debug("session \(session.id?.privateGroup ?? "?") connection error: \(error)")
+        core.clientClosed(session)
+        context.close(promise: nil)
         core.endOfInput()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if let session { core.clientClosed(session) }
         core.endOfInput()
+    }
+}
+
+extension Optional {
+    fileprivate mutating func take() -> Wrapped? {
+        var value: Wrapped? = nil
+        swap(&self, &value)
+        return value
     }
 }

@@ -23,6 +23,8 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     var queued: [ClientRequest] = []
     var queueHead = 0
     var isPaused = false
+    /// Its queued requests are being run (a bad one then ends the session at once).
+    var isResuming = false
     /// The connection ended (or sent a bad frame) while requests were queued: they are still
     /// run, in order, then the session ends with this.
     var endAfterQueue: (error: (ErrorCode, String)?, reason: String)?

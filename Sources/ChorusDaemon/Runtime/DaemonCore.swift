@@ -334,9 +334,11 @@ final class DaemonCore: @unchecked Sendable {
 
     func protocolError(_ session: ClientSession, _ error: ProtocolError) {
         counters.clientProtocolErrors += 1
-        if session.isPaused, session.endAfterQueue == nil {
+        if session.isPaused, !session.isResuming {
             // The requests before the bad frame still take effect, in order.
-            session.endAfterQueue = ((error.code, error.detail), "protocol error: \(error)")
+            if session.endAfterQueue == nil {
+                session.endAfterQueue = ((error.code, error.detail), "protocol error: \(error)")
+            }
             return
         }
         close(session, error: (error.code, error.detail), reason: "protocol error: \(error)")
@@ -430,6 +432,10 @@ final class DaemonCore: @unchecked Sendable {
         guard !session.isClosed else { return }
         session.isClosed = true
         sessions[session.local] = nil
+        if session.isPaused {
+            paused.removeAll { $0 === session }
+            session.queued = []
+        }
         let channel = session.channel
         if let (code, text) = error {
             session.append(.error(code: code, text: text))
@@ -501,10 +507,12 @@ final class DaemonCore: @unchecked Sendable {
         paused.removeAll()
         for session in list where !session.isClosed {
             var index = session.queueHead
+            session.isResuming = true
             while index < session.queued.count, !session.isClosed {
                 if !handle(session, session.queued[index]) { break }
                 index += 1
             }
+            session.isResuming = false
             if session.isClosed { continue }
             if index == session.queued.count {
                 session.queued.removeAll()
