@@ -116,6 +116,9 @@ public struct Engine: Sendable {
         guard ring.pendingMessages < ring.options.maxPendingMessages else {
             throw GroupError(.busy, "\(ring.pendingMessages) messages wait for the token")
         }
+        guard ring.pendingMessages == 0 || ring.pendingBytes < ring.options.maxPendingBytes else {
+            throw GroupError(.busy, "\(ring.pendingBytes) bytes wait for the token")
+        }
     }
 
     // MARK: Plumbing

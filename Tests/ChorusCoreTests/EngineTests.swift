@@ -47,6 +47,21 @@ import Testing
         #expect(engine.ring.counters.refusedSubmissions == 0)
     }
 
+    /// The queue is bounded in bytes too; one message, however large, always fits an empty queue.
+    @Test func fullQueueInBytesRefusesWithBusy() throws {
+        var options = RingOptions()
+        options.maxPendingBytes = 10_000
+        var engine = Engine(me: NodeID(1), site: [NodeID(1), NodeID(2)], ringOptions: options)
+        var actions: [EngineAction] = []
+        engine.start(now: 0, into: &actions)
+        let session = engine.openSession(local: 1)
+        try engine.send(session: session, service: .agreed, groups: ["g"], payload: ByteBuffer(repeating: 1, count: 50_000), now: 0, into: &actions)
+        #expect(throws: GroupError.self) {
+            try engine.send(session: session, service: .agreed, groups: ["g"], payload: ByteBuffer(string: "x"), now: 0, into: &actions)
+        }
+        #expect(engine.ring.pendingMessages == 1)
+    }
+
     /// The largest payload the group layer accepts still fits the ring with its envelope.
     @Test func acceptedPayloadsAlwaysFitTheRing() throws {
         var options = RingOptions()

@@ -75,6 +75,8 @@ public struct Ring: Sendable {
     public var ringID: RingID { pending?.ringID ?? installed?.ringID ?? .none }
     public var members: [NodeID] { pending?.members ?? installed?.members ?? [me] }
     public var pendingMessages: Int { queue.count }
+    /// Payload bytes of the client messages waiting for the token.
+    public var pendingBytes: Int { queue.bytes }
 
 
     // MARK: Inputs

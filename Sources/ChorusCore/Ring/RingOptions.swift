@@ -37,6 +37,9 @@ public struct RingOptions: Sendable, Equatable {
     /// Cap on client messages waiting to be sent: the engine refuses client requests (`busy`)
     /// beyond it; the group layer's own messages are queued regardless.
     public var maxPendingMessages: Int = 100_000
+    /// Cap on the bytes of client messages waiting to be sent, as `maxPendingMessages` (one
+    /// message is always accepted into an empty queue, whatever its size).
+    public var maxPendingBytes: Int = 256 << 20
 
     public init() {}
 

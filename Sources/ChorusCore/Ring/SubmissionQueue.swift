@@ -15,9 +15,12 @@ struct SubmissionQueue {
     private var fragmentOffset = 0
 
     var count: Int { entries.count - head }
+    /// Payload bytes of the waiting messages (a message being fragmented counts whole until done).
+    private(set) var bytes = 0
     var isEmpty: Bool { head == entries.count }
 
     mutating func append(_ service: Service, _ payload: ByteBuffer) {
+        bytes += payload.readableBytes
         entries.append(Entry(service: service, payload: payload))
     }
 
@@ -38,6 +41,7 @@ struct SubmissionQueue {
             guard entry.service == first.service, body.readableBytes + 4 + length <= maxPayload else { break }
             body.writeInteger(UInt32(length))
             body.writeImmutableBuffer(entry.payload)
+            bytes -= length
             count += 1
             entries[head].payload = ByteBuffer()
             head += 1
@@ -65,6 +69,7 @@ struct SubmissionQueue {
         }
         fragmentOffset += length
         if fragmentOffset == total {
+            bytes -= total
             fragmentOffset = 0
             entries[head].payload = ByteBuffer()
             head += 1
@@ -93,6 +98,7 @@ struct SubmissionQueue {
 
     /// Takes every waiting message out (used when a daemon leaves).
     mutating func removeAll() {
+        bytes = 0
         entries.removeAll()
         head = 0
         fragmentOffset = 0

@@ -45,7 +45,7 @@ private struct ConfigLoader {
     ]
     static let sessionKeys = [
         "max_sessions", "max_groups_per_session", "max_groups_per_message", "max_group_name_length",
-        "max_pending_messages", "slow_receiver_timeout_ms", "max_client_backlog",
+        "max_pending_messages", "max_pending_bytes", "slow_receiver_timeout_ms", "max_client_backlog",
     ]
     static let logKeys = ["level"]
 
@@ -233,6 +233,7 @@ private struct ConfigLoader {
             case "max_groups_per_message": groupsPerMessage = try integer(entry, key, 1...255)
             case "max_group_name_length": nameLength = try integer(entry, key, 1...Int64(WireLimits.maxGroupNameLength))
             case "max_pending_messages": config.ring.maxPendingMessages = try integer(entry, key, 16...1_000_000)
+            case "max_pending_bytes": config.ring.maxPendingBytes = try integer(entry, key, 65536...(1 << 34), unit: " (bytes)")
             case "slow_receiver_timeout_ms":
                 config.slowReceiverTimeout = UInt64(try integer(entry, key, 100...3_600_000, unit: " (milliseconds)")) * 1_000_000
             case "max_client_backlog":

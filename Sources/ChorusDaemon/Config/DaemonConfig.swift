@@ -73,6 +73,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.daemons = daemons
         var ring = RingOptions.lan
         ring.maxPendingMessages = 1_000
+        ring.maxPendingBytes = 32 << 20
         self.ring = ring
         self.groupLimits = .default
         self.maxSessions = 1000

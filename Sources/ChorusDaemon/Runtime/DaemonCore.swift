@@ -501,7 +501,8 @@ final class DaemonCore: @unchecked Sendable {
     /// Runs the requests of paused senders once the send queue has room again.
     private func resumePaused() {
         guard !paused.isEmpty, ringIsActive,
-            engine.pendingMessages < config.ring.maxPendingMessages - config.ring.maxPendingMessages / 4
+            engine.pendingMessages < config.ring.maxPendingMessages - config.ring.maxPendingMessages / 4,
+            engine.pendingMessages == 0 || engine.ring.pendingBytes < config.ring.maxPendingBytes - config.ring.maxPendingBytes / 4
         else { return }
         let list = paused
         paused.removeAll()
