@@ -14,7 +14,9 @@ struct RingTimers {
 
     /// Makes sure a task runs at or before the earliest deadline.
     mutating func reschedule(on loop: any EventLoop, now: Instant, fire: @escaping @Sendable () -> Void) {
-        guard let earliest = deadlines.compactMap({ $0 }).min() else { return }
+        var earliest = Instant.max
+        for deadline in deadlines { if let deadline, deadline < earliest { earliest = deadline } }
+        guard earliest != .max else { return }
         if scheduled != nil, scheduledAt <= earliest { return }
         scheduled?.cancel()
         scheduledAt = earliest
