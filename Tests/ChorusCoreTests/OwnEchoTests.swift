@@ -36,4 +36,18 @@ import Testing
         }
         #expect(!echoes.isEmpty)
     }
+
+    /// `isQuiet` (what graceful shutdown waits for): false while a message is queued or not yet
+    /// received everywhere, true once the ring has gone round idle.
+    @Test func quietOnlyOnceEverythingIsReceivedEverywhere() {
+        var harness = RingHarness(nodes: [1, 2, 3])
+        harness.start()
+        harness.run(until: 1_000_000_000)
+        #expect(harness.rings[NodeID(2)]!.isQuiet)
+        harness.submit(2, .agreed, "last words")
+        #expect(!harness.rings[NodeID(2)]!.isQuiet)
+        harness.run(until: 1_500_000_000)
+        #expect(harness.rings[NodeID(2)]!.isQuiet)
+        #expect(harness.payloads(1).contains("last words") && harness.payloads(3).contains("last words"))
+    }
 }

@@ -77,6 +77,9 @@ public struct Ring: Sendable {
     public var pendingMessages: Int { queue.count }
     /// Payload bytes of the client messages waiting for the token.
     public var pendingBytes: Int { queue.bytes }
+    /// Nothing waits to be sent and the token's last visit showed a whole rotation without new
+    /// packets with every packet received everywhere: what this daemon sent has reached all.
+    public var isQuiet: Bool { queue.isEmpty && phase == .operational && lastSeenIdle }
 
 
     // MARK: Inputs

@@ -89,7 +89,8 @@ final class DaemonCore: @unchecked Sendable {
         let started = now
         logger.notice("daemon \(peer.name) shutting down: sending \(engine.pendingMessages) queued messages first")
         func check() {
-            let drained = engine.pendingMessages == 0 && paused.allSatisfy(\.isClosed)
+            // Sent is not enough: wait until the ring shows everything received everywhere.
+            let drained = engine.ring.isQuiet && paused.allSatisfy(\.isClosed)
             if drained || now - started > Self.drainTimeout {
                 if !drained { logger.warning("leaving with \(engine.pendingMessages) messages unsent after \(Self.drainTimeout / 1_000_000) ms") }
                 leave()
