@@ -13,6 +13,8 @@ public enum ClientProtocol {
     public static let headerSize = 5
     /// Largest frame (type byte and body) a peer may send: a 16 MiB payload plus headers.
     public static let maxFrameLength = (1 << 24) + (1 << 16)
+    /// Largest first frame a daemon reads (the connect frame), before a session exists.
+    public static let maxConnectFrameLength = 1024
     /// Longest connect name, in UTF-8 bytes.
     public static let maxNameLength = 32
     /// Longest error text, in UTF-8 bytes.

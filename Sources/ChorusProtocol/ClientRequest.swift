@@ -91,8 +91,7 @@ public enum ClientRequest: Sendable, Equatable {
         buffer.writeInteger(multicast.service.rawValue)
         buffer.writeInteger(UInt8(multicast.selfDiscard ? 1 : 0))
         buffer.writeInteger(multicast.messageType)
-        buffer.writeInteger(UInt8(truncatingIfNeeded: multicast.groups.count))
-        for group in multicast.groups { buffer.writeShortString(group) }
+        buffer.writeGroupList(multicast.groups)
         buffer.finishFrame(at: start, extra: payloadLength)
     }
 
@@ -120,10 +119,7 @@ public enum ClientRequest: Sendable, Equatable {
             let flags = try reader.integer("flags", as: UInt8.self)
             guard flags & ~1 == 0 else { throw ProtocolError(.malformedFrame, "unknown multicast flags 0x\(String(flags, radix: 16))") }
             let messageType = try reader.integer("message type", as: UInt16.self)
-            let count = Int(try reader.integer("group count", as: UInt8.self))
-            var groups: [String] = []
-            groups.reserveCapacity(count)
-            for _ in 0..<count { groups.append(try reader.shortString("group")) }
+            let groups = try reader.groupList()
             let payload = reader.rest()
             return .multicast(MulticastRequest(
                 service: service, selfDiscard: flags & 1 == 1, messageType: messageType, groups: groups, payload: payload))

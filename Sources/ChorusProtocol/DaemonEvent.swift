@@ -132,8 +132,7 @@ public enum DaemonEvent: Sendable, Equatable {
         buffer.writeInteger(service.rawValue)
         buffer.writeInteger(messageType)
         buffer.writeShortString(sender)
-        buffer.writeInteger(UInt8(truncatingIfNeeded: groups.count))
-        for group in groups { buffer.writeShortString(group) }
+        buffer.writeGroupList(groups)
         buffer.finishFrame(at: start, extra: payloadLength)
     }
 
@@ -158,10 +157,7 @@ public enum DaemonEvent: Sendable, Equatable {
             }
             let messageType = try reader.integer("message type", as: UInt16.self)
             let sender = try reader.shortString("sender")
-            let count = Int(try reader.integer("group count", as: UInt8.self))
-            var groups: [String] = []
-            groups.reserveCapacity(count)
-            for _ in 0..<count { groups.append(try reader.shortString("group")) }
+            let groups = try reader.groupList()
             return .message(MessageEvent(
                 service: service, messageType: messageType, sender: sender, groups: groups, payload: reader.rest()))
         case .membership:

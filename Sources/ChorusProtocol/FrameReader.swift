@@ -47,6 +47,15 @@ struct FrameReader {
         return list
     }
 
+    /// A `u8` count followed by that many short strings (the target groups of a message).
+    mutating func groupList() throws(ProtocolError) -> [String] {
+        let count = Int(try integer("group count", as: UInt8.self))
+        var groups: [String] = []
+        groups.reserveCapacity(count)
+        for _ in 0..<count { groups.append(try shortString("group")) }
+        return groups
+    }
+
     /// Everything left, without a copy.
     mutating func rest() -> ByteBuffer { buffer.readSlice(length: buffer.readableBytes)! }
 
@@ -74,6 +83,13 @@ extension ByteBuffer {
         writeInteger(UInt16(0))
         let written = writeString(string)
         setInteger(UInt16(truncatingIfNeeded: written), at: lengthIndex)
+    }
+
+    /// A `u8` count and the names (a message's target groups; the caller keeps it within 255).
+    @inlinable
+    mutating func writeGroupList(_ groups: [String]) {
+        writeInteger(UInt8(truncatingIfNeeded: groups.count))
+        for group in groups { writeShortString(group) }
     }
 
     mutating func writeStringList(_ list: [String]) {

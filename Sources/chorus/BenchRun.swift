@@ -111,7 +111,6 @@ struct BenchRun {
         let service = options.service
         let runID = UInt32.random(in: 0...UInt32.max)
         let group = "bench-\(runID % 100_000)"
-        let started = Date()
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             for (index, endpoint) in endpoints.enumerated() {
@@ -165,7 +164,6 @@ struct BenchRun {
             if !options.json, stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
             tasks.cancelAll()
             let receivers = state.results { $0 }
-            _ = started
             return BenchResult(
                 service: service, size: size, daemons: endpoints.count, senders: senderDaemons.count,
                 inFlight: options.inFlight, rate: options.rate, seconds: measured, receivers: receivers)

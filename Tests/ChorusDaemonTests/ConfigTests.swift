@@ -59,6 +59,8 @@ import Testing
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ntoken_timeout_ms = \"fast\"\n", "site.toml:5: ring.token_timeout_ms: is a string; expected an integer from 20 to 600000 (milliseconds)"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"a\"\naddress = \"10.0.0.2\"\n", "site.toml:5: daemon[2].name: 'a' is also the name of daemon[1]; expected unique names"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\n", "site.toml:4: daemon[2].port: 10.0.0.1:4801 is already used by daemon[1]"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\nport = 5001\n", "site.toml:4: daemon[2].client_port: 127.0.0.1:4800 is also the client port of daemon[1] on the same host"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\nport = 5001\nclient_port = 5000\nunix_socket = \"/tmp/chorusd.4800.sock\"\n", "site.toml:9: daemon[2].unix_socket: '/tmp/chorusd.4800.sock' is also the Unix socket of daemon[1] on the same host"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\nidle_hold_ms = 900\n", "site.toml:5: ring.idle_hold_ms: 900 ms is more than half of token_timeout_ms (1000 ms)"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[log]\nlevel = \"loud\"\n", "site.toml:5: log.level: 'loud' is not a log level; expected one of trace, debug, info"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [ring], [sessions] or [log]"),

@@ -1,6 +1,7 @@
 import Chorus
 import ChorusLocalCluster
 import Foundation
+import NIOCore
 import Testing
 
 #if canImport(Glibc)
@@ -110,6 +111,27 @@ import Glibc
             $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self)
         }
         #expect(seqs == Array(1...2000).map(UInt64.init))
+        await fixture.stop()
+    }
+
+    /// A library session that returns right after writing a batch the daemon is still pausing:
+    /// the session's end must not cut off what was written (found in review: the close did).
+    @Test func aLibrarySessionEndingRightAfterSendingLosesNothing() async throws {
+        let fixture = try await ClusterFixture.start(basePort: 21_800, extraConfig: "\n[sessions]\nmax_pending_messages = 16\n")
+        defer { fixture.cluster.stop() }
+        try await ChorusClient.withSession(to: fixture.cluster.members[0].endpoint, name: "quick", membershipNotices: false) {
+            session in
+            let batch = (1...2000).map { index in
+                var payload = ByteBuffer()
+                payload.writeInteger(UInt64(index))
+                payload.writeRepeatingByte(5, count: 2000)  // 4 MB: more than the socket buffers hold
+                return MulticastRequest(service: .fifo, groups: ["g"], payload: payload)
+            }
+            try await session.multicast(batch: batch)
+        }
+        for client in fixture.clients {
+            try await client.wait("the whole batch", timeout: 30) { $0.messages.filter { $0.payload.readableBytes == 2008 }.count == 2000 }
+        }
         await fixture.stop()
     }
 

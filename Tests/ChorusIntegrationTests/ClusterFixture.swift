@@ -51,7 +51,8 @@ struct ClusterFixture {
             options: CheckOptions(livenessBound: livenessBound).disabling(.safeDelivery, .liveness, .configurationConsistency))
     }
 
-    func stop(keepFilesOnFailure: Bool = true) async {
+    /// Ends the clients' sessions, then the daemons, and removes the cluster's files.
+    func stop() async {
         for client in clients { await client.stop() }
         cluster.stop(keepFiles: false)
     }

@@ -33,7 +33,12 @@ import Testing
 
         // listen on d2 (Unix socket), send from d1 (TCP).
         let listener = Task.detached { try Self.run(["listen", "--daemon", d2, "-g", "chat", "--count", "3", "--json", "--no-membership"]) }
-        try await Task.sleep(for: .milliseconds(500))
+        // Send once the listener's join is ordered (the group table is the same at every daemon).
+        let deadline = Date().addingTimeInterval(20)
+        while try await !BadClientTests.status(port: cluster.members[0].clientPort).contains("\"name\":\"chat\"") {
+            guard Date() < deadline else { throw ClusterError("the listener never joined chat") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let sent = try Self.run(["send", "--daemon", d1, "-g", "chat", "--service", "safe", "one", "two"])
         #expect(sent.status == 0, "\(sent.output)")
         let piped = try Self.run(["send", "--daemon", d1, "-g", "chat", "--type", "7"], input: "three\n")

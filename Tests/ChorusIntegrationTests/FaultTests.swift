@@ -19,7 +19,8 @@ import Glibc
         for round in 0..<100 {
             for client in [c1, c2, c3] { client.send(round % 2 == 0 ? .agreed : .safe, size: 200) }
         }
-        try await Task.sleep(for: .milliseconds(5))
+        // Kill once the traffic is flowing, with most of it still to come.
+        try await c1.wait("the first messages") { $0.messages.count >= 10 }
         let killedAt = fixture.recorder.now
         fixture.cluster.kill9("d3")
         fixture.recorder.crashed(c3.process)
@@ -38,7 +39,12 @@ import Glibc
         print("kill -9 → regular network view at the survivors: \(milliseconds(viewAt - killedAt)) ms")
 
         // What was in flight obeys extended virtual synchrony (the checkers on the clients' history).
-        try await Task.sleep(for: .milliseconds(200))
+        // The survivors deliver all of their own messages; c3's are settled by the new view.
+        for survivor in [c1, c2] {
+            try await survivor.wait("the survivors' messages") {
+                $0.reliableCount(from: c1.privateGroup) == 100 && $0.reliableCount(from: c2.privateGroup) == 100
+            }
+        }
         let violations = fixture.violations()
         #expect(violations.isEmpty, "\(violations.prefix(5).map(\.description))")
         // The survivors delivered exactly the same agreed/safe messages.

@@ -14,11 +14,7 @@ final class HistoryRecorder: @unchecked Sendable {
     private let start = monotonicNow()
     private var incarnations: [UInt32: UInt32] = [:]
 
-    static func monotonicNow() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+    static func monotonicNow() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
     var now: UInt64 { Self.monotonicNow() - start }
 
@@ -38,10 +34,6 @@ final class HistoryRecorder: @unchecked Sendable {
             history.crashedAt[process] = now
             history.aliveAtEnd.remove(process)
         }
-    }
-
-    func process(of daemon: UInt32) -> ProcessID {
-        lock.withLock { ProcessID(daemon: daemon, incarnation: incarnations[daemon] ?? 1) }
     }
 
     static func session(_ privateGroup: String) -> SessionKey? {

@@ -29,7 +29,6 @@ import Testing
                 fixture.clients.allSatisfy { sender in client.reliableCount(from: sender.privateGroup) == expected / 3 }
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
         let history = fixture.recorder.finish()
         let violations = fixture.violations(livenessBound: 0)
         #expect(violations.isEmpty, "\(violations.prefix(5).map(\.description))")

@@ -65,6 +65,21 @@ import Testing
         #expect(throws: ProtocolError.self) { try decoder.decode(buffer: &zero) }
     }
 
+    /// A daemon reads only a small first frame from an unknown client (its connect frame).
+    @Test func firstFrameHasItsOwnLimit() throws {
+        var decoder = FrameDecoder(maxFrameLength: 1 << 20, maxFirstFrameLength: 16)
+        var big = ByteBuffer()
+        ClientRequest.join(group: String(repeating: "g", count: 40)).encode(into: &big)
+        var first = big
+        #expect(throws: ProtocolError.self) { try decoder.decode(buffer: &first) }
+        var small = ByteBuffer()
+        ClientRequest.connect(ConnectRequest(name: "a", membershipNotices: true)).encode(into: &small)
+        small.writeImmutableBuffer(big)
+        var fresh = FrameDecoder(maxFrameLength: 1 << 20, maxFirstFrameLength: 16)
+        #expect(try fresh.decode(buffer: &small) != nil)
+        #expect(try fresh.decode(buffer: &small) != nil)  // later frames: the normal limit
+    }
+
     @Test func malformedBodiesGiveTypedErrors() {
         let cases: [(UInt8, [UInt8], ErrorCode)] = [
             (0x01, [0, 1], .malformedFrame),  // connect cut short

@@ -11,7 +11,9 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     init(core: DaemonCore, maxFrameLength: Int) {
         self.core = core
-        self.frames = NIOSingleStepByteToMessageProcessor(FrameDecoder(maxFrameLength: maxFrameLength))
+        // Until the connect frame is in, only a small frame is buffered for an unknown client.
+        self.frames = NIOSingleStepByteToMessageProcessor(
+            FrameDecoder(maxFrameLength: maxFrameLength, maxFirstFrameLength: ClientProtocol.maxConnectFrameLength))
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -19,32 +21,10 @@ final class ClientChannelHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
-    /// Before a session is connected its first frame must be a small connect frame; a larger
-    /// declared length is refused before anything is buffered for it.
-    static let maxConnectFrame: UInt32 = 1024
-    private var checkedFirstFrame = false
-    /// The first bytes, kept until the first frame's length can be read.
-    private var prefix: ByteBuffer?
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // A session that is ending (after its queued requests) reads nothing more.
         guard let session, !session.isClosed, session.endAfterQueue == nil else { return }
-        var buffer = unwrapInboundIn(data)
-        if !checkedFirstFrame {
-            if var kept = prefix.take() {
-                kept.writeBuffer(&buffer)
-                buffer = kept
-            }
-            guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
-                prefix = buffer
-                return
-            }
-            checkedFirstFrame = true
-            if length > Self.maxConnectFrame {
-                core.protocolError(session, ProtocolError(.frameTooLarge, "first frame of \(length) bytes; a connect frame is at most \(Self.maxConnectFrame)"))
-                return
-            }
-        }
+        let buffer = unwrapInboundIn(data)
         do {
             try frames.process(buffer: buffer) { frame in
                 core.clientFrame(session, frame)
@@ -80,10 +60,3 @@ final class ClientChannelHandler: ChannelInboundHandler {
     }
 }
 
-extension Optional {
-    fileprivate mutating func take() -> Wrapped? {
-        var value: Wrapped? = nil
-        swap(&self, &value)
-        return value
-    }
-}

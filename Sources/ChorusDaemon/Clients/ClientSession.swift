@@ -109,7 +109,7 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
 
 extension Optional {
     /// Moves the value out, leaving nil.
-    fileprivate mutating func take() -> Wrapped? {
+    mutating func take() -> Wrapped? {
         var value: Wrapped? = nil
         swap(&self, &value)
         return value

@@ -200,6 +200,16 @@ private struct ConfigLoader {
                 }
                 endpoints[endpoint] = index
             }
+            // Daemons with one ring address run on one host: their client listeners must differ
+            // too, or the second would take over the first's Unix socket.
+            for (otherIndex, other) in peers[..<index].enumerated() where other.address == peer.address {
+                if peer.clientPort != 0, other.clientPort == peer.clientPort, other.clientAddress == peer.clientAddress {
+                    throw fail(section.entry("client_port")?.line ?? section.line, "\(table).client_port", "\(peer.clientAddress):\(peer.clientPort) is also the client port of daemon[\(otherIndex + 1)] on the same host; expected its own client_port")
+                }
+                if !peer.unixSocket.isEmpty, other.unixSocket == peer.unixSocket {
+                    throw fail(section.entry("unix_socket")?.line ?? section.line, "\(table).unix_socket", "'\(peer.unixSocket)' is also the Unix socket of daemon[\(otherIndex + 1)] on the same host; expected its own path")
+                }
+            }
         }
     }
 

@@ -5,8 +5,9 @@ import NIOCore
 /// The ring's UDP sockets: one for data packets, one for the token (and commit token), so a
 /// token never waits behind a burst of data in the same receive queue.
 ///
-/// Sends are encoded once and written to every destination without flushing; `flush` hands them
-/// all to the kernel at the end of an input batch (NIO uses sendmmsg for a run of datagrams).
+/// Data packets are encoded once and written to every destination without flushing; `flush`
+/// hands them to the kernel at the end of an input batch (NIO uses sendmmsg for a run of
+/// datagrams). A token flushes the data written before it, then leaves at once.
 final class RingTransport: @unchecked Sendable {  // confined to the daemon's event loop
     let data: any Channel
     let token: any Channel
@@ -17,7 +18,6 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     /// With IP multicast, data packets for the ring or the site go to this group once.
     private let multicastGroup: SocketAddress?
     private var dataPending = false
-    private var tokenPending = false
     private let allocator: ByteBufferAllocator
 
     init(data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer], multicast: DaemonConfig.MulticastGroup?) throws {
@@ -82,15 +82,11 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         }
     }
 
+    /// Hands the written data packets to the kernel (tokens leave at once, see `write`).
     func flush() {
-        // Data first: the token should not overtake the packets it accounts for.
         if dataPending {
             dataPending = false
             data.flush()
-        }
-        if tokenPending {
-            tokenPending = false
-            token.flush()
         }
     }
 
