@@ -42,20 +42,13 @@ public enum GroupMessageCodec {
     /// `message` must satisfy `validate(_:)` (asserted in debug builds); group names must be
     /// 1...255 UTF-8 bytes and counts within `WireLimits` (always checked: violations trap).
     public static func encode(_ message: GroupMessage, into buffer: inout ByteBuffer) {
+        if case .data(let data) = message { return encode(data, into: &buffer) }
         assert(isValid(message), "encoding an invalid group message: \(message)")
         buffer.reserveCapacity(minimumWritableBytes: encodedSize(message))
         buffer.writeInteger(version)
         switch message {
-        case .data(let data):
-            buffer.writeInteger(Kind.data.rawValue)
-            writeSession(data.sender, into: &buffer)
-            buffer.writeInteger(data.sessionSeq)
-            buffer.writeInteger(data.messageType)
-            buffer.writeInteger(data.selfDiscard ? selfDiscardFlag : 0)
-            writeGroups(data.groups, limit: WireLimits.maxGroupsPerMessage, into: &buffer)
-            precondition(data.payload.readableBytes <= UInt32.max, "payload too large")
-            buffer.writeInteger(UInt32(data.payload.readableBytes))
-            buffer.writeImmutableBuffer(data.payload)
+        case .data:
+            preconditionFailure("encoded above")
         case .join(let session, let group):
             buffer.writeInteger(Kind.join.rawValue)
             writeSession(session, into: &buffer)

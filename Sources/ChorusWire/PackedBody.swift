@@ -9,6 +9,27 @@ public enum PackedBody {
     /// Bytes each record adds besides the message itself.
     public static let recordOverhead = 4
 
+    /// Free bytes a producer may leave in front of a message's reader index, so that a message that
+    /// travels alone becomes a packet body in place (see `loneRecord`), without a copy.
+    public static let headroom = recordOverhead
+
+    /// A packed body holding only `message`. When `message` has `headroom` bytes in front of its
+    /// reader index, the record length is written there and the same storage is returned (a copy
+    /// happens only if that storage is shared); otherwise the bytes are copied into a new body.
+    @inlinable
+    public static func loneRecord(_ message: consuming ByteBuffer) -> ByteBuffer {
+        let length = message.readableBytes
+        precondition(length <= UInt32.max, "message too large")
+        guard message.readerIndex >= headroom else {
+            var body = ByteBufferAllocator().buffer(capacity: recordSize(messageLength: length))
+            append(message, to: &body)
+            return body
+        }
+        message.moveReaderIndex(to: message.readerIndex - headroom)
+        message.setInteger(UInt32(length), at: message.readerIndex)
+        return message
+    }
+
     /// The bytes one message of `messageLength` bytes takes in a packed body.
     @inlinable
     public static func recordSize(messageLength: Int) -> Int {

@@ -131,6 +131,47 @@ struct FuzzTests {
         print("group message fuzz: \(decodedCount) of \(Self.iterations) mutants decoded")
     }
 
+    /// The cached decoder must give exactly what the general one gives, valid or not, whatever
+    /// the cache holds. Data messages to a few recurring group lists make the cache hit often.
+    @Test func cachedDecoderMatchesGeneralDecoder() {
+        var cache = GroupNameCache()
+        var hits = 0
+        let lists: [[String]] = [["chat"], ["a", "chat"], ["été"], ["#7#d2"]]
+        for iteration in 0..<Self.iterations {
+            let seed = Self.baseSeed &+ 0x3_0000_0000 &+ UInt64(iteration)
+            var rng = SplitMix64(seed: seed)
+            var message = Gen.groupMessage(&rng)
+            if rng.chance(0.6) {
+                message = .data(ClientData(
+                    sender: Gen.session(&rng), sessionSeq: UInt64.random(in: 0...3, using: &rng),
+                    messageType: 7, selfDiscard: rng.chance(0.5), groups: lists.randomElement(using: &rng)!,
+                    payload: ByteBuffer(bytes: rng.bytes(Int.random(in: 0...40, using: &rng)))))
+            }
+            var bytes: [UInt8]
+            if case .data(let data) = message, data.sessionSeq == 0 {
+                // Not encodable as it stands (sessionSeq counts from 1): encode a valid one and zero it.
+                var valid = data
+                valid.sessionSeq = 1
+                bytes = GroupMessageCodec.encode(.data(valid)).bytes
+                for offset in 10..<18 { bytes[offset] = 0 }
+            } else {
+                bytes = GroupMessageCodec.encode(message).bytes
+            }
+            if rng.chance(0.5) { _ = Self.mutate(&bytes, &rng) }
+            let general = S.decodeGroup(bytes)
+            let cached: Result<GroupMessage, WireError>
+            do throws(WireError) {
+                cached = .success(try GroupMessageCodec.decode(ByteBuffer(bytes: bytes), names: &cache))
+            } catch {
+                cached = .failure(error)
+            }
+            #expect(cached == general, "seed \(seed)")
+            if case .success(.data(let data)) = cached, lists.contains(data.groups) { hits += 1 }
+        }
+        print("cached group decoder: \(hits) of \(Self.iterations) decoded data messages to recurring lists")
+        #expect(hits > Self.iterations / 4)
+    }
+
     @Test func packedBodyMutations() {
         for iteration in 0..<2000 {
             let seed = Self.baseSeed &+ 0x2_0000_0000 &+ UInt64(iteration)

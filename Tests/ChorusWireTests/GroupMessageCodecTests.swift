@@ -36,6 +36,20 @@ struct GroupMessageCodecTests {
         ))
     }
 
+    /// The data layout byte for byte, as docs and other implementations read it.
+    @Test func dataBytes() throws {
+        let message = GroupMessage.data(ClientData(
+            sender: Self.session, sessionSeq: 1, messageType: 0x0102, selfDiscard: true, groups: ["ab"],
+            payload: ByteBuffer(bytes: [9])))
+        let expected: [UInt8] = [
+            1, 1, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 1, 0, 1, 2, 0x61, 0x62, 0, 0, 0, 1, 9,
+        ]
+        #expect(GroupMessageCodec.encode(message).bytes == expected)
+        var cache = GroupNameCache()
+        #expect(try GroupMessageCodec.decode(ByteBuffer(bytes: expected), names: &cache) == message)
+        #expect(try GroupMessageCodec.decode(ByteBuffer(bytes: expected), names: &cache) == message)
+    }
+
     @Test func maxGroupsPerMessage() throws {
         let groups = (0..<WireLimits.maxGroupsPerMessage).map { "g\($0)" }
         try Self.roundTrip(.data(ClientData(

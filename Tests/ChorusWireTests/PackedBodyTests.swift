@@ -57,3 +57,49 @@ struct PackedBodyTests {
         #expect((try? PackedBody.validate(ByteBuffer(), expectedCount: 0)) == 0)
     }
 }
+
+@Suite("Lone records")
+struct LoneRecordTests {
+    static let message: [UInt8] = Array(0..<200)
+
+    /// A message with headroom, as the group layer encodes it.
+    static func withHeadroom() -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeRepeatingByte(0xEE, count: PackedBody.headroom)
+        buffer.moveReaderIndex(forwardBy: PackedBody.headroom)
+        buffer.writeBytes(message)
+        return buffer
+    }
+
+    static func expected() -> [UInt8] {
+        var body = ByteBuffer()
+        PackedBody.append(ByteBuffer(bytes: message), to: &body)
+        return body.bytes
+    }
+
+    @Test func usesTheHeadroomInPlace() throws {
+        let buffer = Self.withHeadroom()
+        let address = buffer.withUnsafeReadableBytes { $0.baseAddress! }
+        let body = PackedBody.loneRecord(consume buffer)
+        #expect(body.bytes == Self.expected())
+        #expect(body.withUnsafeReadableBytes { $0.baseAddress! } == address - PackedBody.headroom)
+        #expect(Array(try PackedBody.messages(in: body, expectedCount: 1)).map(\.bytes) == [Self.message])
+    }
+
+    @Test func copiesWithoutHeadroom() {
+        let buffer = ByteBuffer(bytes: Self.message)
+        #expect(PackedBody.loneRecord(buffer).bytes == Self.expected())
+        #expect(buffer.bytes == Self.message)
+    }
+
+    @Test func neverWritesIntoSharedStorage() {
+        let buffer = Self.withHeadroom()
+        var whole = buffer
+        whole.moveReaderIndex(to: 0)
+        let before = whole.bytes
+        let body = PackedBody.loneRecord(buffer)
+        #expect(body.bytes == Self.expected())
+        #expect(whole.bytes == before, "the other holder of the storage saw the length written")
+        #expect(buffer.bytes == Self.message)
+    }
+}

@@ -7,7 +7,7 @@ extension GroupLayer {
     public mutating func ringDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) {
         let message: GroupMessage
         do throws(WireError) {
-            message = try GroupMessageCodec.decode(delivery.payload)
+            message = try GroupMessageCodec.decode(delivery.payload, names: &lastGroupNames)
         } catch {
             decodeErrors += 1
             actions.append(.decodeError("group message from \(delivery.sender) in ring \(delivery.ringID): \(error)"))

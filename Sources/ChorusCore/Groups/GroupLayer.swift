@@ -37,6 +37,8 @@ public struct GroupLayer: Sendable {
     var movedTogether: [String: [SessionID]]? = nil
     var lastTransitionalRing: RingID? = nil
     let allocator = ByteBufferAllocator()
+    /// The group names of the last data message delivered, reused by the next one to the same groups.
+    var lastGroupNames = GroupNameCache()
 
     /// Delivered payloads that were not valid `GroupMessage`s.
     public internal(set) var decodeErrors = 0
@@ -142,8 +144,14 @@ public struct GroupLayer: Sendable {
 
     // MARK: Helpers
 
+    /// Encodes `message` with `PackedBody.headroom` free bytes in front, so a message that travels
+    /// alone in a packet becomes the packet's body without a copy.
     func submit(_ message: GroupMessage, service: Service, into actions: inout [GroupAction]) {
-        actions.append(.submit(service, GroupMessageCodec.encode(message, allocator: allocator)))
+        var buffer = allocator.buffer(capacity: PackedBody.headroom + GroupMessageCodec.encodedSize(message))
+        buffer.moveWriterIndex(forwardBy: PackedBody.headroom)
+        buffer.moveReaderIndex(forwardBy: PackedBody.headroom)
+        GroupMessageCodec.encode(message, into: &buffer)
+        actions.append(.submit(service, buffer))
     }
 
     private func openLocal(_ session: SessionID) throws(GroupError) -> UInt32 {

@@ -29,7 +29,7 @@ extension Ring {
             } else {
                 counters.duplicatePackets += 1
             }
-            restoreActiveLog(log)
+            restoreActiveLog(consume log)
             return
         }
         // An old-ring packet arriving late while membership runs: keep it, it may help recovery.
@@ -56,7 +56,7 @@ extension Ring {
         }
     }
 
-    mutating func restoreActiveLog(_ log: RingLog) {
+    mutating func restoreActiveLog(_ log: consuming RingLog) {
         if phase == .recovery { pending = log } else { installed = log }
     }
 
@@ -90,7 +90,7 @@ extension Ring {
             heldToken = token
             arm(.idleHold, now + options.idleHold, into: &actions)
             updateStability(token: token, log: &log, into: &actions)
-            restoreActiveLog(log)
+            restoreActiveLog(consume log)
             return
         }
 
@@ -187,13 +187,14 @@ extension Ring {
             log.deliverAfterInsert(seq: packet.seq, into: &actions)
         }
         updateStability(token: token, log: &log, into: &actions)
-        restoreActiveLog(log)
+        let stableSeq = log.stableSeq
+        restoreActiveLog(consume log)
 
         if let failed = pendingFailure {
             pendingFailure = nil
             penalize(failed, now: now)
             enterGather(now: now, failed: [failed], into: &actions)
-        } else if phase == .recovery, let target = recovery?.targetSeq, log.stableSeq >= target {
+        } else if phase == .recovery, let target = recovery?.targetSeq, stableSeq >= target {
             install(now: now, into: &actions)
         }
     }

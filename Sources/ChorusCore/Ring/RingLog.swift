@@ -47,7 +47,8 @@ struct RingLog {
     var deliveryEnabled: Bool
     /// Once this daemon reported its state in a commit token, only recovery may add packets.
     var frozen = false
-    private var senders: [NodeID: SenderState] = [:]
+    /// Per member, in `members` order.
+    private var senders: [SenderState]
     let maxMessageSize: Int
     /// Seqs further than this above `base` are refused, so a forged or corrupt seq can never make
     /// the log allocate without bound.
@@ -61,6 +62,7 @@ struct RingLog {
         self.ringID = ringID
         self.members = members
         self.others = members.filter { $0 != me }
+        self.senders = Array(repeating: SenderState(), count: members.count)
         self.deliveryEnabled = deliveryEnabled
         self.maxMessageSize = maxMessageSize
         self.window = window
@@ -68,6 +70,11 @@ struct RingLog {
     }
 
     // MARK: Storage
+
+    /// The index of `node` in `members`: every stored packet's sender is a member (`insert` checks).
+    private func position(of node: NodeID) -> Int {
+        members.firstIndex(of: node)!
+    }
 
     func has(_ seq: UInt64) -> Bool {
         guard seq >= base, seq < base + UInt64(slots.count) else { return seq < base && seq > 0 }
@@ -86,9 +93,7 @@ struct RingLog {
         // A packet claiming a sender outside the ring is refused: it could only be forged.
         guard seq >= base, seq > 0, seq - base < window, members.contains(packet.sender) else { return false }
         let index = Int(seq - base)
-        if index >= slots.count {
-            slots.append(contentsOf: repeatElement(nil, count: index - slots.count + 1))
-        }
+        while index >= slots.count { slots.append(nil) }
         guard slots[index] == nil else { return false }
         slots[index] = Slot(packet: packet, delivered: false)
         if seq > highSeq { highSeq = seq }
@@ -98,6 +103,26 @@ struct RingLog {
             myAru = next
         }
         return true
+    }
+
+    /// What the delivery rules read of a stored packet: plain values, so reading them neither
+    /// copies nor retains the packet's body.
+    struct Facts {
+        var sender: NodeID
+        var senderIndex: UInt64
+        var service: Service
+        var fragment: FragmentKind
+        var isRecovery: Bool
+        var delivered: Bool
+    }
+
+    /// The facts of the packet at `index` in `slots`, or nil when that slot is empty or beyond the end.
+    private func facts(at index: Int) -> Facts? {
+        guard index < slots.count, let delivered = slots[index]?.delivered else { return nil }
+        return Facts(
+            sender: slots[index]!.packet.sender, senderIndex: slots[index]!.packet.senderIndex,
+            service: slots[index]!.packet.service, fragment: slots[index]!.packet.fragment,
+            isRecovery: slots[index]!.packet.isRecovery, delivered: delivered)
     }
 
     /// Missing seqs in `(myAru, upTo]`, at most `limit` of them.
@@ -131,17 +156,16 @@ struct RingLog {
     mutating func deliverAfterInsert(seq: UInt64, into actions: inout [RingAction]) {
         guard deliveryEnabled else { return }
         let index = Int(seq - base)
-        guard let slot = slots[index], !slot.packet.isRecovery, !slot.delivered else {
+        guard let packet = facts(at: index), !packet.isRecovery, !packet.delivered else {
             advanceCursor(into: &actions)
             return
         }
-        let packet = slot.packet
         if packet.service <= .fifo {
             if packet.service == .reliable, packet.fragment == .packed {
                 deliver(at: index, into: &actions)
             }
-            if packet.senderIndex >= senders[packet.sender, default: SenderState()].nextIndex {
-                senders[packet.sender, default: SenderState()].ahead[packet.senderIndex] = seq
+            if packet.senderIndex >= senders[position(of: packet.sender)].nextIndex {
+                senders[position(of: packet.sender)].ahead[packet.senderIndex] = seq
             }
             runChain(of: packet.sender, into: &actions)
         }
@@ -161,16 +185,15 @@ struct RingLog {
     private mutating func pass(seq: UInt64, allowUnstableSafe: Bool, into actions: inout [RingAction]) -> Bool {
         guard seq >= base else { return true }
         let index = Int(seq - base)
-        guard index < slots.count, let slot = slots[index] else { return false }
-        let packet = slot.packet
+        guard let packet = facts(at: index) else { return false }
         if packet.isRecovery { return true }
-        if !slot.delivered {
+        if !packet.delivered {
             if packet.service == .safe, seq > stableSeq, !allowUnstableSafe { return false }
             deliver(at: index, into: &actions)
         }
         // Sender state is changed in place, never through a copy: a copy would share the
         // reassembly buffer and make every fragment append copy the whole message.
-        if senders[packet.sender, default: SenderState()].passed(packet.senderIndex) {
+        if senders[position(of: packet.sender)].passed(packet.senderIndex) {
             runChain(of: packet.sender, into: &actions)
         }
         return true
@@ -178,15 +201,16 @@ struct RingLog {
 
     /// Fifo chain: delivers this sender's packets in sender order while they are fifo or weaker.
     private mutating func runChain(of sender: NodeID, into actions: inout [RingAction]) {
-        while let next = senders[sender]?.nextIndex, let seq = senders[sender]?.ahead[next] {
+        let sender = position(of: sender)
+        while case let next = senders[sender].nextIndex, let seq = senders[sender].ahead[next] {
             let index = Int(seq - base)
-            guard seq >= base, index < slots.count, let slot = slots[index] else { break }
-            if !slot.delivered {
-                guard slot.packet.service <= .fifo else { break }
+            guard seq >= base, let packet = facts(at: index) else { break }
+            if !packet.delivered {
+                guard packet.service <= .fifo else { break }
                 deliver(at: index, into: &actions)
             }
-            senders[sender, default: SenderState()].ahead[next] = nil
-            senders[sender, default: SenderState()].nextIndex = next + 1
+            senders[sender].ahead[next] = nil
+            senders[sender].nextIndex = next + 1
         }
     }
 
@@ -210,15 +234,15 @@ struct RingLog {
         case .first:
             guard Int(packet.totalLength) <= maxMessageSize, packet.body.readableBytes <= Int(packet.totalLength) else {
                 malformed += 1
-                senders[packet.sender, default: SenderState()].reassembly = nil
+                senders[position(of: packet.sender)].reassembly = nil
                 return
             }
             var buffer = ByteBufferAllocator().buffer(capacity: Int(packet.totalLength))
             buffer.writeImmutableBuffer(packet.body)
-            senders[packet.sender, default: SenderState()].reassembly = buffer
+            senders[position(of: packet.sender)].reassembly = buffer
         case .middle, .last:
             // Taken out (not copied), so the append below writes in place.
-            guard var buffer = senders[packet.sender, default: SenderState()].reassembly.take() else {
+            guard var buffer = senders[position(of: packet.sender)].reassembly.take() else {
                 malformed += 1
                 return
             }
@@ -229,7 +253,7 @@ struct RingLog {
             } else if buffer.readableBytes > maxMessageSize {
                 malformed += 1
             } else {
-                senders[packet.sender, default: SenderState()].reassembly = buffer
+                senders[position(of: packet.sender)].reassembly = buffer
             }
         }
     }
@@ -261,22 +285,22 @@ struct RingLog {
                 if packet.service == .reliable, packet.fragment == .packed {
                     deliver(at: Int(seq - base), into: &actions)
                     if !blocked.contains(packet.sender),
-                        packet.senderIndex == senders[packet.sender, default: SenderState()].nextIndex
+                        packet.senderIndex == senders[position(of: packet.sender)].nextIndex
                     {
-                        senders[packet.sender, default: SenderState()].nextIndex += 1
+                        senders[position(of: packet.sender)].nextIndex += 1
                     }
                 } else if packet.service <= .fifo, !blocked.contains(packet.sender),
-                    packet.senderIndex == senders[packet.sender, default: SenderState()].nextIndex
+                    packet.senderIndex == senders[position(of: packet.sender)].nextIndex
                 {
                     deliver(at: Int(seq - base), into: &actions)
-                    senders[packet.sender, default: SenderState()].nextIndex += 1
+                    senders[position(of: packet.sender)].nextIndex += 1
                 } else {
                     blocked.insert(packet.sender)
                 }
             } else if let packet = packet(seq), !packet.isRecovery, !blocked.contains(packet.sender),
-                packet.senderIndex == senders[packet.sender, default: SenderState()].nextIndex
+                packet.senderIndex == senders[position(of: packet.sender)].nextIndex
             {
-                senders[packet.sender, default: SenderState()].nextIndex += 1
+                senders[position(of: packet.sender)].nextIndex += 1
             }
             seq += 1
         }

@@ -28,17 +28,29 @@ struct SubmissionQueue {
     /// `seq` and `senderIndex` are filled by the caller.
     mutating func nextPacket(maxPayload: Int, ringID: RingID, sender: NodeID) -> DataPacket? {
         guard head < entries.count else { return nil }
-        let first = entries[head]
-        let size = first.payload.readableBytes
+        // No copy of the head entry is kept: a lone message's buffer must stay uniquely referenced.
+        let service = entries[head].service
+        let size = entries[head].payload.readableBytes
         if fragmentOffset > 0 || size + 4 > maxPayload {
             return nextFragment(maxPayload: maxPayload, ringID: ringID, sender: sender)
+        }
+        if isAloneInPacket(size: size, service: service, maxPayload: maxPayload) {
+            // A message that travels alone becomes the body in place (it was encoded with headroom).
+            var payload = ByteBuffer()
+            swap(&payload, &entries[head].payload)
+            bytes -= size
+            head += 1
+            compact()
+            return DataPacket(
+                ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: service, fragment: .packed,
+                messageCount: 1, body: PackedBody.loneRecord(consume payload))
         }
         var body = ByteBufferAllocator().buffer(capacity: min(maxPayload, 64 + size * 4))
         var count: UInt16 = 0
         while head < entries.count, count < UInt16.max {
             let entry = entries[head]
             let length = entry.payload.readableBytes
-            guard entry.service == first.service, body.readableBytes + 4 + length <= maxPayload else { break }
+            guard entry.service == service, body.readableBytes + 4 + length <= maxPayload else { break }
             body.writeInteger(UInt32(length))
             body.writeImmutableBuffer(entry.payload)
             bytes -= length
@@ -48,8 +60,17 @@ struct SubmissionQueue {
         }
         compact()
         return DataPacket(
-            ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: first.service, fragment: .packed,
+            ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: service, fragment: .packed,
             messageCount: count, body: body)
+    }
+
+    /// Whether the head message (which fits) shares its packet with no other: it is the last one
+    /// waiting, or the next one has another service or does not fit beside it.
+    private func isAloneInPacket(size: Int, service: Service, maxPayload: Int) -> Bool {
+        guard head + 1 < entries.count else { return true }
+        return entries[head + 1].service != service
+            || PackedBody.recordSize(messageLength: size)
+                + PackedBody.recordSize(messageLength: entries[head + 1].payload.readableBytes) > maxPayload
     }
 
     private mutating func nextFragment(maxPayload: Int, ringID: RingID, sender: NodeID) -> DataPacket {

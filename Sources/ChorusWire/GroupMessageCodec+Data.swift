@@ -1,0 +1,138 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The group list of the last data message a daemon decoded, in wire form and as names.
+///
+/// A daemon delivers long runs of messages to the same groups; with this cache such a message
+/// decodes without building or validating its group names again, and all of them share one array.
+public struct GroupNameCache: Sendable {
+    /// The encoded list (`groupCount u16 | group * groupCount`) that `groups` was decoded from.
+    var encoded: [UInt8] = []
+    var groups: [String] = []
+
+    public init() {}
+}
+
+extension GroupMessageCodec {
+    /// Decodes like `decode(_:)`, and gives exactly the same message or error; a data message whose
+    /// group list is the one decoded last reuses the cached names.
+    ///
+    /// The data message is read in one pass over the bytes; anything unusual (another kind, a
+    /// malformed field, a non-ASCII name) is left to `decode(_:)`, which also makes every error
+    /// the same as its.
+    public static func decode(_ buffer: ByteBuffer, names cache: inout GroupNameCache) throws(WireError) -> GroupMessage {
+        if let data = decodeData(buffer, names: &cache) { return .data(data) }
+        return try decode(buffer)
+    }
+
+    /// Appends the encoding of a data message, exactly as `encode(_:into:)` does, writing its
+    /// header in one pass (the general encoder checks capacity once per field).
+    public static func encode(_ data: ClientData, into buffer: inout ByteBuffer) {
+        let message = GroupMessage.data(data)
+        assert(isValid(message), "encoding an invalid group message: \(message)")
+        precondition(data.groups.count <= WireLimits.maxGroupsPerMessage, "too many groups")
+        precondition(data.payload.readableBytes <= UInt32.max, "payload too large")
+        let headerSize = encodedSize(message) - data.payload.readableBytes
+        buffer.reserveCapacity(minimumWritableBytes: headerSize + data.payload.readableBytes)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headerSize) { raw in
+            raw[0] = version
+            raw[1] = Kind.data.rawValue
+            raw.storeBigEndian(data.sender.daemon.rawValue, at: 2)
+            raw.storeBigEndian(data.sender.local, at: 6)
+            raw.storeBigEndian(data.sessionSeq, at: 10)
+            raw.storeBigEndian(data.messageType, at: 18)
+            raw[20] = data.selfDiscard ? selfDiscardFlag : 0
+            raw.storeBigEndian(UInt16(data.groups.count), at: 21)
+            var offset = 23
+            for group in data.groups {
+                let length = group.utf8.count
+                precondition(length > 0 && length <= 255, "group name must be 1...255 UTF-8 bytes")
+                raw[offset] = UInt8(length)
+                offset += 1
+                for byte in group.utf8 {
+                    raw[offset] = byte
+                    offset += 1
+                }
+            }
+            raw.storeBigEndian(UInt32(data.payload.readableBytes), at: offset)
+            return headerSize
+        }
+        buffer.writeImmutableBuffer(data.payload)
+    }
+
+    /// A valid data message, or nil for anything else.
+    static func decodeData(_ buffer: ByteBuffer, names cache: inout GroupNameCache) -> ClientData? {
+        // version, kind, sender (8), sessionSeq (8), messageType (2), flags (1), then the group list.
+        let groupsOffset = 2 + sessionSize + 8 + 2 + 1
+        typealias Header = (sender: SessionID, seq: UInt64, type: UInt16, flags: UInt8, payloadOffset: Int)
+        let header: Header? = buffer.withUnsafeReadableBytes { raw -> Header? in
+            guard raw.count >= groupsOffset + 2, raw[0] == version, raw[1] == Kind.data.rawValue else { return nil }
+            let count = Int(raw.bigEndian(UInt16.self, at: groupsOffset))
+            guard count >= 1, count <= WireLimits.maxGroupsPerMessage else { return nil }
+            var end = groupsOffset + 2
+            for _ in 0..<count {
+                guard end < raw.count else { return nil }
+                let length = Int(raw[end])
+                guard length > 0, length < raw.count - end else { return nil }
+                end += 1 + length
+            }
+            guard raw.count - end >= 4, Int(raw.bigEndian(UInt32.self, at: end)) == raw.count - end - 4 else {
+                return nil
+            }
+            let list = UnsafeRawBufferPointer(rebasing: raw[groupsOffset..<end])
+            let cached = cache.encoded.withUnsafeBytes { $0.count == list.count && memcmp($0.baseAddress!, list.baseAddress!, list.count) == 0 }
+            if !cached {
+                guard let groups = asciiNames(list, count: count) else { return nil }
+                cache.encoded = Array(list)
+                cache.groups = groups
+            }
+            return (
+                SessionID(daemon: NodeID(raw.bigEndian(UInt32.self, at: 2)), local: raw.bigEndian(UInt32.self, at: 6)),
+                raw.bigEndian(UInt64.self, at: 10), raw.bigEndian(UInt16.self, at: 18), raw[20], end + 4
+            )
+        }
+        guard let header, header.seq >= 1, header.flags & ~selfDiscardFlag == 0 else { return nil }
+        let payload = buffer.getSlice(
+            at: buffer.readerIndex + header.payloadOffset, length: buffer.readableBytes - header.payloadOffset)!
+        return ClientData(
+            sender: header.sender, sessionSeq: header.seq, messageType: header.type,
+            selfDiscard: header.flags & selfDiscardFlag != 0, groups: cache.groups, payload: payload)
+    }
+
+    /// The names of an encoded group list whose lengths were checked, or nil if one is not ASCII
+    /// (the general decoder validates those).
+    private static func asciiNames(_ list: UnsafeRawBufferPointer, count: Int) -> [String]? {
+        var names: [String] = []
+        names.reserveCapacity(count)
+        var offset = 2
+        for _ in 0..<count {
+            let length = Int(list[offset])
+            let text = UnsafeRawBufferPointer(rebasing: list[(offset + 1)..<(offset + 1 + length)])
+            guard text.allSatisfy({ $0 < 0x80 }) else { return nil }
+            names.append(String(decoding: text, as: UTF8.self))
+            offset += 1 + length
+        }
+        return names
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    /// Stores `value` big endian at `offset`; the caller has checked the bounds.
+    @inline(__always)
+    fileprivate func storeBigEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        storeBytes(of: value.bigEndian, toByteOffset: offset, as: T.self)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The big-endian integer at `offset`; the caller has checked the bounds.
+    @inline(__always)
+    fileprivate func bigEndian<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        T(bigEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
