@@ -243,6 +243,7 @@ public struct Simulation {
                 report.delivered[Int(delivery.service.rawValue)] += 1
                 if let submitted = recorder.deliver(delivery, at: process, time: now), submitted <= now {
                     report.latency.record(now - submitted)
+                    report.serviceLatency[Int(delivery.service.rawValue)].record(now - submitted)
                 }
             case .view(let view):
                 recorder.view(view, at: process, time: now)

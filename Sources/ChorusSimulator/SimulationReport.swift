@@ -20,7 +20,10 @@ public struct SimulationReport: Sendable {
     public var crashes = 0
     public var partitions = 0
     public var pauses = 0
+    /// Submission to delivery, over every delivery.
     public var latency = LatencyHistogram()
+    /// The same per service, indexed by service raw value.
+    public var serviceLatency = [LatencyHistogram](repeating: LatencyHistogram(), count: 6)
     public var violations: [Violation] = []
     /// The last notable events (faults, configurations), for a failing run's trace.
     public var trace: [String] = []
@@ -35,7 +38,9 @@ public struct SimulationReport: Sendable {
         var lines: [String] = []
         lines.append("seed \(seed)  daemons \(daemons)  virtual \(format(virtualSeconds)) s  real \(format(realSeconds)) s")
         for (index, name) in services.enumerated() where submitted[index] > 0 || delivered[index] > 0 {
-            lines.append("  \(name + String(repeating: " ", count: max(0, 10 - name.count))) submitted \(submitted[index])  delivered \(delivered[index])")
+            let histogram = serviceLatency[index]
+            let latencies = histogram.isEmpty ? "" : "  latency p50 \(micros(histogram.percentile(0.5))) µs  p99 \(micros(histogram.percentile(0.99))) µs"
+            lines.append("  \(name + String(repeating: " ", count: max(0, 10 - name.count))) submitted \(submitted[index])  delivered \(delivered[index])\(latencies)")
         }
         lines.append(
             "  configurations \(configurationsInstalled)  retransmissions \(retransmissions)  token losses \(tokenLosses)  packets \(packetsSent) (dropped \(packetsDropped))"
@@ -63,6 +68,7 @@ public struct LatencyHistogram: Sendable {
     private var buckets = [UInt64](repeating: 0, count: 64 * 16)
     public private(set) var count: UInt64 = 0
     public private(set) var max: UInt64 = 0
+    public var isEmpty: Bool { count == 0 }
 
     public init() {}
 

@@ -4,10 +4,19 @@ import NIOCore
 //
 //     ringID (seq u64, representative u32) | sender u32 | seq u64 | senderIndex u64 | service u8 |
 //     fragment u8 | flags u8 (bit 0: isRecovery) | messageCount u16 | totalLength u32 |
-//     bodyLength u32 | body
+//     [causalPast u64, only when service is causal] | bodyLength u32 | body
 
 extension PacketCodec {
     static let dataFixedSize = 12 + 4 + 8 + 8 + 1 + 1 + 1 + 2 + 4 + 4
+    static let causalPastSize = 8
+
+    /// Bytes a datagram adds around a data packet's body in the worst case: a causal packet
+    /// re-sent during membership recovery, whole, inside a (never causal) recovery packet.
+    public static let recoveryDatagramOverhead = 2 * (overhead + dataFixedSize) + causalPastSize
+
+    static func dataBodySize(_ data: DataPacket) -> Int {
+        dataFixedSize + (data.service == .causal ? causalPastSize : 0) + data.body.readableBytes
+    }
     static let recoveryFlag: UInt8 = 0x01
 
     static func writeData(_ data: DataPacket, into buffer: inout ByteBuffer) {
@@ -20,6 +29,7 @@ extension PacketCodec {
         buffer.writeInteger(data.isRecovery ? recoveryFlag : 0)
         buffer.writeInteger(data.messageCount)
         buffer.writeInteger(data.totalLength)
+        if data.service == .causal { buffer.writeInteger(data.causalPast) }
         buffer.writeInteger(UInt32(data.body.readableBytes))
         buffer.writeImmutableBuffer(data.body)
     }
@@ -43,14 +53,15 @@ extension PacketCodec {
         }
         let messageCount = try reader.read(UInt16.self, "data.messageCount")
         let totalLength = try reader.read(UInt32.self, "data.totalLength")
+        let causalPast = service == .causal ? try reader.read(UInt64.self, "data.causalPast") : 0
         let bodyLength = Int(try reader.read(UInt32.self, "data.bodyLength"))
         guard bodyLength == reader.remaining else {
             throw .lengthMismatch(field: "data.bodyLength", declared: bodyLength, actual: reader.remaining)
         }
         let body = try reader.readSlice(bodyLength, "data.body")
         return DataPacket(
-            ringID: ringID, sender: sender, seq: seq, senderIndex: senderIndex, service: service,
-            fragment: fragment, isRecovery: flags & recoveryFlag != 0, messageCount: messageCount,
+            ringID: ringID, sender: sender, seq: seq, senderIndex: senderIndex, causalPast: causalPast,
+            service: service, fragment: fragment, isRecovery: flags & recoveryFlag != 0, messageCount: messageCount,
             totalLength: totalLength, body: body
         )
     }
@@ -63,6 +74,13 @@ extension PacketCodec {
             guard data.senderIndex >= 1 else {
                 throw .invalidField("data.senderIndex", reason: "sequenced packets have senderIndex >= 1")
             }
+        }
+        if data.service == .causal {
+            guard data.causalPast < data.seq else {
+                throw .invalidField("data.causalPast", reason: "\(data.causalPast) not below the packet's own seq \(data.seq)")
+            }
+        } else {
+            guard data.causalPast == 0 else { throw .invalidField("data.causalPast", reason: "must be 0 unless service is causal") }
         }
         let bodyLength = data.body.readableBytes
         if data.isRecovery {

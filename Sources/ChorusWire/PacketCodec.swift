@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// Layout, integers big endian:
 ///
-///     magic u16 (0xC405) | version u8 (1) | type u8 | bodyLength u32 | body | crc32c u32
+///     magic u16 (0xC405) | version u8 (2) | type u8 | bodyLength u32 | body | crc32c u32
 ///
 /// The CRC covers every byte before it. `decode` checks, in order: magic, version, type,
 /// that `bodyLength` is exactly the bytes between header and trailer, the CRC, then every
@@ -16,8 +16,8 @@ import NIOCore
 public enum PacketCodec {
     /// The first two bytes of every packet.
     public static let magic: UInt16 = 0xC405
-    /// The format version this build writes and reads.
-    public static let version: UInt8 = 1
+    /// The format version this build writes and reads (2: data packets carry `causalPast`).
+    public static let version: UInt8 = 2
     /// Bytes before the body: magic, version, type, body length.
     public static let headerSize = 8
     /// Bytes after the body: the CRC32C.
@@ -167,7 +167,7 @@ public enum PacketCodec {
 
     static func bodySize(_ packet: Packet) -> Int {
         switch packet {
-        case .data(let data): dataFixedSize + data.body.readableBytes
+        case .data(let data): dataBodySize(data)
         case .token(let token): tokenFixedSize + 8 * token.retransmitRequests.count
         case .join(let join): joinFixedSize + 4 * (join.procSet.count + join.failSet.count)
         case .commit(let commit): commitFixedSize + commitMemberSize * commit.members.count

@@ -35,6 +35,10 @@ public struct DataPacket: Sendable, Equatable {
     public var seq: UInt64
     /// Counts this sender's sequenced packets on this ring, from 1; fifo delivery follows it.
     public var senderIndex: UInt64
+    /// For a causal packet, its causal horizon: every packet it may causally follow (that its
+    /// sender had delivered when it was sequenced) has a seq at or below this, so a receiver that
+    /// has passed that far may deliver it before the packets in between. 0 for other services.
+    public var causalPast: UInt64
     public var service: Service
     public var fragment: FragmentKind
     /// True when the body is an encoded packet of an old ring, re-sent during membership recovery.
@@ -46,7 +50,7 @@ public struct DataPacket: Sendable, Equatable {
     public var body: ByteBuffer
 
     public init(
-        ringID: RingID, sender: NodeID, seq: UInt64, senderIndex: UInt64, service: Service,
+        ringID: RingID, sender: NodeID, seq: UInt64, senderIndex: UInt64, causalPast: UInt64 = 0, service: Service,
         fragment: FragmentKind, isRecovery: Bool = false, messageCount: UInt16, totalLength: UInt32 = 0,
         body: ByteBuffer
     ) {
@@ -54,6 +58,7 @@ public struct DataPacket: Sendable, Equatable {
         self.sender = sender
         self.seq = seq
         self.senderIndex = senderIndex
+        self.causalPast = causalPast
         self.service = service
         self.fragment = fragment
         self.isRecovery = isRecovery

@@ -81,6 +81,55 @@ import Testing
         #expect(deliveredTexts(actions) == ["fifo", "agreed", "agreed-late"])
     }
 
+    /// A causal packet waits only for its causal past: another sender's loss outside it does not
+    /// hold it back, one inside it does, and the sender's own order is kept.
+    @Test func causalWaitsOnlyForItsCausalPast() {
+        var log = RingLog(
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2), NodeID(3)],
+            me: NodeID(1), deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
+        var actions: [RingAction] = []
+        func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, past: UInt64 = 0, _ text: String)
+            -> DataPacket
+        {
+            var body = ByteBuffer()
+            PackedBody.append(ByteBuffer(string: text), to: &body)
+            return DataPacket(
+                ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(sender), seq: seq,
+                senderIndex: index, causalPast: past, service: service, fragment: .packed, messageCount: 1, body: body)
+        }
+        func receive(_ packet: DataPacket) {
+            _ = log.insert(packet)
+            log.deliverAfterInsert(seq: packet.seq, into: &actions)
+        }
+        // Seq 1 (agreed, from d1) is lost for now.
+        receive(packet(2, from: 2, index: 1, .causal, past: 0, "c2"))  // its sender had delivered nothing
+        receive(packet(3, from: 3, index: 1, .causal, past: 0, "c3"))
+        #expect(log.causalHorizon == 3)
+        receive(packet(4, from: 2, index: 2, .causal, past: 2, "c4"))  // may follow seq 1: waits
+        receive(packet(5, from: 3, index: 2, .fifo, "f5"))
+        receive(packet(6, from: 3, index: 3, .causal, past: 3, "c6"))  // may follow seq 1: waits
+        #expect(deliveredTexts(actions) == ["c2", "c3", "f5"])
+        receive(packet(1, from: 1, index: 1, .agreed, "a1"))
+        #expect(deliveredTexts(actions) == ["c2", "c3", "f5", "a1", "c4", "c6"])
+        #expect(log.causalHorizon == 6)
+    }
+
+    /// The test switch delivers causal packets without their causal past (for checker tests).
+    @Test func causalSwitchBreaksTheRule() {
+        var log = RingLog(
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)], me: NodeID(1),
+            deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
+        log.ignoresCausalPast = true
+        var actions: [RingAction] = []
+        var body = ByteBuffer()
+        PackedBody.append(ByteBuffer(string: "c2"), to: &body)
+        _ = log.insert(DataPacket(
+            ringID: log.ringID, sender: NodeID(2), seq: 2, senderIndex: 1, causalPast: 1, service: .causal,
+            fragment: .packed, messageCount: 1, body: body))
+        log.deliverAfterInsert(seq: 2, into: &actions)
+        #expect(deliveredTexts(actions) == ["c2"])
+    }
+
     @Test func safeWaitsForStability() {
         var log = RingLog(
             ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1)], me: NodeID(1), deliveryEnabled: true,

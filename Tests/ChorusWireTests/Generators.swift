@@ -83,9 +83,11 @@ enum Gen {
                 body: PacketCodec.encode(old)
             )
         }
+        let causalPast = service == .causal ? UInt64.random(in: 0..<seq, using: &rng) : 0
         return DataPacket(
             ringID: ringID(&rng), sender: NodeID(UInt32.random(in: 0...64, using: &rng)), seq: seq, senderIndex: senderIndex,
-            service: service, fragment: fragment, messageCount: messageCount, totalLength: totalLength, body: body
+            causalPast: causalPast, service: service, fragment: fragment, messageCount: messageCount,
+            totalLength: totalLength, body: body
         )
     }
 

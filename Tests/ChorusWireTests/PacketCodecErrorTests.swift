@@ -44,8 +44,10 @@ struct PacketCodecErrorTests {
         bytes[0] = 0xC5
         #expect(S.decode(bytes) == .failure(.badMagic(0xC505)))
         bytes = good
-        bytes[2] = 2
-        #expect(S.decode(bytes) == .failure(.unsupportedVersion(2)))
+        bytes[2] = PacketCodec.version &+ 1
+        #expect(S.decode(bytes) == .failure(.unsupportedVersion(PacketCodec.version &+ 1)))
+        bytes[2] = 1  // the format before data packets carried causalPast
+        #expect(S.decode(bytes) == .failure(.unsupportedVersion(1)))
         for type: UInt8 in [0, 7, 255] {
             bytes = good
             bytes[3] = type
@@ -93,6 +95,20 @@ struct PacketCodecErrorTests {
             bytes.removeLast(3)
             S.put(UInt32(0), at: 49, in: &bytes)
         } != nil)
+    }
+
+    @Test func causalPast() {
+        let causal = DataPacket(
+            ringID: Self.ring, sender: NodeID(2), seq: 5, senderIndex: 2, causalPast: 4, service: .causal,
+            fragment: .packed, messageCount: 1, body: Self.packed(1))
+        // causalPast follows totalLength (45): offset 49.
+        let error = S.error(.data(causal)) { S.put(UInt64(5), at: 49, in: &$0) }
+        #expect(error == .invalidField("data.causalPast", reason: "5 not below the packet's own seq 5"))
+        var agreed = causal
+        agreed.service = .agreed
+        #expect(throws: WireError.invalidField("data.causalPast", reason: "must be 0 unless service is causal")) {
+            try PacketCodec.validate(.data(agreed))
+        }
     }
 
     @Test func recoveryFields() {

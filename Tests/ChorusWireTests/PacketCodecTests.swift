@@ -23,7 +23,7 @@ struct PacketCodecTests {
     @Test func headerLayout() {
         let packet = Packet.wake(WakeMessage(sender: NodeID(1), ringID: Self.ring))
         let bytes = PacketCodec.encode(packet).bytes
-        #expect(bytes[0..<8] == [0xC4, 0x05, 1, 6, 0, 0, 0, 16])
+        #expect(bytes[0..<8] == [0xC4, 0x05, 2, 6, 0, 0, 0, 16])
         #expect(bytes.count == 8 + 16 + 4)
         let crc = bytes[(bytes.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         #expect(crc == CRC32C.checksum(bytes[..<(bytes.count - 4)]))
@@ -75,6 +75,27 @@ struct PacketCodecTests {
         }
         #expect(try PacketCodec.decode(decoded.body) == oldPacket)
         #expect(throws: WireError.self) { try decoded.packedMessages() }
+    }
+
+    /// Only causal packets carry causalPast (8 bytes), so the worst datagram, a causal packet with
+    /// a full body re-sent inside a recovery packet, still fits 1472 bytes.
+    @Test func causalPastTravelsOnlyOnCausalPackets() throws {
+        let payload = RingOptionsDefaults.maxPacketPayload
+        let causal = DataPacket(
+            ringID: Self.ring, sender: NodeID(2), seq: 9, senderIndex: 4, causalPast: 7, service: .causal,
+            fragment: .first, messageCount: 1, totalLength: UInt32(payload * 2),
+            body: ByteBuffer(repeating: 1, count: payload))
+        try Self.roundTrip(.data(causal))
+        var agreed = causal
+        agreed.service = .agreed
+        agreed.causalPast = 0
+        #expect(PacketCodec.encodedSize(.data(causal)) == PacketCodec.encodedSize(.data(agreed)) + 8)
+        let recovery = DataPacket(
+            ringID: Self.ring, sender: NodeID(2), seq: 1, senderIndex: 1, service: .agreed, fragment: .packed,
+            isRecovery: true, messageCount: 1, body: PacketCodec.encode(.data(causal)))
+        let datagram = PacketCodec.encodedSize(.data(recovery))
+        #expect(datagram == payload + PacketCodec.recoveryDatagramOverhead)
+        #expect(datagram <= 1472)
     }
 
     @Test func dataBodyIsZeroCopySlice() throws {
@@ -155,4 +176,9 @@ struct PacketCodecTests {
         buffer.moveReaderIndex(forwardBy: 2)
         #expect(try PacketCodec.decode(buffer) == packet)
     }
+}
+
+/// The ring's default packet payload (ChorusCore's `RingOptions`, which this target does not import).
+enum RingOptionsDefaults {
+    static let maxPacketPayload = 1350
 }

@@ -123,6 +123,7 @@ extension Ring {
             mySenderIndex += 1
             packet.seq = token.seq
             packet.senderIndex = mySenderIndex
+            if packet.service == .causal { packet.causalPast = log.causalHorizon }
             _ = log.insert(packet)
             newPackets.append(packet)
             sentThisVisit += 1

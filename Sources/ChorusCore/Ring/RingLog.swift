@@ -3,10 +3,12 @@ import NIOCore
 
 /// The packets of one ring and the rules that deliver them.
 ///
-/// Every sequenced packet passes the *cursor* in seq order; agreed and causal packets are delivered
-/// there, safe ones once `stableSeq` covers them. Reliable and fifo packets go out earlier, as soon
-/// as their own rule allows, so another sender's loss never holds them back. At the end of the
-/// ring, `finish` splits what is left between the old regular and the transitional configuration.
+/// Every sequenced packet passes the *cursor* in seq order; agreed packets are delivered there,
+/// safe ones once `stableSeq` covers them. Reliable, fifo and causal packets go out earlier, as
+/// soon as their own rule allows, so a loss outside their promise never holds them back: reliable
+/// at once, fifo in its sender's order, causal in its sender's order once the cursor has passed its
+/// `causalPast`. At the end of the ring, `finish` splits what is left between the old regular and
+/// the transitional configuration.
 struct RingLog {
     struct Slot {
         var packet: DataPacket
@@ -55,6 +57,15 @@ struct RingLog {
     let window: UInt64
     /// Messages dropped because a reassembled message broke the rules (counted, never fatal).
     private(set) var malformed = 0
+    /// The highest seq of a causal packet delivered so far (it may be above the cursor).
+    private var lastCausalDelivered: UInt64 = 0
+    /// Test switch: deliver causal packets in sender order without waiting for their causal past,
+    /// breaking the causal promise on purpose (the checkers must catch it).
+    var ignoresCausalPast = false
+
+    /// What a causal packet sequenced now may causally follow: everything this daemon delivered,
+    /// which lies at or below the cursor or is an early causal delivery.
+    var causalHorizon: UInt64 { max(cursor - 1, lastCausalDelivered) }
 
     init(
         ringID: RingID, members: [NodeID], me: NodeID, deliveryEnabled: Bool, maxMessageSize: Int, window: UInt64
@@ -110,6 +121,7 @@ struct RingLog {
     struct Facts {
         var sender: NodeID
         var senderIndex: UInt64
+        var causalPast: UInt64
         var service: Service
         var fragment: FragmentKind
         var isRecovery: Bool
@@ -121,7 +133,7 @@ struct RingLog {
         guard index < slots.count, let delivered = slots[index]?.delivered else { return nil }
         return Facts(
             sender: slots[index]!.packet.sender, senderIndex: slots[index]!.packet.senderIndex,
-            service: slots[index]!.packet.service, fragment: slots[index]!.packet.fragment,
+            causalPast: slots[index]!.packet.causalPast, service: slots[index]!.packet.service, fragment: slots[index]!.packet.fragment,
             isRecovery: slots[index]!.packet.isRecovery, delivered: delivered)
     }
 
@@ -160,14 +172,14 @@ struct RingLog {
             advanceCursor(into: &actions)
             return
         }
-        if packet.service <= .fifo {
+        if packet.service <= .causal {
             if packet.service == .reliable, packet.fragment == .packed {
                 deliver(at: index, into: &actions)
             }
             if packet.senderIndex >= senders[position(of: packet.sender)].nextIndex {
                 senders[position(of: packet.sender)].ahead[packet.senderIndex] = seq
             }
-            runChain(of: packet.sender, into: &actions)
+            runChain(at: position(of: packet.sender), into: &actions)
         }
         advanceCursor(into: &actions)
     }
@@ -175,10 +187,21 @@ struct RingLog {
     /// Delivers in seq order up to `myAru`; a safe packet waits for `stableSeq`.
     mutating func advanceCursor(into actions: inout [RingAction]) {
         guard deliveryEnabled else { return }
+        let start = cursor
         while cursor <= myAru {
-            if !pass(seq: cursor, allowUnstableSafe: false, into: &actions) { return }
+            if !pass(seq: cursor, allowUnstableSafe: false, into: &actions) { break }
             cursor += 1
         }
+        // A chain may wait for the cursor to pass a causal packet's causal past.
+        guard cursor != start else { return }
+        for sender in senders.indices where !senders[sender].ahead.isEmpty {
+            runChain(at: sender, into: &actions)
+        }
+    }
+
+    /// Whether the sender-order chain may deliver this packet ahead of the cursor.
+    private func isEarlyDeliverable(service: Service, causalPast: UInt64) -> Bool {
+        service <= .fifo || service == .causal && (causalPast < cursor || ignoresCausalPast)
     }
 
     /// Processes the packet at `seq` for the cursor. Returns false if it must wait.
@@ -194,19 +217,19 @@ struct RingLog {
         // Sender state is changed in place, never through a copy: a copy would share the
         // reassembly buffer and make every fragment append copy the whole message.
         if senders[position(of: packet.sender)].passed(packet.senderIndex) {
-            runChain(of: packet.sender, into: &actions)
+            runChain(at: position(of: packet.sender), into: &actions)
         }
         return true
     }
 
-    /// Fifo chain: delivers this sender's packets in sender order while they are fifo or weaker.
-    private mutating func runChain(of sender: NodeID, into actions: inout [RingAction]) {
-        let sender = position(of: sender)
+    /// Sender-order chain: delivers the sender's (at `members[sender]`) next packets in sender order
+    /// while each may go ahead of the cursor.
+    private mutating func runChain(at sender: Int, into actions: inout [RingAction]) {
         while case let next = senders[sender].nextIndex, let seq = senders[sender].ahead[next] {
             let index = Int(seq - base)
             guard seq >= base, let packet = facts(at: index) else { break }
             if !packet.delivered {
-                guard packet.service <= .fifo else { break }
+                guard isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast) else { break }
                 deliver(at: index, into: &actions)
             }
             senders[sender].ahead[next] = nil
@@ -219,6 +242,7 @@ struct RingLog {
         assert(!slots[index]!.delivered, "packet \(base + UInt64(index)) of \(ringID) delivered twice")
         slots[index]!.delivered = true
         let packet = slots[index]!.packet
+        if packet.service == .causal { lastCausalDelivered = max(lastCausalDelivered, packet.seq) }
         switch packet.fragment {
         case .packed:
             var body = packet.body
@@ -265,7 +289,8 @@ struct RingLog {
     /// Every survivor of this ring calls this with the same `stable`, `high` and `survivors`, and
     /// (after recovery) holds the same packets, so all make the same split:
     /// 1. in the old regular configuration: in seq order up to the first missing packet or unstable
-    ///    safe packet, plus every packet that the reliable and fifo rules allow;
+    ///    safe packet, plus every packet that the reliable, fifo and causal rules allow (a superset
+    ///    of what any survivor delivered early, since recovery gave every survivor those packets);
     /// 2. then the transitional configuration event;
     /// 3. then the rest in seq order: everything before the first gap, and after it only packets of
     ///    survivors, whose causal past is complete (a sender holds all it sent and delivered).
@@ -289,7 +314,8 @@ struct RingLog {
                     {
                         senders[position(of: packet.sender)].nextIndex += 1
                     }
-                } else if packet.service <= .fifo, !blocked.contains(packet.sender),
+                } else if isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast),
+                    !blocked.contains(packet.sender),
                     packet.senderIndex == senders[position(of: packet.sender)].nextIndex
                 {
                     deliver(at: Int(seq - base), into: &actions)

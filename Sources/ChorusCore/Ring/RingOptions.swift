@@ -23,8 +23,9 @@ public struct RingOptions: Sendable, Equatable {
     public var maxOutstanding: UInt64 = 2000
     /// How far above its oldest kept packet a daemon stores packets (a multiple of `maxOutstanding`).
     var logWindow: UInt64 { maxOutstanding * 8 }
-    /// Bytes of client data one packet carries. The datagram adds about 51 bytes of header, and a
-    /// recovery packet wraps a whole old packet, so 1350 keeps every datagram within 1472 bytes.
+    /// Bytes of client data one packet carries. A datagram adds at most
+    /// `PacketCodec.recoveryDatagramOverhead` (122) bytes, when a recovery packet wraps a whole
+    /// old one, so 1350 keeps every datagram within 1472 bytes.
     public var maxPacketPayload: Int = 1350
     /// Largest client message accepted; larger ones are refused at submission.
     public var maxMessageSize: Int = WireLimits.maxMessageSize
@@ -40,6 +41,8 @@ public struct RingOptions: Sendable, Equatable {
     /// Cap on the bytes of client messages waiting to be sent, as `maxPendingMessages` (one
     /// message is always accepted into an empty queue, whatever its size).
     public var maxPendingBytes: Int = 256 << 20
+    /// Test switch that breaks the causal promise on purpose (see `RingLog.ignoresCausalPast`).
+    var ignoresCausalPast = false
 
     public init() {}
 

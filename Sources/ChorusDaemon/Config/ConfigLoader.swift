@@ -303,5 +303,5 @@ private struct ConfigLoader {
 extension DaemonConfig {
     /// Bytes a datagram adds around the client data of one packet (headers, checksum, and the
     /// wrapper of a packet re-sent during recovery).
-    public static let datagramOverhead = 122
+    public static let datagramOverhead = PacketCodec.recoveryDatagramOverhead
 }
