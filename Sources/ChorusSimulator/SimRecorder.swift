@@ -11,6 +11,7 @@ struct SimRecorder {
     private var submittedAt: [MessageID: UInt64] = [:]
     var submittedByService = [Int](repeating: 0, count: 6)
     var regularConfigurations = 0
+    private var safeFragments = SafeFragmentTracker()
 
     init(recording: Bool) { self.recording = recording }
 
@@ -104,9 +105,12 @@ struct SimRecorder {
             }
             return
         }
-        guard packet.service == .safe, packet.fragment == .packed, let messages = try? packet.packedMessages() else {
+        guard packet.service == .safe else { return }
+        guard packet.fragment == .packed else {
+            if let message = safeFragments.receive(packet, at: process) { append(.received(message), process, time) }
             return
         }
+        guard let messages = try? packet.packedMessages() else { return }
         for message in messages {
             if case .data(let data)? = try? GroupMessageCodec.decode(message) {
                 append(.received(Self.messageID(data)), process, time)

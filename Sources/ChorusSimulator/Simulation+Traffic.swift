@@ -34,8 +34,6 @@ extension Simulation {
         }
         var size = random.int(in: config.minSize...max(config.minSize, config.maxSize))
         if random.chance(config.largeShare) { size = random.int(in: config.maxSize...max(config.maxSize, config.largeMaxSize)) }
-        // Safe messages stay within one packet: the safe checker's ground truth decodes whole packets.
-        if service == .safe { size = min(size, config.ringOptions.maxPacketPayload - 200) }
         let payload = makePayload(size: size)
         let process = processID(index)
         let sendTime = now

@@ -70,3 +70,21 @@ extension RegressionTests {
         #expect(report.delivered.reduce(0, +) >= 240)
     }
 }
+
+extension RegressionTests {
+    /// Safe messages of many fragments under loss, partitions and crashes. They were once kept
+    /// within one packet, because the safe checker's ground truth only read whole packets.
+    @Test func fragmentedSafeMessagesUnderFaults() {
+        var config = SimulationConfig()
+        config.seed = 3
+        config.daemons = 5
+        config.duration = 10
+        config.loss = 0.05
+        config.partitions = 0.2
+        config.crashes = 0.1
+        config.serviceMix = [0, 0, 0, 0, 1, 3]
+        config.largeShare = 0.2
+        expectClean(config, "fragmented safe")
+    }
+}
+
