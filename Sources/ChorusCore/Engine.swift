@@ -151,8 +151,8 @@ public struct Engine: Sendable {
         swap(&groupActions, &groupBatch)
         for action in groupBatch {
             switch action {
-            case .submit(let service, let payload):
-                ring.submit(service: service, payload: payload, now: now, into: &ringActions)
+            case .submit(let service, let payload, let barrier):
+                ring.submit(service: service, payload: payload, barrier: barrier, now: now, into: &ringActions)
             case .deliver(let delivery): actions.append(.deliver(delivery))
             case .view(let view): actions.append(.view(view))
             case .decodeError(let text): actions.append(.decodeError(text))

@@ -223,4 +223,17 @@ final class HistoryIndex {
         return groups.map { (key: $0.key, members: $0.value) }
             .sorted { ($0.key.from.id, $0.key.to.id, $0.members[0].process) < ($1.key.from.id, $1.key.to.id, $1.members[0].process) }
     }()
+
+    /// The last configuration segment of every process that did not crash, grouped by that
+    /// configuration: processes in one group were still together when the history ended (though
+    /// each log may end at a slightly different point of it).
+    private(set) lazy var finalSegmentGroups: [(key: ConfigKey, members: [(process: Int, config: Int)])] = {
+        var groups: [ConfigKey: [(process: Int, config: Int)]] = [:]
+        for (pi, p) in processes.enumerated() where history.crashedAt[p.id] == nil {
+            guard let last = p.configs.indices.last else { continue }
+            groups[p.configs[last].key, default: []].append((pi, last))
+        }
+        return groups.map { (key: $0.key, members: $0.value) }
+            .sorted { ($0.key.id, $0.members[0].process) < ($1.key.id, $1.members[0].process) }
+    }()
 }

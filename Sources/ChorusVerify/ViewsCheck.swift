@@ -3,17 +3,25 @@
 /// 2. Per process and group, a transitional view is followed (before any other view of that group)
 ///    by a regular view.
 /// 3. Processes that moved together from one configuration event to the same next one (the groups
-///    of `failureAtomicity`) saw, per group, the same sequence of view events in between, each at
+///    of `failureAtomicity`), or were together in the last configuration when the history ended
+///    (compared up to where both logs reach), saw, per group, the same sequence of view events in between, each at
 ///    the same point relative to agreed/safe deliveries (the number of first deliveries of
 ///    agreed/safe messages since the configuration event). Conservative: a group is compared only
 ///    between processes that both recorded views of it in that stretch, since a daemon might only
 ///    record views of groups it tracks.
+/// 4. Causal messages, which may be delivered ahead of the total order, still sit on the same side
+///    of every view of their target groups: processes that moved together (or were together at the
+///    end) and delivered a causal message m in that stretch saw the same last view of each of m's
+///    groups before it (compared, as in 3, for groups both recorded views of in that stretch).
 extension Checkers {
     static func checkViews(_ ix: HistoryIndex, _ sink: inout ViolationSink) {
         /// Per process, per configuration index: group → [(view, agreed deliveries before it)].
         var segmentViews = [[[String: [(view: GroupViewEvent, position: Int)]]]]()
+        /// Per process, per configuration index: causal message → (group → last view of it before).
+        var causalPlacements = [[[Int32: [String: ViewIdentifier?]]]]()
         for p in ix.processes {
             var perConfig = [[String: [(view: GroupViewEvent, position: Int)]]](repeating: [:], count: p.configs.count)
+            var placements = [[Int32: [String: ViewIdentifier?]]](repeating: [:], count: p.configs.count)
             var last: [String: GroupViewEvent] = [:]
             var config = -1
             var agreedSince = 0
@@ -27,6 +35,11 @@ extension Checkers {
                     let d = p.deliveries[deliveryIndex]
                     deliveryIndex += 1
                     if d.isFirst && ix.service[Int(d.message)] >= .agreed { agreedSince += 1 }
+                    if d.isFirst, config >= 0, ix.service[Int(d.message)] == .causal, let groups = ix.sent[Int(d.message)]?.groups {
+                        var before: [String: ViewIdentifier?] = [:]
+                        for group in groups { before[group] = .some(perConfig[config][group]?.last?.view.viewID) }
+                        placements[config][d.message] = before
+                    }
                 case .view(let view):
                     if let previous = last[view.group] {
                         if view.viewID <= previous.viewID {
@@ -51,22 +64,51 @@ extension Checkers {
                 }
             }
             segmentViews.append(perConfig)
+            causalPlacements.append(placements)
         }
         for (key, members) in ix.segmentGroups where members.count > 1 {
-            let reference = members[0]
-            let referenceViews = segmentViews[reference.process][reference.config]
-            let referenceID = ix.processes[reference.process].id
-            for member in members.dropFirst() {
-                let views = segmentViews[member.process][member.config]
-                let id = ix.processes[member.process].id
-                for group in referenceViews.keys.sorted() {
-                    guard let a = referenceViews[group], let b = views[group] else { continue }
-                    guard let k = (0..<max(a.count, b.count)).first(where: { k in
-                        k >= a.count || k >= b.count || !sameView(a[k].view, b[k].view) || a[k].position != b[k].position
-                    }) else { continue }
+            compareSegments(
+                members, "both went \(key)", complete: true, segmentViews, causalPlacements, ix, &sink)
+        }
+        // Processes still together at the end: their logs stop at different points, and a client
+        // that joined late saw fewer views, so only causal placements (rule 4) are compared.
+        for (key, members) in ix.finalSegmentGroups where members.count > 1 {
+            compareSegments(
+                members, "were both in \(key) at the end", complete: false, segmentViews, causalPlacements, ix, &sink)
+        }
+    }
+
+    /// Rules 3 and 4 for processes that spent one configuration together.
+    private static func compareSegments(
+        _ members: [(process: Int, config: Int)], _ together: String, complete: Bool,
+        _ segmentViews: [[[String: [(view: GroupViewEvent, position: Int)]]]],
+        _ causalPlacements: [[[Int32: [String: ViewIdentifier?]]]], _ ix: HistoryIndex, _ sink: inout ViolationSink
+    ) {
+        let reference = members[0]
+        let referenceViews = segmentViews[reference.process][reference.config]
+        let referenceID = ix.processes[reference.process].id
+        for member in members.dropFirst() {
+            let views = segmentViews[member.process][member.config]
+            let id = ix.processes[member.process].id
+            for group in referenceViews.keys.sorted() where complete {
+                guard let a = referenceViews[group], let b = views[group] else { continue }
+                guard let k = (0..<max(a.count, b.count)).first(where: { k in
+                    k >= a.count || k >= b.count || !sameView(a[k].view, b[k].view) || a[k].position != b[k].position
+                }) else { continue }
+                sink.report(
+                    "\(referenceID) and \(id) \(together) but saw different views of group \(group) at view #\(k + 1): "
+                        + "\(referenceID) saw \(describe(a, k)); \(id) saw \(describe(b, k))",
+                    processes: [referenceID, id])
+            }
+            let placed = causalPlacements[member.process][member.config]
+            for (m, before) in causalPlacements[reference.process][reference.config].sorted(by: { $0.key < $1.key }) {
+                guard let otherBefore = placed[m] else { continue }
+                for (group, last) in before.sorted(by: { $0.key < $1.key })
+                where referenceViews[group] != nil && views[group] != nil && otherBefore[group] != last {
+                    let other = otherBefore[group] ?? nil
                     sink.report(
-                        "\(referenceID) and \(id) both went \(key) but saw different views of group \(group) at view #\(k + 1): "
-                            + "\(referenceID) saw \(describe(a, k)); \(id) saw \(describe(b, k))",
+                        "\(referenceID) and \(id) \(together) but placed causal message \(ix.describe(m)) differently among the views of group \(group): "
+                            + "after \(last.map { "view \($0)" } ?? "no view") at \(referenceID), after \(other.map { "view \($0)" } ?? "no view") at \(id)",
                         processes: [referenceID, id])
                 }
             }

@@ -4,10 +4,10 @@ import NIOCore
 //
 //     ringID (seq u64, representative u32) | tokenSeq u64 | seq u64 | aru u64 | hasAruID u8 (0/1) |
 //     aruID u32 (0 when absent) | fcc u32 | backlog u32 | idleRotations u32 | recoveryPending u32 |
-//     retransmitCount u16 | retransmitRequests u64 * count
+//     barrierSeq u64 | retransmitCount u16 | retransmitRequests u64 * count
 
 extension PacketCodec {
-    static let tokenFixedSize = 12 + 8 + 8 + 8 + 1 + 4 + 4 + 4 + 4 + 4 + 2
+    static let tokenFixedSize = 12 + 8 + 8 + 8 + 1 + 4 + 4 + 4 + 4 + 4 + 8 + 2
 
     static func writeToken(_ token: Token, into buffer: inout ByteBuffer) {
         precondition(token.retransmitRequests.count <= WireLimits.maxRetransmitRequests, "too many retransmit requests")
@@ -21,6 +21,7 @@ extension PacketCodec {
         buffer.writeInteger(token.backlog)
         buffer.writeInteger(token.idleRotations)
         buffer.writeInteger(token.recoveryPending)
+        buffer.writeInteger(token.barrierSeq)
         buffer.writeInteger(UInt16(token.retransmitRequests.count))
         for request in token.retransmitRequests {
             buffer.writeInteger(request)
@@ -41,6 +42,7 @@ extension PacketCodec {
         let backlog = try reader.read(UInt32.self, "token.backlog")
         let idleRotations = try reader.read(UInt32.self, "token.idleRotations")
         let recoveryPending = try reader.read(UInt32.self, "token.recoveryPending")
+        let barrierSeq = try reader.read(UInt64.self, "token.barrierSeq")
         let count = try reader.readCount(
             UInt16.self, "token.retransmitRequests", limit: WireLimits.maxRetransmitRequests, minimumEntrySize: 8
         )
@@ -52,13 +54,16 @@ extension PacketCodec {
         return Token(
             ringID: ringID, tokenSeq: tokenSeq, seq: seq, aru: aru, aruID: hasAruID ? NodeID(rawAruID) : nil,
             retransmitRequests: requests, fcc: fcc, backlog: backlog, idleRotations: idleRotations,
-            recoveryPending: recoveryPending
+            recoveryPending: recoveryPending, barrierSeq: barrierSeq
         )
     }
 
     static func validateToken(_ token: Token) throws(WireError) {
         guard token.aru <= token.seq else {
             throw .invalidField("token.aru", reason: "aru \(token.aru) above seq \(token.seq)")
+        }
+        guard token.barrierSeq <= token.seq else {
+            throw .invalidField("token.barrierSeq", reason: "barrier \(token.barrierSeq) above seq \(token.seq)")
         }
         try checkLimit(token.retransmitRequests.count, "token.retransmitRequests", WireLimits.maxRetransmitRequests)
         for request in token.retransmitRequests where request == 0 || request > token.seq {

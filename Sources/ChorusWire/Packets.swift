@@ -89,10 +89,14 @@ public struct Token: Sendable, Equatable {
     public var idleRotations: UInt32
     /// During recovery: how many members still have old-ring packets to resend. 0 when operational.
     public var recoveryPending: UInt32
+    /// The seq of the last packet on this ring that carried a barrier message (the group layer's
+    /// membership messages), or 0. Causal packets sequenced after it carry at least this seq in
+    /// `causalPast`, so every daemon delivers them after it.
+    public var barrierSeq: UInt64
 
     public init(
         ringID: RingID, tokenSeq: UInt64, seq: UInt64, aru: UInt64, aruID: NodeID?, retransmitRequests: [UInt64],
-        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32
+        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32, barrierSeq: UInt64 = 0
     ) {
         self.ringID = ringID
         self.tokenSeq = tokenSeq
@@ -104,6 +108,7 @@ public struct Token: Sendable, Equatable {
         self.backlog = backlog
         self.idleRotations = idleRotations
         self.recoveryPending = recoveryPending
+        self.barrierSeq = barrierSeq
     }
 }
 

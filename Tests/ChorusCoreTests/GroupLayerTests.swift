@@ -40,7 +40,7 @@ private struct Cluster {
 
     mutating func record(_ node: NodeID, _ actions: [GroupAction]) {
         for action in actions {
-            if case .submit(let service, let bytes) = action {
+            if case .submit(let service, let bytes, _) = action {
                 pending.append((node, service, bytes))
             } else {
                 output[node]!.append(action)

@@ -114,6 +114,33 @@ import Testing
         #expect(log.causalHorizon == 6)
     }
 
+    /// Recovery packets take places in their sender's order; once the cursor passes them, that
+    /// sender's fifo packets go early again (they once waited for the cursor for the whole ring,
+    /// and the chain's table grew by one entry per packet).
+    @Test func fifoGoesEarlyAfterRecoveryPackets() {
+        var log = RingLog(
+            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)], me: NodeID(1),
+            deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
+        var actions: [RingAction] = []
+        func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, recovery: Bool = false, _ text: String)
+            -> DataPacket
+        {
+            var body = ByteBuffer()
+            PackedBody.append(ByteBuffer(string: text), to: &body)
+            return DataPacket(
+                ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(sender), seq: seq,
+                senderIndex: index, service: service, fragment: .packed, isRecovery: recovery, messageCount: 1, body: body)
+        }
+        for (seq, index) in [(1, 1), (2, 2)] as [(UInt64, UInt64)] {
+            _ = log.insert(packet(seq, from: 2, index: index, .agreed, recovery: true, "old"))
+            log.deliverAfterInsert(seq: seq, into: &actions)
+        }
+        // Seq 3 (agreed, from d1) is lost; d2's fifo packet after it still goes at once.
+        _ = log.insert(packet(4, from: 2, index: 3, .fifo, "fifo"))
+        log.deliverAfterInsert(seq: 4, into: &actions)
+        #expect(deliveredTexts(actions) == ["fifo"])
+    }
+
     /// The test switch delivers causal packets without their causal past (for checker tests).
     @Test func causalSwitchBreaksTheRule() {
         var log = RingLog(

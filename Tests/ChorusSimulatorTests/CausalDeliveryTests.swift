@@ -41,4 +41,24 @@ import Testing
         print("causal past ignored: \(caught) of 3 runs broke causal order")
         #expect(caught == 3, "a run kept causal order with the causal past ignored")
     }
+
+    /// Causal traffic with many joins and leaves: every causal message must sit on the same side
+    /// of every view at every daemon. Without the barriers it does not.
+    @Test func causalMessagesKeepTheirPlaceAmongViews() {
+        var brokenRuns = 0
+        for seed: UInt64 in 1...3 {
+            var config = Self.config(seed: seed)
+            config.churn = 0.3
+            config.loss = 0.1
+            config.sessionsPerDaemon = 4
+            var simulation = Simulation(config: config)
+            let report = simulation.run()
+            #expect(report.passed, "seed \(seed): \(report.summary)\n\(report.violations.prefix(5).map(\.description))")
+            config.ringOptions.ignoresBarriers = true
+            var broken = Simulation(config: config)
+            if broken.run().violations.contains(where: { $0.rule == .views }) { brokenRuns += 1 }
+        }
+        print("barriers ignored: \(brokenRuns) of 3 runs misplaced causal messages among views")
+        #expect(brokenRuns == 3, "a run kept causal messages in place among views with the barriers ignored")
+    }
 }

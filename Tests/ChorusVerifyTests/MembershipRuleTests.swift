@@ -60,6 +60,33 @@ private func viewsHistory(shift: Bool, members: [SessionKey] = [s1, s2]) -> Hist
     #expect(violations.first?.message.contains("after 1 agreed/safe deliveries") == true)
 }
 
+/// a and b move together; b delivers the causal message x before the view of its group that a
+/// delivered it after.
+private func causalAcrossViewHistory(shift: Bool) -> History {
+    var h = B()
+    h.regular(c1, members: [a, b])
+    let x = h.send(a, .causal)
+    h.view("g", view(c1, 1), members: [s1, s2], at: [a])
+    if shift { h.deliver(x, at: [b]) }
+    h.view("g", view(c1, 1), members: [s1, s2], at: [b])
+    h.deliver(x, at: shift ? [a] : [a, b])
+    h.transitional(to: c2, members: [a, b])
+    h.regular(c2, members: [a, b])
+    return h.finish(alive: [a, b])
+}
+
+@Test func causalMessagesOnTheSameSideOfViewsAreLegal() {
+    let violations = Checkers.checkAll(causalAcrossViewHistory(shift: false), options: testOptions)
+    #expect(violations.isEmpty, "\(violations)")
+}
+
+@Test func causalMessageOnDifferentSidesOfAViewIsCaught() {
+    let violations = Checkers.checkAll(causalAcrossViewHistory(shift: true), options: testOptions)
+    #expect(rules(violations) == [.views], "\(violations)")
+    #expect(violations.count == 1)
+    #expect(violations.first?.message.contains("placed causal message") == true)
+}
+
 @Test func differentViewMembersAreCaught() {
     var h = B()
     h.regular(c1, members: [a, b])

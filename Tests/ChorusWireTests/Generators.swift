@@ -99,7 +99,8 @@ enum Gen {
             ringID: ringID(&rng), tokenSeq: UInt64.random(in: 0...UInt64.max, using: &rng), seq: seq, aru: aru,
             aruID: rng.chance(0.5) ? NodeID(UInt32.random(in: 0...64, using: &rng)) : nil, retransmitRequests: requests,
             fcc: UInt32.random(in: 0...1000, using: &rng), backlog: UInt32.random(in: 0...1000, using: &rng),
-            idleRotations: UInt32.random(in: 0...5, using: &rng), recoveryPending: UInt32.random(in: 0...5, using: &rng)
+            idleRotations: UInt32.random(in: 0...5, using: &rng), recoveryPending: UInt32.random(in: 0...5, using: &rng),
+            barrierSeq: UInt64.random(in: 0...seq, using: &rng)
         )
     }
 

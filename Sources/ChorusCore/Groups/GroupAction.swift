@@ -22,8 +22,9 @@ public struct GroupDelivery: Sendable, Equatable {
 
 /// What the group layer asks its driver to do, in order.
 public enum GroupAction: Sendable, Equatable {
-    /// Hand this encoded `GroupMessage` to the ring with this service.
-    case submit(Service, ByteBuffer)
+    /// Hand this encoded `GroupMessage` to the ring with this service. `barrier` is set for
+    /// membership messages (join, leave, disconnect, state): see `Ring.submit`.
+    case submit(Service, ByteBuffer, barrier: Bool)
     /// A client message reached this point of the total order.
     case deliver(GroupDelivery)
     /// A group view (membership event) at this point of the total order.

@@ -145,13 +145,17 @@ public struct GroupLayer: Sendable {
     // MARK: Helpers
 
     /// Encodes `message` with `PackedBody.headroom` free bytes in front, so a message that travels
-    /// alone in a packet becomes the packet's body without a copy.
+    /// alone in a packet becomes the packet's body without a copy. Membership messages are ring
+    /// barriers, so causal messages, which may be delivered ahead of the total order, still sit on
+    /// the same side of every view at every daemon.
     func submit(_ message: GroupMessage, service: Service, into actions: inout [GroupAction]) {
         var buffer = allocator.buffer(capacity: PackedBody.headroom + GroupMessageCodec.encodedSize(message))
         buffer.moveWriterIndex(forwardBy: PackedBody.headroom)
         buffer.moveReaderIndex(forwardBy: PackedBody.headroom)
         GroupMessageCodec.encode(message, into: &buffer)
-        actions.append(.submit(service, buffer))
+        let barrier: Bool
+        if case .data = message { barrier = false } else { barrier = true }
+        actions.append(.submit(service, buffer, barrier: barrier))
     }
 
     private func openLocal(_ session: SessionID) throws(GroupError) -> UInt32 {

@@ -117,13 +117,17 @@ extension Ring {
         let seqLimit = log.myAru &+ options.maxOutstanding
         budget = token.seq >= seqLimit ? 0 : min(budget, Int(clamping: seqLimit - token.seq))
         var newPackets: [DataPacket] = []
-        while sentThisVisit < budget, let packet = nextOutgoing(log: log) {
-            var packet = packet
+        while sentThisVisit < budget, let outgoing = nextOutgoing(log: log) {
+            var packet = outgoing.packet
             token.seq += 1
             mySenderIndex += 1
             packet.seq = token.seq
             packet.senderIndex = mySenderIndex
-            if packet.service == .causal { packet.causalPast = log.causalHorizon }
+            // A causal packet follows what this daemon delivered and every barrier before it.
+            if packet.service == .causal {
+                packet.causalPast = options.ignoresBarriers ? log.causalHorizon : max(log.causalHorizon, token.barrierSeq)
+            }
+            if outgoing.barrier { token.barrierSeq = packet.seq }
             _ = log.insert(packet)
             newPackets.append(packet)
             sentThisVisit += 1
@@ -211,16 +215,17 @@ extension Ring {
         }
     }
 
-    mutating func nextOutgoing(log: RingLog) -> DataPacket? {
+    mutating func nextOutgoing(log: RingLog) -> SubmissionQueue.Outgoing? {
         if phase == .recovery {
             guard var state = recovery, let old = installed, let seq = state.queue.popLast() else { return nil }
             recovery = state
             guard let oldPacket = old.packet(seq) else { return nextOutgoing(log: log) }
             var body = ByteBufferAllocator().buffer(capacity: oldPacket.body.readableBytes + 64)
             PacketCodec.encode(.data(oldPacket), into: &body)
-            return DataPacket(
+            let packet = DataPacket(
                 ringID: log.ringID, sender: me, seq: 0, senderIndex: 0, service: .agreed, fragment: .packed,
                 isRecovery: true, messageCount: 1, body: body)
+            return SubmissionQueue.Outgoing(packet: packet, barrier: false)
         }
         return queue.nextPacket(maxPayload: options.maxPacketPayload, ringID: log.ringID, sender: me)
     }

@@ -94,9 +94,13 @@ public struct Ring: Sendable {
     /// is bounded by the engine, which refuses client requests (`busy`) at `maxPendingMessages`;
     /// the group layer's own messages (disconnects, state announcements) are always queued, so
     /// nothing it has decided is lost.
+    ///
+    /// A `barrier` message (agreed or safe) is one that causal messages must not overtake: every
+    /// causal packet sequenced after it is delivered after it at every daemon, though causal
+    /// packets otherwise go ahead of the total order.
     @discardableResult
     public mutating func submit(
-        service: Service, payload: ByteBuffer, now: Instant, into actions: inout [RingAction]
+        service: Service, payload: ByteBuffer, barrier: Bool = false, now: Instant, into actions: inout [RingAction]
     ) -> Bool {
         guard phase != .left, payload.readableBytes <= options.maxMessageSize else {
             counters.refusedSubmissions += 1
@@ -120,7 +124,7 @@ public struct Ring: Sendable {
             actions.append(.deliver(RingDelivery(ringID: log.ringID, sender: me, service: .unreliable, payload: payload)))
             return true
         }
-        queue.append(service, payload)
+        queue.append(service, payload, barrier: barrier)
         if phase == .operational {
             if let token = heldToken {
                 heldToken = nil

@@ -209,8 +209,8 @@ struct RingLog {
         guard seq >= base else { return true }
         let index = Int(seq - base)
         guard let packet = facts(at: index) else { return false }
-        if packet.isRecovery { return true }
-        if !packet.delivered {
+        // A recovery packet delivers nothing but takes a place in its sender's order.
+        if !packet.isRecovery, !packet.delivered {
             if packet.service == .safe, seq > stableSeq, !allowUnstableSafe { return false }
             deliver(at: index, into: &actions)
         }
@@ -323,7 +323,7 @@ struct RingLog {
                 } else {
                     blocked.insert(packet.sender)
                 }
-            } else if let packet = packet(seq), !packet.isRecovery, !blocked.contains(packet.sender),
+            } else if let packet = packet(seq), !blocked.contains(packet.sender),
                 packet.senderIndex == senders[position(of: packet.sender)].nextIndex
             {
                 senders[position(of: packet.sender)].nextIndex += 1

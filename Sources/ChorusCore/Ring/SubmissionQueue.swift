@@ -7,6 +7,13 @@ struct SubmissionQueue {
     struct Entry {
         var service: Service
         var payload: ByteBuffer
+        var barrier: Bool
+    }
+
+    /// A packet to sequence, and whether it carries a barrier message (see `Ring.submit`).
+    struct Outgoing {
+        var packet: DataPacket
+        var barrier: Bool
     }
 
     private var entries: [Entry] = []
@@ -19,18 +26,19 @@ struct SubmissionQueue {
     private(set) var bytes = 0
     var isEmpty: Bool { head == entries.count }
 
-    mutating func append(_ service: Service, _ payload: ByteBuffer) {
+    mutating func append(_ service: Service, _ payload: ByteBuffer, barrier: Bool = false) {
         bytes += payload.readableBytes
-        entries.append(Entry(service: service, payload: payload))
+        entries.append(Entry(service: service, payload: payload, barrier: barrier))
     }
 
     /// Builds the next packet's body from the head of the queue, or nil when empty.
     /// `seq` and `senderIndex` are filled by the caller.
-    mutating func nextPacket(maxPayload: Int, ringID: RingID, sender: NodeID) -> DataPacket? {
+    mutating func nextPacket(maxPayload: Int, ringID: RingID, sender: NodeID) -> Outgoing? {
         guard head < entries.count else { return nil }
         // No copy of the head entry is kept: a lone message's buffer must stay uniquely referenced.
         let service = entries[head].service
         let size = entries[head].payload.readableBytes
+        var barrier = entries[head].barrier
         if fragmentOffset > 0 || size + 4 > maxPayload {
             return nextFragment(maxPayload: maxPayload, ringID: ringID, sender: sender)
         }
@@ -41,9 +49,10 @@ struct SubmissionQueue {
             bytes -= size
             head += 1
             compact()
-            return DataPacket(
+            let packet = DataPacket(
                 ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: service, fragment: .packed,
                 messageCount: 1, body: PackedBody.loneRecord(consume payload))
+            return Outgoing(packet: packet, barrier: barrier)
         }
         var body = ByteBufferAllocator().buffer(capacity: min(maxPayload, 64 + size * 4))
         var count: UInt16 = 0
@@ -55,13 +64,15 @@ struct SubmissionQueue {
             body.writeImmutableBuffer(entry.payload)
             bytes -= length
             count += 1
+            barrier = barrier || entry.barrier
             entries[head].payload = ByteBuffer()
             head += 1
         }
         compact()
-        return DataPacket(
+        let packet = DataPacket(
             ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: service, fragment: .packed,
             messageCount: count, body: body)
+        return Outgoing(packet: packet, barrier: barrier)
     }
 
     /// Whether the head message (which fits) shares its packet with no other: it is the last one
@@ -73,7 +84,8 @@ struct SubmissionQueue {
                 + PackedBody.recordSize(messageLength: entries[head + 1].payload.readableBytes) > maxPayload
     }
 
-    private mutating func nextFragment(maxPayload: Int, ringID: RingID, sender: NodeID) -> DataPacket {
+    /// A barrier message takes effect where it is delivered, at its last fragment.
+    private mutating func nextFragment(maxPayload: Int, ringID: RingID, sender: NodeID) -> Outgoing {
         let entry = entries[head]
         let total = entry.payload.readableBytes
         var length = min(maxPayload, total - fragmentOffset)
@@ -96,9 +108,10 @@ struct SubmissionQueue {
             head += 1
             compact()
         }
-        return DataPacket(
+        let packet = DataPacket(
             ringID: ringID, sender: sender, seq: 0, senderIndex: 0, service: entry.service, fragment: kind,
             messageCount: 1, totalLength: kind == .first ? UInt32(total) : 0, body: piece)
+        return Outgoing(packet: packet, barrier: kind == .last && entry.barrier)
     }
 
     private mutating func compact() {
