@@ -38,6 +38,7 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Share of messages drawn between --max-size and --large-size.") var largeShare = 0.02
     @Option(help: "Service weights unreliable,reliable,fifo,causal,agreed,safe.") var mix = "1,1,1,1,4,2"
     @Option(help: "Client sessions per daemon.") var sessions = 2
+    @Option(help: "Chance per message that a session joins or leaves a group instead.") var churn = 0.01
     @Option(help: "Fault-free seconds at the end (liveness is checked there).") var quiescence = 6.0
     @Flag(help: "Measure the engine alone: no I/O, codec or checkers; agreed 1000-byte messages flat out.") var bench = false
 
@@ -75,6 +76,7 @@ struct SimCommand: ParsableCommand {
             config.largeShare = largeShare
             config.serviceMix = weights
             config.sessionsPerDaemon = sessions
+            config.churn = churn
             config.quiescence = min(quiescence, config.duration)
             var simulation = Simulation(config: config)
             let single = seeds == 1

@@ -36,6 +36,20 @@ import Testing
         level = "debug"
         """
 
+    /// Datagrams fit a 1500-byte MTU: 1472 bytes of UDP payload over IPv4, 1452 over IPv6, unless
+    /// `datagram_size` says otherwise; the ring's packet payload follows.
+    @Test func datagramSizeFollowsTheAddressFamily() throws {
+        let v4 = try DaemonConfig.parse("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n", file: "v4.toml")
+        #expect(v4.datagramSize == 1472)
+        #expect(v4.ring.maxPacketPayload == 1472 - DaemonConfig.datagramOverhead)
+        let v6 = try DaemonConfig.parse("[[daemon]]\nname = \"a\"\naddress = \"fd00::1\"\n", file: "v6.toml")
+        #expect(v6.datagramSize == DaemonConfig.ipv6DatagramSize)
+        #expect(v6.ring.maxPacketPayload == DaemonConfig.ipv6DatagramSize - DaemonConfig.datagramOverhead)
+        let explicit = try DaemonConfig.parse(Self.valid, file: "site.toml")
+        #expect(explicit.datagramSize == 9000)
+        #expect(explicit.ring.maxPacketPayload == 9000 - DaemonConfig.datagramOverhead)
+    }
+
     @Test func validFileLoads() throws {
         let config = try DaemonConfig.parse(Self.valid, file: "site.toml")
         #expect(config.daemons.map(\.name) == ["alpha", "beta", "gamma"])

@@ -59,6 +59,8 @@ struct RingLog {
     private(set) var malformed = 0
     /// The highest seq of a causal packet delivered so far (it may be above the cursor).
     private var lastCausalDelivered: UInt64 = 0
+    /// A sender-order chain stopped at a causal packet whose causal past the cursor has not passed.
+    private var causalWaits = false
     /// Test switch: deliver causal packets in sender order without waiting for their causal past,
     /// breaking the causal promise on purpose (the checkers must catch it).
     var ignoresCausalPast = false
@@ -193,7 +195,8 @@ struct RingLog {
             cursor += 1
         }
         // A chain may wait for the cursor to pass a causal packet's causal past.
-        guard cursor != start else { return }
+        guard cursor != start, causalWaits else { return }
+        causalWaits = false
         for sender in senders.indices where !senders[sender].ahead.isEmpty {
             runChain(at: sender, into: &actions)
         }
@@ -229,7 +232,10 @@ struct RingLog {
             let index = Int(seq - base)
             guard seq >= base, let packet = facts(at: index) else { break }
             if !packet.delivered {
-                guard isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast) else { break }
+                guard isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast) else {
+                    if packet.service == .causal { causalWaits = true }
+                    break
+                }
                 deliver(at: index, into: &actions)
             }
             senders[sender].ahead[next] = nil

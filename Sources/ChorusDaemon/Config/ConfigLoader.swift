@@ -86,7 +86,10 @@ private struct ConfigLoader {
         }
         config.daemons = peers
         try checkUnique(document, peers)
+        // An IPv6 header is 20 bytes longer: keep datagrams within a 1500-byte MTU unless told otherwise.
+        if peers.contains(where: { $0.address.contains(":") }) { config.datagramSize = DaemonConfig.ipv6DatagramSize }
         if let ringSection { try ring(ringSection, into: &config) }
+        config.ring.maxPacketPayload = config.datagramSize - DaemonConfig.datagramOverhead
         return config
     }
 
@@ -284,7 +287,6 @@ private struct ConfigLoader {
             default: break
             }
         }
-        options.maxPacketPayload = config.datagramSize - DaemonConfig.datagramOverhead
         // The ring's timers must nest, or an idle ring would look broken.
         let line = { (key: String) in section.entry(key)?.line ?? section.line }
         guard options.tokenRetransmitTimeout < options.idleHold else {
@@ -304,4 +306,6 @@ extension DaemonConfig {
     /// Bytes a datagram adds around the client data of one packet (headers, checksum, and the
     /// wrapper of a packet re-sent during recovery).
     public static let datagramOverhead = PacketCodec.recoveryDatagramOverhead
+    /// The default `datagramSize` when a daemon of the site has an IPv6 address (1500-byte MTU).
+    public static let ipv6DatagramSize = 1452
 }
