@@ -64,7 +64,12 @@ public final class ChorusDaemon: Sendable {
     private func bind(on loop: any EventLoop) async throws {
         let core = self.core
         let peer = self.peer
-        let datagramSize = config.datagramSize
+        // A receive slot holds the largest data datagram and the largest token, commit token or
+        // join, which grow with the retransmission list and the site (a truncated one is lost).
+        let slotSize = max(
+            config.datagramSize,
+            PacketCodec.largestControlPacket(
+                members: config.daemons.count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
         @Sendable func udp(_ port: Int, host: String? = nil) async throws -> any Channel {
             try await DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -74,7 +79,7 @@ public final class ChorusDaemon: Sendable {
                 .channelOption(.datagramVectorReadMessageCount, value: 32)
                 // Few reads per wake-up: the token socket must not wait behind thousands of data packets.
                 .channelOption(.maxMessagesPerRead, value: 2)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: (datagramSize + 64) * 32))
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: slotSize * 32))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RingDatagramHandler(core: core))

@@ -224,14 +224,12 @@ final class HistoryIndex {
             .sorted { ($0.key.from.id, $0.key.to.id, $0.members[0].process) < ($1.key.from.id, $1.key.to.id, $1.members[0].process) }
     }()
 
-    /// The last configuration segment of every process that did not crash, grouped by that
-    /// configuration: processes in one group were still together when the history ended (though
-    /// each log may end at a slightly different point of it).
-    private(set) lazy var finalSegmentGroups: [(key: ConfigKey, members: [(process: Int, config: Int)])] = {
+    /// Every process's configuration segments, grouped by the configuration they start with,
+    /// whatever followed (a crash, another configuration, the end of the history).
+    private(set) lazy var configurationGroups: [(key: ConfigKey, members: [(process: Int, config: Int)])] = {
         var groups: [ConfigKey: [(process: Int, config: Int)]] = [:]
-        for (pi, p) in processes.enumerated() where history.crashedAt[p.id] == nil {
-            guard let last = p.configs.indices.last else { continue }
-            groups[p.configs[last].key, default: []].append((pi, last))
+        for (pi, p) in processes.enumerated() {
+            for (ci, c) in p.configs.enumerated() { groups[c.key, default: []].append((pi, ci)) }
         }
         return groups.map { (key: $0.key, members: $0.value) }
             .sorted { ($0.key.id, $0.members[0].process) < ($1.key.id, $1.members[0].process) }

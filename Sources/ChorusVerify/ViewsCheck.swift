@@ -3,16 +3,16 @@
 /// 2. Per process and group, a transitional view is followed (before any other view of that group)
 ///    by a regular view.
 /// 3. Processes that moved together from one configuration event to the same next one (the groups
-///    of `failureAtomicity`), or were together in the last configuration when the history ended
-///    (compared up to where both logs reach), saw, per group, the same sequence of view events in between, each at
+///    of `failureAtomicity`) saw, per group, the same sequence of view events in between, each at
 ///    the same point relative to agreed/safe deliveries (the number of first deliveries of
 ///    agreed/safe messages since the configuration event). Conservative: a group is compared only
 ///    between processes that both recorded views of it in that stretch, since a daemon might only
 ///    record views of groups it tracks.
 /// 4. Causal messages, which may be delivered ahead of the total order, still sit on the same side
-///    of every view of their target groups: processes that moved together (or were together at the
-///    end) and delivered a causal message m in that stretch saw the same last view of each of m's
-///    groups before it (compared, as in 3, for groups both recorded views of in that stretch).
+///    of every view of their target groups: processes that delivered a causal message m after the
+///    same configuration event saw the same last view of each of m's groups before it, whatever
+///    happened to them later (what precedes m does not depend on it). Compared, as in 3, for
+///    groups both processes recorded views of after that event.
 extension Checkers {
     static func checkViews(_ ix: HistoryIndex, _ sink: inout ViolationSink) {
         /// Per process, per configuration index: group → [(view, agreed deliveries before it)].
@@ -67,22 +67,18 @@ extension Checkers {
             causalPlacements.append(placements)
         }
         for (key, members) in ix.segmentGroups where members.count > 1 {
-            compareSegments(
-                members, "both went \(key)", complete: true, segmentViews, causalPlacements, ix, &sink)
+            compareViews(members, key, segmentViews, ix, &sink)
         }
-        // Processes still together at the end: their logs stop at different points, and a client
-        // that joined late saw fewer views, so only causal placements (rule 4) are compared.
-        for (key, members) in ix.finalSegmentGroups where members.count > 1 {
-            compareSegments(
-                members, "were both in \(key) at the end", complete: false, segmentViews, causalPlacements, ix, &sink)
+        for (key, members) in ix.configurationGroups where members.count > 1 {
+            compareCausalPlacements(members, key, segmentViews, causalPlacements, ix, &sink)
         }
     }
 
-    /// Rules 3 and 4 for processes that spent one configuration together.
-    private static func compareSegments(
-        _ members: [(process: Int, config: Int)], _ together: String, complete: Bool,
-        _ segmentViews: [[[String: [(view: GroupViewEvent, position: Int)]]]],
-        _ causalPlacements: [[[Int32: [String: ViewIdentifier?]]]], _ ix: HistoryIndex, _ sink: inout ViolationSink
+    /// Rule 3 for processes that moved together from one configuration to the same next one.
+    private static func compareViews(
+        _ members: [(process: Int, config: Int)], _ key: SegmentKey,
+        _ segmentViews: [[[String: [(view: GroupViewEvent, position: Int)]]]], _ ix: HistoryIndex,
+        _ sink: inout ViolationSink
     ) {
         let reference = members[0]
         let referenceViews = segmentViews[reference.process][reference.config]
@@ -90,25 +86,44 @@ extension Checkers {
         for member in members.dropFirst() {
             let views = segmentViews[member.process][member.config]
             let id = ix.processes[member.process].id
-            for group in referenceViews.keys.sorted() where complete {
+            for group in referenceViews.keys.sorted() {
                 guard let a = referenceViews[group], let b = views[group] else { continue }
                 guard let k = (0..<max(a.count, b.count)).first(where: { k in
                     k >= a.count || k >= b.count || !sameView(a[k].view, b[k].view) || a[k].position != b[k].position
                 }) else { continue }
                 sink.report(
-                    "\(referenceID) and \(id) \(together) but saw different views of group \(group) at view #\(k + 1): "
+                    "\(referenceID) and \(id) both went \(key) but saw different views of group \(group) at view #\(k + 1): "
                         + "\(referenceID) saw \(describe(a, k)); \(id) saw \(describe(b, k))",
                     processes: [referenceID, id])
             }
-            let placed = causalPlacements[member.process][member.config]
-            for (m, before) in causalPlacements[reference.process][reference.config].sorted(by: { $0.key < $1.key }) {
-                guard let otherBefore = placed[m] else { continue }
+        }
+    }
+
+    /// Rule 4 for processes that started a stretch with the same configuration event: each causal
+    /// message is compared with the first process (in index order) that delivered it there.
+    private static func compareCausalPlacements(
+        _ members: [(process: Int, config: Int)], _ key: ConfigKey,
+        _ segmentViews: [[[String: [(view: GroupViewEvent, position: Int)]]]],
+        _ causalPlacements: [[[Int32: [String: ViewIdentifier?]]]], _ ix: HistoryIndex, _ sink: inout ViolationSink
+    ) {
+        var first: [Int32: (process: Int, config: Int)] = [:]
+        for member in members {
+            let views = segmentViews[member.process][member.config]
+            for (m, before) in causalPlacements[member.process][member.config].sorted(by: { $0.key < $1.key }) {
+                guard let reference = first[m] else {
+                    first[m] = member
+                    continue
+                }
+                let referenceViews = segmentViews[reference.process][reference.config]
+                let referenceBefore = causalPlacements[reference.process][reference.config][m] ?? [:]
                 for (group, last) in before.sorted(by: { $0.key < $1.key })
-                where referenceViews[group] != nil && views[group] != nil && otherBefore[group] != last {
-                    let other = otherBefore[group] ?? nil
+                where referenceViews[group] != nil && views[group] != nil && referenceBefore[group] != last {
+                    let referenceID = ix.processes[reference.process].id
+                    let id = ix.processes[member.process].id
+                    let other = referenceBefore[group] ?? nil
                     sink.report(
-                        "\(referenceID) and \(id) \(together) but placed causal message \(ix.describe(m)) differently among the views of group \(group): "
-                            + "after \(last.map { "view \($0)" } ?? "no view") at \(referenceID), after \(other.map { "view \($0)" } ?? "no view") at \(id)",
+                        "\(referenceID) and \(id) both delivered causal message \(ix.describe(m)) after \(key) but among different views of group \(group): "
+                            + "after \(other.map { "view \($0)" } ?? "no view") at \(referenceID), after \(last.map { "view \($0)" } ?? "no view") at \(id)",
                         processes: [referenceID, id])
                 }
             }

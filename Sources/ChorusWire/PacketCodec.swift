@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// Layout, integers big endian:
 ///
-///     magic u16 (0xC405) | version u8 (2) | type u8 | bodyLength u32 | body | crc32c u32
+///     magic u16 (0xC405) | version u8 (3) | type u8 | bodyLength u32 | body | crc32c u32
 ///
 /// The CRC covers every byte before it. `decode` checks, in order: magic, version, type,
 /// that `bodyLength` is exactly the bytes between header and trailer, the CRC, then every
@@ -16,8 +16,9 @@ import NIOCore
 public enum PacketCodec {
     /// The first two bytes of every packet.
     public static let magic: UInt16 = 0xC405
-    /// The format version this build writes and reads (2: data packets carry `causalPast`).
-    public static let version: UInt8 = 2
+    /// The format version this build writes and reads (3: causal data packets carry `causalPast`,
+    /// the token carries `barrierSeq`).
+    public static let version: UInt8 = 3
     /// Bytes before the body: magic, version, type, body length.
     public static let headerSize = 8
     /// Bytes after the body: the CRC32C.
@@ -130,7 +131,9 @@ public enum PacketCodec {
     ///   `messageCount == 1`, `totalLength == 0`, non-empty body. With `isRecovery` the body is instead
     ///   one whole encoded old-ring packet (no record prefix): `.packed`, `messageCount == 1`,
     ///   `totalLength == 0`, at least `overhead` bytes; its content is checked when it is decoded.
-    /// - Token: `aru <= seq`; every retransmit request in `1...seq`; at most `maxRetransmitRequests`.
+    ///   `causalPast < seq` for a causal packet, 0 for any other.
+    /// - Token: `aru <= seq`; `barrierSeq <= seq`; every retransmit request in `1...seq`; at most
+    ///   `maxRetransmitRequests`.
     /// - Join: `procSet`, `failSet` strictly ascending, at most `maxMembers` each; `maxRingSeq >= ringID.seq`.
     /// - Commit: `members` non-empty, strictly ascending, at most `maxMembers`; `memberInfo.count ==
     ///   members.count`; `rotation` 1 or 2; `position < members.count`.
@@ -163,6 +166,16 @@ public enum PacketCodec {
         case .leave: .leave
         case .wake: .wake
         }
+    }
+
+    /// The most bytes a token, commit token or join message can take in a site of `members`
+    /// daemons whose tokens carry at most `retransmitRequests` requests. Receive buffers must hold
+    /// this as well as the largest data datagram: these can exceed the configured datagram size.
+    public static func largestControlPacket(members: Int, retransmitRequests: Int) -> Int {
+        overhead
+            + max(
+                tokenFixedSize + 8 * retransmitRequests, commitFixedSize + commitMemberSize * members,
+                joinFixedSize + 4 * 2 * members)
     }
 
     static func bodySize(_ packet: Packet) -> Int {

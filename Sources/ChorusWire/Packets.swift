@@ -96,7 +96,7 @@ public struct Token: Sendable, Equatable {
 
     public init(
         ringID: RingID, tokenSeq: UInt64, seq: UInt64, aru: UInt64, aruID: NodeID?, retransmitRequests: [UInt64],
-        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32, barrierSeq: UInt64 = 0
+        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32, barrierSeq: UInt64
     ) {
         self.ringID = ringID
         self.tokenSeq = tokenSeq

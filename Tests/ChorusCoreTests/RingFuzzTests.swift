@@ -48,7 +48,7 @@ import Testing
                 aruID: random.next() % 2 == 0 ? nil : random.node(), retransmitRequests: (0..<(random.next() % 4)).map { _ in random.number() },
                 fcc: UInt32(truncatingIfNeeded: random.number()), backlog: UInt32(truncatingIfNeeded: random.number()),
                 idleRotations: UInt32(truncatingIfNeeded: random.number()),
-                recoveryPending: UInt32(truncatingIfNeeded: random.number())))
+                recoveryPending: UInt32(truncatingIfNeeded: random.number()), barrierSeq: 0))
         case 2:
             return .join(JoinMessage(
                 sender: random.node(), ringID: ringID, maxRingSeq: random.number(), procSet: random.nodes(),

@@ -188,7 +188,7 @@ import Testing
         harness.apply(NodeID(1)) { r, actions, now in r.receive(.data(far), now: now, into: &actions) }
         let token = Token(
             ringID: ring, tokenSeq: UInt64.max, seq: UInt64.max, aru: UInt64.max, aruID: nil, retransmitRequests: [],
-            fcc: 0, backlog: 0, idleRotations: 0, recoveryPending: 0)
+            fcc: 0, backlog: 0, idleRotations: 0, recoveryPending: 0, barrierSeq: 0)
         harness.apply(NodeID(1)) { r, actions, now in r.receive(.token(token), now: now, into: &actions) }
         // The ring survives: it either ignores the lie or re-forms, and keeps delivering.
         harness.run(until: 3 * second)

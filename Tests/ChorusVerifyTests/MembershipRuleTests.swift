@@ -84,7 +84,21 @@ private func causalAcrossViewHistory(shift: Bool) -> History {
     let violations = Checkers.checkAll(causalAcrossViewHistory(shift: true), options: testOptions)
     #expect(rules(violations) == [.views], "\(violations)")
     #expect(violations.count == 1)
-    #expect(violations.first?.message.contains("placed causal message") == true)
+    #expect(violations.first?.message.contains("but among different views of group g") == true)
+}
+
+/// Rule 4 holds whatever happens next: b crashes after misplacing the causal message.
+@Test func causalMisplacementBeforeACrashIsCaught() {
+    var h = B()
+    h.regular(c1, members: [a, b, c])
+    let x = h.send(a, .causal)
+    h.view("g", view(c1, 1), members: [s1, s2], at: [a, c])
+    h.deliver(x, at: [a, b, c])
+    h.view("g", view(c1, 1), members: [s1, s2], at: [b])
+    h.crash(b)
+    let violations = Checkers.views(h.finish(alive: [a, c]), options: testOptions)
+    #expect(violations.count == 1, "\(violations)")
+    #expect(violations.first?.processes == [a, b])
 }
 
 @Test func differentViewMembersAreCaught() {

@@ -26,7 +26,7 @@ struct PacketCodecErrorTests {
     // Token offsets: seq 28, aru 36, hasAruID 44, aruID 45, barrierSeq 65, retransmitCount 73, requests 75.
     static let token = Packet.token(Token(
         ringID: ring, tokenSeq: 9, seq: 20, aru: 10, aruID: nil, retransmitRequests: [11, 12], fcc: 1, backlog: 2,
-        idleRotations: 0, recoveryPending: 0
+        idleRotations: 0, recoveryPending: 0, barrierSeq: 0
     ))
     // Join offsets: ringID.seq 12, maxRingSeq 24, procCount 32, procSet 34.
     static let join = Packet.join(JoinMessage(
@@ -46,8 +46,10 @@ struct PacketCodecErrorTests {
         bytes = good
         bytes[2] = PacketCodec.version &+ 1
         #expect(S.decode(bytes) == .failure(.unsupportedVersion(PacketCodec.version &+ 1)))
-        bytes[2] = 1  // the format before data packets carried causalPast
-        #expect(S.decode(bytes) == .failure(.unsupportedVersion(1)))
+        for old: UInt8 in [1, 2] {  // before causalPast, and before barrierSeq
+            bytes[2] = old
+            #expect(S.decode(bytes) == .failure(.unsupportedVersion(old)))
+        }
         for type: UInt8 in [0, 7, 255] {
             bytes = good
             bytes[3] = type

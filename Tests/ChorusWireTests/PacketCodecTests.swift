@@ -23,7 +23,7 @@ struct PacketCodecTests {
     @Test func headerLayout() {
         let packet = Packet.wake(WakeMessage(sender: NodeID(1), ringID: Self.ring))
         let bytes = PacketCodec.encode(packet).bytes
-        #expect(bytes[0..<8] == [0xC4, 0x05, 2, 6, 0, 0, 0, 16])
+        #expect(bytes[0..<8] == [0xC4, 0x05, 3, 6, 0, 0, 0, 16])
         #expect(bytes.count == 8 + 16 + 4)
         let crc = bytes[(bytes.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         #expect(crc == CRC32C.checksum(bytes[..<(bytes.count - 4)]))
@@ -98,6 +98,24 @@ struct PacketCodecTests {
         #expect(datagram <= 1472)
     }
 
+    /// Receive buffers are sized with `largestControlPacket`: a full token and a commit token of a
+    /// large site fit it, though both exceed 1472 bytes, and so does a join naming every daemon.
+    @Test func largestControlPacketBoundsTokensCommitsAndJoins() {
+        let members = (1...64).map { NodeID(UInt32($0)) }
+        let bound = PacketCodec.largestControlPacket(members: members.count, retransmitRequests: 256)
+        let token = Packet.token(Token(
+            ringID: Self.ring, tokenSeq: 1, seq: 1000, aru: 0, aruID: nil, retransmitRequests: Array(1...256),
+            fcc: 0, backlog: 0, idleRotations: 0, recoveryPending: 0, barrierSeq: 0))
+        let commit = Packet.commit(CommitToken(
+            ringID: Self.ring, members: members, memberInfo: Array(repeating: .empty, count: members.count),
+            rotation: 1, position: 0))
+        let join = Packet.join(JoinMessage(
+            sender: NodeID(1), ringID: Self.ring, maxRingSeq: 42, procSet: members, failSet: members))
+        for packet in [token, commit] { #expect(PacketCodec.encodedSize(packet) > 1472) }
+        for packet in [token, commit, join] { #expect(PacketCodec.encodedSize(packet) <= bound) }
+        #expect(PacketCodec.encodedSize(commit) == bound)
+    }
+
     @Test func dataBodyIsZeroCopySlice() throws {
         let encoded = PacketCodec.encode(.data(DataPacket(
             ringID: Self.ring, sender: NodeID(2), seq: 1, senderIndex: 1, service: .fifo, fragment: .middle,
@@ -118,16 +136,16 @@ struct PacketCodecTests {
     @Test func tokens() throws {
         try Self.roundTrip(.token(Token(
             ringID: Self.ring, tokenSeq: 1, seq: 0, aru: 0, aruID: nil, retransmitRequests: [], fcc: 0, backlog: 0,
-            idleRotations: 0, recoveryPending: 0
+            idleRotations: 0, recoveryPending: 0, barrierSeq: 0
         )))
         try Self.roundTrip(.token(Token(
             ringID: Self.ring, tokenSeq: .max, seq: 100, aru: 90, aruID: NodeID(0), retransmitRequests: [91, 95, 100],
-            fcc: .max, backlog: .max, idleRotations: .max, recoveryPending: 3
+            fcc: .max, backlog: .max, idleRotations: .max, recoveryPending: 3, barrierSeq: 7
         )))
         let requests = (1...UInt64(WireLimits.maxRetransmitRequests)).map { $0 }
         try Self.roundTrip(.token(Token(
             ringID: Self.ring, tokenSeq: 7, seq: UInt64(requests.count), aru: 0, aruID: NodeID(9),
-            retransmitRequests: requests, fcc: 1, backlog: 2, idleRotations: 3, recoveryPending: 0
+            retransmitRequests: requests, fcc: 1, backlog: 2, idleRotations: 3, recoveryPending: 0, barrierSeq: 0
         )))
     }
 

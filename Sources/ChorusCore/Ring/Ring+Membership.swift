@@ -259,7 +259,7 @@ extension Ring {
         guard phase == .recovery, let log = pending else { return }
         let token = Token(
             ringID: log.ringID, tokenSeq: 1, seq: 0, aru: 0, aruID: nil, retransmitRequests: [], fcc: 0,
-            backlog: 0, idleRotations: 0, recoveryPending: UInt32(log.members.count))
+            backlog: 0, idleRotations: 0, recoveryPending: UInt32(log.members.count), barrierSeq: 0)
         handleToken(token, now: now, released: false, into: &actions)
     }
 

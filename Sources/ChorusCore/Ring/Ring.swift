@@ -102,6 +102,7 @@ public struct Ring: Sendable {
     public mutating func submit(
         service: Service, payload: ByteBuffer, barrier: Bool = false, now: Instant, into actions: inout [RingAction]
     ) -> Bool {
+        precondition(!barrier || service >= .agreed, "a barrier must be in the total order")
         guard phase != .left, payload.readableBytes <= options.maxMessageSize else {
             counters.refusedSubmissions += 1
             return false
