@@ -82,7 +82,9 @@ let package = Package(
         .testTarget(name: "ChorusCoreTests", dependencies: ["ChorusCore", "ChorusWire"]),
         .testTarget(name: "ChorusVerifyTests", dependencies: ["ChorusVerify"]),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
-        .testTarget(name: "ChorusDaemonTests", dependencies: ["ChorusDaemon", "ChorusCore"]),
+        .testTarget(
+            name: "ChorusDaemonTests",
+            dependencies: ["ChorusDaemon", "ChorusCore", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
         // Real daemons as child processes, real sockets, real kills.
         .testTarget(name: "ChorusIntegrationTests", dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify"]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore"]),

@@ -70,31 +70,44 @@ public final class ChorusDaemon: Sendable {
             config.datagramSize,
             PacketCodec.largestControlPacket(
                 members: config.daemons.count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
-        @Sendable func udp(_ port: Int, host: String? = nil) async throws -> any Channel {
-            try await DatagramBootstrap(group: loop)
+        // UDP segmentation and receive offload for data: runs of datagrams cross the network
+        // stack once (see SegmentBatcher). A read then holds up to 64 KiB, so it has fewer slots.
+        let offload = config.udpOffload && System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload
+        @Sendable func udp(_ port: Int, host: String? = nil, receiveOffload: Bool = false) async throws -> any Channel {
+            let slots = receiveOffload ? 8 : 32
+            let slot = receiveOffload ? 1 << 16 : slotSize
+            var bootstrap = DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
                 .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
-                // recvmmsg: up to 32 datagrams per system call; the buffer is split into 32 slots.
-                .channelOption(.datagramVectorReadMessageCount, value: 32)
+                // recvmmsg: several datagrams per system call; the buffer is split into that many slots.
+                .channelOption(.datagramVectorReadMessageCount, value: slots)
                 // Few reads per wake-up: the token socket must not wait behind thousands of data packets.
                 .channelOption(.maxMessagesPerRead, value: 2)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: slotSize * 32))
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: slot * slots))
+            if receiveOffload {
+                bootstrap = bootstrap
+                    .channelOption(.datagramReceiveOffload, value: true)
+                    .channelOption(.datagramReceiveSegmentSize, value: true)
+            }
+            return try await bootstrap
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(RingDatagramHandler(core: core))
+                        try channel.pipeline.syncOperations.addHandler(
+                            RingDatagramHandler(core: core, receiveOffload: receiveOffload))
                     }
                 }
                 .bind(host: host ?? peer.address, port: port).get()
         }
-        let data = try await udp(peer.port)
+        let data = try await udp(peer.port, receiveOffload: offload)
         let token = try await udp(peer.tokenPort)
         var multicastReceiver: (any Channel)?
         if let group = config.multicast {
-            multicastReceiver = try await joinMulticast(group, udp: udp, sender: data)
+            multicastReceiver = try await joinMulticast(group, udp: { try await udp($0, host: $1) }, sender: data)
         }
         let transport = try RingTransport(
-            data: data, token: token, me: NodeID(peer.id), peers: config.daemons, multicast: config.multicast)
+            data: data, token: token, me: NodeID(peer.id), peers: config.daemons, multicast: config.multicast,
+            segmentation: offload)
         try await loop.submit { core.transport = transport }.get()
 
         let maxFrame = min(ClientProtocol.maxFrameLength, config.ring.maxMessageSize + (1 << 16))

@@ -54,6 +54,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Packets one daemon may send per token visit; default: chorusd's.")
     var packetsPerToken: Int?
 
+    @Option(help: "Largest UDP payload of the local daemons' ring datagrams (e.g. 8972 on a 9000-byte MTU); default: chorusd's.")
+    var datagramSize: Int?
+
     @Option(help: "Send ring data by IP multicast to this group (e.g. 239.192.0.1:4803) instead of unicast fan-out.")
     var multicast: String?
 
@@ -74,11 +77,12 @@ struct BenchCommand: AsyncParsableCommand {
         var endpoints: [ChorusEndpoint] = []
         if connect.isEmpty {
             var ring = ""
-            if window != nil || packetsPerToken != nil || multicast != nil {
+            if window != nil || packetsPerToken != nil || multicast != nil || datagramSize != nil {
                 ring = "[ring]\n"
                 if let multicast { ring += "multicast = \"\(multicast)\"\n" }
                 if let window { ring += "window = \(window)\n" }
                 if let packetsPerToken { ring += "max_packets_per_token = \(packetsPerToken)\n" }
+                if let datagramSize { ring += "datagram_size = \(datagramSize)\n" }
             }
             let local = try LocalCluster(count: daemons, basePort: basePort, ringSection: ring, logLevel: "warning")
             cluster = local

@@ -50,6 +50,13 @@ import Testing
         #expect(explicit.ring.maxPacketPayload == 9000 - DaemonConfig.datagramOverhead)
     }
 
+    @Test func udpOffloadIsOnUnlessTurnedOff() throws {
+        let site = "[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n"
+        #expect(try DaemonConfig.parse(site, file: "on.toml").udpOffload)
+        #expect(try !DaemonConfig.parse(site + "[ring]\nudp_offload = false\n", file: "off.toml").udpOffload)
+        #expect(throws: ConfigError.self) { try DaemonConfig.parse(site + "[ring]\nudp_offload = 1\n", file: "bad.toml") }
+    }
+
     @Test func validFileLoads() throws {
         let config = try DaemonConfig.parse(Self.valid, file: "site.toml")
         #expect(config.daemons.map(\.name) == ["alpha", "beta", "gamma"])

@@ -6,12 +6,29 @@ import Testing
 
 /// Real daemons, real sockets: three `chorusd` processes on 127.0.0.1 and a client on each.
 @Suite(.serialized) struct ServicesTests {
-    /// Unicast fan-out (the default), then IP multicast of ring data (the fixture's ring section
-    /// ends inside [ring], so the extra line lands there).
-    @Test(arguments: [false, true])
-    func allSixServicesKeepTheirPromises(multicast: Bool) async throws {
-        let fixture = try await ClusterFixture.start(
-            basePort: multicast ? 21_050 : 21_000, extraConfig: multicast ? "multicast = \"239.192.77.9:21099\"\n" : "")
+    /// How ring data travels (the fixture's ring section ends inside [ring], so these lines land there).
+    enum RingData: String, CaseIterable, CustomTestStringConvertible {
+        /// Unicast fan-out with UDP segmentation and receive offload (the default on Linux).
+        case offloaded
+        /// Unicast fan-out, one datagram per system-call slot.
+        case plain
+        /// IP multicast.
+        case multicast
+
+        var testDescription: String { rawValue }
+        var basePort: Int { [21_000, 21_900, 21_050][RingData.allCases.firstIndex(of: self)!] }
+        var config: String {
+            switch self {
+            case .offloaded: ""
+            case .plain: "udp_offload = false\n"
+            case .multicast: "multicast = \"239.192.77.9:21099\"\n"
+            }
+        }
+    }
+
+    @Test(arguments: RingData.allCases)
+    func allSixServicesKeepTheirPromises(_ ringData: RingData) async throws {
+        let fixture = try await ClusterFixture.start(basePort: ringData.basePort, extraConfig: ringData.config)
         defer { fixture.cluster.stop() }
         var random = SystemRandomNumberGenerator()
         var expected = 0

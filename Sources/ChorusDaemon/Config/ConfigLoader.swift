@@ -41,7 +41,7 @@ private struct ConfigLoader {
     static let ringKeys = [
         "token_timeout_ms", "token_retransmit_ms", "join_timeout_ms", "consensus_timeout_ms", "idle_hold_ms",
         "merge_probe_ms", "merge_backoff_ms", "max_gather_ms", "window", "max_packets_per_token", "accelerated_packets", "max_outstanding",
-        "datagram_size", "max_message_size", "fail_to_receive_rotations", "multicast",
+        "datagram_size", "max_message_size", "fail_to_receive_rotations", "multicast", "udp_offload",
     ]
     static let sessionKeys = [
         "max_sessions", "max_groups_per_session", "max_groups_per_message", "max_group_name_length",
@@ -106,6 +106,13 @@ private struct ConfigLoader {
             throw fail(entry.line, key, "is \(entry.value.typeName); expected a string in quotes")
         }
         return text
+    }
+
+    func boolean(_ entry: TOMLDocument.Entry, _ key: String) throws(ConfigError) -> Bool {
+        guard case .bool(let value) = entry.value else {
+            throw fail(entry.line, key, "is \(entry.value.typeName); expected true or false")
+        }
+        return value
     }
 
     func integer(_ entry: TOMLDocument.Entry, _ key: String, _ range: ClosedRange<Int64>, unit: String = "") throws(ConfigError) -> Int {
@@ -281,6 +288,7 @@ private struct ConfigLoader {
             case "max_outstanding": options.maxOutstanding = UInt64(try integer(entry, key, 100...1_000_000))
             case "fail_to_receive_rotations": options.failToReceiveRotations = try integer(entry, key, 5...100_000)
             case "multicast": config.multicast = try multicastGroup(entry)
+            case "udp_offload": config.udpOffload = try boolean(entry, key)
             case "datagram_size": config.datagramSize = try integer(entry, key, 576...65_507, unit: " (bytes of UDP payload)")
             case "max_message_size":
                 options.maxMessageSize = try integer(entry, key, 1024...Int64(WireLimits.maxMessageSize), unit: " (bytes)")

@@ -58,6 +58,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logLevel: Logger.Level
     /// IPv4 multicast group and port for data packets; nil: unicast fan-out to each daemon.
     public var multicast: MulticastGroup?
+    /// Send runs of data datagrams through the kernel at once (UDP segmentation and receive
+    /// offload) where the system supports it.
+    public var udpOffload: Bool
 
     /// Where data packets go when the site uses IP multicast.
     public struct MulticastGroup: Sendable, Equatable {
@@ -80,6 +83,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.slowReceiverTimeout = 10_000_000_000
         self.maxClientBacklog = 64 << 20
         self.datagramSize = 1472
+        self.udpOffload = true
         self.logLevel = .info
     }
 

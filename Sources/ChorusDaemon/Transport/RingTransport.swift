@@ -7,7 +7,9 @@ import NIOCore
 ///
 /// Data packets are encoded once and written to every destination without flushing; `flush`
 /// hands them to the kernel at the end of an input batch (NIO uses sendmmsg for a run of
-/// datagrams). A token flushes the data written before it, then leaves at once.
+/// datagrams). With `segmentation`, the datagrams to each destination are first gathered into
+/// runs the kernel splits again (see `SegmentBatcher`). A token flushes the data written before
+/// it, then leaves at once.
 final class RingTransport: @unchecked Sendable {  // confined to the daemon's event loop
     let data: any Channel
     let token: any Channel
@@ -19,8 +21,13 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private let multicastGroup: SocketAddress?
     private var dataPending = false
     private let allocator: ByteBufferAllocator
+    /// Runs of datagrams per destination, when UDP segmentation offload is on.
+    private var batcher: SegmentBatcher?
 
-    init(data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer], multicast: DaemonConfig.MulticastGroup?) throws {
+    init(
+        data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer],
+        multicast: DaemonConfig.MulticastGroup?, segmentation: Bool = false
+    ) throws {
         self.multicastGroup = try multicast.map { try SocketAddress(ipAddress: $0.address, port: $0.port) }
         self.data = data
         self.token = token
@@ -35,6 +42,7 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         self.dataAddresses = dataAddresses
         self.tokenAddresses = tokenAddresses
         self.others = peers.map { NodeID($0.id) }.filter { $0 != me }.sorted()
+        self.batcher = segmentation ? SegmentBatcher(allocator: data.allocator) : nil
     }
 
     func send(_ packet: Packet, to destination: Destination) {
@@ -70,20 +78,22 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
             // Accelerated passing: the engine emits the first few new packets, then the token,
             // then the rest. The token leaves now, behind those few only, so the next daemon
             // starts its visit while this one is still sending.
-            if dataPending {
-                dataPending = false
-                data.flush()
-            }
+            flush()
             token.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
         } else {
             guard let address = dataAddresses[node] else { return }
-            data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+            if batcher != nil {
+                batcher!.add(buffer, to: node, address: address) { data.write($0, promise: nil) }
+            } else {
+                data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+            }
             dataPending = true
         }
     }
 
     /// Hands the written data packets to the kernel (tokens leave at once, see `write`).
     func flush() {
+        if batcher?.isEmpty == false { batcher!.drain { data.write($0, promise: nil) } }
         if dataPending {
             dataPending = false
             data.flush()
@@ -100,11 +110,18 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
 final class RingDatagramHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let core: DaemonCore
+    /// The socket has `UDP_GRO` on: a read may hold a run of datagrams (see `SegmentSplitter`).
+    let receiveOffload: Bool
 
-    init(core: DaemonCore) { self.core = core }
+    init(core: DaemonCore, receiveOffload: Bool = false) {
+        self.core = core
+        self.receiveOffload = receiveOffload
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        core.datagram(unwrapInboundIn(data).data)
+        let envelope = unwrapInboundIn(data)
+        guard receiveOffload else { return core.datagram(envelope.data) }
+        SegmentSplitter.split(envelope, allocator: context.channel.allocator) { core.datagram($0) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

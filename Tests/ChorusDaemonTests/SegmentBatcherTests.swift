@@ -1,0 +1,73 @@
+import ChorusWire
+import NIOCore
+import Testing
+
+@testable import ChorusDaemon
+
+/// Runs of datagrams for UDP segmentation offload, and their splitting on receipt.
+@Suite struct SegmentBatcherTests {
+    static let a = try! SocketAddress(ipAddress: "127.0.0.1", port: 1)
+    static let b = try! SocketAddress(ipAddress: "127.0.0.1", port: 2)
+
+    static func datagram(_ size: Int, _ fill: UInt8) -> ByteBuffer { ByteBuffer(repeating: fill, count: size) }
+
+    /// What the kernel would deliver for each envelope: the run cut at its segment size.
+    static func delivered(_ envelopes: [AddressedEnvelope<ByteBuffer>]) -> [(SocketAddress, [UInt8])] {
+        var out: [(SocketAddress, [UInt8])] = []
+        for envelope in envelopes {
+            SegmentSplitter.split(envelope, allocator: ByteBufferAllocator()) { out.append((envelope.remoteAddress, Array($0.readableBytesView))) }
+        }
+        return out
+    }
+
+    @Test func runsKeepEveryDatagramInOrderPerDestination() {
+        var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
+        var sent: [AddressedEnvelope<ByteBuffer>] = []
+        var expected: [SocketAddress: [[UInt8]]] = [:]
+        let plan: [(NodeID, SocketAddress, Int)] = [
+            (NodeID(2), Self.a, 100), (NodeID(3), Self.b, 100), (NodeID(2), Self.a, 100), (NodeID(2), Self.a, 60),
+            (NodeID(2), Self.a, 100), (NodeID(3), Self.b, 100), (NodeID(3), Self.b, 120), (NodeID(2), Self.a, 30),
+        ]
+        for (index, (node, address, size)) in plan.enumerated() {
+            let datagram = Self.datagram(size, UInt8(index))
+            expected[address, default: []].append(Array(datagram.readableBytesView))
+            batcher.add(datagram, to: node, address: address) { sent.append($0) }
+        }
+        batcher.drain { sent.append($0) }
+        #expect(batcher.isEmpty)
+        var got: [SocketAddress: [[UInt8]]] = [:]
+        for (address, bytes) in Self.delivered(sent) { got[address, default: []].append(bytes) }
+        #expect(got == expected)
+        // d2: [100, 100, 60] is one run (a shorter datagram ends it), then [100, 30]; d3: [100, 100], then [120].
+        #expect(sent.count == 4)
+        #expect(sent.filter { $0.metadata?.segmentSize == 100 }.count == 3)
+        #expect(sent.contains { $0.metadata == nil && $0.data.readableBytes == 120 })
+    }
+
+    @Test func runsStopAtTheSegmentAndByteLimits() {
+        var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
+        var sent: [AddressedEnvelope<ByteBuffer>] = []
+        for index in 0..<(SegmentBatcher.maxSegments + 1) {
+            batcher.add(Self.datagram(10, UInt8(index)), to: NodeID(2), address: Self.a) { sent.append($0) }
+        }
+        batcher.drain { sent.append($0) }
+        #expect(sent.map(\.data.readableBytes) == [10 * SegmentBatcher.maxSegments, 10])
+        sent = []
+        let large = SegmentBatcher.maxBytes / 2 + 1
+        for index in 0..<3 { batcher.add(Self.datagram(large, UInt8(index)), to: NodeID(2), address: Self.a) { sent.append($0) } }
+        batcher.drain { sent.append($0) }
+        #expect(sent.map(\.data.readableBytes) == [large, large, large])
+        #expect(sent.allSatisfy { $0.metadata == nil })
+    }
+
+    @Test func aLoneDatagramGoesOutAsItIs() {
+        var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
+        var sent: [AddressedEnvelope<ByteBuffer>] = []
+        let datagram = Self.datagram(50, 7)
+        batcher.add(datagram, to: NodeID(2), address: Self.a) { sent.append($0) }
+        batcher.drain { sent.append($0) }
+        #expect(sent.count == 1)
+        #expect(sent[0].metadata == nil)
+        #expect(sent[0].data == datagram)
+    }
+}
