@@ -57,6 +57,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Largest UDP payload of the local daemons' ring datagrams (e.g. 8972 on a 9000-byte MTU); default: chorusd's.")
     var datagramSize: Int?
 
+    @Flag(help: "Turn off UDP segmentation and receive offload in the local daemons.")
+    var noUdpOffload = false
+
     @Option(help: "Send ring data by IP multicast to this group (e.g. 239.192.0.1:4803) instead of unicast fan-out.")
     var multicast: String?
 
@@ -77,12 +80,13 @@ struct BenchCommand: AsyncParsableCommand {
         var endpoints: [ChorusEndpoint] = []
         if connect.isEmpty {
             var ring = ""
-            if window != nil || packetsPerToken != nil || multicast != nil || datagramSize != nil {
+            if window != nil || packetsPerToken != nil || multicast != nil || datagramSize != nil || noUdpOffload {
                 ring = "[ring]\n"
                 if let multicast { ring += "multicast = \"\(multicast)\"\n" }
                 if let window { ring += "window = \(window)\n" }
                 if let packetsPerToken { ring += "max_packets_per_token = \(packetsPerToken)\n" }
                 if let datagramSize { ring += "datagram_size = \(datagramSize)\n" }
+                if noUdpOffload { ring += "udp_offload = false\n" }
             }
             let local = try LocalCluster(count: daemons, basePort: basePort, ringSection: ring, logLevel: "warning")
             cluster = local

@@ -58,103 +58,81 @@ import Testing
         }
     }
 
-    @Test func fifoIsNotHeldBackByAnotherSendersLoss() {
-        var log = RingLog(
-            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)], me: NodeID(1),
-            deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
+    /// One ring log fed packets by hand, with what it delivered.
+    struct LogScript {
+        static let ring = RingID(seq: 1, representative: NodeID(1))
+        var log: RingLog
         var actions: [RingAction] = []
-        func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, _ text: String) -> DataPacket {
+
+        init(members: Int) {
+            log = RingLog(
+                ringID: Self.ring, members: (1...members).map { NodeID(UInt32($0)) }, me: NodeID(1),
+                deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
+        }
+
+        /// Stores a one-message packet and runs the delivery rules, as on receipt.
+        mutating func receive(
+            _ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, past: UInt64 = 0,
+            recovery: Bool = false, _ text: String
+        ) {
             var body = ByteBuffer()
             PackedBody.append(ByteBuffer(string: text), to: &body)
-            return DataPacket(
-                ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(sender), seq: seq,
-                senderIndex: index, service: service, fragment: .packed, messageCount: 1, body: body)
+            _ = log.insert(DataPacket(
+                ringID: Self.ring, sender: NodeID(sender), seq: seq, senderIndex: index, causalPast: past,
+                service: service, fragment: .packed, isRecovery: recovery, messageCount: 1, body: body))
+            log.deliverAfterInsert(seq: seq, into: &actions)
         }
+
+        var delivered: [String] {
+            actions.compactMap { if case .deliver(let d) = $0 { String(buffer: d.payload) } else { nil } }
+        }
+    }
+
+    @Test func fifoIsNotHeldBackByAnotherSendersLoss() {
+        var script = LogScript(members: 2)
         // Seq 1 (agreed, from d1) is lost; seq 2 (fifo, from d2) must still be delivered.
-        _ = log.insert(packet(2, from: 2, index: 1, .fifo, "fifo"))
-        log.deliverAfterInsert(seq: 2, into: &actions)
-        _ = log.insert(packet(3, from: 1, index: 2, .agreed, "agreed-late"))
-        log.deliverAfterInsert(seq: 3, into: &actions)
-        #expect(deliveredTexts(actions) == ["fifo"])
-        _ = log.insert(packet(1, from: 1, index: 1, .agreed, "agreed"))
-        log.deliverAfterInsert(seq: 1, into: &actions)
-        #expect(deliveredTexts(actions) == ["fifo", "agreed", "agreed-late"])
+        script.receive(2, from: 2, index: 1, .fifo, "fifo")
+        script.receive(3, from: 1, index: 2, .agreed, "agreed-late")
+        #expect(script.delivered == ["fifo"])
+        script.receive(1, from: 1, index: 1, .agreed, "agreed")
+        #expect(script.delivered == ["fifo", "agreed", "agreed-late"])
     }
 
     /// A causal packet waits only for its causal past: another sender's loss outside it does not
     /// hold it back, one inside it does, and the sender's own order is kept.
     @Test func causalWaitsOnlyForItsCausalPast() {
-        var log = RingLog(
-            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2), NodeID(3)],
-            me: NodeID(1), deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
-        var actions: [RingAction] = []
-        func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, past: UInt64 = 0, _ text: String)
-            -> DataPacket
-        {
-            var body = ByteBuffer()
-            PackedBody.append(ByteBuffer(string: text), to: &body)
-            return DataPacket(
-                ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(sender), seq: seq,
-                senderIndex: index, causalPast: past, service: service, fragment: .packed, messageCount: 1, body: body)
-        }
-        func receive(_ packet: DataPacket) {
-            _ = log.insert(packet)
-            log.deliverAfterInsert(seq: packet.seq, into: &actions)
-        }
+        var script = LogScript(members: 3)
         // Seq 1 (agreed, from d1) is lost for now.
-        receive(packet(2, from: 2, index: 1, .causal, past: 0, "c2"))  // its sender had delivered nothing
-        receive(packet(3, from: 3, index: 1, .causal, past: 0, "c3"))
-        #expect(log.causalHorizon == 3)
-        receive(packet(4, from: 2, index: 2, .causal, past: 2, "c4"))  // may follow seq 1: waits
-        receive(packet(5, from: 3, index: 2, .fifo, "f5"))
-        receive(packet(6, from: 3, index: 3, .causal, past: 3, "c6"))  // may follow seq 1: waits
-        #expect(deliveredTexts(actions) == ["c2", "c3", "f5"])
-        receive(packet(1, from: 1, index: 1, .agreed, "a1"))
-        #expect(deliveredTexts(actions) == ["c2", "c3", "f5", "a1", "c4", "c6"])
-        #expect(log.causalHorizon == 6)
+        script.receive(2, from: 2, index: 1, .causal, past: 0, "c2")  // its sender had delivered nothing
+        script.receive(3, from: 3, index: 1, .causal, past: 0, "c3")
+        #expect(script.log.causalHorizon == 3)
+        script.receive(4, from: 2, index: 2, .causal, past: 2, "c4")  // may follow seq 1: waits
+        script.receive(5, from: 3, index: 2, .fifo, "f5")
+        script.receive(6, from: 3, index: 3, .causal, past: 3, "c6")  // may follow seq 1: waits
+        #expect(script.delivered == ["c2", "c3", "f5"])
+        script.receive(1, from: 1, index: 1, .agreed, "a1")
+        #expect(script.delivered == ["c2", "c3", "f5", "a1", "c4", "c6"])
+        #expect(script.log.causalHorizon == 6)
     }
 
     /// Recovery packets take places in their sender's order; once the cursor passes them, that
     /// sender's fifo packets go early again (they once waited for the cursor for the whole ring,
     /// and the chain's table grew by one entry per packet).
     @Test func fifoGoesEarlyAfterRecoveryPackets() {
-        var log = RingLog(
-            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)], me: NodeID(1),
-            deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
-        var actions: [RingAction] = []
-        func packet(_ seq: UInt64, from sender: UInt32, index: UInt64, _ service: Service, recovery: Bool = false, _ text: String)
-            -> DataPacket
-        {
-            var body = ByteBuffer()
-            PackedBody.append(ByteBuffer(string: text), to: &body)
-            return DataPacket(
-                ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(sender), seq: seq,
-                senderIndex: index, service: service, fragment: .packed, isRecovery: recovery, messageCount: 1, body: body)
-        }
-        for (seq, index) in [(1, 1), (2, 2)] as [(UInt64, UInt64)] {
-            _ = log.insert(packet(seq, from: 2, index: index, .agreed, recovery: true, "old"))
-            log.deliverAfterInsert(seq: seq, into: &actions)
-        }
+        var script = LogScript(members: 2)
+        script.receive(1, from: 2, index: 1, .agreed, recovery: true, "old")
+        script.receive(2, from: 2, index: 2, .agreed, recovery: true, "old")
         // Seq 3 (agreed, from d1) is lost; d2's fifo packet after it still goes at once.
-        _ = log.insert(packet(4, from: 2, index: 3, .fifo, "fifo"))
-        log.deliverAfterInsert(seq: 4, into: &actions)
-        #expect(deliveredTexts(actions) == ["fifo"])
+        script.receive(4, from: 2, index: 3, .fifo, "fifo")
+        #expect(script.delivered == ["fifo"])
     }
 
     /// The test switch delivers causal packets without their causal past (for checker tests).
     @Test func causalSwitchBreaksTheRule() {
-        var log = RingLog(
-            ringID: RingID(seq: 1, representative: NodeID(1)), members: [NodeID(1), NodeID(2)], me: NodeID(1),
-            deliveryEnabled: true, maxMessageSize: 1 << 20, window: 1000)
-        log.ignoresCausalPast = true
-        var actions: [RingAction] = []
-        var body = ByteBuffer()
-        PackedBody.append(ByteBuffer(string: "c2"), to: &body)
-        _ = log.insert(DataPacket(
-            ringID: log.ringID, sender: NodeID(2), seq: 2, senderIndex: 1, causalPast: 1, service: .causal,
-            fragment: .packed, messageCount: 1, body: body))
-        log.deliverAfterInsert(seq: 2, into: &actions)
-        #expect(deliveredTexts(actions) == ["c2"])
+        var script = LogScript(members: 2)
+        script.log.ignoresCausalPast = true
+        script.receive(2, from: 2, index: 1, .causal, past: 1, "c2")
+        #expect(script.delivered == ["c2"])
     }
 
     @Test func safeWaitsForStability() {
