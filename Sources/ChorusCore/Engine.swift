@@ -134,7 +134,7 @@ public struct Engine: Sendable {
                     switch action {
                     case .send(let packet, let destination): actions.append(.send(packet, to: destination))
                     case .setTimer(let timer, let deadline): actions.append(.setTimer(timer, deadline: deadline))
-                    case .deliver(let delivery): groups.ringDelivered(delivery, into: &groupActions)
+                    case .deliver(let delivery): groups.ringDelivered(delivery, deliveries: &actions, into: &groupActions)
                     case .configuration(let configuration):
                         actions.append(.configuration(configuration))
                         groups.ringConfiguration(configuration, into: &groupActions)

@@ -5,19 +5,46 @@ extension GroupLayer {
     /// The ring delivered a message: apply it and emit the deliveries and views it causes.
     /// A payload that does not decode is counted and reported as `.decodeError`.
     public mutating func ringDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) {
-        let message: GroupMessage
+        guard let message = decodeDelivered(delivery, into: &actions) else { return }
+        if case .data(let data) = message {
+            actions.append(.deliver(groupDelivery(data, delivery)))
+        } else {
+            apply(message, into: &actions)
+        }
+    }
+
+    /// As `ringDelivered(_:into:)`, but a client message's delivery goes straight to the engine's
+    /// actions (the common case skips one action array; nothing else is pending, so order holds).
+    mutating func ringDelivered(
+        _ delivery: RingDelivery, deliveries: inout [EngineAction], into actions: inout [GroupAction]
+    ) {
+        guard let message = decodeDelivered(delivery, into: &actions) else { return }
+        if case .data(let data) = message {
+            deliveries.append(.deliver(groupDelivery(data, delivery)))
+        } else {
+            apply(message, into: &actions)
+        }
+    }
+
+    private mutating func decodeDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) -> GroupMessage? {
         do throws(WireError) {
-            message = try GroupMessageCodec.decode(delivery.payload, names: &lastGroupNames)
+            return try GroupMessageCodec.decode(delivery.payload, names: &lastGroupNames)
         } catch {
             decodeErrors += 1
             actions.append(.decodeError("group message from \(delivery.sender) in ring \(delivery.ringID): \(error)"))
-            return
+            return nil
         }
+    }
+
+    private func groupDelivery(_ data: ClientData, _ delivery: RingDelivery) -> GroupDelivery {
+        GroupDelivery(data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients(for: data))
+    }
+
+    /// Applies a membership message (anything but client data).
+    private mutating func apply(_ message: GroupMessage, into actions: inout [GroupAction]) {
         switch message {
-        case .data(let data):
-            let delivered = GroupDelivery(
-                data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients(for: data))
-            actions.append(.deliver(delivered))
+        case .data:
+            preconditionFailure("client data is delivered, not applied")
         case .join(let session, let group):
             applyJoin(session, group, into: &actions)
         case .leave(let session, let group):
