@@ -71,10 +71,20 @@ public final class ChorusDaemon: Sendable {
             PacketCodec.largestControlPacket(
                 members: config.daemons.count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
         // UDP segmentation and receive offload for data: runs of datagrams cross the network
-        // stack once (see SegmentBatcher). A read then holds up to 64 KiB, so it has fewer slots.
+        // stack once (see SegmentBatcher), where the system has it and every peer's route takes
+        // a whole datagram unfragmented. A read then holds up to 64 KiB, so it has fewer slots.
+        let peerAddresses = config.daemons.filter { $0.id != peer.id }.compactMap {
+            try? SocketAddress(ipAddress: $0.address, port: $0.port)
+        }
         let offload = config.udpOffload && System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload
+            && PathMTU.fits(config.datagramSize, toward: peerAddresses)
+        if config.udpOffload, !offload {
+            core.logger.info("UDP offload off: not supported here, or a peer's route MTU is below datagram_size plus headers")
+        }
         @Sendable func udp(_ port: Int, host: String? = nil, receiveOffload: Bool = false) async throws -> any Channel {
-            let slots = receiveOffload ? 8 : 32
+            // With offload a slot can hold a run of ~44 datagrams: fewer slots keep the token
+            // socket from waiting behind hundreds of them.
+            let slots = receiveOffload ? 4 : 32
             let slot = receiveOffload ? 1 << 16 : slotSize
             var bootstrap = DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -101,13 +111,24 @@ public final class ChorusDaemon: Sendable {
         }
         let data = try await udp(peer.port, receiveOffload: offload)
         let token = try await udp(peer.tokenPort)
+        // NIO closes a datagram channel on a send error it cannot recover from; a daemon that can
+        // no longer send ring data must leave rather than linger until the others fail it.
+        for (channel, name) in [(data, "data"), (token, "token")] {
+            channel.closeFuture.whenComplete { [core] _ in
+                core.eventLoop.execute {
+                    guard core.isRunning else { return }
+                    core.logger.critical("ring \(name) socket closed unexpectedly; leaving the ring")
+                    core.beginShutdown()
+                }
+            }
+        }
         var multicastReceiver: (any Channel)?
         if let group = config.multicast {
             multicastReceiver = try await joinMulticast(group, udp: { try await udp($0, host: $1) }, sender: data)
         }
         let transport = try RingTransport(
             data: data, token: token, me: NodeID(peer.id), peers: config.daemons, multicast: config.multicast,
-            segmentation: offload)
+            segmentation: offload, logger: core.logger)
         try await loop.submit { core.transport = transport }.get()
 
         let maxFrame = min(ClientProtocol.maxFrameLength, config.ring.maxMessageSize + (1 << 16))

@@ -71,3 +71,18 @@ import Testing
         #expect(sent[0].data == datagram)
     }
 }
+
+/// The route MTU check that decides whether segmentation offload is safe.
+@Suite struct PathMTUTests {
+    @Test func loopbackRouteTakesFullDatagrams() throws {
+        let loopback = try SocketAddress(ipAddress: "127.0.0.1", port: 9)
+        #if os(Linux)
+        let mtu = try #require(PathMTU.toward(loopback))
+        #expect(mtu >= 1500)
+        #expect(PathMTU.fits(1472, toward: [loopback]))
+        #expect(!PathMTU.fits(mtu, toward: [loopback]), "a datagram plus its 28 header bytes must fit the MTU")
+        #endif
+        #expect(PathMTU.headerBytes(for: loopback) == 28)
+        #expect(PathMTU.headerBytes(for: try SocketAddress(ipAddress: "::1", port: 9)) == 48)
+    }
+}

@@ -5,8 +5,15 @@ import Testing
 /// The `chorus` CLI as users run it: real processes against a real daemon.
 @Suite(.serialized) struct CommandLineTests {
     static func run(_ arguments: [String], input: String? = nil, timeout: Double = 20) throws -> (status: Int32, output: String) {
+        try runProgram(LocalCluster.siblingExecutable("chorus"), arguments, input: input, timeout: timeout)
+    }
+
+    /// Runs `program` to its end (terminated after `timeout` seconds); its output and status.
+    static func runProgram(
+        _ program: String, _ arguments: [String], input: String? = nil, timeout: Double = 20
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: LocalCluster.siblingExecutable("chorus"))
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output

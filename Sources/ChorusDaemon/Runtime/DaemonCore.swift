@@ -75,6 +75,9 @@ final class DaemonCore: @unchecked Sendable {
         logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.daemons.count) daemons configured")
     }
 
+    /// Whether the daemon is serving (not yet stopping).
+    var isRunning: Bool { state == .running }
+
     /// Graceful stop: stop reading clients, send what was accepted (at most `drainTimeout`),
     /// then leave the ring so the others reconfigure at once, end the sessions, close.
     func beginShutdown() {

@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusWire
+import Logging
 import NIOCore
 
 /// The ring's UDP sockets: one for data packets, one for the token (and commit token), so a
@@ -23,11 +24,16 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private let allocator: ByteBufferAllocator
     /// Runs of datagrams per destination, when UDP segmentation offload is on.
     private var batcher: SegmentBatcher?
+    /// Set when the kernel refused a run; the batcher is dropped at the next write or flush (not
+    /// in the write's callback, which may run while the batcher is being drained).
+    private var segmentationRefused = false
+    private let logger: Logger
 
     init(
         data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer],
-        multicast: DaemonConfig.MulticastGroup?, segmentation: Bool = false
+        multicast: DaemonConfig.MulticastGroup?, segmentation: Bool = false, logger: Logger = Logger(label: "chorus.ring")
     ) throws {
+        self.logger = logger
         self.multicastGroup = try multicast.map { try SocketAddress(ipAddress: $0.address, port: $0.port) }
         self.data = data
         self.token = token
@@ -82,8 +88,9 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
             token.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
         } else {
             guard let address = dataAddresses[node] else { return }
+            if segmentationRefused { stopSegmenting() }
             if batcher != nil {
-                batcher!.add(buffer, to: node, address: address) { data.write($0, promise: nil) }
+                batcher!.add(buffer, to: node, address: address) { emit($0) }
             } else {
                 data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
             }
@@ -93,11 +100,32 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
 
     /// Hands the written data packets to the kernel (tokens leave at once, see `write`).
     func flush() {
-        if batcher?.isEmpty == false { batcher!.drain { data.write($0, promise: nil) } }
+        if segmentationRefused { stopSegmenting() }
+        if batcher?.isEmpty == false { batcher!.drain { emit($0) } }
         if dataPending {
             dataPending = false
             data.flush()
         }
+    }
+
+    /// Writes one envelope; a run the kernel refuses turns segmentation off for good (the run's
+    /// packets count as lost, and the ring's retransmission recovers them).
+    private func emit(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        guard envelope.metadata?.segmentSize != nil else { return data.write(envelope, promise: nil) }
+        let promise = data.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { [self] error in
+            guard !segmentationRefused, batcher != nil else { return }
+            segmentationRefused = true
+            logger.warning("UDP segmentation offload refused (\(error)); sending plain datagrams from now on")
+        }
+        data.write(envelope, promise: promise)
+    }
+
+    private func stopSegmenting() {
+        if var pending = batcher.take() {
+            pending.drain { data.write($0, promise: nil) }
+        }
+        segmentationRefused = false
     }
 
     func close() {

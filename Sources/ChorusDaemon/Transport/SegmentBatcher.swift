@@ -9,8 +9,9 @@ import NIOCore
 /// The kernel's rule for a run: every datagram has the run's segment size except the last, which
 /// may be shorter. A datagram that does not fit the open run ends it and starts the next.
 struct SegmentBatcher {
-    /// Datagrams per run (the kernel accepts 64 on every version that has `UDP_SEGMENT`).
-    static let maxSegments = 64
+    /// Datagrams per run. The kernel's cap is 64, but before Linux 5.16 it counted the headers
+    /// too, so a run of 64 full datagrams was refused.
+    static let maxSegments = 63
     /// Bytes per run: the UDP payload limit, with room to spare.
     static let maxBytes = 65_000
 
