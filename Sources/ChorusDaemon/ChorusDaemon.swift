@@ -72,7 +72,7 @@ public final class ChorusDaemon: Sendable {
                 members: config.daemons.count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
         // UDP segmentation and receive offload for data: runs of datagrams cross the network
         // stack once (see SegmentBatcher), where the system has it and every peer's route takes
-        // a whole datagram unfragmented. A read then holds up to 64 KiB, so it has fewer slots.
+        // a whole datagram unfragmented. A slot then holds up to 64 KiB.
         let peerAddresses = config.daemons.filter { $0.id != peer.id }.compactMap {
             try? SocketAddress(ipAddress: $0.address, port: $0.port)
         }
@@ -82,9 +82,9 @@ public final class ChorusDaemon: Sendable {
             core.logger.info("UDP offload off: not supported here, or a peer's route MTU is below datagram_size plus headers")
         }
         @Sendable func udp(_ port: Int, host: String? = nil, receiveOffload: Bool = false) async throws -> any Channel {
-            // With offload a slot can hold a run of ~44 datagrams: fewer slots keep the token
-            // socket from waiting behind hundreds of them.
-            let slots = receiveOffload ? 4 : 32
+            // With offload a slot can hold a run of ~44 datagrams: one read per wake-up keeps the
+            // token socket from waiting behind more than a few hundred of them.
+            let slots = receiveOffload ? 8 : 32
             let slot = receiveOffload ? 1 << 16 : slotSize
             var bootstrap = DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -93,7 +93,7 @@ public final class ChorusDaemon: Sendable {
                 // recvmmsg: several datagrams per system call; the buffer is split into that many slots.
                 .channelOption(.datagramVectorReadMessageCount, value: slots)
                 // Few reads per wake-up: the token socket must not wait behind thousands of data packets.
-                .channelOption(.maxMessagesPerRead, value: 2)
+                .channelOption(.maxMessagesPerRead, value: UInt(receiveOffload ? 1 : 2))
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: slot * slots))
             if receiveOffload {
                 bootstrap = bootstrap
