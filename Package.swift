@@ -87,7 +87,7 @@ let package = Package(
             dependencies: ["ChorusDaemon", "ChorusCore", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
         // Real daemons as child processes, real sockets, real kills.
         .testTarget(name: "ChorusIntegrationTests", dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify"]),
-        .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore"]),
+        .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore", "ChorusWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -40,6 +40,10 @@ struct SafeFragmentTracker {
         var last = key
         while let piece = pieces[last], piece.kind != .last { last.index += 1 }
         guard pieces[last] != nil, reported.insert(first).inserted else { return nil }
+        // Done with these pieces; a late duplicate of one finds the message reported already.
+        for index in first.index...last.index {
+            pieces[Key(process: key.process, ring: key.ring, sender: key.sender, index: index)] = nil
+        }
         return message
     }
 

@@ -49,6 +49,7 @@ struct SimCommand: ParsableCommand {
         }
         let weights = mix.split(separator: ",").compactMap { Double($0) }
         guard weights.count == 6 else { throw ValidationError("--mix needs six weights") }
+        guard (0..<1).contains(churn) else { throw ValidationError("--churn is a probability below 1 (at 1 no message would be sent)") }
         let first = seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let interactive = isatty(STDOUT_FILENO) != 0
         var failures: [UInt64] = []
@@ -95,7 +96,7 @@ struct SimCommand: ParsableCommand {
             }
             if !report.passed {
                 failures.append(runSeed)
-                print("FAILED seed \(runSeed) (replay: chorus sim --seed \(runSeed)\(randomize ? " --randomize --daemons \(daemons) --duration \(duration)" : ""))")
+                print("FAILED seed \(runSeed) (replay: \(Self.replayCommand(seed: runSeed)))")
                 for violation in report.violations.prefix(10) { print("  \(violation)") }
                 print("  trace (last events):")
                 for line in report.trace.suffix(25) { print("    \(line)") }
@@ -120,4 +121,19 @@ struct SimCommand: ParsableCommand {
     }
 }
 
-private func rounded(_ value: Double) -> String { "\((value * 1000).rounded() / 1000)" }
+extension SimCommand {
+    /// This run's command line with `--seed` set to `seed` and any `--seeds` dropped: it replays
+    /// exactly that run, every other option included.
+    static func replayCommand(seed: UInt64) -> String {
+        var kept: [String] = []
+        var arguments = CommandLine.arguments.dropFirst()[...]
+        while let argument = arguments.popFirst() {
+            if argument == "--seed" || argument == "--seeds" {
+                _ = arguments.popFirst()
+            } else if !argument.hasPrefix("--seed=") && !argument.hasPrefix("--seeds=") {
+                kept.append(argument)
+            }
+        }
+        return (["chorus"] + kept + ["--seed", "\(seed)"]).joined(separator: " ")
+    }
+}
