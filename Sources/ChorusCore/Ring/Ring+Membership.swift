@@ -272,6 +272,7 @@ extension Ring {
             ringID: token.ringID, members: token.members, me: me, deliveryEnabled: false,
             maxMessageSize: options.maxMessageSize, window: options.logWindow)
         pending!.ignoresCausalPast = options.ignoresCausalPast
+        pending!.ignoresStability = options.ignoresStability
         lastTokenSeq = 0
         lastSentToken = nil
         previousVisitAru = 0

@@ -64,6 +64,8 @@ struct RingLog {
     /// Test switch: deliver causal packets in sender order without waiting for their causal past,
     /// breaking the causal promise on purpose (the checkers must catch it).
     var ignoresCausalPast = false
+    /// Test switch: deliver safe packets as soon as they are in order, stable or not.
+    var ignoresStability = false
 
     /// What a causal packet sequenced now may causally follow: everything this daemon delivered,
     /// which lies at or below the cursor or is an early causal delivery.
@@ -214,7 +216,7 @@ struct RingLog {
         guard let packet = facts(at: index) else { return false }
         // A recovery packet delivers nothing but takes a place in its sender's order.
         if !packet.isRecovery, !packet.delivered {
-            if packet.service == .safe, seq > stableSeq, !allowUnstableSafe { return false }
+            if packet.service == .safe, seq > stableSeq, !allowUnstableSafe, !ignoresStability { return false }
             deliver(at: index, into: &actions)
         }
         // Sender state is changed in place, never through a copy: a copy would share the

@@ -43,6 +43,9 @@ public struct RingOptions: Sendable, Equatable {
     public var maxPendingBytes: Int = 256 << 20
     /// Test switch that breaks the causal promise on purpose (see `RingLog.ignoresCausalPast`).
     var ignoresCausalPast = false
+    /// Test switch that delivers safe packets without waiting for stability, breaking the safe
+    /// promise on purpose (the checkers must catch it).
+    var ignoresStability = false
     /// Test switch that lets causal packets overtake barriers (group membership messages), which
     /// breaks the placement of causal messages among group views on purpose.
     var ignoresBarriers = false
