@@ -42,27 +42,24 @@ public enum GroupMessageCodec {
     /// `message` must satisfy `validate(_:)` (asserted in debug builds); group names must be
     /// 1...255 UTF-8 bytes and counts within `WireLimits` (always checked: violations trap).
     public static func encode(_ message: GroupMessage, into buffer: inout ByteBuffer) {
-        if case .data(let data) = message { return encode(data, into: &buffer) }
         assert(isValid(message), "encoding an invalid group message: \(message)")
-        buffer.reserveCapacity(minimumWritableBytes: encodedSize(message))
-        buffer.writeInteger(version)
         switch message {
-        case .data:
-            preconditionFailure("encoded above")
+        case .data(let data):
+            encode(data, into: &buffer)  // one pass, see GroupMessageCodec+Data
         case .join(let session, let group):
-            buffer.writeInteger(Kind.join.rawValue)
+            writeHeader(.join, message, into: &buffer)
             writeSession(session, into: &buffer)
             buffer.writeShortString(group)
         case .leave(let session, let group):
-            buffer.writeInteger(Kind.leave.rawValue)
+            writeHeader(.leave, message, into: &buffer)
             writeSession(session, into: &buffer)
             buffer.writeShortString(group)
         case .disconnect(let session):
-            buffer.writeInteger(Kind.disconnect.rawValue)
+            writeHeader(.disconnect, message, into: &buffer)
             writeSession(session, into: &buffer)
         case .state(let daemon, let configuration, let sessions):
             precondition(sessions.count <= WireLimits.maxSessionsPerState, "too many sessions")
-            buffer.writeInteger(Kind.state.rawValue)
+            writeHeader(.state, message, into: &buffer)
             buffer.writeInteger(daemon.rawValue)
             buffer.writeRingID(configuration)
             buffer.writeInteger(UInt32(sessions.count))
@@ -71,6 +68,13 @@ public enum GroupMessageCodec {
                 writeGroups(entry.groups, limit: WireLimits.maxGroupsPerSession, into: &buffer)
             }
         }
+    }
+
+    /// Reserves room for the whole message, then writes its version and kind.
+    private static func writeHeader(_ kind: Kind, _ message: GroupMessage, into buffer: inout ByteBuffer) {
+        buffer.reserveCapacity(minimumWritableBytes: encodedSize(message))
+        buffer.writeInteger(version)
+        buffer.writeInteger(kind.rawValue)
     }
 
     /// The encoding of `message` in a new buffer.

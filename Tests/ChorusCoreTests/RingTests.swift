@@ -130,7 +130,7 @@ import Testing
     /// The test switch delivers causal packets without their causal past (for checker tests).
     @Test func causalSwitchBreaksTheRule() {
         var script = LogScript(members: 2)
-        script.log.ignoresCausalPast = true
+        script.log.brokenRules.causalPast = true
         script.receive(2, from: 2, index: 1, .causal, past: 1, "c2")
         #expect(script.delivered == ["c2"])
     }

@@ -60,6 +60,20 @@ import Testing
         #expect(sent.allSatisfy { $0.metadata == nil })
     }
 
+    /// After the kernel refused a run, open runs leave as plain datagrams, in order.
+    @Test func unsegmentedDrainSplitsRuns() {
+        var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
+        var sent: [AddressedEnvelope<ByteBuffer>] = []
+        let sizes = [100, 100, 40]
+        for (index, size) in sizes.enumerated() {
+            batcher.add(Self.datagram(size, UInt8(index)), to: NodeID(2), address: Self.a) { sent.append($0) }
+        }
+        batcher.drain(segmented: false) { sent.append($0) }
+        #expect(sent.map(\.data.readableBytes) == sizes)
+        #expect(sent.allSatisfy { $0.metadata == nil })
+        #expect(sent.map { $0.data.readableBytesView.first } == [0, 1, 2])
+    }
+
     @Test func aLoneDatagramGoesOutAsItIs() {
         var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
         var sent: [AddressedEnvelope<ByteBuffer>] = []

@@ -271,8 +271,7 @@ extension Ring {
         pending = RingLog(
             ringID: token.ringID, members: token.members, me: me, deliveryEnabled: false,
             maxMessageSize: options.maxMessageSize, window: options.logWindow)
-        pending!.ignoresCausalPast = options.ignoresCausalPast
-        pending!.ignoresStability = options.ignoresStability
+        pending!.brokenRules = options.brokenRules
         lastTokenSeq = 0
         lastSentToken = nil
         previousVisitAru = 0

@@ -125,7 +125,7 @@ extension Ring {
             packet.senderIndex = mySenderIndex
             // A causal packet follows what this daemon delivered and every barrier before it.
             if packet.service == .causal {
-                packet.causalPast = options.ignoresBarriers ? log.causalHorizon : max(log.causalHorizon, token.barrierSeq)
+                packet.causalPast = options.brokenRules.barriers ? log.causalHorizon : max(log.causalHorizon, token.barrierSeq)
             }
             if outgoing.barrier { token.barrierSeq = packet.seq }
             _ = log.insert(packet)

@@ -13,6 +13,8 @@ struct RingLog {
     struct Slot {
         var packet: DataPacket
         var delivered: Bool
+        /// The sender's index in `members` (and `senders`), found once at insert.
+        var sender: Int
     }
 
     struct SenderState {
@@ -61,11 +63,8 @@ struct RingLog {
     private var lastCausalDelivered: UInt64 = 0
     /// A sender-order chain stopped at a causal packet whose causal past the cursor has not passed.
     private var causalWaits = false
-    /// Test switch: deliver causal packets in sender order without waiting for their causal past,
-    /// breaking the causal promise on purpose (the checkers must catch it).
-    var ignoresCausalPast = false
-    /// Test switch: deliver safe packets as soon as they are in order, stable or not.
-    var ignoresStability = false
+    /// The ring's test switches (`RingOptions.brokenRules`); all off outside tests.
+    var brokenRules = RingOptions.BrokenRules()
 
     /// What a causal packet sequenced now may causally follow: everything this daemon delivered,
     /// which lies at or below the cursor or is an early causal delivery.
@@ -86,11 +85,6 @@ struct RingLog {
 
     // MARK: Storage
 
-    /// The index of `node` in `members`: every stored packet's sender is a member (`insert` checks).
-    private func position(of node: NodeID) -> Int {
-        members.firstIndex(of: node)!
-    }
-
     func has(_ seq: UInt64) -> Bool {
         guard seq >= base, seq < base + UInt64(slots.count) else { return seq < base && seq > 0 }
         return slots[Int(seq - base)] != nil
@@ -106,11 +100,13 @@ struct RingLog {
     mutating func insert(_ packet: DataPacket) -> Bool {
         let seq = packet.seq
         // A packet claiming a sender outside the ring is refused: it could only be forged.
-        guard seq >= base, seq > 0, seq - base < window, members.contains(packet.sender) else { return false }
+        guard seq >= base, seq > 0, seq - base < window, let sender = members.firstIndex(of: packet.sender) else {
+            return false
+        }
         let index = Int(seq - base)
         while index >= slots.count { slots.append(nil) }
         guard slots[index] == nil else { return false }
-        slots[index] = Slot(packet: packet, delivered: false)
+        slots[index] = Slot(packet: packet, delivered: false, sender: sender)
         if seq > highSeq { highSeq = seq }
         if seq == myAru + 1 {
             var next = seq
@@ -123,7 +119,8 @@ struct RingLog {
     /// What the delivery rules read of a stored packet: plain values, so reading them neither
     /// copies nor retains the packet's body.
     struct Facts {
-        var sender: NodeID
+        /// The sender's index in `members`.
+        var sender: Int
         var senderIndex: UInt64
         var causalPast: UInt64
         var service: Service
@@ -136,7 +133,7 @@ struct RingLog {
     private func facts(at index: Int) -> Facts? {
         guard index < slots.count, let delivered = slots[index]?.delivered else { return nil }
         return Facts(
-            sender: slots[index]!.packet.sender, senderIndex: slots[index]!.packet.senderIndex,
+            sender: slots[index]!.sender, senderIndex: slots[index]!.packet.senderIndex,
             causalPast: slots[index]!.packet.causalPast, service: slots[index]!.packet.service, fragment: slots[index]!.packet.fragment,
             isRecovery: slots[index]!.packet.isRecovery, delivered: delivered)
     }
@@ -180,10 +177,10 @@ struct RingLog {
             if packet.service == .reliable, packet.fragment == .packed {
                 deliver(at: index, into: &actions)
             }
-            if packet.senderIndex >= senders[position(of: packet.sender)].nextIndex {
-                senders[position(of: packet.sender)].ahead[packet.senderIndex] = seq
+            if packet.senderIndex >= senders[packet.sender].nextIndex {
+                senders[packet.sender].ahead[packet.senderIndex] = seq
             }
-            runChain(at: position(of: packet.sender), into: &actions)
+            runChain(at: packet.sender, into: &actions)
         }
         advanceCursor(into: &actions)
     }
@@ -206,7 +203,7 @@ struct RingLog {
 
     /// Whether the sender-order chain may deliver this packet ahead of the cursor.
     private func isEarlyDeliverable(service: Service, causalPast: UInt64) -> Bool {
-        service <= .fifo || service == .causal && (causalPast < cursor || ignoresCausalPast)
+        service <= .fifo || service == .causal && (causalPast < cursor || brokenRules.causalPast)
     }
 
     /// Processes the packet at `seq` for the cursor. Returns false if it must wait.
@@ -216,13 +213,13 @@ struct RingLog {
         guard let packet = facts(at: index) else { return false }
         // A recovery packet delivers nothing but takes a place in its sender's order.
         if !packet.isRecovery, !packet.delivered {
-            if packet.service == .safe, seq > stableSeq, !allowUnstableSafe, !ignoresStability { return false }
+            if packet.service == .safe, seq > stableSeq, !allowUnstableSafe, !brokenRules.stability { return false }
             deliver(at: index, into: &actions)
         }
         // Sender state is changed in place, never through a copy: a copy would share the
         // reassembly buffer and make every fragment append copy the whole message.
-        if senders[position(of: packet.sender)].passed(packet.senderIndex) {
-            runChain(at: position(of: packet.sender), into: &actions)
+        if senders[packet.sender].passed(packet.senderIndex) {
+            runChain(at: packet.sender, into: &actions)
         }
         return true
     }
@@ -250,6 +247,7 @@ struct RingLog {
         assert(!slots[index]!.delivered, "packet \(base + UInt64(index)) of \(ringID) delivered twice")
         slots[index]!.delivered = true
         let packet = slots[index]!.packet
+        let sender = slots[index]!.sender
         if packet.service == .causal { lastCausalDelivered = max(lastCausalDelivered, packet.seq) }
         switch packet.fragment {
         case .packed:
@@ -266,15 +264,15 @@ struct RingLog {
         case .first:
             guard Int(packet.totalLength) <= maxMessageSize, packet.body.readableBytes <= Int(packet.totalLength) else {
                 malformed += 1
-                senders[position(of: packet.sender)].reassembly = nil
+                senders[sender].reassembly = nil
                 return
             }
             var buffer = ByteBufferAllocator().buffer(capacity: Int(packet.totalLength))
             buffer.writeImmutableBuffer(packet.body)
-            senders[position(of: packet.sender)].reassembly = buffer
+            senders[sender].reassembly = buffer
         case .middle, .last:
             // Taken out (not copied), so the append below writes in place.
-            guard var buffer = senders[position(of: packet.sender)].reassembly.take() else {
+            guard var buffer = senders[sender].reassembly.take() else {
                 malformed += 1
                 return
             }
@@ -285,7 +283,7 @@ struct RingLog {
             } else if buffer.readableBytes > maxMessageSize {
                 malformed += 1
             } else {
-                senders[position(of: packet.sender)].reassembly = buffer
+                senders[sender].reassembly = buffer
             }
         }
     }
@@ -312,31 +310,22 @@ struct RingLog {
         // 1. Regular configuration.
         while cursor <= high, pass(seq: cursor, allowUnstableSafe: false, into: &actions) { cursor += 1 }
         var seq = cursor
-        var blocked = Set<NodeID>()
+        var blocked = Set<Int>()  // senders (by index) whose order broke
         while seq <= high {
-            if let packet = packet(seq), !packet.isRecovery, !slots[Int(seq - base)]!.delivered {
-                if packet.service == .reliable, packet.fragment == .packed {
-                    deliver(at: Int(seq - base), into: &actions)
-                    if !blocked.contains(packet.sender),
-                        packet.senderIndex == senders[position(of: packet.sender)].nextIndex
-                    {
-                        senders[position(of: packet.sender)].nextIndex += 1
-                    }
-                } else if isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast),
-                    !blocked.contains(packet.sender),
-                    packet.senderIndex == senders[position(of: packet.sender)].nextIndex
-                {
-                    deliver(at: Int(seq - base), into: &actions)
-                    senders[position(of: packet.sender)].nextIndex += 1
-                } else {
-                    blocked.insert(packet.sender)
-                }
-            } else if let packet = packet(seq), !blocked.contains(packet.sender),
-                packet.senderIndex == senders[position(of: packet.sender)].nextIndex
-            {
-                senders[position(of: packet.sender)].nextIndex += 1
+            defer { seq += 1 }
+            guard seq >= base, let packet = facts(at: Int(seq - base)) else { continue }
+            let inOrder = !blocked.contains(packet.sender) && packet.senderIndex == senders[packet.sender].nextIndex
+            if packet.isRecovery || packet.delivered {
+                if inOrder { senders[packet.sender].nextIndex += 1 }
+            } else if packet.service == .reliable, packet.fragment == .packed {
+                deliver(at: Int(seq - base), into: &actions)
+                if inOrder { senders[packet.sender].nextIndex += 1 }
+            } else if inOrder, isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast) {
+                deliver(at: Int(seq - base), into: &actions)
+                senders[packet.sender].nextIndex += 1
+            } else {
+                blocked.insert(packet.sender)
             }
-            seq += 1
         }
         // 2. Transitional configuration.
         actions.append(.configuration(transitional))

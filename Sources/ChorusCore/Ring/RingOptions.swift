@@ -41,14 +41,19 @@ public struct RingOptions: Sendable, Equatable {
     /// Cap on the bytes of client messages waiting to be sent, as `maxPendingMessages` (one
     /// message is always accepted into an empty queue, whatever its size).
     public var maxPendingBytes: Int = 256 << 20
-    /// Test switch that breaks the causal promise on purpose (see `RingLog.ignoresCausalPast`).
-    var ignoresCausalPast = false
-    /// Test switch that delivers safe packets without waiting for stability, breaking the safe
-    /// promise on purpose (the checkers must catch it).
-    var ignoresStability = false
-    /// Test switch that lets causal packets overtake barriers (group membership messages), which
-    /// breaks the placement of causal messages among group views on purpose.
-    var ignoresBarriers = false
+    /// Rules the ring breaks on purpose, so tests can show the checkers catch it. All off.
+    var brokenRules = BrokenRules()
+
+    /// Test switches, each breaking one promise.
+    struct BrokenRules: Sendable, Equatable {
+        /// Causal packets go in sender order without waiting for their causal past.
+        var causalPast = false
+        /// Causal packets may overtake barriers (group membership messages), so they can fall in
+        /// different views at different daemons.
+        var barriers = false
+        /// Safe packets go as soon as they are in order, stable or not.
+        var stability = false
+    }
 
     public init() {}
 

@@ -28,6 +28,7 @@ final class DaemonCore: @unchecked Sendable {
     private var dirty: [ClientSession] = []
     private var paused: [ClientSession] = []
     private var inEndOfInput = false
+    private var drainDeadline: Scheduled<Void>?
     private var housekeeping: RepeatedTask?
 
     var counters = DaemonCounters()
@@ -89,19 +90,23 @@ final class DaemonCore: @unchecked Sendable {
         for session in sessions.values {
             session.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
-        let started = now
         logger.notice("daemon \(peer.name) shutting down: sending \(engine.pendingMessages) queued messages first")
-        func check() {
-            // Sent is not enough: wait until the ring shows everything received everywhere.
-            let drained = engine.ring.isQuiet && paused.allSatisfy(\.isClosed)
-            if drained || now - started > Self.drainTimeout {
-                if !drained { logger.warning("leaving with \(engine.pendingMessages) messages unsent after \(Self.drainTimeout / 1_000_000) ms") }
-                leave()
-            } else {
-                eventLoop.scheduleTask(in: .milliseconds(5)) { check() }
-            }
+        // The drain ends on an event: every input batch checks it (see `endOfInput`); this
+        // deadline ends it otherwise.
+        drainDeadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(Self.drainTimeout))) { [self] in
+            guard state == .draining else { return }
+            logger.warning("leaving with \(engine.pendingMessages) messages unsent after \(Self.drainTimeout / 1_000_000) ms")
+            leave()
         }
-        check()
+        leaveIfDrained()
+    }
+
+    /// Sent is not enough: the drain is over once the ring shows everything received everywhere
+    /// and no paused session still has requests to run.
+    private func leaveIfDrained() {
+        guard state == .draining, engine.ring.isQuiet, paused.allSatisfy(\.isClosed) else { return }
+        drainDeadline?.cancel()
+        leave()
     }
 
     /// The longest a graceful shutdown waits for accepted messages to go out.
@@ -182,6 +187,11 @@ final class DaemonCore: @unchecked Sendable {
     /// finishes the work, so no session is left marked dirty and never flushed.
     func endOfInput() {
         guard !inEndOfInput else { return }
+        finishInputBatch()
+        leaveIfDrained()
+    }
+
+    private func finishInputBatch() {
         inEndOfInput = true
         defer { inEndOfInput = false }
         resumePaused()

@@ -24,9 +24,11 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private let allocator: ByteBufferAllocator
     /// Runs of datagrams per destination, when UDP segmentation offload is on.
     private var batcher: SegmentBatcher?
-    /// Set when the kernel refused a run; the batcher is dropped at the next write or flush (not
-    /// in the write's callback, which may run while the batcher is being drained).
+    /// Set when the kernel refused a run. A write's callback may run while the batcher is being
+    /// drained, so it only sets this; the next write or flush drops the batcher.
     private var segmentationRefused = false
+    /// Once refused, segmentation stays off (later failures of runs already written are ignored).
+    private var segmentationStopped = false
     private let logger: Logger
 
     init(
@@ -114,18 +116,21 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         guard envelope.metadata?.segmentSize != nil else { return data.write(envelope, promise: nil) }
         let promise = data.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenFailure { [self] error in
-            guard !segmentationRefused, batcher != nil else { return }
+            // Only flags here: reading `batcher` could overlap the drain that wrote this run.
+            guard !segmentationRefused, !segmentationStopped else { return }
             segmentationRefused = true
             logger.warning("UDP segmentation offload refused (\(error)); sending plain datagrams from now on")
         }
         data.write(envelope, promise: promise)
     }
 
+    /// Drops the batcher; its open runs leave as plain datagrams.
     private func stopSegmenting() {
         if var pending = batcher.take() {
-            pending.drain { data.write($0, promise: nil) }
+            pending.drain(segmented: false) { data.write($0, promise: nil) }
         }
         segmentationRefused = false
+        segmentationStopped = true
     }
 
     func close() {

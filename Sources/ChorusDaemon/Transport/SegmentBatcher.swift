@@ -62,9 +62,19 @@ struct SegmentBatcher {
             address: address, first: datagram, joined: nil, segment: size, count: 1, bytes: size, closed: false)
     }
 
-    /// Hands every open run to `emit` (at the end of an input batch, or before a token leaves).
-    mutating func drain(emit: (AddressedEnvelope<ByteBuffer>) -> Void) {
-        for run in runs.values { emit(Self.envelope(run)) }
+    /// Hands every open run to `emit` (at the end of an input batch, or before a token leaves);
+    /// with `segmented` false, each of its datagrams on its own (once the kernel refused runs).
+    mutating func drain(segmented: Bool = true, emit: (AddressedEnvelope<ByteBuffer>) -> Void) {
+        for run in runs.values {
+            guard !segmented, var joined = run.joined else {
+                emit(Self.envelope(run))
+                continue
+            }
+            while joined.readableBytes > 0 {
+                let datagram = joined.readSlice(length: min(run.segment, joined.readableBytes))!
+                emit(AddressedEnvelope(remoteAddress: run.address, data: datagram))
+            }
+        }
         runs.removeAll(keepingCapacity: true)
     }
 
