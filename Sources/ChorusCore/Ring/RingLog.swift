@@ -13,8 +13,6 @@ struct RingLog {
     struct Slot {
         var packet: DataPacket
         var delivered: Bool
-        /// The sender's index in `members` (and `senders`), found once at insert.
-        var sender: Int
     }
 
     struct SenderState {
@@ -100,13 +98,11 @@ struct RingLog {
     mutating func insert(_ packet: DataPacket) -> Bool {
         let seq = packet.seq
         // A packet claiming a sender outside the ring is refused: it could only be forged.
-        guard seq >= base, seq > 0, seq - base < window, let sender = members.firstIndex(of: packet.sender) else {
-            return false
-        }
+        guard seq >= base, seq > 0, seq - base < window, members.contains(packet.sender) else { return false }
         let index = Int(seq - base)
         while index >= slots.count { slots.append(nil) }
         guard slots[index] == nil else { return false }
-        slots[index] = Slot(packet: packet, delivered: false, sender: sender)
+        slots[index] = Slot(packet: packet, delivered: false)
         if seq > highSeq { highSeq = seq }
         if seq == myAru + 1 {
             var next = seq
@@ -114,6 +110,12 @@ struct RingLog {
             myAru = next
         }
         return true
+    }
+
+    /// The index of `node` in `members` and `senders`: every stored packet's sender is a member
+    /// (`insert` checks). Delivery rules look it up once per packet, through `facts`.
+    private func position(of node: NodeID) -> Int {
+        members.firstIndex(of: node)!
     }
 
     /// What the delivery rules read of a stored packet: plain values, so reading them neither
@@ -133,7 +135,7 @@ struct RingLog {
     private func facts(at index: Int) -> Facts? {
         guard index < slots.count, let delivered = slots[index]?.delivered else { return nil }
         return Facts(
-            sender: slots[index]!.sender, senderIndex: slots[index]!.packet.senderIndex,
+            sender: position(of: slots[index]!.packet.sender), senderIndex: slots[index]!.packet.senderIndex,
             causalPast: slots[index]!.packet.causalPast, service: slots[index]!.packet.service, fragment: slots[index]!.packet.fragment,
             isRecovery: slots[index]!.packet.isRecovery, delivered: delivered)
     }
@@ -247,7 +249,7 @@ struct RingLog {
         assert(!slots[index]!.delivered, "packet \(base + UInt64(index)) of \(ringID) delivered twice")
         slots[index]!.delivered = true
         let packet = slots[index]!.packet
-        let sender = slots[index]!.sender
+        let sender = position(of: packet.sender)
         if packet.service == .causal { lastCausalDelivered = max(lastCausalDelivered, packet.seq) }
         switch packet.fragment {
         case .packed:
