@@ -38,6 +38,7 @@ public struct Engine: Sendable {
         let envelope = limits.maxGroupsPerMessage * (limits.maxGroupNameLength + 2) + 64
         limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - envelope))
         self.groups = GroupLayer(me: me, limits: limits)
+        self.groups.brokenRules = ringOptions.brokenRules
         ringActions.reserveCapacity(64)
         groupActions.reserveCapacity(64)
     }
@@ -136,6 +137,9 @@ public struct Engine: Sendable {
                     case .setTimer(let timer, let deadline): actions.append(.setTimer(timer, deadline: deadline))
                     case .deliver(let delivery): groups.ringDelivered(delivery, deliveries: &actions, into: &groupActions)
                     case .configuration(let configuration):
+                        // What the group layer still owes the ending configuration comes before it ends.
+                        groups.ringConfigurationWillChange(configuration, into: &groupActions)
+                        if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
                         actions.append(.configuration(configuration))
                         groups.ringConfiguration(configuration, into: &groupActions)
                     }
@@ -151,8 +155,8 @@ public struct Engine: Sendable {
         swap(&groupActions, &groupBatch)
         for action in groupBatch {
             switch action {
-            case .submit(let service, let payload, let barrier):
-                ring.submit(service: service, payload: payload, barrier: barrier, now: now, into: &ringActions)
+            case .submit(let service, let payload, let barrier, let first):
+                ring.submit(service: service, payload: payload, barrier: barrier, first: first, now: now, into: &ringActions)
             case .deliver(let delivery): actions.append(.deliver(delivery))
             case .view(let view): actions.append(.view(view))
             case .decodeError(let text): actions.append(.decodeError(text))

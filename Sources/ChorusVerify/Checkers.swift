@@ -36,6 +36,9 @@ public enum Checkers {
     public static func views(_ history: History, options: CheckOptions = CheckOptions()) -> [Violation] {
         check(.views, history, options: options)
     }
+    public static func viewPlacement(_ history: History, options: CheckOptions = CheckOptions()) -> [Violation] {
+        check(.viewPlacement, history, options: options)
+    }
     public static func configurationConsistency(_ history: History, options: CheckOptions = CheckOptions())
         -> [Violation]
     {
@@ -56,6 +59,7 @@ public enum Checkers {
         case .fifo: checkFifo(index, &sink)
         case .causal: checkCausal(index, &sink)
         case .views: checkViews(index, &sink)
+        case .viewPlacement: checkViewPlacement(index, &sink)
         case .configurationConsistency: checkConfigurationConsistency(index, &sink)
         case .liveness: checkLiveness(index, options, &sink)
         }

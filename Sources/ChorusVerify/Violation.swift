@@ -17,6 +17,10 @@ public enum Rule: String, Sendable, Hashable, CaseIterable, CustomStringConverti
     case causal
     /// Group views: increasing ids, transitional followed by regular, same views in the same place.
     case views
+    /// Every message falls in the group views of the configuration it was delivered in: never
+    /// between a transitional view and the regular view of its own configuration, never before
+    /// that regular view, and never after the views of a newer configuration.
+    case viewPlacement
     /// Configuration ids, member lists and transitional configurations are consistent.
     case configurationConsistency
     /// After quiescence, one final configuration of all live processes, and delivery everywhere.

@@ -40,7 +40,7 @@ private struct Cluster {
 
     mutating func record(_ node: NodeID, _ actions: [GroupAction]) {
         for action in actions {
-            if case .submit(let service, let bytes, _) = action {
+            if case .submit(let service, let bytes, _, _) = action {
                 pending.append((node, service, bytes))
             } else {
                 output[node]!.append(action)
@@ -360,7 +360,7 @@ struct GroupLayerTests {
 
         cluster.configure(.regular, seq: 2, [1, 2])
         cluster.configure(.regular, seq: 3, [3])
-        // Data during the state exchange still reaches local members.
+        // Data during the state exchange waits for the regular view.
         try cluster.on(1) { layer, actions throws(GroupError) in
             try layer.send(session: a, service: .agreed, groups: ["g"], messageType: 0, selfDiscard: false,
                            payload: bytes("during"), into: &actions)
@@ -371,8 +371,8 @@ struct GroupLayerTests {
         cluster.deliver(among: [3])
         let r1 = cluster.take(1)
         #expect(r1.count == 2)
-        guard case .deliver(let during) = r1.first, case .view(let regular1) = r1.last else {
-            Issue.record("expected a delivery then a view, got \(r1)")
+        guard case .view(let regular1) = r1.first, case .deliver(let during) = r1.last else {
+            Issue.record("expected a view then a delivery, got \(r1)")
             return
         }
         #expect(during.recipients == [a])
@@ -430,13 +430,15 @@ struct GroupLayerTests {
         #expect(cluster.viewIDsIncrease())
     }
 
-    @Test func changesDuringTheStateExchangeEmitNoViewButCount() throws {
+    /// A join delivered while the state exchange runs waits for the regular views, then gets a
+    /// join view of its own (the session's first event is its join).
+    @Test func changesDuringTheStateExchangeWaitForTheRegularViews() throws {
         var cluster = Cluster([1, 2])
         cluster.configure(.regular, seq: 1, [1, 2])
         let a = cluster.on(1) { layer, _ in layer.openSession(local: 1) }
         let b = cluster.on(2) { layer, _ in layer.openSession(local: 1) }
         try cluster.on(1) { layer, actions throws(GroupError) in try layer.join(session: a, group: "g", into: &actions) }
-        // Total order: state of 1, a's join (while synchronising: no view), state of 2.
+        // Total order: state of 1, a's join (while synchronising: held), state of 2.
         cluster.pending = [cluster.pending[0], cluster.pending[2], cluster.pending[1]]
         try cluster.on(2) { layer, actions throws(GroupError) in try layer.join(session: b, group: "g", into: &actions) }
         cluster.deliver(among: [1, 2])
@@ -444,14 +446,15 @@ struct GroupLayerTests {
         let v1 = cluster.views(1)
         let v2 = cluster.views(2)
         #expect(shared(v1) == shared(v2))
-        // One network view (first configuration: changed = own members), then b's join.
-        #expect(v1.map(\.reason) == [.network, .join])
+        // Nobody was in a group when the exchange ended (no network view), then the two joins.
+        #expect(v1.map(\.reason) == [.join, .join])
         #expect(v1.map(\.viewID) == [GroupViewID(ring: ring, index: 1), GroupViewID(ring: ring, index: 2)])
         #expect(v1[0].members == [a])
         #expect(v1[0].changed == [a])
+        #expect(v1[0].recipients == [a])
         #expect(v1[1].members == [a, b])
-        #expect(v2[0].changed == [])  // daemon 2's first configuration: none of its own sessions
         #expect(v2[0].recipients == [])
+        #expect(v2[1].recipients == [b])
     }
 
     @Test func interruptedStateExchangeKeepsTransitionalViewsConsistent() throws {

@@ -23,8 +23,9 @@ public struct GroupDelivery: Sendable, Equatable {
 /// What the group layer asks its driver to do, in order.
 public enum GroupAction: Sendable, Equatable {
     /// Hand this encoded `GroupMessage` to the ring with this service. `barrier` is set for
-    /// membership messages (join, leave, disconnect, state): see `Ring.submit`.
-    case submit(Service, ByteBuffer, barrier: Bool)
+    /// membership messages (join, leave, disconnect, state); `first` for the state announcement,
+    /// which goes ahead of everything queued: see `Ring.submit`.
+    case submit(Service, ByteBuffer, barrier: Bool, first: Bool)
     /// A client message reached this point of the total order.
     case deliver(GroupDelivery)
     /// A group view (membership event) at this point of the total order.

@@ -5,7 +5,7 @@ extension GroupLayer {
     /// The ring delivered a message: apply it and emit the deliveries and views it causes.
     /// A payload that does not decode is counted and reported as `.decodeError`.
     public mutating func ringDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) {
-        guard let message = decodeDelivered(delivery, into: &actions) else { return }
+        guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
         if case .data(let data) = message {
             actions.append(.deliver(groupDelivery(data, delivery)))
         } else {
@@ -18,7 +18,7 @@ extension GroupLayer {
     mutating func ringDelivered(
         _ delivery: RingDelivery, deliveries: inout [EngineAction], into actions: inout [GroupAction]
     ) {
-        guard let message = decodeDelivered(delivery, into: &actions) else { return }
+        guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
         if case .data(let data) = message {
             deliveries.append(.deliver(groupDelivery(data, delivery)))
         } else {
@@ -40,6 +40,32 @@ extension GroupLayer {
         GroupDelivery(data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients(for: data))
     }
 
+    /// While the state exchange runs, client data and joins, leaves and disconnects wait: they
+    /// belong to the new configuration, whose regular views are not out yet. Returns whether
+    /// `message` was held.
+    private mutating func holdDuringSync(_ message: GroupMessage, _ delivery: RingDelivery) -> Bool {
+        guard case .synchronizing(var sync) = phase else { return false }
+        if case .state = message { return false }
+        if case .data = message, brokenRules.dataDuringStateExchange { return false }
+        phase = .initial  // so `sync.held` is uniquely referenced and grows in place
+        sync.held.append(HeldMessage(message: message, service: delivery.service, ringID: delivery.ringID))
+        phase = .synchronizing(sync)
+        return true
+    }
+
+    /// Delivers and applies, in order, what waited for the regular views.
+    mutating func replay(_ held: [HeldMessage], into actions: inout [GroupAction]) {
+        for item in held {
+            if case .data(let data) = item.message {
+                actions.append(
+                    .deliver(
+                        GroupDelivery(data: data, service: item.service, ringID: item.ringID, recipients: recipients(for: data))))
+            } else {
+                apply(item.message, into: &actions)
+            }
+        }
+    }
+
     /// Applies a membership message (anything but client data).
     private mutating func apply(_ message: GroupMessage, into actions: inout [GroupAction]) {
         switch message {
@@ -54,6 +80,13 @@ extension GroupLayer {
         case .state(let daemon, let configuration, let announced):
             applyState(daemon: daemon, configuration: configuration, sessions: announced, into: &actions)
         }
+    }
+
+    /// The ring is about to install `configuration`: a state exchange it cuts short is finished
+    /// now (see `finishInterrupted`), so its views and messages fall in the configuration that ends.
+    public mutating func ringConfigurationWillChange(_ configuration: RingConfiguration, into actions: inout [GroupAction]) {
+        guard case .synchronizing(let sync) = phase, configuration.ringID != ring else { return }
+        finishInterrupted(sync, into: &actions)
     }
 
     /// The ring installed a configuration.
@@ -79,7 +112,8 @@ extension GroupLayer {
         switch phase {
         case .initial: true
         case .transitional(let members, _): members.contains(daemon)
-        case .operational, .synchronizing: regularMembers.contains(daemon)
+        case .operational: viewedDaemons.contains(daemon)
+        case .synchronizing: regularMembers.contains(daemon)
         }
     }
 
@@ -88,11 +122,13 @@ extension GroupLayer {
             ignoredMessages += 1
             return
         }
+        if session.daemon == me { sessions[session.local]?.joined.insert(group) }
         guard state.insert(session, into: group) else { return }
         emitViews(for: CollectionOfOne(group), reason: .join, session: session, into: &actions)
     }
 
     mutating func applyLeave(_ session: SessionID, _ group: String, into actions: inout [GroupAction]) {
+        if session.daemon == me { sessions[session.local]?.joined.remove(group) }
         guard state.remove(session, from: group) else { return }
         emitViews(for: CollectionOfOne(group), reason: .leave, session: session, into: &actions)
     }

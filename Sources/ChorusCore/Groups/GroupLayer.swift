@@ -30,6 +30,9 @@ public struct GroupLayer: Sendable {
     /// The current (or last) regular configuration and its members.
     var ring: RingID = .none
     var regularMembers: [NodeID] = []
+    /// The daemons whose sessions the current (or last) regular views cover: every member once a
+    /// state exchange completes; only those whose announcement was delivered when it was cut short.
+    var viewedDaemons: Set<NodeID> = []
     /// Counts the view-producing events of the current regular configuration.
     var viewIndex: UInt64 = 0
     /// Per group, the members of this daemon's last transitional view (those that moved
@@ -37,6 +40,8 @@ public struct GroupLayer: Sendable {
     var movedTogether: [String: [SessionID]]? = nil
     var lastTransitionalRing: RingID? = nil
     let allocator = ByteBufferAllocator()
+    /// Test switches (see `RingOptions.BrokenRules`); all off.
+    var brokenRules = RingOptions.BrokenRules()
     /// The group names of the last data message delivered, reused by the next one to the same groups.
     var lastGroupNames = GroupNameCache()
 
@@ -148,14 +153,14 @@ public struct GroupLayer: Sendable {
     /// alone in a packet becomes the packet's body without a copy. Membership messages are ring
     /// barriers, so causal messages, which may be delivered ahead of the total order, still sit on
     /// the same side of every view at every daemon.
-    func submit(_ message: GroupMessage, service: Service, into actions: inout [GroupAction]) {
+    func submit(_ message: GroupMessage, service: Service, first: Bool = false, into actions: inout [GroupAction]) {
         var buffer = allocator.buffer(capacity: PackedBody.headroom + GroupMessageCodec.encodedSize(message))
         buffer.moveWriterIndex(forwardBy: PackedBody.headroom)
         buffer.moveReaderIndex(forwardBy: PackedBody.headroom)
         GroupMessageCodec.encode(message, into: &buffer)
         let barrier: Bool
         if case .data = message { barrier = false } else { barrier = true }
-        actions.append(.submit(service, buffer, barrier: barrier))
+        actions.append(.submit(service, buffer, barrier: barrier, first: first))
     }
 
     private func openLocal(_ session: SessionID) throws(GroupError) -> UInt32 {

@@ -10,8 +10,16 @@ enum GroupPhase: Sendable {
     /// `members` move together; `consistent` are those whose sessions every member knows alike
     /// (after an interrupted state exchange, the rest are known to their old partition only).
     case transitional(members: Set<NodeID>, consistent: Set<NodeID>)
-    /// A regular configuration whose state exchange is in progress: changes apply without views.
+    /// A regular configuration whose state exchange is in progress: client data, joins, leaves
+    /// and disconnects wait in `GroupSync.held` until its regular views are out.
     case synchronizing(GroupSync)
+}
+
+/// A group message delivered during a state exchange, kept until the regular views are out.
+struct HeldMessage: Sendable {
+    var message: GroupMessage
+    var service: Service
+    var ringID: RingID
 }
 
 /// The state exchange after a regular configuration: every member announces its sessions'
@@ -24,6 +32,10 @@ struct GroupSync: Sendable {
     var awaiting: Set<NodeID>
     /// Members whose announcement is delivered.
     var announced: Set<NodeID> = []
+    /// What the ring delivered since the configuration, in order, apart from announcements.
+    /// Every member sends its announcement ahead of anything else on the new ring, so these are
+    /// (but for reliable and unreliable messages, which need no order) from announced daemons.
+    var held: [HeldMessage] = []
 
     init(ring: RingID, members: [NodeID]) {
         self.ring = ring
@@ -44,6 +56,7 @@ struct GroupSync: Sendable {
 extension GroupLayer {
     /// A transitional configuration: `members` move together to the regular configuration `ring`.
     mutating func enterTransitional(ring next: RingID, members: [NodeID], into actions: inout [GroupAction]) {
+        if case .synchronizing(let sync) = phase { finishInterrupted(sync, into: &actions) }
         let together = Set(members)
         // The daemons whose sessions all of `together` know alike. After an interrupted state
         // exchange only those whose announcement was delivered: the others' sessions are known
@@ -51,9 +64,10 @@ extension GroupLayer {
         // them) but are left out of the transitional views, which must agree everywhere.
         let consistent: Set<NodeID>
         switch phase {
-        case .initial, .operational: consistent = together
+        case .initial: consistent = together
+        case .operational: consistent = viewedDaemons.intersection(together)
         case .transitional(_, let known): consistent = known.intersection(together)
-        case .synchronizing(let sync): consistent = sync.announced.intersection(together)
+        case .synchronizing: preconditionFailure("an interrupted state exchange was finished above")
         }
         state.removeSessions(ofDaemons: { !together.contains($0) })
 
@@ -108,7 +122,7 @@ extension GroupLayer {
         phase = .synchronizing(GroupSync(ring: configuration.ringID, members: configuration.members))
         let announcement = GroupMessage.state(
             daemon: me, configuration: configuration.ringID, sessions: sessions.announcement())
-        submit(announcement, service: .agreed, into: &actions)
+        submit(announcement, service: .agreed, first: true, into: &actions)
     }
 
     /// A state announcement was delivered.
@@ -126,6 +140,28 @@ extension GroupLayer {
             return
         }
         phase = .operational
+        viewedDaemons = Set(regularMembers)
+        emitNetworkViews(into: &actions)
+        replay(sync.held, into: &actions)
+    }
+
+    /// The ring moved on before every announcement of `sync` was delivered. Every daemon that
+    /// moves on together with this one was delivered the same messages of that configuration (its
+    /// regular part ends at the same point everywhere), so all of them show the same regular views
+    /// now: the sessions of the daemons whose announcement came, in a view of their own, and then
+    /// what waited for it. The other daemons' sessions are left out (their next announcement
+    /// brings them back), so no client ever gets a message of the new configuration in the views
+    /// of the old one, nor a message from a sender its views do not explain.
+    mutating func finishInterrupted(_ sync: GroupSync, into actions: inout [GroupAction]) {
+        state.removeSessions(ofDaemons: { !sync.announced.contains($0) })
+        phase = .operational
+        viewedDaemons = sync.announced
+        emitNetworkViews(into: &actions)
+        replay(sync.held, into: &actions)
+    }
+
+    /// One regular network view per group with members: the state exchange's result.
+    private mutating func emitNetworkViews(into actions: inout [GroupAction]) {
         if !state.groups.isEmpty { viewIndex += 1 }  // a view-producing event only if some group has members
         let id = GroupViewID(ring: ring, index: viewIndex)
         for name in state.sortedGroupNames {

@@ -6,8 +6,12 @@ struct LocalSession: Sendable {
     /// The `sessionSeq` of the last message sent (0 before the first).
     var lastSeq: UInt64 = 0
     /// The groups the session asked to be in (joins minus leaves, whether delivered yet or not).
-    /// Bounds the session's groups, and is what this daemon announces after a configuration change.
+    /// Bounds the session's groups.
     var requested: Set<String> = []
+    /// The groups the session is in by the joins and leaves delivered so far: what this daemon
+    /// announces after a configuration change. (Announcing `requested` would fold a join still on
+    /// its way into the network view, and the session would never get its join view.)
+    var joined: Set<String> = []
     /// `[id]`, kept so a message to the private group is delivered without allocating.
     let alone: [SessionID]
 
@@ -45,12 +49,12 @@ struct LocalSessions: Sendable {
         return byLocal[local]?.alone ?? []
     }
 
-    /// Every open session's requested groups, sorted, for a state announcement (sessions in no
+    /// Every open session's joined groups, sorted, for a state announcement (sessions in no
     /// group are left out: announcing them would change nothing).
     func announcement() -> [SessionMemberships] {
         byLocal.values
-            .filter { !$0.requested.isEmpty }
+            .filter { !$0.joined.isEmpty }
             .sorted { $0.id < $1.id }
-            .map { SessionMemberships(session: $0.id, groups: $0.requested.sorted()) }
+            .map { SessionMemberships(session: $0.id, groups: $0.joined.sorted()) }
     }
 }

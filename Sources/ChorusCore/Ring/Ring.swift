@@ -97,10 +97,12 @@ public struct Ring: Sendable {
     ///
     /// A `barrier` message (agreed or safe) is one that causal messages must not overtake: every
     /// causal packet sequenced after it is delivered after it at every daemon, though causal
-    /// packets otherwise go ahead of the total order.
+    /// packets otherwise go ahead of the total order. A `first` message goes ahead of every queued
+    /// one (the group layer's state announcement; see `SubmissionQueue.prepend`).
     @discardableResult
     public mutating func submit(
-        service: Service, payload: ByteBuffer, barrier: Bool = false, now: Instant, into actions: inout [RingAction]
+        service: Service, payload: ByteBuffer, barrier: Bool = false, first: Bool = false, now: Instant,
+        into actions: inout [RingAction]
     ) -> Bool {
         precondition(!barrier || service >= .agreed, "a barrier must be in the total order")
         guard phase != .left, payload.readableBytes <= options.maxMessageSize else {
@@ -125,7 +127,11 @@ public struct Ring: Sendable {
             actions.append(.deliver(RingDelivery(ringID: log.ringID, sender: me, service: .unreliable, payload: payload)))
             return true
         }
-        queue.append(service, payload, barrier: barrier)
+        if first {
+            queue.prepend(service, payload, barrier: barrier)
+        } else {
+            queue.append(service, payload, barrier: barrier)
+        }
         if phase == .operational {
             if let token = heldToken {
                 heldToken = nil

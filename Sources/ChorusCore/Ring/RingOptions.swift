@@ -53,6 +53,9 @@ public struct RingOptions: Sendable, Equatable {
         var barriers = false
         /// Safe packets go as soon as they are in order, stable or not.
         var stability = false
+        /// The group layer hands client data to its sessions during a state exchange, before the
+        /// regular views are out (so messages of the new configuration fall in the old views).
+        var dataDuringStateExchange = false
     }
 
     public init() {}

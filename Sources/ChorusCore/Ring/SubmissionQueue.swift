@@ -31,6 +31,24 @@ struct SubmissionQueue {
         entries.append(Entry(service: service, payload: payload, barrier: barrier))
     }
 
+    /// Puts a message at the head of the queue: it is the next one this daemon sequences.
+    ///
+    /// Only for the group layer's state announcement, right after a regular configuration is
+    /// installed (before this daemon sequences anything on the new ring), so that every message
+    /// of this daemon on the new ring comes after its announcement in the total order. A message
+    /// half sent as fragments belongs to the old ring and goes again whole behind it.
+    mutating func prepend(_ service: Service, _ payload: ByteBuffer, barrier: Bool) {
+        bytes += payload.readableBytes
+        fragmentOffset = 0
+        let entry = Entry(service: service, payload: payload, barrier: barrier)
+        if head > 0 {
+            head -= 1
+            entries[head] = entry
+        } else {
+            entries.insert(entry, at: 0)
+        }
+    }
+
     /// Builds the next packet's body from the head of the queue, or nil when empty.
     /// `seq` and `senderIndex` are filled by the caller.
     mutating func nextPacket(maxPayload: Int, ringID: RingID, sender: NodeID) -> Outgoing? {
