@@ -1,18 +1,22 @@
 /// Rule `failureAtomicity`: if processes p and q both install configuration C (regular or
 /// transitional) and both install the same configuration event right after it, they delivered
 /// exactly the same set of messages while in C (unreliable messages excepted, since they carry no
-/// delivery promise). Processes with no next configuration event (crashed, or still in C at the
-/// end) are not compared. Only first deliveries count (repeats are `integrity` violations). Each group of processes that moved together is compared against its
+/// delivery promise). Processes that crashed in C are not compared. Processes alive at the end
+/// of a run that ends quiescent and still in C are compared too, on the messages submitted at least
+/// `livenessBound` before the end (the fault-free tail: every later one may still be on its way). Only first deliveries count (repeats are `integrity` violations). Each group of processes that moved together is compared against its
 /// first member (lowest process id); the message names the messages only one side delivered.
 extension Checkers {
-    static func checkFailureAtomicity(_ ix: HistoryIndex, _ sink: inout ViolationSink) {
-        for (key, members) in ix.segmentGroups where members.count > 1 {
+    static func checkFailureAtomicity(_ ix: HistoryIndex, _ options: CheckOptions, _ sink: inout ViolationSink) {
+        let cutoff = ix.finalStretchCutoff(options)
+        for (key, members) in ix.segmentGroups + ix.finalGroups(options) where members.count > 1 {
+            let final = key.to == .endOfRun
             let sets = members.map { member -> [Int32] in
                 let p = ix.processes[member.process]
                 let c = p.configs[member.config]
                 var set: [Int32] = []
                 set.reserveCapacity(c.endDelivery - c.firstDelivery)
                 for d in p.deliveries[c.firstDelivery..<c.endDelivery] where d.isFirst && ix.service[Int(d.message)] > .unreliable {
+                    if final, (ix.sent[Int(d.message)]?.submittedAt ?? d.time) > cutoff { continue }
                     set.append(d.message)
                 }
                 set.sort()

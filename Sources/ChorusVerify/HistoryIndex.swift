@@ -18,7 +18,8 @@ struct ConfigKey: Hashable, CustomStringConvertible {
     }
 
     var description: String {
-        kind == .regular ? "regular \(id)" : "transitional \(id)\(listing(members, limit: 16))"
+        if self == .endOfRun { return "the end of the run" }
+        return kind == .regular ? "regular \(id)" : "transitional \(id)\(listing(members, limit: 16))"
     }
 }
 
@@ -27,6 +28,12 @@ struct SegmentKey: Hashable, CustomStringConvertible {
     var from: ConfigKey
     var to: ConfigKey
     var description: String { "\(from) → \(to)" }
+}
+
+extension ConfigKey {
+    /// Stands for "still here when the run ended" as the end of a process's last stretch.
+    static let endOfRun = ConfigKey(
+        ConfigurationEvent(id: ConfigurationID(seq: .max, representative: .max), kind: .regular, members: []))
 }
 
 /// A session as the checkers order it: the sending process is part of the name so that a session
@@ -223,6 +230,25 @@ final class HistoryIndex {
         return groups.map { (key: $0.key, members: $0.value) }
             .sorted { ($0.key.from.id, $0.key.to.id, $0.members[0].process) < ($1.key.from.id, $1.key.to.id, $1.members[0].process) }
     }()
+
+    /// Messages submitted after this time may still be on their way when the run ends.
+    func finalStretchCutoff(_ options: CheckOptions) -> UInt64 {
+        history.endTime >= options.livenessBound ? history.endTime - options.livenessBound : 0
+    }
+
+    /// The last configuration of every process alive at the end of a run whose tail was quiescent,
+    /// grouped by that configuration (key `from → .endOfRun`). Empty when faults went on to the end
+    /// or the quiet tail is shorter than `livenessBound` (nothing is sure to have settled).
+    func finalGroups(_ options: CheckOptions) -> [(key: SegmentKey, members: [(process: Int, config: Int)])] {
+        guard let quiet = history.quiescentFrom, quiet <= finalStretchCutoff(options) else { return [] }
+        var groups: [SegmentKey: [(process: Int, config: Int)]] = [:]
+        for (pi, p) in processes.enumerated() where history.aliveAtEnd.contains(p.id) && !p.configs.isEmpty {
+            let last = p.configs.count - 1
+            groups[SegmentKey(from: p.configs[last].key, to: .endOfRun), default: []].append((pi, last))
+        }
+        return groups.map { (key: $0.key, members: $0.value) }
+            .sorted { ($0.key.from.id, $0.members[0].process) < ($1.key.from.id, $1.members[0].process) }
+    }
 
     /// Every process's configuration segments, grouped by the configuration they start with,
     /// whatever followed (a crash, another configuration, the end of the history).

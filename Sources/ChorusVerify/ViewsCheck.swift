@@ -13,14 +13,22 @@
 ///    same configuration event saw the same last view of each of m's groups before it, whatever
 ///    happened to them later (what precedes m does not depend on it). Compared, as in 3, for
 ///    groups both processes recorded views of after that event.
+/// A view as one process showed it, with the number of agreed/safe deliveries before it in its
+/// configuration and its time.
+struct PlacedView {
+    var view: GroupViewEvent
+    var position: Int
+    var time: UInt64
+}
+
 extension Checkers {
-    static func checkViews(_ ix: HistoryIndex, _ sink: inout ViolationSink) {
+    static func checkViews(_ ix: HistoryIndex, _ options: CheckOptions, _ sink: inout ViolationSink) {
         /// Per process, per configuration index: group → [(view, agreed deliveries before it)].
-        var segmentViews = [[[String: [(view: GroupViewEvent, position: Int)]]]]()
+        var segmentViews = [[[String: [PlacedView]]]]()
         /// Per process, per configuration index: causal message → (group → last view of it before).
         var causalPlacements = [[[Int32: [String: ViewIdentifier?]]]]()
         for p in ix.processes {
-            var perConfig = [[String: [(view: GroupViewEvent, position: Int)]]](repeating: [:], count: p.configs.count)
+            var perConfig = [[String: [PlacedView]]](repeating: [:], count: p.configs.count)
             var placements = [[Int32: [String: ViewIdentifier?]]](repeating: [:], count: p.configs.count)
             var last: [String: GroupViewEvent] = [:]
             var config = -1
@@ -59,7 +67,7 @@ extension Checkers {
                         }
                     }
                     last[view.group] = view
-                    if config >= 0 { perConfig[config][view.group, default: []].append((view, agreedSince)) }
+                    if config >= 0 { perConfig[config][view.group, default: []].append(PlacedView(view: view, position: agreedSince, time: entry.time)) }
                 default:
                     break
                 }
@@ -70,6 +78,17 @@ extension Checkers {
         for (key, members) in ix.segmentGroups where members.count > 1 {
             compareViews(members, key, segmentViews, ix, &sink)
         }
+        // The last configuration too: what one process showed a grace period before the end, the
+        // others must have shown as well, at the same place.
+        let cutoff = ix.finalStretchCutoff(options)
+        for (key, members) in ix.finalGroups(options) where members.count > 1 {
+            let settled = members.map { member in
+                segmentViews[member.process][member.config].mapValues { views in views.filter { $0.time <= cutoff }.count }
+            }
+            compareViews(members, key, segmentViews, ix, &sink) { group, a, b in
+                max(settled[a][group] ?? 0, settled[b][group] ?? 0)
+            }
+        }
         for (key, members) in ix.configurationGroups where members.count > 1 {
             compareCausalPlacements(members, key, segmentViews, causalPlacements, ix, &sink)
         }
@@ -78,18 +97,21 @@ extension Checkers {
     /// Rule 3 for processes that moved together from one configuration to the same next one.
     private static func compareViews(
         _ members: [(process: Int, config: Int)], _ key: SegmentKey,
-        _ segmentViews: [[[String: [(view: GroupViewEvent, position: Int)]]]], _ ix: HistoryIndex,
-        _ sink: inout ViolationSink
+        _ segmentViews: [[[String: [PlacedView]]]], _ ix: HistoryIndex,
+        _ sink: inout ViolationSink, compared: ((String, Int, Int) -> Int)? = nil
     ) {
         let reference = members[0]
         let referenceViews = segmentViews[reference.process][reference.config]
         let referenceID = ix.processes[reference.process].id
-        for member in members.dropFirst() {
+        for (m, member) in members.enumerated().dropFirst() {
             let views = segmentViews[member.process][member.config]
             let id = ix.processes[member.process].id
-            for group in referenceViews.keys.sorted() {
-                guard let a = referenceViews[group], let b = views[group] else { continue }
-                guard let k = (0..<max(a.count, b.count)).first(where: { k in
+            // Every group either process has views of: every daemon computes every view.
+            for group in Set(referenceViews.keys).union(views.keys).sorted() {
+                let a = referenceViews[group] ?? []
+                let b = views[group] ?? []
+                let count = compared?(group, 0, m) ?? max(a.count, b.count)
+                guard let k = (0..<count).first(where: { k in
                     k >= a.count || k >= b.count || !sameView(a[k].view, b[k].view) || a[k].position != b[k].position
                 }) else { continue }
                 sink.report(
@@ -104,7 +126,7 @@ extension Checkers {
     /// message is compared with the first process (in index order) that delivered it there.
     private static func compareCausalPlacements(
         _ members: [(process: Int, config: Int)], _ key: ConfigKey,
-        _ segmentViews: [[[String: [(view: GroupViewEvent, position: Int)]]]],
+        _ segmentViews: [[[String: [PlacedView]]]],
         _ causalPlacements: [[[Int32: [String: ViewIdentifier?]]]], _ ix: HistoryIndex, _ sink: inout ViolationSink
     ) {
         var first: [Int32: (process: Int, config: Int)] = [:]
@@ -131,7 +153,7 @@ extension Checkers {
         }
     }
 
-    private static func describe(_ views: [(view: GroupViewEvent, position: Int)], _ k: Int) -> String {
+    private static func describe(_ views: [PlacedView], _ k: Int) -> String {
         guard k < views.count else { return "no further view" }
         let v = views[k].view
         return "\(v.kind) view \(v.viewID) (\(v.reason), members \(listing(v.members)), changed \(listing(v.changed))) after \(views[k].position) agreed/safe deliveries"

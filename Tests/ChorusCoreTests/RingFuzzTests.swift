@@ -19,10 +19,11 @@ import Testing
         }
         /// Mostly small numbers, sometimes extremes.
         mutating func number() -> UInt64 {
-            switch next() % 4 {
+            switch next() % 5 {
             case 0: return next() % 8
             case 1: return next() % 5_000
             case 2: return UInt64.max - next() % 4
+            case 3: return (1 << 62) &+ next() % 5 &- 2  // at the plausibility limit
             default: return next()
             }
         }
@@ -65,6 +66,31 @@ import Testing
                 position: UInt16(random.next() % 4)))
         default:
             return .leave(LeaveMessage(sender: random.node(), ringID: ringID))
+        }
+    }
+
+    /// One forged join from a configured daemon at the plausibility limit: before, every daemon
+    /// adopted its ring seq, the next commit token was implausible to all, and the site stayed
+    /// apart until every daemon restarted.
+    @Test(arguments: [(1 << 62) - 1, 1 << 62, (1 << 62) + 1, 1 << 50] as [UInt64])
+    func forgedJoinNearTheLimitDoesNotPoisonTheSite(maxRingSeq: UInt64) {
+        var harness = RingHarness(nodes: [1, 2, 3])
+        harness.start()
+        harness.run(until: 1_000_000_000)
+        let ring = harness.rings[NodeID(1)]!.ringID
+        let forged = Packet.join(JoinMessage(
+            sender: NodeID(2), ringID: ring, maxRingSeq: maxRingSeq, procSet: [NodeID(1), NodeID(2), NodeID(3)],
+            failSet: []))
+        for node: UInt32 in [1, 3] {
+            harness.apply(NodeID(node)) { r, actions, now in r.receive(forged, now: now, into: &actions) }
+        }
+        harness.run(until: harness.now + 5_000_000_000)
+        harness.submit(1, .agreed, "after the forgery")
+        harness.run(until: harness.now + 2_000_000_000)
+        for node: UInt32 in [1, 2, 3] {
+            #expect(harness.rings[NodeID(node)]!.highestRingSeq < 1 << 49, "d\(node)")
+            #expect(harness.lastRegular(node)?.members == [NodeID(1), NodeID(2), NodeID(3)], "d\(node)")
+            #expect(harness.payloads(node).contains("after the forgery"), "d\(node)")
         }
     }
 

@@ -74,7 +74,7 @@ extension Ring {
     }
 
     mutating func receiveJoin(_ join: JoinMessage, now: Instant, into actions: inout [RingAction]) {
-        guard join.sender != me, site.contains(join.sender) else { return }
+        guard join.sender != me, site.contains(join.sender), acceptsRingSeq(join.maxRingSeq) else { return }
         switch phase {
         case .operational, .recovery:
             let ring = ringID
@@ -184,7 +184,8 @@ extension Ring {
     mutating func receiveCommit(_ token: CommitToken, now: Instant, into actions: inout [RingAction]) {
         let position = Int(token.position)
         guard position < token.members.count, token.members[position] == me,
-            token.memberInfo.count == token.members.count, token.ringID > (installed?.ringID ?? .none)
+            token.memberInfo.count == token.members.count, token.ringID > (installed?.ringID ?? .none),
+            acceptsRingSeq(token.ringID.seq)
         else { return }
         let isRepresentative = position == 0
         switch phase {

@@ -212,12 +212,26 @@ public struct Ring: Sendable {
     // MARK: Helpers shared by the phases
 
     static let maxPlausibleRingSeq: UInt64 = 1 << 62
+    /// How far one packet may move this daemon's highest ring seq. Clock-derived floors of daemons
+    /// started years apart differ by less (2^48 µs is about 9 years), and one forged join or
+    /// commit token cannot push the seqs near `maxPlausibleRingSeq`, where no ring could form.
+    static let maxRingSeqStep: UInt64 = 1 << 48
+
+    /// Whether `seq` (a ring seq from the network) is within one step of the highest known; a
+    /// larger jump is refused and counted.
+    mutating func acceptsRingSeq(_ seq: UInt64) -> Bool {
+        guard seq <= maxRingSeq || seq - maxRingSeq <= Self.maxRingSeqStep else {
+            counters.implausiblePackets += 1
+            return false
+        }
+        return true
+    }
 
     static func isPlausible(_ packet: Packet) -> Bool {
         switch packet {
         case .data(let data): data.ringID.seq <= maxPlausibleRingSeq
         case .token(let token): token.ringID.seq <= maxPlausibleRingSeq
-        case .join(let join): join.ringID.seq <= maxPlausibleRingSeq && join.maxRingSeq <= maxPlausibleRingSeq
+        case .join(let join): join.ringID.seq <= maxPlausibleRingSeq && join.maxRingSeq < maxPlausibleRingSeq
         case .commit(let commit): commit.ringID.seq <= maxPlausibleRingSeq
         case .leave(let leave): leave.ringID.seq <= maxPlausibleRingSeq
         case .wake(let wake): wake.ringID.seq <= maxPlausibleRingSeq

@@ -26,6 +26,9 @@ final class DaemonCore: @unchecked Sendable {
     private var sessionNames: Set<String> = []
     private var nextLocal: UInt32 = 1
     private var dirty: [ClientSession] = []
+    /// The status built for this input batch: a flood of status requests encodes it once, not
+    /// once per 5-byte frame.
+    private var batchStatus: String?
     private var paused: [ClientSession] = []
     private var inEndOfInput = false
     private var drainDeadline: Scheduled<Void>?
@@ -192,6 +195,7 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     private func finishInputBatch() {
+        batchStatus = nil
         inEndOfInput = true
         defer { inEndOfInput = false }
         resumePaused()
@@ -314,6 +318,9 @@ final class DaemonCore: @unchecked Sendable {
 
     /// A client connected; it must send a connect frame first.
     func clientConnected(_ channel: any Channel) -> ClientSession {
+        // Numbers wrap after 2^32 connections: skip those still open (a closed session's
+        // disconnect was delivered long before its number comes round again).
+        while sessions[nextLocal] != nil { nextLocal &+= 1 }
         let session = ClientSession(channel: channel, local: nextLocal)
         session.acceptedAt = now
         nextLocal &+= 1
@@ -390,8 +397,13 @@ final class DaemonCore: @unchecked Sendable {
             case .disconnect:
                 close(session, error: nil, reason: "client disconnected")
             case .status:
-                session.append(.statusReply(json: statusJSON()))
+                if batchStatus == nil { batchStatus = statusJSON() }
+                session.append(.statusReply(json: batchStatus!))
                 markDirty(session)
+                // Replies count against the backlog as they are made, not only at the batch's end.
+                if session.outstanding > config.maxClientBacklog {
+                    slowReceiver(session, "\(session.outstanding) bytes of status replies unread (limit \(config.maxClientBacklog))")
+                }
             }
         } catch {
             if error.code == .busy { return false }
