@@ -312,7 +312,9 @@ public struct Simulation {
         if config.check, report.aborted == nil {
             var options = CheckOptions()
             options.livenessBound = Self.nanos(config.livenessBound)
+            options.deliveryGrace = Self.nanos(config.deliveryGrace)
             report.violations = Checkers.checkAll(recorder.history, options: options)
+            report.exercise = Checkers.exercise(recorder.history, options: options)
         }
     }
 }

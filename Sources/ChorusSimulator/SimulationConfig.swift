@@ -25,7 +25,11 @@ public struct SimulationConfig: Sendable {
     /// whole network, so liveness can be checked.
     public var quiescence: Double = 6
     /// Virtual seconds after quiescence starts by which the site must have re-formed and caught up.
-    public var livenessBound: Double = 5
+    public var livenessBound: Double = 3
+    /// Virtual seconds a message may take to reach every daemon once the site is whole (the
+    /// checkers' delivery grace). With the defaults, messages submitted in the 2 s between the
+    /// liveness deadline and the last second must reach every daemon (the liveness message clause).
+    public var deliveryGrace: Double = 1
 
     // Traffic.
     public var sessionsPerDaemon = 2

@@ -25,6 +25,8 @@ public struct SimulationReport: Sendable {
     /// The same per service, indexed by service raw value.
     public var serviceLatency = [LatencyHistogram](repeating: LatencyHistogram(), count: 6)
     public var violations: [Violation] = []
+    /// What each checker rule examined in this run.
+    public var exercise = RuleExercise()
     /// The last notable events (faults, configurations), for a failing run's trace.
     public var trace: [String] = []
 
@@ -50,6 +52,7 @@ public struct SimulationReport: Sendable {
         lines.append(
             "  delivery latency (virtual): p50 \(micros(latency.percentile(0.5))) µs  p99 \(micros(latency.percentile(0.99))) µs  max \(micros(latency.max)) µs"
         )
+        lines.append("  rules exercised: \(exercise.description)")
         lines.append("  violations \(violations.count)")
         if let aborted { lines.append("  ABORTED: \(aborted)") }
         return lines.joined(separator: "\n")

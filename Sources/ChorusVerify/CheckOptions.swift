@@ -5,6 +5,11 @@ public struct CheckOptions: Sendable {
     /// safe delivery everywhere, liveness delivery): they are only checked for messages whose
     /// submission (or first delivery) is at least this long before `History.endTime`.
     public var livenessBound: UInt64
+    /// Virtual nanoseconds a message (or view) may take to reach everyone once the system is
+    /// whole: "eventually delivers" promises are only checked for messages at least this long
+    /// before `History.endTime`. Nil: `livenessBound`. Shorter than `livenessBound`, it lets the
+    /// liveness rule's message clause run on a quiet tail shorter than twice the settling bound.
+    public var deliveryGrace: UInt64?
     /// Rules `checkAll` skips.
     public var disabledRules: Set<Rule>
     /// At most this many violations are reported per rule; if more were found, one extra violation
@@ -28,8 +33,11 @@ public struct CheckOptions: Sendable {
 }
 
 extension CheckOptions {
-    /// Whether at least `livenessBound` passed between `time` and `endTime`.
+    /// `deliveryGrace`, or `livenessBound` where none is set.
+    var grace: UInt64 { deliveryGrace ?? livenessBound }
+
+    /// Whether at least `grace` passed between `time` and `endTime`.
     func hasGrace(after time: UInt64, endTime: UInt64) -> Bool {
-        time <= endTime && endTime - time >= livenessBound
+        time <= endTime && endTime - time >= grace
     }
 }

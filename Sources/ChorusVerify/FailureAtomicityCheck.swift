@@ -3,7 +3,7 @@
 /// exactly the same set of messages while in C (unreliable messages excepted, since they carry no
 /// delivery promise). Processes that crashed in C are not compared. Processes alive at the end
 /// of a run that ends quiescent and still in C are compared too, on the messages submitted at least
-/// `livenessBound` before the end (the fault-free tail: every later one may still be on its way). Only first deliveries count (repeats are `integrity` violations). Each group of processes that moved together is compared against its
+/// the delivery grace (`CheckOptions.grace`) before the end (the fault-free tail: every later one may still be on its way). Only first deliveries count (repeats are `integrity` violations). Each group of processes that moved together is compared against its
 /// first member (lowest process id); the message names the messages only one side delivered.
 extension Checkers {
     static func checkFailureAtomicity(_ ix: HistoryIndex, _ options: CheckOptions, _ sink: inout ViolationSink) {

@@ -233,14 +233,16 @@ final class HistoryIndex {
 
     /// Messages submitted after this time may still be on their way when the run ends.
     func finalStretchCutoff(_ options: CheckOptions) -> UInt64 {
-        history.endTime >= options.livenessBound ? history.endTime - options.livenessBound : 0
+        history.endTime >= options.grace ? history.endTime - options.grace : 0
     }
 
     /// The last configuration of every process alive at the end of a run whose tail was quiescent,
     /// grouped by that configuration (key `from → .endOfRun`). Empty when faults went on to the end
-    /// or the quiet tail is shorter than `livenessBound` (nothing is sure to have settled).
+    /// or the quiet tail is shorter than `livenessBound` plus the grace (nothing is sure to have settled).
     func finalGroups(_ options: CheckOptions) -> [(key: SegmentKey, members: [(process: Int, config: Int)])] {
-        guard let quiet = history.quiescentFrom, quiet <= finalStretchCutoff(options) else { return [] }
+        guard let quiet = history.quiescentFrom, quiet <= UInt64.max - options.livenessBound,
+            quiet + options.livenessBound <= finalStretchCutoff(options)
+        else { return [] }
         var groups: [SegmentKey: [(process: Int, config: Int)]] = [:]
         for (pi, p) in processes.enumerated() where history.aliveAtEnd.contains(p.id) && !p.configs.isEmpty {
             let last = p.configs.count - 1

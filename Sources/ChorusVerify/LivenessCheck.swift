@@ -4,7 +4,7 @@
 ///   configuration, installed by the deadline, whose members are exactly `aliveAtEnd`; it installs
 ///   nothing after it; all of them end in the same configuration;
 /// - every message (reliable or stronger) submitted by a process in `aliveAtEnd` at or after the
-///   deadline, and at least `livenessBound` before `endTime`, is delivered by every other process in
+///   deadline, and at least the delivery grace (`CheckOptions.grace`) before `endTime`, is delivered by every other process in
 ///   `aliveAtEnd` (the sender itself is `selfDelivery`'s business).
 extension Checkers {
     static func checkLiveness(_ ix: HistoryIndex, _ options: CheckOptions, _ sink: inout ViolationSink) {

@@ -4,7 +4,7 @@
 ///    sender) `.submit(m)` at a time <= that delivery's time. A member with no log never held it.
 /// 2. If some process delivers m in configuration C (regular or transitional), every other member
 ///    of C that is in `aliveAtEnd` with no crash recorded delivers m at some point. Conservative:
-///    only required when the earliest delivery is at least `livenessBound` before `endTime`.
+///    only required when the earliest delivery is at least the delivery grace (`CheckOptions.grace`) before `endTime`.
 /// Deliveries are grouped per (message, configuration) first, so the cost is
 /// O(safe messages × members), not O(deliveries × members).
 extension Checkers {

@@ -1,6 +1,6 @@
 /// Rule `selfDelivery`: a process in `aliveAtEnd` (with no crash recorded) delivers every message of
 /// service reliable or stronger that it submitted (its `.submit` events). Conservative: only
-/// messages submitted at least `livenessBound` before `endTime` are required, so a message still in
+/// messages submitted at least the delivery grace (`CheckOptions.grace`) before `endTime` are required, so a message still in
 /// flight when the run stopped is not reported.
 extension Checkers {
     static func checkSelfDelivery(_ ix: HistoryIndex, _ options: CheckOptions, _ sink: inout ViolationSink) {

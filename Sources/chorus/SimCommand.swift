@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChorusSimulator
+import ChorusVerify
 import ChorusWire
 
 #if canImport(Glibc)
@@ -53,6 +54,7 @@ struct SimCommand: ParsableCommand {
         let first = seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let interactive = isatty(STDOUT_FILENO) != 0
         var failures: [UInt64] = []
+        var exercise = RuleExercise()
         for offset in 0..<UInt64(seeds) {
             let runSeed = first &+ offset
             var config = randomize
@@ -88,6 +90,7 @@ struct SimCommand: ParsableCommand {
                 }
             }
             if interactive, seeds == 1 { print("\r", terminator: "") }
+            exercise.add(report.exercise)
             if seeds == 1 || !report.passed {
                 print(report.summary)
             } else if interactive {
@@ -102,7 +105,11 @@ struct SimCommand: ParsableCommand {
                 for line in report.trace.suffix(25) { print("    \(line)") }
             }
         }
-        if seeds > 1 { print("\n\(seeds) runs, \(failures.count) failed\(failures.isEmpty ? "" : ": seeds \(failures)")") }
+        if seeds > 1 {
+            print("\nrules exercised over the sweep: \(exercise.description)")
+            if !exercise.idle.isEmpty { print("rules that examined nothing: \(exercise.idle.map(\.description).joined(separator: ", "))") }
+            print("\(seeds) runs, \(failures.count) failed\(failures.isEmpty ? "" : ": seeds \(failures)")")
+        }
         if !failures.isEmpty { throw ExitCode(1) }
     }
 

@@ -19,11 +19,18 @@ import Testing
     @Test(arguments: 0..<8)
     func randomizedFaultyRuns(slice: Int) {
         let perSlice = (Self.runs + 7) / 8
+        var exercise = RuleExercise()
+        defer {
+            print("sweep slice \(slice): rules exercised: \(exercise.description)")
+            // Every rule must have had something to check, or its promise went untested.
+            #expect(Self.runs < 40 || exercise.idle.isEmpty, "rules that examined nothing in slice \(slice): \(exercise.idle)")
+        }
         for index in (slice * perSlice)..<min(Self.runs, (slice + 1) * perSlice) {
             let seed = Self.firstSeed + UInt64(index)
             let config = SimulationConfig.randomFaulty(seed: seed, maxDaemons: 16, duration: 8)
             var simulation = Simulation(config: config)
             let report = simulation.run()
+            exercise.add(report.exercise)
             #expect(
                 report.passed,
                 "seed \(seed) failed (replay: chorus sim --seed \(seed) --randomize --daemons 16 --duration 8):\n\(report.summary)\n\(report.violations.prefix(5).map(\.description).joined(separator: "\n"))\n\(report.trace.suffix(15).joined(separator: "\n"))"
