@@ -11,8 +11,9 @@
 /// 4. Causal messages, which may be delivered ahead of the total order, still sit on the same side
 ///    of every view of their target groups: processes that delivered a causal message m after the
 ///    same configuration event saw the same last view of each of m's groups before it, whatever
-///    happened to them later (what precedes m does not depend on it). Compared, as in 3, for
-///    groups both processes recorded views of after that event.
+///    happened to them later (what precedes m does not depend on it). Compared for groups both
+///    processes recorded views of after that event, starting with the same view (daemons that
+///    part before a state exchange completes show different first views).
 /// A view as one process showed it, with the number of agreed/safe deliveries before it in its
 /// configuration and its time.
 struct PlacedView {
@@ -139,8 +140,12 @@ extension Checkers {
                 }
                 let referenceViews = segmentViews[reference.process][reference.config]
                 let referenceBefore = causalPlacements[reference.process][reference.config][m] ?? [:]
+                // Compared only where both started from the same view of the group (the state
+                // exchange's result): processes that parted before it ended may show different ones.
                 for (group, last) in before.sorted(by: { $0.key < $1.key })
-                where referenceViews[group] != nil && views[group] != nil && referenceBefore[group] != last {
+                where referenceViews[group] != nil && views[group] != nil && referenceBefore[group] != last
+                    && referenceViews[group]?.first?.view.viewID == views[group]?.first?.view.viewID
+                {
                     let referenceID = ix.processes[reference.process].id
                     let id = ix.processes[member.process].id
                     let other = referenceBefore[group] ?? nil

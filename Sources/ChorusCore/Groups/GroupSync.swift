@@ -156,8 +156,23 @@ extension GroupLayer {
         state.removeSessions(ofDaemons: { !sync.announced.contains($0) })
         phase = .operational
         viewedDaemons = sync.announced
+        // Daemons that did not move on together may have got different announcements before the
+        // ring moved on, so their views of this configuration differ: an index of its own for
+        // each announced set keeps one view id meaning one membership.
+        viewIndex = Self.cutShortIndex(announced: sync.announced) - 1
         emitNetworkViews(into: &actions)
         replay(sync.held, into: &actions)
+    }
+
+    /// The view index of the regular views of a configuration whose state exchange was cut short
+    /// with `announced` delivered: the top bit set (above any index of a completed exchange) and a
+    /// hash of the set, the same at every daemon.
+    static func cutShortIndex(announced: Set<NodeID>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for node in announced.sorted() {
+            hash = (hash ^ UInt64(node.rawValue)) &* 0x0000_0100_0000_01b3
+        }
+        return 1 << 63 | (hash >> 2) | 1
     }
 
     /// One regular network view per group with members: the state exchange's result.
