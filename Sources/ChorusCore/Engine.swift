@@ -37,6 +37,7 @@ public struct Engine: Sendable {
         var limits = groupLimits
         let envelope = limits.maxGroupsPerMessage * (limits.maxGroupNameLength + 2) + 64
         limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - envelope))
+        limits.maxAnnouncementBytes = max(1024, min(ringOptions.maxMessageSize, 1 << 20))
         self.groups = GroupLayer(me: me, limits: limits)
         self.groups.brokenRules = ringOptions.brokenRules
         ringActions.reserveCapacity(64)

@@ -13,6 +13,7 @@ import NIOCore
 ///     disconnect: session
 ///     state:      daemon u32 | configuration (seq u64, representative u32) | sessionCount u32 |
 ///                 (session | groupCount u16 | group * groupCount) * sessionCount
+///     statePiece: as state; a piece of an announcement that the next piece continues
 ///     session:    daemon u32 | local u32
 ///
 /// Like `PacketCodec`, the encoding is canonical: re-encoding a decoded message gives the same bytes.
@@ -27,6 +28,7 @@ public enum GroupMessageCodec {
         case leave = 3
         case disconnect = 4
         case state = 5
+        case statePiece = 6
     }
 
     static let selfDiscardFlag: UInt8 = 0x01
@@ -57,9 +59,9 @@ public enum GroupMessageCodec {
         case .disconnect(let session):
             writeHeader(.disconnect, message, into: &buffer)
             writeSession(session, into: &buffer)
-        case .state(let daemon, let configuration, let sessions):
+        case .state(let daemon, let configuration, let sessions, let more):
             precondition(sessions.count <= WireLimits.maxSessionsPerState, "too many sessions")
-            writeHeader(.state, message, into: &buffer)
+            writeHeader(more ? .statePiece : .state, message, into: &buffer)
             buffer.writeInteger(daemon.rawValue)
             buffer.writeRingID(configuration)
             buffer.writeInteger(UInt32(sessions.count))
@@ -123,7 +125,7 @@ public enum GroupMessageCodec {
             message = .leave(session: session, group: try reader.readShortString("group.leave.group"))
         case .disconnect:
             message = .disconnect(session: try readSession(&reader, "group.disconnect.session"))
-        case .state:
+        case .state, .statePiece:
             let daemon = NodeID(try reader.read(UInt32.self, "group.state.daemon"))
             let configuration = try reader.readRingID("group.state.configuration")
             let count = try reader.readCount(
@@ -137,7 +139,7 @@ public enum GroupMessageCodec {
                 let groups = try readGroups(&reader, "group.state.groups", limit: WireLimits.maxGroupsPerSession)
                 sessions.append(SessionMemberships(session: session, groups: groups))
             }
-            message = .state(daemon: daemon, configuration: configuration, sessions: sessions)
+            message = .state(daemon: daemon, configuration: configuration, sessions: sessions, more: kind == .statePiece)
         }
         try reader.expectEnd("group message")
         try validate(message)
@@ -162,7 +164,7 @@ public enum GroupMessageCodec {
             try checkGroupNames(CollectionOfOne(group), "group.leave.group")
         case .disconnect:
             break
-        case .state(_, _, let sessions):
+        case .state(_, _, let sessions, _):
             guard sessions.count <= WireLimits.maxSessionsPerState else {
                 throw .tooMany("group.state.sessions", count: sessions.count, limit: WireLimits.maxSessionsPerState)
             }
@@ -198,7 +200,7 @@ public enum GroupMessageCodec {
             sessionSize + 1 + group.utf8.count
         case .disconnect:
             sessionSize
-        case .state(_, _, let sessions):
+        case .state(_, _, let sessions, _):
             4 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize + groupsSize($1.groups) }
         }
     }

@@ -59,6 +59,8 @@ public enum GroupMessage: Sendable, Equatable {
     /// The session closed: it leaves every group (reason: disconnect).
     case disconnect(session: SessionID)
     /// After a regular configuration is installed each daemon announces its own sessions' groups.
-    /// `configuration` is the ring the announcement belongs to.
-    case state(daemon: NodeID, configuration: RingID, sessions: [SessionMemberships])
+    /// `configuration` is the ring the announcement belongs to. A large announcement travels in
+    /// pieces, each within one ring message: every piece but the last has `more` set (a session's
+    /// groups may continue in the next piece).
+    case state(daemon: NodeID, configuration: RingID, sessions: [SessionMemberships], more: Bool = false)
 }

@@ -40,8 +40,13 @@ private struct Cluster {
 
     mutating func record(_ node: NodeID, _ actions: [GroupAction]) {
         for action in actions {
-            if case .submit(let service, let bytes, _, _) = action {
-                pending.append((node, service, bytes))
+            if case .submit(let service, let bytes, _, let first) = action {
+                // As the ring's queue: a `first` message goes ahead of this daemon's queued ones.
+                if first, let head = pending.firstIndex(where: { $0.0 == node }) {
+                    pending.insert((node, service, bytes), at: head)
+                } else {
+                    pending.append((node, service, bytes))
+                }
             } else {
                 output[node]!.append(action)
                 if case .view(let view) = action { history[node, default: []].append(view) }
@@ -584,4 +589,38 @@ struct GroupLayerTests {
         cluster.install(seq: 2, [1])
         #expect(cluster.views(1).isEmpty)
     }
+}
+
+/// An announcement larger than one ring message travels in pieces, and the exchange completes
+/// with every session's groups (before, the ring refused it and the views froze everywhere).
+@Test func largeAnnouncementTravelsInPieces() throws {
+    var limits = GroupLimits.default
+    limits.maxAnnouncementBytes = 300
+    var cluster = Cluster([1, 2], limits: limits)
+    cluster.install(seq: 1, [1, 2])
+    let groups = (0..<12).map { "group-with-a-long-name-\($0)" }
+    var sessions: [SessionID] = []
+    for local: UInt32 in 1...6 {
+        let session = cluster.on(1) { layer, _ in layer.openSession(local: local) }
+        sessions.append(session)
+        for group in groups {
+            try cluster.on(1) { layer, actions throws(GroupError) in try layer.join(session: session, group: group, into: &actions) }
+        }
+    }
+    cluster.deliver(among: [1, 2])
+    // A new configuration: daemon 1 announces 6 sessions × 12 groups, far above 300 bytes.
+    cluster.configure(.transitional, seq: 2, [1, 2])
+    cluster.configure(.regular, seq: 2, [1, 2])
+    let pieces = cluster.pending.filter { $0.0 == NodeID(1) }.count
+    #expect(pieces > 5, "\(pieces) pieces")
+    for (_, _, bytes) in cluster.pending { #expect(bytes.readableBytes <= 300) }
+    cluster.deliver(among: [1, 2])
+    for node: UInt32 in [1, 2] {
+        #expect(cluster.layers[NodeID(node)]!.isSynchronized)
+        for group in groups { #expect(cluster.layers[NodeID(node)]!.members(of: group) == sessions) }
+    }
+    let pieceList = GroupLayer.announcementPieces(
+        sessions.map { SessionMemberships(session: $0, groups: groups) }, limit: 300)
+    #expect(pieceList.flatMap { $0 }.reduce(0) { $0 + $1.groups.count } == 6 * 12)
+    #expect(GroupLayer.announcementPieces([], limit: 300).count == 1)
 }

@@ -27,6 +27,7 @@ struct GroupMessageCodecTests {
         try Self.roundTrip(.leave(session: Self.session, group: String(repeating: "é", count: 127)))
         try Self.roundTrip(.disconnect(session: SessionID(daemon: NodeID(.max), local: .max)))
         try Self.roundTrip(.state(daemon: NodeID(2), configuration: .none, sessions: []))
+        try Self.roundTrip(.state(daemon: NodeID(2), configuration: .none, sessions: [], more: true))
         try Self.roundTrip(.state(
             daemon: NodeID(2), configuration: RingID(seq: 9, representative: NodeID(1)),
             sessions: [
@@ -119,7 +120,7 @@ struct GroupMessageCodecTests {
         #expect(S.decodeGroup([]) == .failure(.truncated(field: "group.version", need: 1, have: 0)))
         #expect(Self.patched { $0[0] = 2 } == .failure(.unsupportedVersion(2)))
         #expect(Self.patched { $0[1] = 0 } == .failure(.unknownType(0)))
-        #expect(Self.patched { $0[1] = 6 } == .failure(.unknownType(6)))
+        #expect(Self.patched { $0[1] = 7 } == .failure(.unknownType(7)))
         #expect(Self.patched { $0[20] = 0x80 } == .failure(.invalidField("group.data.flags", reason: "unknown flag bits 0x80")))
         #expect(Self.patched { S.put(UInt64(0), at: 10, in: &$0) } == .failure(.invalidField("group.data.sessionSeq", reason: "counts from 1")))
         #expect(Self.patched { S.put(UInt16(0), at: 21, in: &$0) }

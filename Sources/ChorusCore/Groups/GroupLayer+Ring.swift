@@ -77,8 +77,8 @@ extension GroupLayer {
             applyLeave(session, group, into: &actions)
         case .disconnect(let session):
             applyDisconnect(session, into: &actions)
-        case .state(let daemon, let configuration, let announced):
-            applyState(daemon: daemon, configuration: configuration, sessions: announced, into: &actions)
+        case .state(let daemon, let configuration, let announced, let more):
+            applyState(daemon: daemon, configuration: configuration, sessions: announced, more: more, into: &actions)
         }
     }
 

@@ -13,6 +13,9 @@ public struct GroupLimits: Sendable, Equatable {
     public var maxGroupsPerSession: Int
     /// Bytes of one message's payload.
     public var maxPayloadBytes: Int
+    /// Bytes of one piece of a state announcement (the engine sets the ring's message size):
+    /// larger announcements go in pieces, so none is ever refused by the ring.
+    public var maxAnnouncementBytes: Int = 1 << 16
 
     /// Limits, each clamped to `1...` what `WireLimits` allows.
     public init(

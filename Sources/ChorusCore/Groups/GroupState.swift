@@ -71,6 +71,11 @@ struct GroupState: Sendable {
     /// way at every daemon.
     mutating func replaceSessions(of daemon: NodeID, with announced: [SessionMemberships]) {
         removeSessions(ofDaemons: { $0 == daemon })
+        addSessions(of: daemon, announced)
+    }
+
+    /// Adds a further piece of `daemon`'s announcement (skipping entries as `replaceSessions` does).
+    mutating func addSessions(of daemon: NodeID, _ announced: [SessionMemberships]) {
         for entry in announced where entry.session.daemon == daemon {
             for group in entry.groups where GroupNames.isJoinable(group) {
                 _ = insert(entry.session, into: group)

@@ -42,12 +42,23 @@ struct GroupSync: Sendable {
         self.awaiting = Set(members)
     }
 
-    /// Records `daemon`'s announcement for `configuration`; false if it does not belong to this
-    /// exchange (another configuration, not a member, or a duplicate).
-    mutating func accept(_ daemon: NodeID, configuration: RingID) -> Bool {
-        guard configuration == ring, awaiting.remove(daemon) != nil else { return false }
-        announced.insert(daemon)
-        return true
+    /// Members whose announcement has begun (some pieces delivered).
+    var started: Set<NodeID> = []
+
+    /// What a piece of an announcement does to this exchange.
+    enum Piece { case ignored, first, further }
+
+    /// Records a piece of `daemon`'s announcement for `configuration` (the last one if `!more`);
+    /// `.ignored` if it does not belong to this exchange (another configuration, not a member, or
+    /// a duplicate).
+    mutating func accept(_ daemon: NodeID, configuration: RingID, more: Bool) -> Piece {
+        guard configuration == ring, awaiting.contains(daemon) else { return .ignored }
+        let piece: Piece = started.insert(daemon).inserted ? .first : .further
+        if !more {
+            awaiting.remove(daemon)
+            announced.insert(daemon)
+        }
+        return piece
     }
 
     var isComplete: Bool { awaiting.isEmpty }
@@ -120,21 +131,68 @@ extension GroupLayer {
         viewIndex = 0
         regularMembers = configuration.members
         phase = .synchronizing(GroupSync(ring: configuration.ringID, members: configuration.members))
-        let announcement = GroupMessage.state(
-            daemon: me, configuration: configuration.ringID, sessions: sessions.announcement())
-        submit(announcement, service: .agreed, first: true, into: &actions)
+        // Pieces go ahead of everything queued, in order: the last is put in front first.
+        let pieces = Self.announcementPieces(sessions.announcement(), limit: limits.maxAnnouncementBytes)
+        for (index, piece) in pieces.enumerated().reversed() {
+            let announcement = GroupMessage.state(
+                daemon: me, configuration: configuration.ringID, sessions: piece, more: index < pieces.count - 1)
+            submit(announcement, service: .agreed, first: true, into: &actions)
+        }
+    }
+
+    /// Cuts an announcement into pieces of at most `limit` encoded bytes (and at most
+    /// `WireLimits.maxSessionsPerState` sessions), splitting a session's groups where needed.
+    /// Always at least one piece (an empty announcement still completes the exchange).
+    static func announcementPieces(_ entries: [SessionMemberships], limit: Int) -> [[SessionMemberships]] {
+        let nobody = SessionID(daemon: NodeID(0), local: 0)
+        let base = GroupMessageCodec.encodedSize(.state(daemon: NodeID(0), configuration: .none, sessions: []))
+        let entryBase = GroupMessageCodec.encodedSize(
+            .state(daemon: NodeID(0), configuration: .none, sessions: [SessionMemberships(session: nobody, groups: [])]))
+            - base
+        var pieces: [[SessionMemberships]] = []
+        var current: [SessionMemberships] = []
+        var size = base
+        for entry in entries {
+            var groups = entry.groups[...]
+            repeat {
+                let next = 1 + (groups.first?.utf8.count ?? 0)
+                if !current.isEmpty && (size + entryBase + next > limit || current.count == WireLimits.maxSessionsPerState) {
+                    pieces.append(current)
+                    current = []
+                    size = base
+                }
+                size += entryBase
+                var taken: [String] = []
+                while let group = groups.first, taken.isEmpty || size + 1 + group.utf8.count <= limit {
+                    taken.append(group)
+                    size += 1 + group.utf8.count
+                    groups = groups.dropFirst()
+                }
+                current.append(SessionMemberships(session: entry.session, groups: taken))
+            } while !groups.isEmpty
+        }
+        pieces.append(current)
+        return pieces
     }
 
     /// A state announcement was delivered.
     mutating func applyState(
-        daemon: NodeID, configuration: RingID, sessions announced: [SessionMemberships],
+        daemon: NodeID, configuration: RingID, sessions announced: [SessionMemberships], more: Bool,
         into actions: inout [GroupAction]
     ) {
-        guard case .synchronizing(var sync) = phase, sync.accept(daemon, configuration: configuration) else {
+        guard case .synchronizing(var sync) = phase else {
             ignoredMessages += 1
             return
         }
-        state.replaceSessions(of: daemon, with: announced)
+        switch sync.accept(daemon, configuration: configuration, more: more) {
+        case .ignored:
+            ignoredMessages += 1
+            return
+        case .first:
+            state.replaceSessions(of: daemon, with: announced)
+        case .further:
+            state.addSessions(of: daemon, announced)
+        }
         guard sync.isComplete else {
             phase = .synchronizing(sync)
             return
