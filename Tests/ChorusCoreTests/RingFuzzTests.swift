@@ -94,6 +94,23 @@ import Testing
         }
     }
 
+    /// A leave that names an older ring (delayed on the network from an earlier incarnation of a
+    /// member) does not fail that member; one that names the current ring does.
+    @Test func delayedLeaveOfAnOldRingIsIgnored() {
+        var harness = RingHarness(nodes: [1, 2, 3])
+        harness.start()
+        harness.run(until: 1_000_000_000)
+        let ring = harness.rings[NodeID(1)]!.ringID
+        let old = Packet.leave(LeaveMessage(sender: NodeID(2), ringID: RingID(seq: ring.seq - 1, representative: NodeID(2))))
+        harness.apply(NodeID(1)) { r, actions, now in r.receive(old, now: now, into: &actions) }
+        harness.run(until: harness.now + 2_000_000_000)
+        #expect(harness.rings[NodeID(1)]!.ringID == ring)
+        let current = Packet.leave(LeaveMessage(sender: NodeID(2), ringID: ring))
+        harness.apply(NodeID(1)) { r, actions, now in r.receive(current, now: now, into: &actions) }
+        harness.run(until: harness.now + 100_000_000)
+        #expect(harness.rings[NodeID(1)]!.ringID != ring)
+    }
+
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func forgedPacketsNeverCrashOrWedge(seed: UInt64) {
         var random = SplitMix(state: seed)

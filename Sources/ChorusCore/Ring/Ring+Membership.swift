@@ -345,7 +345,9 @@ extension Ring {
         guard leave.sender != me else { return }
         switch phase {
         case .operational, .recovery:
-            guard members.contains(leave.sender) else { return }
+            // A leave names the ring its sender left: a delayed one from an earlier incarnation
+            // must not fail the daemon that restarted and joined this ring.
+            guard members.contains(leave.sender), leave.ringID == ringID || leave.ringID == installed?.ringID else { return }
             enterGather(now: now, failed: [leave.sender], into: &actions)
         case .commit:
             guard let state = commit, state.members.contains(leave.sender) else { return }

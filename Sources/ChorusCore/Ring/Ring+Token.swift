@@ -8,7 +8,9 @@ extension Ring {
             if packet.seq == 0 {
                 // Unreliable: delivered on receipt, never sequenced or repaired. Our own were
                 // delivered when sent; an echo (IP multicast loops back to the sender) is dropped.
+                // Only members get a duplicate window: forged sender ids must not grow the table.
                 if phase == .operational, packet.service == .unreliable, packet.fragment == .packed, packet.sender != me,
+                    members.contains(packet.sender),
                     unreliableSeen[packet.sender, default: DuplicateWindow()].firstSighting(packet.senderIndex)
                 {
                     var body = packet.body

@@ -169,7 +169,7 @@ struct RingLog {
 
     /// Delivers what a newly stored packet allows: early reliable/fifo, then the in-order cursor.
     mutating func deliverAfterInsert(seq: UInt64, into actions: inout [RingAction]) {
-        guard deliveryEnabled else { return }
+        guard deliveryEnabled, seq >= base else { return }
         let index = Int(seq - base)
         guard let packet = facts(at: index), !packet.isRecovery, !packet.delivered else {
             advanceCursor(into: &actions)
@@ -230,8 +230,9 @@ struct RingLog {
     /// while each may go ahead of the cursor.
     private mutating func runChain(at sender: Int, into actions: inout [RingAction]) {
         while case let next = senders[sender].nextIndex, let seq = senders[sender].ahead[next] {
+            // `seq - base` would trap below the base: check first.
+            guard seq >= base, let packet = facts(at: Int(seq - base)) else { break }
             let index = Int(seq - base)
-            guard seq >= base, let packet = facts(at: index) else { break }
             if !packet.delivered {
                 guard isEarlyDeliverable(service: packet.service, causalPast: packet.causalPast) else {
                     if packet.service == .causal { causalWaits = true }
