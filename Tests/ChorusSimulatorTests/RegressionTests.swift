@@ -66,9 +66,11 @@ extension RegressionTests {
         let report = simulation.run()
         #expect(report.passed, "\(report.summary)\n\(report.violations.prefix(5).map(\.description))")
         #expect(report.refusedSends == 0)
-        // The run is deterministic: 247 deliveries since retransmissions are requested one visit
-        // later (274 before); the floor catches a collapse, not that trade.
-        #expect(report.delivered.reduce(0, +) >= 240)
+        // The run is deterministic: 218 deliveries since the install waits a visit after the
+        // recovery target (247 before, 274 before retransmissions were requested a visit later).
+        // Each change sends the run down another random path with other traffic (seeds 5-28 of
+        // this setup land on both sides); the floor catches a collapse, not such a trade.
+        #expect(report.delivered.reduce(0, +) >= 200)
     }
 }
 
