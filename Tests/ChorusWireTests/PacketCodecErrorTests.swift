@@ -32,7 +32,8 @@ struct PacketCodecErrorTests {
     static let join = Packet.join(JoinMessage(
         sender: NodeID(1), ringID: ring, maxRingSeq: 42, procSet: [NodeID(1), NodeID(2), NodeID(3)], failSet: [NodeID(7)]
     ))
-    // Commit offsets: rotation 20, position 21, memberCount 23, members 25 (43 bytes each without committed senders; filled at +40, committedCount at +41).
+    // Commit offsets: rotation 20, position 21, memberCount 23, members 25 (43 bytes each without
+    // committed senders; filled at +40, committedCount at +41).
     static let commit = Packet.commit(CommitToken(
         ringID: ring, members: [NodeID(1), NodeID(2)], memberInfo: [.empty, .empty], rotation: 1, position: 1
     ))
