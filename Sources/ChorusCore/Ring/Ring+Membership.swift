@@ -86,7 +86,8 @@ extension Ring {
     /// Called when a gather starts: a recovery left after every recovery packet arrived may have
     /// been installed by another member, so its post-gap delivery becomes this daemon's commitment.
     /// Had this daemon missed a recovery packet, no member could have installed: the install waits
-    /// until every member saw the target and held all up to it (`handleToken`).
+    /// until every member saw the target and held all up to it (`handleToken`). Every member's target
+    /// is the same seq because nothing but recovery packets is sent during recovery.
     private mutating func keepCommitment() {
         guard phase == .recovery, let state = recovery, let target = state.targetSeq, let old = installed,
             let log = pending, log.myAru >= target
