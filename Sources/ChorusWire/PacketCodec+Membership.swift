@@ -8,7 +8,8 @@ import NIOCore
 // Commit body:
 //
 //     ringID | rotation u8 | position u16 | memberCount u16 | member * memberCount
-//     member = id u32 | oldRingID | myAru u64 | highSeq u64 | stableSeq u64 | filled u8 (0/1)
+//     member = id u32 | oldRingID | myAru u64 | highSeq u64 | stableSeq u64 | filled u8 (0/1) |
+//              committedCount u16 | committedSenders u32 * committedCount
 //
 // Leave and wake bodies:
 //
@@ -17,7 +18,8 @@ import NIOCore
 extension PacketCodec {
     static let joinFixedSize = 4 + 12 + 8 + 2 + 2
     static let commitFixedSize = 12 + 1 + 2 + 2
-    static let commitMemberSize = 4 + 12 + 8 + 8 + 8 + 1
+    /// A member entry without its committed senders.
+    static let commitMemberSize = 4 + 12 + 8 + 8 + 8 + 1 + 2
     static let senderAndRingSize = 4 + 12
 
     // MARK: Join
@@ -83,6 +85,7 @@ extension PacketCodec {
             buffer.writeInteger(info.highSeq)
             buffer.writeInteger(info.stableSeq)
             buffer.writeBool(info.filled)
+            writeNodeList(info.committedSenders, into: &buffer)
         }
     }
 
@@ -104,8 +107,11 @@ extension PacketCodec {
             let highSeq = try reader.read(UInt64.self, "commit.memberInfo.highSeq")
             let stableSeq = try reader.read(UInt64.self, "commit.memberInfo.stableSeq")
             let filled = try reader.readBool("commit.memberInfo.filled")
+            let committed = try readNodeList(&reader, "commit.memberInfo.committedSenders")
             infos.append(
-                CommitMemberInfo(oldRingID: oldRingID, myAru: myAru, highSeq: highSeq, stableSeq: stableSeq, filled: filled)
+                CommitMemberInfo(
+                    oldRingID: oldRingID, myAru: myAru, highSeq: highSeq, stableSeq: stableSeq, filled: filled,
+                    committedSenders: committed)
             )
         }
         return CommitToken(ringID: ringID, members: members, memberInfo: infos, rotation: rotation, position: position)
@@ -117,6 +123,10 @@ extension PacketCodec {
         try checkStrictlyAscending(commit.members, "commit.members")
         guard commit.memberInfo.count == commit.members.count else {
             throw .lengthMismatch(field: "commit.memberInfo", declared: commit.members.count, actual: commit.memberInfo.count)
+        }
+        for info in commit.memberInfo {
+            try checkLimit(info.committedSenders.count, "commit.memberInfo.committedSenders", WireLimits.maxMembers)
+            try checkStrictlyAscending(info.committedSenders, "commit.memberInfo.committedSenders")
         }
         guard commit.rotation == 1 || commit.rotation == 2 else {
             throw .invalidField("commit.rotation", reason: "\(commit.rotation) is neither 1 nor 2")

@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// Layout, integers big endian:
 ///
-///     magic u16 (0xC405) | version u8 (3) | type u8 | bodyLength u32 | body | crc32c u32
+///     magic u16 (0xC405) | version u8 (4) | type u8 | bodyLength u32 | body | crc32c u32
 ///
 /// The CRC covers every byte before it. `decode` checks, in order: magic, version, type,
 /// that `bodyLength` is exactly the bytes between header and trailer, the CRC, then every
@@ -17,8 +17,8 @@ public enum PacketCodec {
     /// The first two bytes of every packet.
     public static let magic: UInt16 = 0xC405
     /// The format version this build writes and reads (3: causal data packets carry `causalPast`,
-    /// the token carries `barrierSeq`).
-    public static let version: UInt8 = 3
+    /// the token carries `barrierSeq`; 4: commit member entries carry `committedSenders`).
+    public static let version: UInt8 = 4
     /// Bytes before the body: magic, version, type, body length.
     public static let headerSize = 8
     /// Bytes after the body: the CRC32C.
@@ -136,7 +136,8 @@ public enum PacketCodec {
     ///   `maxRetransmitRequests`.
     /// - Join: `procSet`, `failSet` strictly ascending, at most `maxMembers` each; `maxRingSeq >= ringID.seq`.
     /// - Commit: `members` non-empty, strictly ascending, at most `maxMembers`; `memberInfo.count ==
-    ///   members.count`; `rotation` 1 or 2; `position < members.count`.
+    ///   members.count`; each `committedSenders` strictly ascending, at most `maxMembers`; `rotation` 1 or 2;
+    ///   `position < members.count`.
     public static func validate(_ packet: Packet) throws(WireError) {
         switch packet {
         case .data(let data): try validateData(data)
@@ -174,7 +175,7 @@ public enum PacketCodec {
     public static func largestControlPacket(members: Int, retransmitRequests: Int) -> Int {
         overhead
             + max(
-                tokenFixedSize + 8 * retransmitRequests, commitFixedSize + commitMemberSize * members,
+                tokenFixedSize + 8 * retransmitRequests, commitFixedSize + (commitMemberSize + 4 * members) * members,
                 joinFixedSize + 4 * 2 * members)
     }
 
@@ -183,7 +184,9 @@ public enum PacketCodec {
         case .data(let data): dataBodySize(data)
         case .token(let token): tokenFixedSize + 8 * token.retransmitRequests.count
         case .join(let join): joinFixedSize + 4 * (join.procSet.count + join.failSet.count)
-        case .commit(let commit): commitFixedSize + commitMemberSize * commit.members.count
+        case .commit(let commit):
+            commitFixedSize + commitMemberSize * commit.members.count
+                + 4 * commit.memberInfo.reduce(0) { $0 + $1.committedSenders.count }
         case .leave, .wake: senderAndRingSize
         }
     }

@@ -144,13 +144,21 @@ public struct CommitMemberInfo: Sendable, Equatable {
     public var stableSeq: UInt64
     /// False until the member has filled its entry.
     public var filled: Bool
+    /// Old-ring senders (ascending) whose packets after a gap this member must still deliver: an
+    /// earlier recovery of the same old ring, which another member may have finished, delivered
+    /// theirs. Empty unless this member left such a recovery before installing.
+    public var committedSenders: [NodeID]
 
-    public init(oldRingID: RingID, myAru: UInt64, highSeq: UInt64, stableSeq: UInt64, filled: Bool) {
+    public init(
+        oldRingID: RingID, myAru: UInt64, highSeq: UInt64, stableSeq: UInt64, filled: Bool,
+        committedSenders: [NodeID] = []
+    ) {
         self.oldRingID = oldRingID
         self.myAru = myAru
         self.highSeq = highSeq
         self.stableSeq = stableSeq
         self.filled = filled
+        self.committedSenders = committedSenders
     }
 
     public static let empty = CommitMemberInfo(oldRingID: .none, myAru: 0, highSeq: 0, stableSeq: 0, filled: false)

@@ -121,7 +121,8 @@ enum Gen {
                 ? CommitMemberInfo.empty
                 : CommitMemberInfo(
                     oldRingID: ringID(&rng), myAru: UInt64.random(in: 0...100, using: &rng),
-                    highSeq: UInt64.random(in: 0...200, using: &rng), stableSeq: UInt64.random(in: 0...50, using: &rng), filled: true
+                    highSeq: UInt64.random(in: 0...200, using: &rng), stableSeq: UInt64.random(in: 0...50, using: &rng), filled: true,
+                    committedSenders: rng.chance(0.2) ? nodeSet(&rng, maxCount: 4) : []
                 )
         }
         return CommitToken(

@@ -32,7 +32,8 @@ struct PacketCodecErrorTests {
     static let join = Packet.join(JoinMessage(
         sender: NodeID(1), ringID: ring, maxRingSeq: 42, procSet: [NodeID(1), NodeID(2), NodeID(3)], failSet: [NodeID(7)]
     ))
-    // Commit offsets: rotation 20, position 21, memberCount 23, members 25 (41 bytes each; filled at +40).
+    // Commit offsets: rotation 20, position 21, memberCount 23, members 25 (43 bytes each without
+    // committed senders; filled at +40, committedCount at +41).
     static let commit = Packet.commit(CommitToken(
         ringID: ring, members: [NodeID(1), NodeID(2)], memberInfo: [.empty, .empty], rotation: 1, position: 1
     ))
@@ -160,15 +161,25 @@ struct PacketCodecErrorTests {
         #expect(S.error(Self.commit) { $0[20] = 0 } != nil)
         #expect(S.error(Self.commit) { $0[20] = 3 } != nil)
         #expect(S.error(Self.commit) { S.put(UInt16(2), at: 21, in: &$0) } != nil)
-        #expect(S.error(Self.commit) { S.put(UInt32(1), at: 25 + 41, in: &$0) } != nil)  // duplicate member
+        #expect(S.error(Self.commit) { S.put(UInt32(1), at: 25 + 43, in: &$0) } != nil)  // duplicate member
         #expect(S.error(Self.commit) { $0[25 + 40] = 2 } != nil)
         #expect(S.error(Self.commit) { S.put(UInt16.max, at: 23, in: &$0) }
             == .tooMany("commit.members", count: 65535, limit: WireLimits.maxMembers))
         #expect(S.error(Self.commit) { bytes in  // no members
             S.put(UInt16(0), at: 23, in: &bytes)
             S.put(UInt16(0), at: 21, in: &bytes)
-            bytes.removeLast(82)
+            bytes.removeLast(86)
         } == .invalidField("commit.members", reason: "empty"))
+    }
+
+    /// Committed senders (at 25 + 43 in the first member entry) must be strictly ascending.
+    @Test func commitCommittedSenders() {
+        var info = CommitMemberInfo.empty
+        info.committedSenders = [NodeID(1), NodeID(2)]
+        let commit = Packet.commit(CommitToken(
+            ringID: Self.ring, members: [NodeID(1), NodeID(2)], memberInfo: [info, .empty], rotation: 1, position: 1))
+        #expect(S.error(commit) { _ in } == nil)
+        #expect(S.error(commit) { S.put(UInt32(1), at: 25 + 47, in: &$0) } != nil)  // duplicate sender
     }
 
     @Test func truncationAtEveryLength() {

@@ -23,7 +23,7 @@ struct PacketCodecTests {
     @Test func headerLayout() {
         let packet = Packet.wake(WakeMessage(sender: NodeID(1), ringID: Self.ring))
         let bytes = PacketCodec.encode(packet).bytes
-        #expect(bytes[0..<8] == [0xC4, 0x05, 3, 6, 0, 0, 0, 16])
+        #expect(bytes[0..<8] == [0xC4, 0x05, 4, 6, 0, 0, 0, 16])
         #expect(bytes.count == 8 + 16 + 4)
         let crc = bytes[(bytes.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         #expect(crc == CRC32C.checksum(bytes[..<(bytes.count - 4)]))
@@ -106,8 +106,10 @@ struct PacketCodecTests {
         let token = Packet.token(Token(
             ringID: Self.ring, tokenSeq: 1, seq: 1000, aru: 0, aruID: nil, retransmitRequests: Array(1...256),
             fcc: 0, backlog: 0, idleRotations: 0, recoveryPending: 0, barrierSeq: 0))
+        var full = CommitMemberInfo.empty
+        full.committedSenders = members
         let commit = Packet.commit(CommitToken(
-            ringID: Self.ring, members: members, memberInfo: Array(repeating: .empty, count: members.count),
+            ringID: Self.ring, members: members, memberInfo: Array(repeating: full, count: members.count),
             rotation: 1, position: 0))
         let join = Packet.join(JoinMessage(
             sender: NodeID(1), ringID: Self.ring, maxRingSeq: 42, procSet: members, failSet: members))
@@ -160,11 +162,14 @@ struct PacketCodecTests {
     }
 
     @Test func commits() throws {
-        let members = [NodeID(1), NodeID(2), NodeID(5)]
+        let members = [NodeID(1), NodeID(2), NodeID(5), NodeID(6)]
         let infos = [
             CommitMemberInfo(oldRingID: Self.ring, myAru: 10, highSeq: 12, stableSeq: 8, filled: true),
             .empty,
             CommitMemberInfo(oldRingID: .none, myAru: 0, highSeq: 0, stableSeq: 0, filled: true),
+            CommitMemberInfo(
+                oldRingID: Self.ring, myAru: 3, highSeq: 9, stableSeq: 2, filled: true,
+                committedSenders: [NodeID(1), NodeID(4), NodeID(7)]),
         ]
         try Self.roundTrip(.commit(CommitToken(ringID: Self.ring, members: members, memberInfo: infos, rotation: 1, position: 0)))
         try Self.roundTrip(.commit(CommitToken(ringID: Self.ring, members: members, memberInfo: infos, rotation: 2, position: 2)))

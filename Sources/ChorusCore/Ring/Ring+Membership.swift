@@ -35,7 +35,23 @@ struct RecoveryState: Sendable {
     var oldHigh: UInt64
     /// New-ring members that come from this daemon's old ring: the transitional configuration.
     var survivors: [NodeID]
+    /// Old-ring senders whose packets after a gap the install delivers: the survivors, and the
+    /// senders the survivors committed to in earlier recoveries of the same old ring (ascending).
+    var gapSenders: [NodeID]
     var forwarded: CommitToken?
+}
+
+/// What a daemon that left a recovery without installing still owes its old ring.
+///
+/// Another member of that recovery may have installed, delivering in the transitional
+/// configuration the packets after the first gap of every sender in `gapSenders`. This daemon
+/// held every recovery packet, so it holds those packets and their causal past too, and the
+/// next install that ends the same old ring must deliver them as well (extended virtual
+/// synchrony's safe delivery: every member of a transitional configuration delivers what one
+/// delivered there). It reports them in its commit entry so the other survivors agree.
+struct Commitment: Sendable {
+    var oldRingID: RingID
+    var gapSenders: [NodeID]
 }
 
 /// Membership: gather, commit, recovery, install.
@@ -47,6 +63,7 @@ extension Ring {
     /// the first join broadcast must already name it, or the others could reach consensus on
     /// the old membership before it arrives and re-form without it, over and over.
     mutating func enterGather(now: Instant, failed: [NodeID], including: [NodeID] = [], into actions: inout [RingAction]) {
+        keepCommitment()
         phase = .gather
         heldToken = nil
         lastSentToken = nil
@@ -64,6 +81,18 @@ extension Ring {
         broadcastJoin(into: &actions)
         arm(.joinRetransmit, now + options.joinTimeout, into: &actions)
         arm(.consensus, now + options.consensusTimeout, into: &actions)
+    }
+
+    /// Called when a gather starts: a recovery left after every recovery packet arrived may have
+    /// been installed by another member, so its post-gap delivery becomes this daemon's commitment.
+    /// Had this daemon missed a recovery packet, no member could have installed: the install waits
+    /// until every member saw the target and held all up to it (`handleToken`). Every member's target
+    /// is the same seq because nothing but recovery packets is sent during recovery.
+    private mutating func keepCommitment() {
+        guard phase == .recovery, let state = recovery, let target = state.targetSeq, let old = installed,
+            let log = pending, log.myAru >= target
+        else { return }
+        commitment = Commitment(oldRingID: old.ringID, gapSenders: state.gapSenders)
     }
 
     mutating func broadcastJoin(into actions: inout [RingAction]) {
@@ -164,8 +193,10 @@ extension Ring {
         guard let old = installed else {
             return CommitMemberInfo(oldRingID: .none, myAru: 0, highSeq: 0, stableSeq: 0, filled: true)
         }
+        let committed = commitment?.oldRingID == old.ringID ? commitment!.gapSenders : []
         return CommitMemberInfo(
-            oldRingID: old.ringID, myAru: old.myAru, highSeq: old.highSeq, stableSeq: old.stableSeq, filled: true)
+            oldRingID: old.ringID, myAru: old.myAru, highSeq: old.highSeq, stableSeq: old.stableSeq, filled: true,
+            committedSenders: committed)
     }
 
     private mutating func createCommitToken(members: [NodeID], now: Instant, into actions: inout [RingAction]) {
@@ -288,20 +319,24 @@ extension Ring {
         lastSeenIdle = false
         maxRingSeq = max(maxRingSeq, token.ringID.seq)
 
-        var state = RecoveryState(queue: [], oldStable: 0, oldHigh: 0, survivors: [me])
+        var state = RecoveryState(queue: [], oldStable: 0, oldHigh: 0, survivors: [me], gapSenders: [me])
         if let old = installed {
             var lowAru = UInt64.max
             var survivors: [NodeID] = []
+            var gapSenders = Set<NodeID>()
             /// Survivors' arus in ring order: who surely holds which prefix.
             var arus: [(node: NodeID, aru: UInt64)] = []
             for (index, info) in token.memberInfo.enumerated() where info.oldRingID == old.ringID {
                 survivors.append(token.members[index])
+                gapSenders.insert(token.members[index])
+                gapSenders.formUnion(info.committedSenders)
                 arus.append((token.members[index], info.myAru))
                 lowAru = min(lowAru, info.myAru)
                 state.oldHigh = max(state.oldHigh, info.highSeq)
                 state.oldStable = max(state.oldStable, info.stableSeq)
             }
             state.survivors = survivors.sorted()
+            state.gapSenders = gapSenders.sorted()
             // Only what we hold can be re-sent; others' reports do not bound this loop.
             if min(state.oldHigh, old.highSeq) > lowAru {
                 var seq = min(state.oldHigh, old.highSeq)
@@ -324,7 +359,9 @@ extension Ring {
         if var old = installed {
             old.frozen = false
             let transitional = RingConfiguration(kind: .transitional, ringID: new.ringID, members: state.survivors)
-            old.finish(stable: state.oldStable, high: state.oldHigh, transitional: transitional, into: &actions)
+            old.finish(
+                stable: state.oldStable, high: state.oldHigh, transitional: transitional, gapSenders: state.gapSenders,
+                into: &actions)
             counters.malformedMessages += old.malformed
         }
         actions.append(.configuration(RingConfiguration(kind: .regular, ringID: new.ringID, members: new.members)))
@@ -333,6 +370,7 @@ extension Ring {
         installed = new
         pending = nil
         recovery = nil
+        commitment = nil  // the old ring is finished
         phase = .operational
         counters.configurationsInstalled += 1
         for member in new.members { penalties[member] = nil }

@@ -138,8 +138,13 @@ extension Ring {
             token.recoveryPending = token.recoveryPending > 0 ? token.recoveryPending - 1 : 0
             recovery!.reportedDone = true
         }
+        // The install waits for a visit after the one that set the target: its stability then
+        // covers a rotation in which every member saw the target and held everything up to it,
+        // which `keepCommitment` relies on should the token be lost after this install.
+        var targetSetThisVisit = false
         if phase == .recovery, token.recoveryPending == 0, recovery!.targetSeq == nil {
             recovery!.targetSeq = token.seq
+            targetSetThisVisit = true
         }
 
         // 3. All-received-upto.
@@ -201,7 +206,7 @@ extension Ring {
             pendingFailure = nil
             penalize(failed, now: now)
             enterGather(now: now, failed: [failed], into: &actions)
-        } else if phase == .recovery, let target = recovery?.targetSeq, stableSeq >= target {
+        } else if phase == .recovery, !targetSetThisVisit, let target = recovery?.targetSeq, stableSeq >= target {
             install(now: now, into: &actions)
         }
     }

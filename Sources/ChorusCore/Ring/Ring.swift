@@ -55,6 +55,8 @@ public struct Ring: Sendable {
     var gather = GatherState()
     var commit: CommitState?
     var recovery: RecoveryState?
+    /// Post-gap deliveries owed to the installed ring by a recovery left before its install.
+    var commitment: Commitment?
     /// Back-off against daemons that were failed, so one-way links cannot livelock the ring.
     var penalties: [NodeID: Penalty] = [:]
 

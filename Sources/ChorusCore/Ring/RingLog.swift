@@ -295,16 +295,19 @@ struct RingLog {
 
     /// Delivers what is left when this ring ends, following extended virtual synchrony.
     ///
-    /// Every survivor of this ring calls this with the same `stable`, `high` and `survivors`, and
-    /// (after recovery) holds the same packets, so all make the same split:
+    /// Every survivor of this ring calls this with the same `stable`, `high`, `transitional` and
+    /// `gapSenders`, and (after recovery) holds the same packets, so all make the same split:
     /// 1. in the old regular configuration: in seq order up to the first missing packet or unstable
     ///    safe packet, plus every packet that the reliable, fifo and causal rules allow (a superset
     ///    of what any survivor delivered early, since recovery gave every survivor those packets);
     /// 2. then the transitional configuration event;
     /// 3. then the rest in seq order: everything before the first gap, and after it only packets of
-    ///    survivors, whose causal past is complete (a sender holds all it sent and delivered).
+    ///    `gapSenders`, whose causal past is complete: the survivors (a sender holds all it sent and
+    ///    delivered) and the senders an unfinished earlier recovery of this ring committed to (whose
+    ///    holdings that recovery gave to a survivor, see `Commitment`).
     mutating func finish(
-        stable: UInt64, high: UInt64, transitional: RingConfiguration, into actions: inout [RingAction]
+        stable: UInt64, high: UInt64, transitional: RingConfiguration, gapSenders: [NodeID],
+        into actions: inout [RingAction]
     ) {
         deliveryEnabled = true
         stableSeq = max(stableSeq, stable)
@@ -332,7 +335,7 @@ struct RingLog {
         }
         // 2. Transitional configuration.
         actions.append(.configuration(transitional))
-        let survivors = Set(transitional.members)
+        let gapSenders = Set(gapSenders)
         var gapSeen = false
         seq = cursor
         while seq <= high {
@@ -343,7 +346,7 @@ struct RingLog {
                 continue
             }
             if slot.delivered || slot.packet.isRecovery { continue }
-            if !gapSeen || survivors.contains(slot.packet.sender) {
+            if !gapSeen || gapSenders.contains(slot.packet.sender) {
                 deliver(at: Int(seq - base), into: &actions)
             }
         }
