@@ -39,4 +39,19 @@ enum ShortLossyRuns {
             return simulation.run().violations.contains { $0.rule == rule }
         }.count
     }
+
+    /// The runs with `traffic` pass every checker, and with `broken` applied on top at least one
+    /// reports `rule`: the promise is kept, and its checker can see it broken.
+    static func expectCaught(
+        _ rule: Rule, _ what: String, traffic: (inout SimulationConfig) -> Void,
+        broken: (inout SimulationConfig) -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        expectClean(traffic, sourceLocation: sourceLocation)
+        let caught = count(violating: rule) { config in
+            traffic(&config)
+            broken(&config)
+        }
+        print("\(what): \(rule) caught \(caught) of \(seeds.count) runs")
+        #expect(caught > 0, "no run was caught by \(rule) with \(what)", sourceLocation: sourceLocation)
+    }
 }
