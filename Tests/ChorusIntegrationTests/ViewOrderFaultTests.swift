@@ -44,7 +44,15 @@ import Testing
             }
         }
         burst(4)
-        try await Task.sleep(for: .milliseconds(500))
+        // Every client's last message (seq 244), sent in the merged configuration, reaches every client.
+        let last = UInt64(cycles * 80 + 4)
+        for client in clients {
+            try await client.wait("every sender's last message") { client in
+                clients.allSatisfy { sender in
+                    client.messages.contains { $0.sender == sender.privateGroup && $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) == last }
+                }
+            }
+        }
         let history = fixture.recorder.finish()
         var checked = 0
         for client in clients {

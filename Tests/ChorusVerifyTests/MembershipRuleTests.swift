@@ -167,13 +167,19 @@ private func causalAcrossViewHistory(shift: Bool) -> History {
     #expect(Checkers.liveness(h.finish(alive: [a, b], extra: testBound / 2), options: testOptions).isEmpty)
 }
 
-@Test func messageLostAfterQuiescenceIsCaught() {
+/// a and b together in c1 and quiet; a reliable message of a, delivered by a only.
+private func quietPairWithOneMessageLost() -> (B, MessageID) {
     var h = B()
     h.regular(c1, members: [a, b])
     h.quiesce()
     h.wait(2 * testBound)
     let x = h.send(a, .reliable)
     h.deliver(x, at: [a])
+    return (h, x)
+}
+
+@Test func messageLostAfterQuiescenceIsCaught() {
+    let (h, x) = quietPairWithOneMessageLost()
     let violations = Checkers.checkAll(h.finish(alive: [a, b], extra: 10 * testBound), options: testOptions)
     // Both stayed in c1 to the end: failure atomicity now compares that last stretch too.
     #expect(rules(violations) == [.failureAtomicity, .liveness], "\(violations)")
@@ -182,12 +188,7 @@ private func causalAcrossViewHistory(shift: Bool) -> History {
     #expect(liveness?.processes == [a, b])
     #expect(liveness?.messages == [x])
     // A message sent within the grace period of the end is not compared yet.
-    var late = B()
-    late.regular(c1, members: [a, b])
-    late.quiesce()
-    late.wait(2 * testBound)
-    let y = late.send(a, .reliable)
-    late.deliver(y, at: [a])
+    let (late, _) = quietPairWithOneMessageLost()
     #expect(Checkers.failureAtomicity(late.finish(alive: [a, b], extra: testBound / 2), options: testOptions).isEmpty)
 }
 

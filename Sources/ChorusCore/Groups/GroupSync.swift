@@ -184,9 +184,11 @@ extension GroupLayer {
             ignoredMessages += 1
             return
         }
+        phase = .initial  // so `sync.held` stays uniquely referenced (no copy per announcement piece)
         switch sync.accept(daemon, configuration: configuration, more: more) {
         case .ignored:
             ignoredMessages += 1
+            phase = .synchronizing(sync)
             return
         case .first:
             state.replaceSessions(of: daemon, with: announced)
