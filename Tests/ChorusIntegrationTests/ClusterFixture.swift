@@ -12,10 +12,13 @@ struct ClusterFixture {
 
     /// Starts `count` daemons from `basePort` and connects a client to each (over TCP, or over the
     /// Unix socket for every second daemon, so both listeners are exercised).
-    static func start(count: Int = 3, basePort: Int, ringSection: String = LocalCluster.fastTimeouts, extraConfig: String = "") async throws
-        -> ClusterFixture
-    {
-        let cluster = try LocalCluster(count: count, basePort: basePort, ringSection: ringSection, extraConfig: extraConfig)
+    /// With `network`, every daemon runs in its own namespace and every client uses the Unix socket.
+    static func start(
+        count: Int = 3, basePort: Int, ringSection: String = LocalCluster.fastTimeouts, extraConfig: String = "",
+        network: NamespaceNetwork? = nil
+    ) async throws -> ClusterFixture {
+        let cluster = try LocalCluster(
+            count: count, basePort: basePort, ringSection: ringSection, extraConfig: extraConfig, network: network)
         var fixture = ClusterFixture(cluster: cluster)
         do {
             try await cluster.start()
@@ -36,7 +39,8 @@ struct ClusterFixture {
         let daemon = UInt32(index + 1)
         let process = recorder.incarnate(daemon)
         return TestClient(
-            name: name ?? "client-\(member.name)", endpoint: index % 2 == 1 ? member.unixEndpoint : member.endpoint,
+            name: name ?? "client-\(member.name)",
+            endpoint: index % 2 == 1 || cluster.network != nil ? member.unixEndpoint : member.endpoint,
             process: process, group: "g", fullGroup: cluster.members.count, recorder: recorder)
     }
 
@@ -49,6 +53,51 @@ struct ClusterFixture {
         Checkers.checkAll(
             recorder.finish(),
             options: CheckOptions(livenessBound: livenessBound).disabling(.safeDelivery, .liveness, .configurationConsistency))
+    }
+
+    /// Checks, in every client's log, that each delivery of fifo service or stronger follows a
+    /// regular view of `group` that has its sender (in the sender's configuration, or as one of
+    /// the last messages of the configuration before, in its transitional view); returns how many
+    /// deliveries it checked. A focused, readable form of rule `viewPlacement` for these tests.
+    func checkSendersInViews(_ history: History, group: String = "g") -> Int {
+        var checked = 0
+        for client in clients {
+            guard let log = history.logs[client.process] else {
+                Issue.record("no log for \(client.name)")
+                continue
+            }
+            var lastRegular: GroupViewEvent?
+            var lastView: GroupViewEvent?
+            for entry in log {
+                switch entry.event {
+                case .view(let view) where view.group == group:
+                    lastView = view
+                    if view.kind == .regular { lastRegular = view }
+                case .deliver(let id, let service, _) where service >= .fifo:
+                    checked += 1
+                    let placed = lastRegular?.members.contains(id.session) ?? false
+                    #expect(
+                        placed,
+                        "\(client.name) got \(id) (\(service)) after \(lastView.map { "\($0.kind) view \($0.viewID) \($0.members)" } ?? "no view"); its last regular view \(lastRegular.map { "\($0.viewID) \($0.members)" } ?? "none") lacks the sender")
+                default:
+                    break
+                }
+            }
+        }
+        return checked
+    }
+
+    /// Waits until every client has received every client's message number `seq`.
+    func awaitEveryonesMessage(_ seq: UInt64, timeout: Double = 20) async throws {
+        for client in clients {
+            try await client.wait("every sender's message \(seq)", timeout: timeout) { client in
+                clients.allSatisfy { sender in
+                    client.messages.contains {
+                        $0.sender == sender.privateGroup && $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) == seq
+                    }
+                }
+            }
+        }
     }
 
     /// Ends the clients' sessions, then the daemons, and removes the cluster's files.

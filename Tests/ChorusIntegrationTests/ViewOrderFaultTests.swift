@@ -45,36 +45,8 @@ import Testing
         }
         burst(4)
         // Every client's last message (seq 244), sent in the merged configuration, reaches every client.
-        let last = UInt64(cycles * 80 + 4)
-        for client in clients {
-            try await client.wait("every sender's last message") { client in
-                clients.allSatisfy { sender in
-                    client.messages.contains { $0.sender == sender.privateGroup && $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) == last }
-                }
-            }
-        }
-        let history = fixture.recorder.finish()
-        var checked = 0
-        for client in clients {
-            let log = try #require(history.logs[client.process])
-            var lastRegular: GroupViewEvent?
-            var lastView: GroupViewEvent?
-            for entry in log {
-                switch entry.event {
-                case .view(let view) where view.group == "g":
-                    lastView = view
-                    if view.kind == .regular { lastRegular = view }
-                case .deliver(let id, let service, _) where service >= .fifo:
-                    checked += 1
-                    let placed = lastRegular?.members.contains(id.session) ?? false
-                    #expect(
-                        placed,
-                        "\(client.name) got \(id) (\(service)) after \(lastView.map { "\($0.kind) view \($0.viewID) \($0.members)" } ?? "no view"); its last regular view \(lastRegular.map { "\($0.viewID) \($0.members)" } ?? "none") lacks the sender")
-                default:
-                    break
-                }
-            }
-        }
+        try await fixture.awaitEveryonesMessage(UInt64(cycles * 80 + 4))
+        let checked = fixture.checkSendersInViews(fixture.recorder.finish())
         print("pause cycles: \(cycles), fifo-or-stronger deliveries checked against their senders' views: \(checked)")
         #expect(checked > 3 * 80 * cycles)
         let violations = fixture.violations()
