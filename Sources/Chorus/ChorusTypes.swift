@@ -96,6 +96,10 @@ public struct ChorusMembership: Sendable, Equatable {
     public var members: [String]
     /// Join/leave/disconnect: the member concerned. Network: the members that moved together.
     public var changed: [String]
+    /// The members that were not in the previous view of this group the session was shown.
+    public var added: [String]
+    /// The members of the previous view of this group the session was shown that left this one.
+    public var removed: [String]
 
     init(_ event: MembershipEvent) {
         group = event.group
@@ -104,6 +108,8 @@ public struct ChorusMembership: Sendable, Equatable {
         reason = event.reason
         members = event.members
         changed = event.changed
+        added = event.added
+        removed = event.removed
     }
 }
 

@@ -8,7 +8,7 @@ import NIOCore
 /// unless stated otherwise.
 public enum ClientProtocol {
     /// The protocol version this build speaks; a daemon refuses a connect with another.
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     /// Bytes before the body: the length field and the type byte.
     public static let headerSize = 5
     /// Largest frame (type byte and body) a peer may send: a 16 MiB payload plus headers.

@@ -55,10 +55,15 @@ public struct MembershipEvent: Sendable, Equatable {
     public var members: [String]
     /// Join/leave/disconnect: the member concerned. Network: the members that moved together.
     public var changed: [String]
+    /// The members that were not in the previous view of the group the member was shown (for a
+    /// member's first view, the members its daemon's previous view of the group lacked).
+    public var added: [String]
+    /// The members of the previous view that are not in this one.
+    public var removed: [String]
 
     public init(
         group: String, viewRingSeq: UInt64, viewRingRepresentative: UInt32, viewIndex: UInt64, kind: Kind,
-        reason: Reason, members: [String], changed: [String]
+        reason: Reason, members: [String], changed: [String], added: [String] = [], removed: [String] = []
     ) {
         self.group = group
         self.viewRingSeq = viewRingSeq
@@ -68,6 +73,8 @@ public struct MembershipEvent: Sendable, Equatable {
         self.reason = reason
         self.members = members
         self.changed = changed
+        self.added = added
+        self.removed = removed
     }
 }
 
@@ -106,6 +113,8 @@ public enum DaemonEvent: Sendable, Equatable {
             buffer.writeInteger(event.reason.rawValue)
             buffer.writeStringList(event.members)
             buffer.writeStringList(event.changed)
+            buffer.writeStringList(event.added)
+            buffer.writeStringList(event.removed)
             buffer.finishFrame(at: start)
         case .error(let code, let text):
             let start = buffer.startFrame(.error)
@@ -175,9 +184,11 @@ public enum DaemonEvent: Sendable, Equatable {
             }
             let members = try reader.stringList("members", limit: Int(UInt16.max))
             let changed = try reader.stringList("changed", limit: Int(UInt16.max))
+            let added = try reader.stringList("added", limit: Int(UInt16.max))
+            let removed = try reader.stringList("removed", limit: Int(UInt16.max))
             event = .membership(MembershipEvent(
                 group: group, viewRingSeq: ringSeq, viewRingRepresentative: representative, viewIndex: index,
-                kind: kind, reason: reason, members: members, changed: changed))
+                kind: kind, reason: reason, members: members, changed: changed, added: added, removed: removed))
         case .error:
             let code = ErrorCode(rawValue: try reader.integer("code", as: UInt16.self))
             event = .error(code: code, text: try reader.string16("text"))

@@ -82,7 +82,9 @@ struct SimRecorder {
                 }
             }(),
             members: view.members.map { SessionKey(daemon: $0.daemon.rawValue, local: $0.local) },
-            changed: view.changed.map { SessionKey(daemon: $0.daemon.rawValue, local: $0.local) })
+            changed: view.changed.map { SessionKey(daemon: $0.daemon.rawValue, local: $0.local) },
+            added: view.added.map { SessionKey(daemon: $0.daemon.rawValue, local: $0.local) },
+            removed: view.removed.map { SessionKey(daemon: $0.daemon.rawValue, local: $0.local) })
         append(.view(event), process, time)
     }
 

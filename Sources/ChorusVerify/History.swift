@@ -116,8 +116,13 @@ public struct GroupViewEvent: Hashable, Sendable {
     public var members: [SessionKey]
     /// The members that moved together with the receiver (network changes), or those joining/leaving.
     public var changed: [SessionKey]
+    /// Sorted, if the process reported it: the members not in the group's previous view there.
+    public var added: [SessionKey]?
+    /// Sorted, if the process reported it: the previous view's members that are not in this one.
+    public var removed: [SessionKey]?
     public init(
-        group: String, viewID: ViewIdentifier, kind: Kind, reason: Reason, members: [SessionKey], changed: [SessionKey]
+        group: String, viewID: ViewIdentifier, kind: Kind, reason: Reason, members: [SessionKey], changed: [SessionKey],
+        added: [SessionKey]? = nil, removed: [SessionKey]? = nil
     ) {
         self.group = group
         self.viewID = viewID
@@ -125,6 +130,8 @@ public struct GroupViewEvent: Hashable, Sendable {
         self.reason = reason
         self.members = members
         self.changed = changed
+        self.added = added
+        self.removed = removed
     }
 }
 

@@ -35,7 +35,10 @@ extension Checkers {
             e.count(.configurationConsistency, p.configs.count)
             var viewed = Set<String>()
             for entry in p.log {
-                if case .view(let view) = entry.event { viewed.insert(view.group) }
+                if case .view(let view) = entry.event {
+                    viewed.insert(view.group)
+                    if view.added != nil { e.count(.views) }  // rule 5: its added and removed
+                }
                 guard case .deliver(let id, let service, _) = entry.event else { continue }
                 if service >= .agreed { e.count(.totalOrder) }
                 if service == .safe { e.count(.safeDelivery) }

@@ -14,6 +14,10 @@
 ///    happened to them later (what precedes m does not depend on it). Compared for groups both
 ///    processes recorded views of after that event, starting with the same view (daemons that
 ///    part before a state exchange completes show different first views).
+/// 5. Where a process reports what a view added and removed, that is exactly the difference from
+///    the previous view of the group it showed (first view: added within the members, removed
+///    outside them), and a join view adds the joiner, a leave or disconnect view removes the one
+///    concerned.
 /// A view as one process showed it, with the number of agreed/safe deliveries before it in its
 /// configuration and its time.
 struct PlacedView {
@@ -67,6 +71,7 @@ extension Checkers {
                                 processes: [p.id])
                         }
                     }
+                    checkDifference(view, from: last[view.group], p.id, i, &sink)
                     last[view.group] = view
                     if config >= 0 { perConfig[config][view.group, default: []].append(PlacedView(view: view, position: agreedSince, time: entry.time)) }
                 default:
@@ -93,6 +98,37 @@ extension Checkers {
         for (key, members) in ix.configurationGroups where members.count > 1 {
             compareCausalPlacements(members, key, segmentViews, causalPlacements, ix, &sink)
         }
+    }
+
+    /// Rule 5: `view.added` and `view.removed` against the previous view of its group.
+    private static func checkDifference(
+        _ view: GroupViewEvent, from previous: GroupViewEvent?, _ process: ProcessID, _ index: Int,
+        _ sink: inout ViolationSink
+    ) {
+        guard let added = view.added, let removed = view.removed else { return }
+        let members = Set(view.members)
+        var wrong: [String] = []
+        if let previous {
+            let before = Set(previous.members)
+            let expectedAdded = members.subtracting(before).sorted()
+            let expectedRemoved = before.subtracting(members).sorted()
+            if added != expectedAdded { wrong.append("added \(listing(added)), not \(listing(expectedAdded))") }
+            if removed != expectedRemoved { wrong.append("removed \(listing(removed)), not \(listing(expectedRemoved))") }
+        } else {
+            if !Set(added).isSubset(of: members) { wrong.append("added \(listing(added)) outside the members") }
+            if !Set(removed).isDisjoint(with: members) { wrong.append("removed \(listing(removed)) still members") }
+        }
+        switch view.reason {
+        case .join where previous != nil && added != view.changed:
+            wrong.append("a join of \(listing(view.changed)) added \(listing(added))")
+        case .leave where removed != view.changed, .disconnect where removed != view.changed:
+            wrong.append("a \(view.reason) of \(listing(view.changed)) removed \(listing(removed))")
+        default: break
+        }
+        guard !wrong.isEmpty else { return }
+        sink.report(
+            "\(process): \(view.kind) view \(view.viewID) of group \(view.group) (log #\(index)) \(wrong.joined(separator: "; ")) against the previous view \(previous.map { "\($0.viewID) \(listing($0.members))" } ?? "(none)")",
+            processes: [process])
     }
 
     /// Rule 3 for processes that moved together from one configuration to the same next one.

@@ -31,7 +31,7 @@ struct ClientOptions: ParsableArguments {
 /// One line for a membership event, as the CLI prints it.
 func describe(_ view: ChorusMembership) -> String {
     let kind = view.kind == .regular ? "regular" : "transitional"
-    return "view \(view.group) \(view.viewID) \(kind) \(view.reason): members [\(view.members.joined(separator: ", "))] changed [\(view.changed.joined(separator: ", "))]"
+    return "view \(view.group) \(view.viewID) \(kind) \(view.reason): members [\(view.members.joined(separator: ", "))] changed [\(view.changed.joined(separator: ", "))] added [\(view.added.joined(separator: ", "))] removed [\(view.removed.joined(separator: ", "))]"
 }
 
 func describe(_ message: ChorusMessage) -> String {

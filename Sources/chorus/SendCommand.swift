@@ -124,6 +124,7 @@ struct ListenCommand: AsyncParsableCommand {
             "event": "membership", "group": view.group, "view": view.viewID,
             "kind": view.kind == .regular ? "regular" : "transitional", "reason": view.reason.description,
             "members": view.members, "changed": view.changed,
+            "added": view.added, "removed": view.removed,
         ]
         return encode(object)
     }

@@ -358,6 +358,8 @@ struct GroupLayerTests {
         #expect(t1.first?.reason == .network)
         #expect(t1.first?.viewID == GroupViewID(ring: left, index: 0))
         #expect(t1.first?.recipients == [a])
+        #expect(t1.first?.removed == [c])  // against the previous view, {a, b, c}
+        #expect(t1.first?.added == [])
         let t3 = cluster.views(3)
         #expect(t3.map(\.group) == ["g", "solo"])
         #expect(t3.map(\.members) == [[c], [c]])
@@ -385,6 +387,7 @@ struct GroupLayerTests {
         #expect(regular1.members == [a, b])
         #expect(regular1.changed == [a, b])
         #expect(regular1.kind == .regular)
+        #expect(regular1.added == [] && regular1.removed == [])
         #expect(cluster.views(3).map(\.members) == [[c], [c]])
         _ = cluster.take(2)
 
@@ -427,6 +430,11 @@ struct GroupLayerTests {
         #expect(m3[1].recipients == [c])
         #expect(m1[2].members == [a, b, d])
         #expect(m1[2].changed == [d])
+        // What each view added and removed, against that daemon's previous view of the group.
+        #expect(m1.map(\.added) == [[], [c], [d]])
+        #expect(m1.map(\.removed) == [[], [], []])
+        #expect(m3.map(\.added) == [[a, b], [b], [d]])  // 3's last view of "g" was c's leave (empty)
+        #expect(m3.map(\.removed) == [[], [], []])
         #expect(m3[2].recipients == [d])
         for node: UInt32 in [1, 2, 3] {
             #expect(cluster.layers[NodeID(node)]!.members(of: "g") == [a, b, d])

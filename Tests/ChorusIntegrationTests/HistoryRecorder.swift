@@ -94,6 +94,8 @@ final class HistoryRecorder: @unchecked Sendable {
         let configuration = ConfigurationID(seq: seq, representative: representative)
         let members = view.members.compactMap(Self.session).sorted()
         let changed = view.changed.compactMap(Self.session).sorted()
+        let added = view.added.compactMap(Self.session).sorted()
+        let removed = view.removed.compactMap(Self.session).sorted()
         let time = now
         lock.withLock {
             let daemonsOf = { (sessions: [SessionKey]) in
@@ -114,7 +116,8 @@ final class HistoryRecorder: @unchecked Sendable {
             history.record(
                 .view(GroupViewEvent(
                     group: view.group, viewID: ViewIdentifier(configuration: configuration, index: index),
-                    kind: view.kind == .regular ? .regular : .transitional, reason: reason, members: members, changed: changed)),
+                    kind: view.kind == .regular ? .regular : .transitional, reason: reason, members: members, changed: changed,
+                    added: added, removed: removed)),
                 at: process, time: time)
         }
     }

@@ -34,6 +34,9 @@ import Testing
             .membership(MembershipEvent(
                 group: "g", viewRingSeq: 1 << 40, viewRingRepresentative: 3, viewIndex: 2, kind: .transitional, reason: .network,
                 members: ["#1#d1", "#1#d2"], changed: ["#1#d1"])),
+            .membership(MembershipEvent(
+                group: "g", viewRingSeq: 1 << 40, viewRingRepresentative: 3, viewIndex: 3, kind: .regular, reason: .network,
+                members: ["#1#d1", "#1#d3"], changed: ["#1#d1"], added: ["#1#d3"], removed: ["#1#d2"])),
             .error(code: .payloadTooLarge, text: "too big"),
             .statusReply(json: "{\"a\":1}"),
         ]

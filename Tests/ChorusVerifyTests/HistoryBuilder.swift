@@ -81,10 +81,11 @@ struct HistoryBuilder {
     mutating func view(
         _ group: String, _ id: ViewIdentifier, _ kind: GroupViewEvent.Kind = .regular,
         reason: GroupViewEvent.Reason = .join, members: [SessionKey], changed: [SessionKey] = [],
-        at processes: [ProcessID]
+        added: [SessionKey]? = nil, removed: [SessionKey]? = nil, at processes: [ProcessID]
     ) {
         let event = GroupViewEvent(
-            group: group, viewID: id, kind: kind, reason: reason, members: members.sorted(), changed: changed.sorted())
+            group: group, viewID: id, kind: kind, reason: reason, members: members.sorted(), changed: changed.sorted(),
+            added: added?.sorted(), removed: removed?.sorted())
         for p in processes { record(.view(event), at: p) }
     }
 

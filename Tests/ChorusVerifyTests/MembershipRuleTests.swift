@@ -32,6 +32,39 @@ private func view(_ config: ConfigurationID, _ index: UInt64) -> ViewIdentifier 
     #expect(violations.first?.message.contains("followed by another transitional view") == true)
 }
 
+/// s1 joins, s2 joins, then a configuration change takes s2 away (transitional, then regular),
+/// each view reporting what it added and removed; `wrong` names the view that misreports.
+private func differenceHistory(wrong: String? = nil) -> History {
+    var h = B()
+    h.regular(c1, members: [a])
+    h.view("g", view(c1, 1), members: [s1], changed: [s1], added: [s1], removed: [], at: [a])
+    h.view(
+        "g", view(c1, 2), members: [s1, s2], changed: [s2], added: wrong == "join" ? [s1, s2] : [s2], removed: [],
+        at: [a])
+    h.transitional(to: c2, members: [a])
+    h.view(
+        "g", view(c2, 0), .transitional, reason: .network, members: [s1], changed: [s1], added: [],
+        removed: wrong == "transitional" ? [] : [s2], at: [a])
+    h.regular(c2, members: [a])
+    h.view(
+        "g", view(c2, 1), reason: .network, members: [s1], changed: [s1], added: wrong == "regular" ? [s2] : [],
+        removed: [], at: [a])
+    h.view("g", view(c2, 2), reason: .leave, members: [], changed: [s1], added: [], removed: wrong == "leave" ? [] : [s1], at: [a])
+    return h.finish(alive: [a])
+}
+
+@Test func viewDifferencesThatMatchThePreviousViewAreLegal() {
+    #expect(Checkers.views(differenceHistory(), options: testOptions).isEmpty)
+    #expect(Checkers.exercise(differenceHistory(), options: testOptions)[.views] >= 5)
+}
+
+@Test(arguments: ["join", "transitional", "regular", "leave"])
+func aViewThatMisreportsWhatItAddedOrRemovedIsCaught(wrong: String) {
+    let violations = Checkers.views(differenceHistory(wrong: wrong), options: testOptions)
+    #expect(!violations.isEmpty, "the \(wrong) view's difference is wrong")
+    #expect(violations.allSatisfy { $0.message.contains("against the previous view") }, "\(violations)")
+}
+
 /// a and b move together from configuration 1 to 2; `shift` delays b's view past one agreed delivery.
 private func viewsHistory(shift: Bool, members: [SessionKey] = [s1, s2]) -> History {
     var h = B()

@@ -153,7 +153,18 @@ extension GroupLayer {
             let view = GroupView(
                 group: name, viewID: id, kind: .regular, reason: reason, members: entry.members, changed: [session],
                 recipients: entry.localMembers)
-            actions.append(.view(view))
+            emitView(view, into: &actions)
         }
+    }
+
+    /// Emits `view` with its `added` and `removed`: the difference from the last view of its group
+    /// that this daemon emitted (which every local member that stayed in the group was shown).
+    mutating func emitView(_ view: GroupView, into actions: inout [GroupAction]) {
+        var view = view
+        let previous = lastViewMembers[view.group] ?? []
+        view.added = view.members.sortedSubtracting(previous)
+        view.removed = previous.sortedSubtracting(view.members)
+        lastViewMembers[view.group] = view.members.isEmpty ? nil : view.members
+        actions.append(.view(view))
     }
 }

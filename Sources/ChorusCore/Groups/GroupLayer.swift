@@ -39,6 +39,9 @@ public struct GroupLayer: Sendable {
     /// together); nil before the first configuration.
     var movedTogether: [String: [SessionID]]? = nil
     var lastTransitionalRing: RingID? = nil
+    /// Per group, the members of the last view this daemon emitted of it (absent: none yet, or
+    /// the group emptied), against which the next view's `added` and `removed` are computed.
+    var lastViewMembers: [String: [SessionID]] = [:]
     let allocator = ByteBufferAllocator()
     /// Test switches (see `RingOptions.BrokenRules`); all off.
     var brokenRules = RingOptions.BrokenRules()

@@ -102,7 +102,7 @@ extension GroupLayer {
             let view = GroupView(
                 group: name, viewID: id, kind: .transitional, reason: .network, members: members, changed: members,
                 recipients: recipients)
-            actions.append(.view(view))
+            emitView(view, into: &actions)
         }
         movedTogether = moved
         phase = .transitional(members: together, consistent: consistent)
@@ -250,7 +250,7 @@ extension GroupLayer {
             let view = GroupView(
                 group: name, viewID: id, kind: .regular, reason: .network, members: entry.members, changed: changed,
                 recipients: entry.localMembers)
-            actions.append(.view(view))
+            emitView(view, into: &actions)
         }
         movedTogether = [:]
     }

@@ -49,13 +49,18 @@ public struct GroupView: Sendable, Equatable {
     /// Sorted. For join/leave/disconnect: the one session concerned (a leaver is not in
     /// `members`). For network: the members that moved together with this daemon.
     public var changed: [SessionID]
+    /// Sorted. The members that are in this view but were not in this group's previous view at
+    /// this daemon (for a daemon's first view of a group: every member).
+    public var added: [SessionID] = []
+    /// Sorted. The members of this group's previous view at this daemon that are not in this one.
+    public var removed: [SessionID] = []
     /// The local sessions that get this view: this daemon's open sessions in `members`, sorted.
     /// A leaving or disconnecting session is not among them.
     public var recipients: [SessionID]
 
     public init(
         group: String, viewID: GroupViewID, kind: Kind, reason: Reason, members: [SessionID], changed: [SessionID],
-        recipients: [SessionID]
+        recipients: [SessionID], added: [SessionID] = [], removed: [SessionID] = []
     ) {
         self.group = group
         self.viewID = viewID
@@ -64,5 +69,7 @@ public struct GroupView: Sendable, Equatable {
         self.members = members
         self.changed = changed
         self.recipients = recipients
+        self.added = added
+        self.removed = removed
     }
 }

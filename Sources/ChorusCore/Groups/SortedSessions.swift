@@ -59,4 +59,16 @@ extension Array where Element == SessionID {
         }
         return result
     }
+
+    /// The elements of this sorted array that are not in the sorted array `other`.
+    func sortedSubtracting(_ other: [SessionID]) -> [SessionID] {
+        var result: [SessionID] = []
+        var j = 0
+        for session in self {
+            while j < other.count && other[j] < session { j += 1 }
+            if j < other.count && other[j] == session { continue }
+            result.append(session)
+        }
+        return result
+    }
 }

@@ -305,7 +305,8 @@ final class DaemonCore: @unchecked Sendable {
             group: view.group, viewRingSeq: view.viewID.ring.seq,
             viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
             kind: view.kind == .regular ? .regular : .transitional, reason: reason,
-            members: view.members.map(\.privateGroup), changed: view.changed.map(\.privateGroup)))
+            members: view.members.map(\.privateGroup), changed: view.changed.map(\.privateGroup),
+            added: view.added.map(\.privateGroup), removed: view.removed.map(\.privateGroup)))
         for recipient in view.recipients {
             guard let session = sessions[recipient.local], !session.isClosed, session.membershipNotices else { continue }
             session.append(event)
