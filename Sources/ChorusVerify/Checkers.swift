@@ -57,7 +57,9 @@ public enum Checkers {
         case .selfDelivery: checkSelfDelivery(index, options, &sink)
         case .safeDelivery: checkSafeDelivery(index, options, &sink)
         case .fifo: checkFifo(index, &sink)
-        case .causal: checkCausal(index, &sink)
+        case .causal:
+            checkCausal(index, &sink)
+            checkCausalCompleteness(index, &sink)
         case .views: checkViews(index, options, &sink)
         case .viewPlacement: checkViewPlacement(index, &sink)
         case .configurationConsistency: checkConfigurationConsistency(index, &sink)

@@ -163,3 +163,38 @@ private func base(_ ps: [ProcessID] = [a, b]) -> B {
     // Both the session order and causality are broken.
     #expect(rules(violations) == [.fifo, .causal], "\(violations)")
 }
+
+/// a, b and c show view 1 of g; a's causal x reaches a and b, b then sends y; c delivers y and
+/// `cDeliversX` decides whether it delivered x first. c crashes right after, so only the causal
+/// rule speaks for c's deliveries (no failure atomicity with the survivors).
+private func skippedPredecessorHistory(cDeliversX: Bool, cShowsTheView: Bool = true) -> History {
+    var h = base([a, b, c])
+    let view = ViewIdentifier(configuration: B.config(1), index: 1)
+    let members = [B.session(1), B.session(2), B.session(3)]
+    h.view("g", view, members: members, changed: [B.session(3)], at: cShowsTheView ? [a, b, c] : [a, b])
+    let x = h.send(a, .causal)
+    h.deliver(x, at: [a, b])
+    let y = h.send(b, .causal)  // b delivered x first: x → y
+    if cDeliversX { h.deliver(x, at: [c]) }
+    h.deliver(y, at: [a, b, c])
+    h.crash(c)
+    return h.finish(alive: [a, b])
+}
+
+@Test func aCausalPredecessorDeliveredFirstIsLegal() {
+    #expect(Checkers.checkAll(skippedPredecessorHistory(cDeliversX: true), options: testOptions).isEmpty)
+}
+
+@Test func aSkippedCausalPredecessorIsCaught() {
+    let violations = Checkers.checkAll(skippedPredecessorHistory(cDeliversX: false), options: testOptions)
+    #expect(rules(violations) == [.causal], "\(violations)")
+    #expect(violations.count == 1)
+    #expect(violations.first?.processes == [c])
+    #expect(violations.first?.message.contains("without its causal predecessor") == true, "\(violations)")
+}
+
+/// Without a view of g at c, nothing says c was addressed by x: no violation.
+@Test func aSkippedPredecessorOutsideAnyViewIsNotJudged() {
+    let history = skippedPredecessorHistory(cDeliversX: false, cShowsTheView: false)
+    #expect(Checkers.causal(history, options: testOptions).isEmpty)
+}
