@@ -15,9 +15,11 @@
 ///    processes recorded views of after that event, starting with the same view (daemons that
 ///    part before a state exchange completes show different first views).
 /// 5. Where a process reports what a view added and removed, that is exactly the difference from
-///    the previous view of the group it showed (first view: added within the members, removed
-///    outside them), and a join view adds the joiner, a leave or disconnect view removes the one
-///    concerned.
+///    the previous view of the group it showed, and a join view adds the joiner, a leave or
+///    disconnect view removes the one concerned. The previous view counts if it is of the same
+///    configuration (for a join, leave or disconnect view), of the configuration before (for a
+///    transitional view), or the transitional view just before (for a regular network view);
+///    otherwise the group starts afresh: added within the members, removed outside them.
 /// A view as one process showed it, with the number of agreed/safe deliveries before it in its
 /// configuration and its time.
 struct PlacedView {
@@ -36,6 +38,7 @@ extension Checkers {
             var perConfig = [[String: [PlacedView]]](repeating: [:], count: p.configs.count)
             var placements = [[Int32: [String: ViewIdentifier?]]](repeating: [:], count: p.configs.count)
             var last: [String: GroupViewEvent] = [:]
+            var lastEpoch: [String: Int] = [:]  // the configuration index `last` was shown in
             var config = -1
             var agreedSince = 0
             var deliveryIndex = 0
@@ -71,8 +74,13 @@ extension Checkers {
                                 processes: [p.id])
                         }
                     }
-                    checkDifference(view, from: last[view.group], p.id, i, &sink)
+                    let previous = last[view.group].flatMap { previous in
+                        Self.countsForDifference(previous, epoch: lastEpoch[view.group]!, before: view, epoch: config)
+                            ? previous : nil
+                    }
+                    checkDifference(view, from: previous, p.id, i, &sink)
                     last[view.group] = view
+                    lastEpoch[view.group] = config
                     if config >= 0 { perConfig[config][view.group, default: []].append(PlacedView(view: view, position: agreedSince, time: entry.time)) }
                 default:
                     break
@@ -97,6 +105,20 @@ extension Checkers {
         }
         for (key, members) in ix.configurationGroups where members.count > 1 {
             compareCausalPlacements(members, key, segmentViews, causalPlacements, ix, &sink)
+        }
+    }
+
+    /// Rule 5: whether `previous` (shown in configuration `previousEpoch`) is the view `view`'s
+    /// difference is computed against.
+    private static func countsForDifference(
+        _ previous: GroupViewEvent, epoch previousEpoch: Int, before view: GroupViewEvent, epoch: Int
+    ) -> Bool {
+        if previousEpoch == epoch { return true }
+        guard previousEpoch == epoch - 1 else { return false }
+        switch (view.kind, view.reason) {
+        case (.transitional, _): return true
+        case (.regular, .network): return previous.kind == .transitional
+        default: return false
         }
     }
 

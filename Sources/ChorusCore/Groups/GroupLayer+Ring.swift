@@ -157,11 +157,12 @@ extension GroupLayer {
         }
     }
 
-    /// Emits `view` with its `added` and `removed`: the difference from the last view of its group
-    /// that this daemon emitted (which every local member that stayed in the group was shown).
-    mutating func emitView(_ view: GroupView, into actions: inout [GroupAction]) {
+    /// Emits `view` with its `added` and `removed`: the difference from `previous`, the members of
+    /// the group's last view here (by default `lastViewMembers`, which every local member that
+    /// stayed in the group was shown).
+    mutating func emitView(_ view: GroupView, previous: [SessionID]? = nil, into actions: inout [GroupAction]) {
         var view = view
-        let previous = lastViewMembers[view.group] ?? []
+        let previous = previous ?? lastViewMembers[view.group] ?? []
         view.added = view.members.sortedSubtracting(previous)
         view.removed = previous.sortedSubtracting(view.members)
         lastViewMembers[view.group] = view.members.isEmpty ? nil : view.members

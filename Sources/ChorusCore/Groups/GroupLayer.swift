@@ -39,8 +39,9 @@ public struct GroupLayer: Sendable {
     /// together); nil before the first configuration.
     var movedTogether: [String: [SessionID]]? = nil
     var lastTransitionalRing: RingID? = nil
-    /// Per group, the members of the last view this daemon emitted of it (absent: none yet, or
-    /// the group emptied), against which the next view's `added` and `removed` are computed.
+    /// Per group, the members of the last view this daemon emitted of it, against which the next
+    /// view's `added` and `removed` are computed. Only views of the current configuration (or the
+    /// transitional one before it) count: a group that had none starts from nobody.
     var lastViewMembers: [String: [SessionID]] = [:]
     let allocator = ByteBufferAllocator()
     /// Test switches (see `RingOptions.BrokenRules`); all off.

@@ -88,6 +88,9 @@ extension GroupLayer {
         lastTransitionalRing = next
         let id = GroupViewID(ring: next, index: 0)
         var moved: [String: [SessionID]] = [:]
+        // A group without a transitional view here starts afresh in the next configuration.
+        let previousViews = lastViewMembers
+        lastViewMembers.removeAll()
         for name in state.sortedGroupNames {
             let entry = state.groups[name]!
             var members = entry.members
@@ -102,7 +105,7 @@ extension GroupLayer {
             let view = GroupView(
                 group: name, viewID: id, kind: .transitional, reason: .network, members: members, changed: members,
                 recipients: recipients)
-            emitView(view, into: &actions)
+            emitView(view, previous: previousViews[name] ?? [], into: &actions)
         }
         movedTogether = moved
         phase = .transitional(members: together, consistent: consistent)
@@ -239,6 +242,9 @@ extension GroupLayer {
     private mutating func emitNetworkViews(into actions: inout [GroupAction]) {
         if !state.groups.isEmpty { viewIndex += 1 }  // a view-producing event only if some group has members
         let id = GroupViewID(ring: ring, index: viewIndex)
+        // A group without a regular view here (no members left) starts afresh at its next join.
+        let previousViews = lastViewMembers
+        lastViewMembers.removeAll()
         for name in state.sortedGroupNames {
             let entry = state.groups[name]!
             let changed: [SessionID]
@@ -250,7 +256,7 @@ extension GroupLayer {
             let view = GroupView(
                 group: name, viewID: id, kind: .regular, reason: .network, members: entry.members, changed: changed,
                 recipients: entry.localMembers)
-            emitView(view, into: &actions)
+            emitView(view, previous: previousViews[name] ?? [], into: &actions)
         }
         movedTogether = [:]
     }
