@@ -121,4 +121,14 @@ extension RegressionTests {
         config.messageRate = 300
         expectClean(config, "seed \(seed)")
     }
+
+    /// Seed 1147 (randomized, 8 max, causal- and safe-heavy): a group left without members at a
+    /// daemon got no view there across configuration changes, so its next join view reported
+    /// what it added against a view of long ago (an empty `added` for a joiner already in it).
+    @Test func viewDifferencesStartAfreshAfterAConfigurationWithoutAView() {
+        var config = SimulationConfig.randomFaulty(seed: 1147, maxDaemons: 8, duration: 10)
+        config.serviceMix = [0, 0, 0, 3, 1, 3]
+        config.quiescence = 6
+        expectClean(config, "seed 1147")
+    }
 }
