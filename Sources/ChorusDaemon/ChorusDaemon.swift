@@ -44,7 +44,6 @@ public final class ChorusDaemon: Sendable {
             await shutdownAfterFailure(loop)
             throw error
         }
-        loop.execute { [core] in core.start() }
         try await core.stopped.futureResult.get()
         try? await Task.sleep(for: .milliseconds(20))
         try await group.shutdownGracefully()
@@ -129,7 +128,12 @@ public final class ChorusDaemon: Sendable {
         let transport = try RingTransport(
             data: data, token: token, me: NodeID(peer.id), peers: config.daemons, multicast: config.multicast,
             segmentation: offload, logger: core.logger)
-        try await loop.submit { core.transport = transport }.get()
+        // Started before the client listeners are bound: a client that connects as soon as it can
+        // must find a running daemon (it was refused as "shutting down" before).
+        try await loop.submit {
+            core.transport = transport
+            core.start()
+        }.get()
 
         let maxFrame = min(ClientProtocol.maxFrameLength, config.ring.maxMessageSize + (1 << 16))
         @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {

@@ -35,13 +35,17 @@ struct ClusterFixture {
         return fixture
     }
 
-    func connect(index: Int, member: LocalCluster.Member, name: String? = nil) -> TestClient {
+    /// A recording client of `member` (see `TestClient` for `firstSeq` and `lateJoiner`).
+    func connect(
+        index: Int, member: LocalCluster.Member, name: String? = nil, firstSeq: UInt64 = 0, lateJoiner: Bool = false
+    ) -> TestClient {
         let daemon = UInt32(index + 1)
         let process = recorder.incarnate(daemon)
         return TestClient(
             name: name ?? "client-\(member.name)",
             endpoint: index % 2 == 1 || cluster.network != nil ? member.unixEndpoint : member.endpoint,
-            process: process, group: "g", fullGroup: cluster.members.count, recorder: recorder)
+            process: process, group: "g", fullGroup: cluster.members.count, recorder: recorder, firstSeq: firstSeq,
+            lateJoiner: lateJoiner)
     }
 
     /// Runs the checkers that apply to client-recorded histories. Safe's ground truth (who held
@@ -63,7 +67,8 @@ struct ClusterFixture {
         var checked = 0
         for client in clients {
             guard let log = history.logs[client.process] else {
-                Issue.record("no log for \(client.name)")
+                // A late joiner's history starts at its first configuration change, if any came.
+                if !client.lateJoiner { Issue.record("no log for \(client.name)") }
                 continue
             }
             var lastRegular: GroupViewEvent?
@@ -89,11 +94,17 @@ struct ClusterFixture {
 
     /// Waits until every client has received every client's message number `seq`.
     func awaitEveryonesMessage(_ seq: UInt64, timeout: Double = 20) async throws {
+        try await awaitMessages(upTo: clients.map { _ in seq }, timeout: timeout)
+    }
+
+    /// Waits until every client has delivered message `seqs[i]` of `clients[i]`, for every i.
+    func awaitMessages(upTo seqs: [UInt64], timeout: Double = 20) async throws {
+        let senders = zip(clients, seqs).map { (name: $0.privateGroup, seq: $1) }
         for client in clients {
-            try await client.wait("every sender's message \(seq)", timeout: timeout) { client in
-                clients.allSatisfy { sender in
+            try await client.wait("every sender's last message \(seqs)", timeout: timeout) { client in
+                senders.allSatisfy { sender in
                     client.messages.contains {
-                        $0.sender == sender.privateGroup && $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) == seq
+                        $0.sender == sender.name && $0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) == sender.seq
                     }
                 }
             }

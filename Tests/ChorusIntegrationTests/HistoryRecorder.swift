@@ -61,7 +61,11 @@ final class HistoryRecorder: @unchecked Sendable {
         return buffer
     }
 
-    func submitted(by process: ProcessID, session: String, seq: UInt64, service: Service, groups: [String], payload: ByteBuffer) {
+    /// A message submitted; `inLog`: also in the sender's log (not before its history starts).
+    func submitted(
+        by process: ProcessID, session: String, seq: UInt64, service: Service, groups: [String], payload: ByteBuffer,
+        inLog: Bool = true
+    ) {
         guard let key = Self.session(session) else { return }
         let id = MessageID(session: key, seq: seq)
         let time = now
@@ -69,7 +73,7 @@ final class HistoryRecorder: @unchecked Sendable {
             history.sent[id] = SentMessage(
                 id: id, sender: process, service: ServiceLevel(rawValue: service.rawValue)!, groups: groups,
                 contentHash: Self.hash(payload), size: payload.readableBytes, submittedAt: time)
-            history.record(.submit(id), at: process, time: time)
+            if inLog { history.record(.submit(id), at: process, time: time) }
         }
     }
 

@@ -76,7 +76,7 @@ struct PartitionFaultTests {
             burst(12)
             try await awaitViews(whole, "d1 back (round \(round))")
         }
-        let sent = await traffic.stop()
+        let sent = await traffic.stop()[0]
         burst(4)
         try await fixture.awaitEveryonesMessage(UInt64(sent + 4))
         let checked = fixture.checkSendersInViews(fixture.recorder.finish())

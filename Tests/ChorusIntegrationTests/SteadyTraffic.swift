@@ -3,15 +3,17 @@ import Foundation
 
 /// Every client sending agreed, safe, fifo and causal messages in turn (every fifth one 4000
 /// bytes, so fragmented), one round every few milliseconds until stopped, and bursts on demand.
+/// A client can be taken out (its daemon was killed) and replaced by a new one.
 final class SteadyTraffic: @unchecked Sendable {
-    private let clients: [TestClient]
     private let lock = NSLock()
-    private var count = 0
+    /// Per slot: the client sending there (nil while its daemon is down) and how many it sent.
+    private var slots: [(client: TestClient?, sent: Int)]
+    private var round = 0
     private var running = true
     private var task: Task<Void, Never>?
     private static let services: [Service] = [.agreed, .safe, .fifo, .causal]
 
-    init(clients: [TestClient]) { self.clients = clients }
+    init(clients: [TestClient]) { slots = clients.map { ($0, 0) } }
 
     func start() {
         task = Task { [self] in
@@ -26,17 +28,26 @@ final class SteadyTraffic: @unchecked Sendable {
     func burst(_ rounds: Int) {
         lock.withLock {
             for _ in 0..<rounds {
-                let k = count
-                for client in clients { client.send(Self.services[k % Self.services.count], size: k % 5 == 0 ? 4_000 : 200) }
-                count += 1
+                let k = round
+                for index in slots.indices {
+                    guard let client = slots[index].client else { continue }
+                    client.send(Self.services[k % Self.services.count], size: k % 5 == 0 ? 4_000 : 200)
+                    slots[index].sent += 1
+                }
+                round += 1
             }
         }
     }
 
-    /// Stops the steady stream; returns how many messages each client has sent.
-    func stop() async -> Int {
+    /// Puts `client` (nil: nobody) in slot `index`; a new client starts counting from 0.
+    func replace(_ index: Int, with client: TestClient?) {
+        lock.withLock { slots[index] = (client, 0) }
+    }
+
+    /// Stops the steady stream; returns how many messages each slot's current client has sent.
+    func stop() async -> [Int] {
         lock.withLock { running = false }
         await task?.value
-        return lock.withLock { count }
+        return lock.withLock { slots.map(\.sent) }
     }
 }

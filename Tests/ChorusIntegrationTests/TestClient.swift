@@ -27,8 +27,21 @@ final class TestClient: @unchecked Sendable {
     private var task: Task<Void, Never>?
     /// Number of daemons whose clients make up the full group (for the initial configuration).
     let fullGroup: Int
+    /// Its messages are numbered from `firstSeq + 1` (a restarted daemon's new client reuses the
+    /// old one's private group, so its numbers must not repeat the old one's).
+    let firstSeq: UInt64
+    /// A client that joins a configuration under way: its history starts at the next regular
+    /// network view (the checkers model processes that move from configuration to configuration,
+    /// not ones that appear in the middle of one).
+    let lateJoiner: Bool
 
-    init(name: String, endpoint: ChorusEndpoint, process: ProcessID, group: String, fullGroup: Int, recorder: HistoryRecorder) {
+    init(
+        name: String, endpoint: ChorusEndpoint, process: ProcessID, group: String, fullGroup: Int, recorder: HistoryRecorder,
+        firstSeq: UInt64 = 0, lateJoiner: Bool = false
+    ) {
+        self.firstSeq = firstSeq
+        self.lateJoiner = lateJoiner
+        self.seq = firstSeq
         self.name = name
         self.process = process
         self.group = group
@@ -58,12 +71,14 @@ final class TestClient: @unchecked Sendable {
         for try await event in session.events {
             switch event {
             case .message(let message):
-                recorder.delivered(at: process, message)
+                if lock.withLock({ _initialRecorded }) { recorder.delivered(at: process, message) }
                 lock.withLock { _messages.append(message) }
             case .membership(let view):
                 guard view.group == group else { continue }
                 let initial = lock.withLock {
-                    let first = !_initialRecorded && view.kind == .regular && view.members.count == fullGroup
+                    let first =
+                        !_initialRecorded && view.kind == .regular
+                        && (lateJoiner ? view.reason == .network : view.members.count == fullGroup)
                     if first { _initialRecorded = true }
                     return first
                 }
@@ -83,7 +98,9 @@ final class TestClient: @unchecked Sendable {
                     return seq
                 }
                 let payload = HistoryRecorder.payload(seq: next, size: size)
-                recorder.submitted(by: process, session: session.privateGroup, seq: next, service: service, groups: [group], payload: payload)
+                recorder.submitted(
+                    by: process, session: session.privateGroup, seq: next, service: service, groups: [group], payload: payload,
+                    inLog: lock.withLock { _initialRecorded })
                 try await session.multicast(payload, to: [group], service: service)
             case .stop:
                 return
