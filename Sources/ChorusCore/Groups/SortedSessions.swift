@@ -61,7 +61,7 @@ extension Array where Element == SessionID {
     }
 
     /// The elements of this sorted array that are not in the sorted array `other`.
-    func sortedSubtracting(_ other: [SessionID]) -> [SessionID] {
+    public func sortedSubtracting(_ other: [SessionID]) -> [SessionID] {
         var result: [SessionID] = []
         var j = 0
         for session in self {

@@ -283,6 +283,8 @@ final class DaemonCore: @unchecked Sendable {
 
     /// Private group names of senders, built once per session rather than once per message.
     private var senderNames: [SessionID: String] = [:]
+    /// What each session was last shown of each group (the `added` and `removed` it gets).
+    private var shownViews = ShownViews()
 
     private func privateGroupName(_ session: SessionID) -> String {
         if let name = senderNames[session] { return name }
@@ -293,6 +295,9 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     private func deliverView(_ view: GroupView) {
+        if view.reason == .leave {
+            for session in view.changed where session.daemon.rawValue == peer.id { shownViews.forget(session.local, in: view.group) }
+        }
         guard !view.recipients.isEmpty else { return }
         let reason: MembershipEvent.Reason =
             switch view.reason {
@@ -301,18 +306,33 @@ final class DaemonCore: @unchecked Sendable {
             case .disconnect: .disconnect
             case .network: .network
             }
-        let event = DaemonEvent.membership(MembershipEvent(
-            group: view.group, viewRingSeq: view.viewID.ring.seq,
-            viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
-            kind: view.kind == .regular ? .regular : .transitional, reason: reason,
-            members: view.members.map(\.privateGroup), changed: view.changed.map(\.privateGroup),
-            added: view.added.map(\.privateGroup), removed: view.removed.map(\.privateGroup)))
+        /// The frame for sessions whose previous view of the group had `previous` (nil: none).
+        func event(against previous: [SessionID]) -> DaemonEvent {
+            .membership(MembershipEvent(
+                group: view.group, viewRingSeq: view.viewID.ring.seq,
+                viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
+                kind: view.kind == .regular ? .regular : .transitional, reason: reason,
+                members: view.members.map(\.privateGroup), changed: view.changed.map(\.privateGroup),
+                added: view.members.sortedSubtracting(previous).map(\.privateGroup),
+                removed: previous.sortedSubtracting(view.members).map(\.privateGroup)))
+        }
+        // At most two frames: for the sessions that saw the last view shown here, and for those
+        // seeing their first view of the group.
+        var followingOn: DaemonEvent?
+        var first: DaemonEvent?
         for recipient in view.recipients {
             guard let session = sessions[recipient.local], !session.isClosed, session.membershipNotices else { continue }
-            session.append(event)
+            if let previous = shownViews.previous(of: recipient.local, in: view.group) {
+                if followingOn == nil { followingOn = event(against: previous) }
+                session.append(followingOn!)
+            } else {
+                if first == nil { first = event(against: []) }
+                session.append(first!)
+            }
             counters.viewsToClients += 1
             markDirty(session)
         }
+        shownViews.show(view.members, of: view.group, to: view.recipients.lazy.map(\.local))
     }
 
     // MARK: Clients
@@ -459,6 +479,7 @@ final class DaemonCore: @unchecked Sendable {
         guard !session.isClosed else { return }
         session.isClosed = true
         sessions[session.local] = nil
+        shownViews.forget(session.local)
         if session.isPaused {
             paused.removeAll { $0 === session }
             session.queued = []
