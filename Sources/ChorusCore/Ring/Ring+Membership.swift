@@ -103,7 +103,7 @@ extension Ring {
     }
 
     mutating func receiveJoin(_ join: JoinMessage, now: Instant, into actions: inout [RingAction]) {
-        guard join.sender != me, site.contains(join.sender), acceptsRingSeq(join.maxRingSeq) else { return }
+        guard join.sender != me, site.contains(join.sender), acceptsRingSeq(join.maxRingSeq, now: now) else { return }
         switch phase {
         case .operational, .recovery:
             let ring = ringID
@@ -116,18 +116,18 @@ extension Ring {
                 // re-form the same rings again (one-way links would livelock).
                 return
             }
-            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            raiseRingSeq(to: join.maxRingSeq)
             enterGather(now: now, failed: [], including: [join.sender], into: &actions)
             mergeJoin(join, now: now, into: &actions)
         case .commit:
             guard let state = commit, state.members.contains(join.sender), join.maxRingSeq >= state.ringID.seq else {
                 return
             }
-            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            raiseRingSeq(to: join.maxRingSeq)
             enterGather(now: now, failed: [], into: &actions)
             mergeJoin(join, now: now, into: &actions)
         case .gather:
-            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            raiseRingSeq(to: join.maxRingSeq)
             mergeJoin(join, now: now, into: &actions)
         case .left:
             return
@@ -216,8 +216,12 @@ extension Ring {
         let position = Int(token.position)
         guard position < token.members.count, token.members[position] == me,
             token.memberInfo.count == token.members.count, token.ringID > (installed?.ringID ?? .none),
-            acceptsRingSeq(token.ringID.seq)
+            acceptsRingSeq(token.ringID.seq, now: now)
         else { return }
+        guard isPlausibleCommit(token) else {
+            counters.implausiblePackets += 1
+            return
+        }
         let isRepresentative = position == 0
         switch phase {
         case .operational, .left:
@@ -248,7 +252,7 @@ extension Ring {
                 return
             }
         }
-        maxRingSeq = max(maxRingSeq, token.ringID.seq)
+        raiseRingSeq(to: token.ringID.seq)
         disarm(.consensus)
         disarm(.joinRetransmit)
         var next = token
@@ -317,7 +321,7 @@ extension Ring {
         heldToken = nil
         stuckAru = nil
         lastSeenIdle = false
-        maxRingSeq = max(maxRingSeq, token.ringID.seq)
+        raiseRingSeq(to: token.ringID.seq)
 
         var state = RecoveryState(queue: [], oldStable: 0, oldHigh: 0, survivors: [me], gapSenders: [me])
         if let old = installed {

@@ -71,6 +71,10 @@ extension Ring {
             counters.duplicatePackets += 1
             return
         }
+        guard isPlausibleToken(token) else {
+            counters.implausiblePackets += 1
+            return
+        }
         handleToken(token, now: now, released: false, into: &actions)
     }
 
@@ -94,6 +98,12 @@ extension Ring {
             updateStability(token: token, log: &log, into: &actions)
             restoreActiveLog(consume log)
             return
+        }
+
+        // A rotation in which nobody sequenced anything sent few packets: a count left over from a
+        // forged token drains here instead of holding every sender back for good.
+        if isRepresentative, !released, token.seq == previousVisitSeq, token.fcc > myFccContribution {
+            token.fcc = myFccContribution
         }
 
         // 1. Answer retransmission requests.

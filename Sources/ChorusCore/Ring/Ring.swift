@@ -24,8 +24,12 @@ public struct Ring: Sendable {
     var installed: RingLog?
     /// The ring being recovered (commit done, not yet installed).
     var pending: RingLog?
-    /// Highest ring seq ever seen; new rings get a larger one.
+    /// Highest ring seq ever seen; new rings get a larger one. Raised from the network only
+    /// through `raiseRingSeq`, within `ringSeqAllowance`.
     var maxRingSeq: UInt64
+    /// How far the network may still raise `maxRingSeq` (see `acceptsRingSeq`).
+    var ringSeqAllowance: UInt64 = Ring.maxRingSeqStep
+    var ringSeqAllowanceAt: Instant = 0
 
     // Token state for the active ring (installed when operational, pending in recovery).
     var lastTokenSeq: UInt64 = 0
@@ -213,21 +217,12 @@ public struct Ring: Sendable {
 
     // MARK: Helpers shared by the phases
 
-    static let maxPlausibleRingSeq: UInt64 = 1 << 62
+    /// Ring seqs above this are refused as forged or corrupt: a next ring must always be possible.
+    public static let maxPlausibleRingSeq: UInt64 = 1 << 62
     /// How far one packet may move this daemon's highest ring seq. Clock-derived floors of daemons
     /// started years apart differ by less (2^48 µs is about 9 years), and one forged join or
     /// commit token cannot push the seqs near `maxPlausibleRingSeq`, where no ring could form.
-    static let maxRingSeqStep: UInt64 = 1 << 48
-
-    /// Whether `seq` (a ring seq from the network) is within one step of the highest known; a
-    /// larger jump is refused and counted.
-    mutating func acceptsRingSeq(_ seq: UInt64) -> Bool {
-        guard seq <= maxRingSeq || seq - maxRingSeq <= Self.maxRingSeqStep else {
-            counters.implausiblePackets += 1
-            return false
-        }
-        return true
-    }
+    public static let maxRingSeqStep: UInt64 = 1 << 48
 
     static func isPlausible(_ packet: Packet) -> Bool {
         switch packet {

@@ -1,0 +1,83 @@
+import ChorusWire
+
+/// Plausibility checks on codec-valid packets: what an honest daemon of this ring could have
+/// sent. They cannot tell a forgery that follows the protocol exactly from the real thing (that
+/// needs authentication), but they refuse every value an honest daemon never sends, so that no
+/// single packet can wedge the ring or exhaust its numbers. See docs/hostile-peers.md.
+extension Ring {
+    // MARK: Ring seqs
+
+    /// Ring seqs per nanosecond the network may add to this daemon's allowance, times 1000: 16
+    /// per microsecond. Honest ring seqs grow with the clock (a restarted daemon starts from the
+    /// clock in microseconds) plus one per ring, so honest raises fit well within it; a hostile
+    /// peer needs thousands of years to raise ring seqs to `maxPlausibleRingSeq` this way.
+    static let ringSeqAllowancePerMicrosecond: UInt64 = 16
+
+    /// Whether `seq` (a ring seq from the network) is within what the network may still raise
+    /// this daemon's highest ring seq by: one `maxRingSeqStep` at once (daemons whose clocks
+    /// floors differ by years), refilled as time passes. A larger jump is refused and counted.
+    mutating func acceptsRingSeq(_ seq: UInt64, now: Instant) -> Bool {
+        guard seq > maxRingSeq else { return true }
+        if now > ringSeqAllowanceAt {
+            let earned = min((now - ringSeqAllowanceAt) / 1000, Self.maxRingSeqStep) * Self.ringSeqAllowancePerMicrosecond
+            ringSeqAllowance = min(Self.maxRingSeqStep, ringSeqAllowance + earned)
+            ringSeqAllowanceAt = now
+        }
+        guard seq - maxRingSeq <= ringSeqAllowance else {
+            counters.implausiblePackets += 1
+            return false
+        }
+        return true
+    }
+
+    /// Raises the highest known ring seq to `seq` (accepted by `acceptsRingSeq`), spending allowance.
+    mutating func raiseRingSeq(to seq: UInt64) {
+        guard seq > maxRingSeq else { return }
+        ringSeqAllowance -= min(ringSeqAllowance, seq - maxRingSeq)
+        maxRingSeq = seq
+    }
+
+    // MARK: Tokens
+
+    /// Whether a token of the active ring is one an honest predecessor could pass now:
+    /// - its token seq is exactly the next one for this daemon (each pass adds one, so a member
+    ///   at ring position p first gets p + 1, then its last + the ring's size);
+    /// - its seq is at least the highest this daemon holds (packets are sequenced before the
+    ///   token that counts them leaves) and within the log window above this daemon's aru;
+    /// - its aru setter is a member, and at most every member still has recovery packets.
+    func isPlausibleToken(_ token: Token) -> Bool {
+        guard let log = phase == .recovery ? pending : installed, let position = log.members.firstIndex(of: me) else {
+            return false
+        }
+        let expected = lastTokenSeq == 0 ? UInt64(position + 1) : lastTokenSeq &+ UInt64(log.members.count)
+        return token.tokenSeq == expected && token.seq >= log.highSeq
+            && token.seq - log.myAru <= options.logWindow
+            && (token.aruID.map(log.members.contains) ?? true)
+            && token.recoveryPending <= UInt32(log.members.count)
+            && token.fcc <= UInt32(clamping: max(options.windowSize, options.maxPacketsPerToken * log.members.count))
+    }
+
+    // MARK: Commit tokens
+
+    /// Whether a commit token that reached this daemon's position could come from an honest
+    /// representative:
+    /// - a second rotation only of the ring whose first rotation this daemon handled, carrying
+    ///   this daemon's own entry as it filled it (before, a daemon waiting in commit moved into
+    ///   the recovery of any ring a forged second rotation named, with an entry it never wrote);
+    /// - no entry of this daemon's old ring claims a stable seq above what this daemon holds in
+    ///   order (stability means every member held it), or an aru above its own high seq.
+    func isPlausibleCommit(_ token: CommitToken) -> Bool {
+        let position = Int(token.position)
+        if token.rotation == 2, phase == .commit, position != 0 {
+            guard let state = commit, state.ringID == token.ringID, state.members == token.members,
+                let forwarded = state.lastForwarded, position < forwarded.memberInfo.count,
+                token.memberInfo[position] == forwarded.memberInfo[position]
+            else { return false }
+        }
+        guard let old = installed else { return true }
+        for info in token.memberInfo where info.filled && info.oldRingID == old.ringID {
+            guard info.stableSeq <= old.myAru, info.myAru <= info.highSeq else { return false }
+        }
+        return true
+    }
+}
