@@ -258,7 +258,10 @@ extension Ring {
         var next = token
         let count = token.members.count
         next.position = UInt16((position + 1) % count)
-        if token.rotation == 1, !(isRepresentative && commit?.handledRotation == 1) {
+        // Back at the representative means the first rotation of the ring it sent (not a token of
+        // another ring that names it first: that one starts a first rotation here).
+        let backAtRepresentative = isRepresentative && commit?.handledRotation == 1 && commit?.ringID == token.ringID
+        if token.rotation == 1, !backAtRepresentative {
             // First rotation: add our old-ring state.
             installed?.frozen = true
             next.memberInfo[position] = myCommitInfo

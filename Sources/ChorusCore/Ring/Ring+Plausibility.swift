@@ -14,8 +14,10 @@ extension Ring {
     static let ringSeqAllowancePerMicrosecond: UInt64 = 16
 
     /// Whether `seq` (a ring seq from the network) is within what the network may still raise
-    /// this daemon's highest ring seq by: one `maxRingSeqStep` at once (daemons whose clocks
-    /// floors differ by years), refilled as time passes. A larger jump is refused and counted.
+    /// this daemon's highest ring seq by: one `maxRingSeqStep` at once (daemons whose clock
+    /// floors differ by years), refilled as time passes. A larger jump is refused and counted,
+    /// but steps this daemon's highest ring seq up by what the allowance has left, so that a
+    /// daemon far behind the others catches up over a few packets instead of never.
     mutating func acceptsRingSeq(_ seq: UInt64, now: Instant) -> Bool {
         guard seq > maxRingSeq else { return true }
         if now > ringSeqAllowanceAt {
@@ -25,6 +27,7 @@ extension Ring {
         }
         guard seq - maxRingSeq <= ringSeqAllowance else {
             counters.implausiblePackets += 1
+            raiseRingSeq(to: maxRingSeq + ringSeqAllowance)
             return false
         }
         return true
@@ -61,18 +64,23 @@ extension Ring {
 
     /// Whether a commit token that reached this daemon's position could come from an honest
     /// representative:
-    /// - a second rotation only of the ring whose first rotation this daemon handled, carrying
-    ///   this daemon's own entry as it filled it (before, a daemon waiting in commit moved into
-    ///   the recovery of any ring a forged second rotation named, with an entry it never wrote);
+    /// - a second rotation only of the ring whose first rotation this daemon handled, and a token
+    ///   back at this daemon only with its own entry as it filled it (before, a daemon waiting in
+    ///   commit moved into the recovery of any ring a forged second rotation named, with an entry
+    ///   it never wrote, and a representative took a forged first rotation back as complete);
     /// - no entry of this daemon's old ring claims a stable seq above what this daemon holds in
     ///   order (stability means every member held it), or an aru above its own high seq.
     func isPlausibleCommit(_ token: CommitToken) -> Bool {
         let position = Int(token.position)
-        if token.rotation == 2, phase == .commit, position != 0 {
-            guard let state = commit, state.ringID == token.ringID, state.members == token.members,
-                let forwarded = state.lastForwarded, position < forwarded.memberInfo.count,
-                token.memberInfo[position] == forwarded.memberInfo[position]
+        if phase == .commit, token.rotation == 2 || position == 0, let state = commit, state.ringID == token.ringID,
+            state.handledRotation >= 1
+        {
+            // Back at this daemon after it filled its entry: the entry must be as it wrote it.
+            guard state.members == token.members, let forwarded = state.lastForwarded,
+                position < forwarded.memberInfo.count, token.memberInfo[position] == forwarded.memberInfo[position]
             else { return false }
+        } else if phase == .commit, token.rotation == 2, position != 0 {
+            return false  // a second rotation of a ring whose first this daemon never saw
         }
         guard let old = installed else { return true }
         for info in token.memberInfo where info.filled && info.oldRingID == old.ringID {
