@@ -74,7 +74,11 @@ extension Simulation {
             return
         }
         report.hostile.injected[attack] += 1
-        if config.check, case .data(let data) = packet { recorder.noteReceived(data, at: processID(index), time: now) }
+        // A replay is a real packet, and the daemon may keep it: the safe ground truth notes it.
+        // Made-up data is not noted (its forged fragments would confuse the reassembly there).
+        if config.check, attack == HostileConfig.Attack.allCases.firstIndex(of: .replay), case .data(let data) = packet {
+            recorder.noteReceived(data, at: processID(index), time: now)
+        }
         var acted = false
         withEngine(index) { engine, actions, now in
             engine.receive(packet, now: now, into: &actions)

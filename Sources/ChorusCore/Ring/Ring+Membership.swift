@@ -342,6 +342,10 @@ extension Ring {
                 state.oldHigh = max(state.oldHigh, info.highSeq)
                 state.oldStable = max(state.oldStable, info.stableSeq)
             }
+            // Stability means every old-ring member held it, so it never exceeds a survivor's aru;
+            // a higher report comes from a forged token, and delivering by it would deliver as safe
+            // what a survivor lacks.
+            state.oldStable = min(state.oldStable, lowAru)
             state.survivors = survivors.sorted()
             state.gapSenders = gapSenders.sorted()
             // Only what we hold can be re-sent; others' reports do not bound this loop.

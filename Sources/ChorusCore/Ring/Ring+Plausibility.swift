@@ -47,7 +47,10 @@ extension Ring {
     ///   at ring position p first gets p + 1, then its last + the ring's size);
     /// - its seq is at least the highest this daemon holds (packets are sequenced before the
     ///   token that counts them leaves) and within the log window above this daemon's aru;
-    /// - its aru setter is a member, and at most every member still has recovery packets.
+    /// - its aru setter is a member, and there is one unless the aru is complete (an aru below
+    ///   the seq with no setter is never raised again: every later message would wait for good);
+    /// - at most every member still has recovery packets, and the flow-control count is one a
+    ///   rotation could reach.
     func isPlausibleToken(_ token: Token) -> Bool {
         guard let log = phase == .recovery ? pending : installed, let position = log.members.firstIndex(of: me) else {
             return false
@@ -55,7 +58,7 @@ extension Ring {
         let expected = lastTokenSeq == 0 ? UInt64(position + 1) : lastTokenSeq &+ UInt64(log.members.count)
         return token.tokenSeq == expected && token.seq >= log.highSeq
             && token.seq - log.myAru <= options.logWindow
-            && (token.aruID.map(log.members.contains) ?? true)
+            && (token.aruID.map(log.members.contains) ?? (token.aru == token.seq))
             && token.recoveryPending <= UInt32(log.members.count)
             && token.fcc <= UInt32(clamping: max(options.windowSize, options.maxPacketsPerToken * log.members.count))
     }
@@ -68,8 +71,10 @@ extension Ring {
     ///   back at this daemon only with its own entry as it filled it (before, a daemon waiting in
     ///   commit moved into the recovery of any ring a forged second rotation named, with an entry
     ///   it never wrote, and a representative took a forged first rotation back as complete);
-    /// - no entry of this daemon's old ring claims a stable seq above what this daemon holds in
-    ///   order (stability means every member held it), or an aru above its own high seq.
+    /// - no entry claims an aru above its own high seq. (An entry's stable seq is not refused:
+    ///   a forged token can leave a stable seq above what others hold in an honest daemon's frozen
+    ///   log, and refusing every later commit token for it would keep the site in commit for
+    ///   good. `enterRecovery` clamps it to what every survivor holds instead.)
     func isPlausibleCommit(_ token: CommitToken) -> Bool {
         let position = Int(token.position)
         if phase == .commit, token.rotation == 2 || position == 0, let state = commit, state.ringID == token.ringID,
@@ -82,10 +87,6 @@ extension Ring {
         } else if phase == .commit, token.rotation == 2, position != 0 {
             return false  // a second rotation of a ring whose first this daemon never saw
         }
-        guard let old = installed else { return true }
-        for info in token.memberInfo where info.filled && info.oldRingID == old.ringID {
-            guard info.stableSeq <= old.myAru, info.myAru <= info.highSeq else { return false }
-        }
-        return true
+        return token.memberInfo.allSatisfy { !$0.filled || $0.myAru <= $0.highSeq }
     }
 }
