@@ -39,6 +39,9 @@ struct RecoveryState: Sendable {
     /// senders the survivors committed to in earlier recoveries of the same old ring (ascending).
     var gapSenders: [NodeID]
     var forwarded: CommitToken?
+    /// Visits since this daemon reported done at which the token showed a rotation without any
+    /// packet or request while members still counted as pending (see `Ring.recoveryStalled`).
+    var stalledVisits = 0
 }
 
 /// What a daemon that left a recovery without installing still owes its old ring.

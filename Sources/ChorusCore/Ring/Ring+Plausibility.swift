@@ -7,15 +7,16 @@ import ChorusWire
 extension Ring {
     // MARK: Ring seqs
 
-    /// Ring seqs per nanosecond the network may add to this daemon's allowance, times 1000: 16
-    /// per microsecond. Honest ring seqs grow with the clock (a restarted daemon starts from the
-    /// clock in microseconds) plus one per ring, so honest raises fit well within it; a hostile
+    /// Ring seqs per microsecond the network may add to this daemon's allowance. Honest ring seqs
+    /// grow with the clock (a daemon starts from the wall clock in microseconds) plus one per
+    /// ring, so the others need to rise by at most the youngest member's uptime in microseconds
+    /// to follow a daemon that just started, and each has been up at least that long; a hostile
     /// peer needs thousands of years to raise ring seqs to `maxPlausibleRingSeq` this way.
     static let ringSeqAllowancePerMicrosecond: UInt64 = 16
 
     /// Whether `seq` (a ring seq from the network) is within what the network may still raise
-    /// this daemon's highest ring seq by: one `maxRingSeqStep` at once (daemons whose clock
-    /// floors differ by years), refilled as time passes. A larger jump is refused and counted,
+    /// this daemon's highest ring seq by: what it earned since it started, at most one
+    /// `maxRingSeqStep` (about 200 days' worth) at once. A larger jump is refused and counted,
     /// but steps this daemon's highest ring seq up by what the allowance has left, so that a
     /// daemon far behind the others catches up over a few packets instead of never.
     mutating func acceptsRingSeq(_ seq: UInt64, now: Instant) -> Bool {
@@ -88,5 +89,26 @@ extension Ring {
             return false  // a second rotation of a ring whose first this daemon never saw
         }
         return token.memberInfo.allSatisfy { !$0.filled || $0.myAru <= $0.highSeq }
+    }
+
+    // MARK: Recovery
+
+    /// Visits of a stalled recovery after which it re-forms.
+    static let stalledRecoveryVisits = 3
+
+    /// Whether this daemon's recovery stopped moving: it reported done, the token still counts
+    /// members with recovery packets to send, yet whole rotations pass with no new packet and no
+    /// request. An honest member with packets left sends some on every visit (or, held back by
+    /// its own aru, asks for what it lacks), so only a forged pending count does this; without
+    /// the check the token would circulate for good and the ring never install. Counts visits.
+    mutating func recoveryStalled(_ token: Token) -> Bool {
+        guard phase == .recovery, var state = recovery, state.reportedDone, token.recoveryPending > 0 else { return false }
+        if token.seq == previousVisitSeq, token.retransmitRequests.isEmpty {
+            state.stalledVisits += 1
+        } else {
+            state.stalledVisits = 0
+        }
+        recovery = state
+        return state.stalledVisits >= Self.stalledRecoveryVisits
     }
 }

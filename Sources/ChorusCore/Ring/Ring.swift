@@ -27,8 +27,9 @@ public struct Ring: Sendable {
     /// Highest ring seq ever seen; new rings get a larger one. Raised from the network only
     /// through `raiseRingSeq`, within `ringSeqAllowance`.
     var maxRingSeq: UInt64
-    /// How far the network may still raise `maxRingSeq` (see `acceptsRingSeq`).
-    var ringSeqAllowance: UInt64 = Ring.maxRingSeqStep
+    /// How far the network may still raise `maxRingSeq` (see `acceptsRingSeq`). It starts empty
+    /// and fills with time from `start`, so a restart does not hand a hostile peer a fresh step.
+    var ringSeqAllowance: UInt64 = 0
     var ringSeqAllowanceAt: Instant = 0
 
     // Token state for the active ring (installed when operational, pending in recovery).
@@ -92,6 +93,7 @@ public struct Ring: Sendable {
 
     /// Starts the daemon: it gathers with whoever answers, then installs its first ring.
     public mutating func start(now: Instant, into actions: inout [RingAction]) {
+        ringSeqAllowanceAt = now
         enterGather(now: now, failed: [], into: &actions)
     }
 
@@ -219,9 +221,10 @@ public struct Ring: Sendable {
 
     /// Ring seqs above this are refused as forged or corrupt: a next ring must always be possible.
     public static let maxPlausibleRingSeq: UInt64 = 1 << 62
-    /// How far one packet may move this daemon's highest ring seq. Clock-derived floors of daemons
-    /// started years apart differ by less (2^48 µs is about 9 years), and one forged join or
-    /// commit token cannot push the seqs near `maxPlausibleRingSeq`, where no ring could form.
+    /// The most the network may raise this daemon's highest ring seq by at once (the cap of its
+    /// allowance, `acceptsRingSeq`). Clock-derived floors of daemons started years apart differ
+    /// by less (2^48 µs is about 9 years), and no run of forged joins or commit tokens can push
+    /// the seqs near `maxPlausibleRingSeq`, where no ring could form.
     public static let maxRingSeqStep: UInt64 = 1 << 48
 
     static func isPlausible(_ packet: Packet) -> Bool {
