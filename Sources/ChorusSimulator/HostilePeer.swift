@@ -128,6 +128,9 @@ public struct HostileCounts: Sendable, Equatable {
     public var ignored = 0
     /// Packets the builders could not make codec-valid (not sent).
     public var unbuildable = 0
+    /// Hostile tokens an honest daemon acted on: plausible forgeries that name no sender, which
+    /// only authentication can refuse.
+    public var tokensTaken = 0
 
     public init() {}
 
@@ -137,6 +140,6 @@ public struct HostileCounts: Sendable, Equatable {
 
     public var description: String {
         let kinds = zip(HostileConfig.Attack.allCases, injected).map { "\($0) \($1)" }.joined(separator: ", ")
-        return "injected \(kinds); honest daemons acted on \(actedOn), ignored \(ignored)"
+        return "injected \(kinds); honest daemons acted on \(actedOn), ignored \(ignored); tokens taken \(tokensTaken)"
     }
 }

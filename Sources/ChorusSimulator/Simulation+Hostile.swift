@@ -85,5 +85,10 @@ extension Simulation {
             acted = !actions.isEmpty
         }
         if acted { report.hostile.actedOn += 1 } else { report.hostile.ignored += 1 }
+        if acted, case .token(let token) = packet {
+            // Tokens name no sender: one taken is an in-ring forgery (docs/hostile-peers.md).
+            report.hostile.tokensTaken += 1
+            note("\(site[index]) takes a hostile token (token seq \(token.tokenSeq), seq \(token.seq), aru \(token.aru))")
+        }
     }
 }

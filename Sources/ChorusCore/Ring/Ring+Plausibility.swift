@@ -47,7 +47,10 @@ extension Ring {
     /// - its token seq is exactly the next one for this daemon (each pass adds one, so a member
     ///   at ring position p first gets p + 1, then its last + the ring's size);
     /// - its seq is at least the highest this daemon holds (packets are sequenced before the
-    ///   token that counts them leaves) and within the log window above this daemon's aru;
+    ///   token that counts them leaves), within the log window above this daemon's aru, and at
+    ///   most a rotation's worth above the seq this daemon passed last (flow control keeps the
+    ///   packets sent in a rotation within the window; the margin covers a daemon configured
+    ///   with a larger one and the rotation after a forged count drained);
     /// - its aru setter is a member, and there is one unless the aru is complete (an aru below
     ///   the seq with no setter is never raised again: every later message would wait for good);
     /// - at most every member still has recovery packets, and the flow-control count is one a
@@ -59,9 +62,15 @@ extension Ring {
         let expected = lastTokenSeq == 0 ? UInt64(position + 1) : lastTokenSeq &+ UInt64(log.members.count)
         return token.tokenSeq == expected && token.seq >= log.highSeq
             && token.seq - log.myAru <= options.logWindow
+            && token.seq - min(token.seq, previousVisitSeq) <= UInt64(rotationAllowance(members: log.members.count))
             && (token.aruID.map(log.members.contains) ?? (token.aru == token.seq))
             && token.recoveryPending <= UInt32(log.members.count)
-            && token.fcc <= UInt32(clamping: max(options.windowSize, options.maxPacketsPerToken * log.members.count))
+            && token.fcc <= UInt32(clamping: rotationAllowance(members: log.members.count))
+    }
+
+    /// The most packets one rotation may send by this daemon's flow control, with a margin.
+    func rotationAllowance(members: Int) -> Int {
+        options.windowSize + options.maxPacketsPerToken * members
     }
 
     // MARK: Commit tokens
