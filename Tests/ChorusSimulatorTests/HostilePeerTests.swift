@@ -134,6 +134,21 @@ extension HostilePeerTests {
         }
     }
 
+    /// Seed 20, three daemons, configured, boundary, with faults: a taken boundary token set the
+    /// seq of a ring in recovery one above anything sent; nobody held that seq, fail-to-receive
+    /// runs only on installed rings, and the two honest daemons passed the token with the same
+    /// request for good, never installing. A recovery with no progress for 20 visits re-forms.
+    @Test func aSeqNobodyHoldsDoesNotStallRecoveryForGood() {
+        var config = Self.config(seed: 20, .configured, [.boundary], loss: 0.05)
+        config.daemons = 3
+        config.partitions = 0.3
+        config.crashes = 0.2
+        config.pauses = 0.1
+        config.duplicate = 0.02
+        config.reorder = 0.02
+        Self.expectRecovered(Self.run(config), "seed 20 with faults")
+    }
+
     /// Seed 32, three daemons, configured, boundary: a boundary token with exactly the next token
     /// seq and plausible fields was taken (it names no sender: an in-ring forgery) and a safe
     /// message was lost; the run is counted as such and the site recovers.

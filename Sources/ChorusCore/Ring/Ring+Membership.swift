@@ -39,8 +39,7 @@ struct RecoveryState: Sendable {
     /// senders the survivors committed to in earlier recoveries of the same old ring (ascending).
     var gapSenders: [NodeID]
     var forwarded: CommitToken?
-    /// Visits since this daemon reported done at which the token showed a rotation without any
-    /// packet or request while members still counted as pending (see `Ring.recoveryStalled`).
+    /// Visits in a row at which the token showed no progress (see `Ring.recoveryStalled`).
     var stalledVisits = 0
 }
 

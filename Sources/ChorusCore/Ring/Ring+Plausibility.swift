@@ -102,17 +102,19 @@ extension Ring {
 
     // MARK: Recovery
 
-    /// Visits of a stalled recovery after which it re-forms.
-    static let stalledRecoveryVisits = 3
+    /// Visits without progress after which a recovery re-forms.
+    static let stalledRecoveryVisits = 20
 
-    /// Whether this daemon's recovery stopped moving: it reported done, the token still counts
-    /// members with recovery packets to send, yet whole rotations pass with no new packet and no
-    /// request. An honest member with packets left sends some on every visit (or, held back by
-    /// its own aru, asks for what it lacks), so only a forged pending count does this; without
-    /// the check the token would circulate for good and the ring never install. Counts visits.
+    /// Whether this daemon's recovery stopped moving: for `stalledRecoveryVisits` visits in a
+    /// row the token came back with the same seq and the same aru. An honest recovery moves on
+    /// every rotation until it installs (recovery packets are sent, lost ones resent and the aru
+    /// rises, or the target becomes stable), so only forged values do this: a pending count no
+    /// member will lower, or a seq no member holds (nobody can resend it, and fail-to-receive
+    /// runs only on an installed ring). Without the check the token would circulate for good
+    /// and the ring never install. Counts visits.
     mutating func recoveryStalled(_ token: Token) -> Bool {
-        guard phase == .recovery, var state = recovery, state.reportedDone, token.recoveryPending > 0 else { return false }
-        if token.seq == previousVisitSeq, token.retransmitRequests.isEmpty {
+        guard phase == .recovery, var state = recovery else { return false }
+        if token.seq == previousVisitSeq, token.aru == previousVisitAru, lastTokenSeq > 1 {
             state.stalledVisits += 1
         } else {
             state.stalledVisits = 0
