@@ -29,6 +29,7 @@ struct SimNetwork {
 
 extension Simulation {
     mutating func send(_ packet: Packet, from index: Int, to destination: Destination) {
+        if hostile != nil { observeForHostile(packet, from: index, to: destination) }
         let inFlight: InFlight = config.useCodec ? .bytes(PacketCodec.encode(packet)) : .packet(packet)
         switch destination {
         case .node(let node):
@@ -69,6 +70,9 @@ extension Simulation {
         }
         let packet: Packet
         switch inFlight {
+        case .hostile(let bytes, let attack):
+            arriveHostile(index, bytes, attack: attack)
+            return
         case .packet(let value):
             packet = value
         case .bytes(let bytes):

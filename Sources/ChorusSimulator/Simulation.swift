@@ -18,6 +18,8 @@ public struct Simulation {
     enum InFlight {
         case bytes(ByteBuffer)
         case packet(Packet)
+        /// From the hostile peer; `attack` indexes `HostileConfig.Attack.allCases`.
+        case hostile(ByteBuffer, attack: Int)
     }
 
     enum Event {
@@ -30,6 +32,7 @@ public struct Simulation {
         case resume(daemon: Int, incarnation: UInt32)
         case unblock(from: Int, to: Int)
         case quiesce
+        case hostile
 
         var kindIndex: Int {
             switch self {
@@ -50,6 +53,8 @@ public struct Simulation {
     var recorder: SimRecorder
     var report: SimulationReport
     var actions: [EngineAction] = []
+    /// The hostile peer, when `config.hostile` asks for one.
+    var hostile: HostilePeer?
     let site: [NodeID]
     let faultEnd: UInt64
     let trafficEnd: UInt64
@@ -80,8 +85,9 @@ public struct Simulation {
         let started = monotonicSeconds()
         for index in 0..<config.daemons {
             daemons.append(SimDaemon(node: site[index]))
-            boot(index)
+            if !isHostileSeat(index) { boot(index) }
         }
+        startHostile()
         let faultRate = config.partitions + config.crashes + config.pauses + config.oneWayFailures
         let firstFault = Self.nanos(random.exponential(rate: faultRate))
         if faultRate > 0, firstFault < faultEnd { queue.push(.fault, at: firstFault) }
@@ -139,15 +145,18 @@ public struct Simulation {
                 note("network healed")
             }
         case .restart(let index):
-            if daemons[index].engine == nil { boot(index) }
+            if daemons[index].engine == nil, !isHostileSeat(index) { boot(index) }
         case .resume(let index, let incarnation):
             resume(index, incarnation: incarnation)
         case .unblock(let from, let to):
             network.blocked.remove(SimNetwork.Link(from: from, to: to))
+        case .hostile:
+            hostileTurn()
         case .quiesce:
+            stopHostile()
             network.heal()
             network.blocked.removeAll()
-            for index in daemons.indices {
+            for index in daemons.indices where !isHostileSeat(index) {
                 if daemons[index].engine == nil { boot(index) }
                 if daemons[index].paused { resume(index, incarnation: daemons[index].incarnation) }
             }

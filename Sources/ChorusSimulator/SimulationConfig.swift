@@ -50,6 +50,9 @@ public struct SimulationConfig: Sendable {
     /// Record the full history and run the checkers.
     public var check = true
 
+    /// A hostile peer on the network (none by default); it stops when quiescence starts.
+    public var hostile: HostileConfig?
+
     public var ringOptions = RingOptions()
     /// A run that needs more events than this per virtual second is stopped as a livelock.
     public var maxEventsPerSecond = 3_000_000

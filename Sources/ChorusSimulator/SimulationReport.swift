@@ -20,6 +20,10 @@ public struct SimulationReport: Sendable {
     public var crashes = 0
     public var partitions = 0
     public var pauses = 0
+    /// What the hostile peer sent and how the honest daemons took it (all zero without one).
+    public var hostile = HostileCounts()
+    /// Whether the run had a hostile peer (the summary then has a `hostile:` line).
+    public var hadHostilePeer = false
     /// Submission to delivery, over every delivery.
     public var latency = LatencyHistogram()
     /// The same per service, indexed by service raw value.
@@ -48,6 +52,7 @@ public struct SimulationReport: Sendable {
             "  configurations \(configurationsInstalled)  retransmissions \(retransmissions)  token losses \(tokenLosses)  packets \(packetsSent) (dropped \(packetsDropped))"
         )
         if refusedSends > 0 { lines.append("  sends refused by the engine: \(refusedSends)") }
+        if hadHostilePeer { lines.append("  hostile: \(hostile.description)") }
         lines.append("  faults: crashes \(crashes)  partitions \(partitions)  pauses \(pauses)")
         lines.append(
             "  delivery latency (virtual): p50 \(micros(latency.percentile(0.5))) µs  p99 \(micros(latency.percentile(0.99))) µs  max \(micros(latency.max)) µs"

@@ -41,6 +41,11 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Client sessions per daemon.") var sessions = 2
     @Option(help: "Chance per message that a session joins or leaves a group instead.") var churn = 0.01
     @Option(help: "Fault-free seconds at the end (liveness is checked there).") var quiescence = 6.0
+    @Option(help: "A hostile peer on the network until quiescence: outsider, configured or impersonator.")
+    var hostile: String?
+    @Option(name: .customLong("hostile-attacks"), help: "The hostile peer's attacks: boundary,replay,mutate,forge.")
+    var hostileAttacks = "boundary,replay,mutate,forge"
+    @Option(name: .customLong("hostile-rate"), help: "Hostile packets per virtual second.") var hostileRate = 200.0
     @Flag(help: "Measure the engine alone: no I/O, codec or checkers; agreed 1000-byte messages flat out.") var bench = false
 
     mutating func run() throws {
@@ -51,6 +56,7 @@ struct SimCommand: ParsableCommand {
         let weights = mix.split(separator: ",").compactMap { Double($0) }
         guard weights.count == 6 else { throw ValidationError("--mix needs six weights") }
         guard (0..<1).contains(churn) else { throw ValidationError("--churn is a probability below 1 (at 1 no message would be sent)") }
+        let hostileConfig = try parseHostile()
         let first = seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let interactive = isatty(STDOUT_FILENO) != 0
         var failures: [UInt64] = []
@@ -81,6 +87,7 @@ struct SimCommand: ParsableCommand {
             config.sessionsPerDaemon = sessions
             config.churn = churn
             config.quiescence = min(quiescence, config.duration)
+            config.hostile = hostileConfig
             var simulation = Simulation(config: config)
             let single = seeds == 1
             let report = simulation.run { time in
@@ -129,6 +136,25 @@ struct SimCommand: ParsableCommand {
 }
 
 extension SimCommand {
+    /// The `--hostile` options as a configuration (nil without `--hostile`).
+    func parseHostile() throws -> HostileConfig? {
+        guard let hostile else { return nil }
+        guard let role = HostileConfig.Role(rawValue: hostile) else {
+            throw ValidationError("--hostile is one of \(HostileConfig.Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var attacks: [HostileConfig.Attack] = []
+        for name in hostileAttacks.split(separator: ",") {
+            guard let attack = HostileConfig.Attack(rawValue: String(name)) else {
+                throw ValidationError("unknown hostile attack \(name): use \(HostileConfig.Attack.allCases.map(\.rawValue).joined(separator: ","))")
+            }
+            if !attacks.contains(attack) { attacks.append(attack) }
+        }
+        guard !attacks.isEmpty else { throw ValidationError("--hostile-attacks names no attack") }
+        guard hostileRate > 0, hostileRate.isFinite else { throw ValidationError("--hostile-rate must be positive") }
+        guard role != .configured || daemons >= 2 else { throw ValidationError("--hostile configured needs --daemons 2 or more") }
+        return HostileConfig(role: role, attacks: attacks, rate: hostileRate)
+    }
+
     /// This run's command line with `--seed` set to `seed` and any `--seeds` dropped: it replays
     /// exactly that run, every other option included.
     static func replayCommand(seed: UInt64) -> String {

@@ -24,8 +24,12 @@ import Testing
         harness.run(until: 1_500_000_000 + UInt64(variant) * 100_000_000)
         #expect(harness.lastRegular(1)?.members == [NodeID(1), NodeID(2)])
         let before = harness.configurations[NodeID(1)]?.count ?? 0
-        // Restart with a new incarnation: ring seqs far above the old ones.
-        harness.rings[NodeID(3)] = Ring(me: NodeID(3), site: site, options: options, ringSeqFloor: 1_000_000_000)
+        // Restart with a new incarnation: ring seqs far above the old ones, from the clock in
+        // microseconds as the daemon takes them (the harness's clock started with the site). The
+        // others may rise by 16 per microsecond they have been up (`Ring.acceptsRingSeq`), so a
+        // floor far beyond the clock (a clock far ahead) would take them a while to follow.
+        let floor = harness.now / 1_000
+        harness.rings[NodeID(3)] = Ring(me: NodeID(3), site: site, options: options, ringSeqFloor: floor)
         harness.apply(NodeID(3)) { ring, actions, now in ring.start(now: now, into: &actions) }
         harness.run(until: 6_000_000_000)
         #expect(harness.lastRegular(1)?.members.count == 3)

@@ -39,6 +39,8 @@ struct RecoveryState: Sendable {
     /// senders the survivors committed to in earlier recoveries of the same old ring (ascending).
     var gapSenders: [NodeID]
     var forwarded: CommitToken?
+    /// Visits in a row at which the token showed no progress (see `Ring.recoveryStalled`).
+    var stalledVisits = 0
 }
 
 /// What a daemon that left a recovery without installing still owes its old ring.
@@ -103,7 +105,7 @@ extension Ring {
     }
 
     mutating func receiveJoin(_ join: JoinMessage, now: Instant, into actions: inout [RingAction]) {
-        guard join.sender != me, site.contains(join.sender), acceptsRingSeq(join.maxRingSeq) else { return }
+        guard join.sender != me, site.contains(join.sender), acceptsRingSeq(join.maxRingSeq, now: now) else { return }
         switch phase {
         case .operational, .recovery:
             let ring = ringID
@@ -116,18 +118,18 @@ extension Ring {
                 // re-form the same rings again (one-way links would livelock).
                 return
             }
-            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            raiseRingSeq(to: join.maxRingSeq)
             enterGather(now: now, failed: [], including: [join.sender], into: &actions)
             mergeJoin(join, now: now, into: &actions)
         case .commit:
             guard let state = commit, state.members.contains(join.sender), join.maxRingSeq >= state.ringID.seq else {
                 return
             }
-            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            raiseRingSeq(to: join.maxRingSeq)
             enterGather(now: now, failed: [], into: &actions)
             mergeJoin(join, now: now, into: &actions)
         case .gather:
-            maxRingSeq = max(maxRingSeq, join.maxRingSeq)
+            raiseRingSeq(to: join.maxRingSeq)
             mergeJoin(join, now: now, into: &actions)
         case .left:
             return
@@ -216,8 +218,12 @@ extension Ring {
         let position = Int(token.position)
         guard position < token.members.count, token.members[position] == me,
             token.memberInfo.count == token.members.count, token.ringID > (installed?.ringID ?? .none),
-            acceptsRingSeq(token.ringID.seq)
+            acceptsRingSeq(token.ringID.seq, now: now)
         else { return }
+        guard isPlausibleCommit(token) else {
+            counters.implausiblePackets += 1
+            return
+        }
         let isRepresentative = position == 0
         switch phase {
         case .operational, .left:
@@ -248,13 +254,16 @@ extension Ring {
                 return
             }
         }
-        maxRingSeq = max(maxRingSeq, token.ringID.seq)
+        raiseRingSeq(to: token.ringID.seq)
         disarm(.consensus)
         disarm(.joinRetransmit)
         var next = token
         let count = token.members.count
         next.position = UInt16((position + 1) % count)
-        if token.rotation == 1, !(isRepresentative && commit?.handledRotation == 1) {
+        // Back at the representative means the first rotation of the ring it sent (not a token of
+        // another ring that names it first: that one starts a first rotation here).
+        let backAtRepresentative = isRepresentative && commit?.handledRotation == 1 && commit?.ringID == token.ringID
+        if token.rotation == 1, !backAtRepresentative {
             // First rotation: add our old-ring state.
             installed?.frozen = true
             next.memberInfo[position] = myCommitInfo
@@ -317,7 +326,7 @@ extension Ring {
         heldToken = nil
         stuckAru = nil
         lastSeenIdle = false
-        maxRingSeq = max(maxRingSeq, token.ringID.seq)
+        raiseRingSeq(to: token.ringID.seq)
 
         var state = RecoveryState(queue: [], oldStable: 0, oldHigh: 0, survivors: [me], gapSenders: [me])
         if let old = installed {
@@ -335,6 +344,10 @@ extension Ring {
                 state.oldHigh = max(state.oldHigh, info.highSeq)
                 state.oldStable = max(state.oldStable, info.stableSeq)
             }
+            // Stability means every old-ring member held it, so it never exceeds a survivor's aru;
+            // a higher report comes from a forged token, and delivering by it would deliver as safe
+            // what a survivor lacks.
+            state.oldStable = min(state.oldStable, lowAru)
             state.survivors = survivors.sorted()
             state.gapSenders = gapSenders.sorted()
             // Only what we hold can be re-sent; others' reports do not bound this loop.

@@ -71,6 +71,10 @@ extension Ring {
             counters.duplicatePackets += 1
             return
         }
+        guard isPlausibleToken(token) else {
+            counters.implausiblePackets += 1
+            return
+        }
         handleToken(token, now: now, released: false, into: &actions)
     }
 
@@ -94,6 +98,21 @@ extension Ring {
             updateStability(token: token, log: &log, into: &actions)
             restoreActiveLog(consume log)
             return
+        }
+
+        // Counters no honest token of this phase carries (a forged one left them): an installed
+        // ring has no pending recovery, and a recovery that stopped moving re-forms.
+        if phase == .operational { token.recoveryPending = 0 }
+        if recoveryStalled(token) {
+            restoreActiveLog(consume log)
+            enterGather(now: now, failed: [], into: &actions)
+            return
+        }
+
+        // A rotation in which nobody sequenced anything sent few packets: a count left over from a
+        // forged token drains here instead of holding every sender back for good.
+        if isRepresentative, !released, token.seq == previousVisitSeq, token.fcc > myFccContribution {
+            token.fcc = myFccContribution
         }
 
         // 1. Answer retransmission requests.

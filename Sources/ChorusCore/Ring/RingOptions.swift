@@ -22,7 +22,7 @@ public struct RingOptions: Sendable, Equatable {
     /// Highest `seq - aru` the ring lets build up, bounding every daemon's buffers.
     public var maxOutstanding: UInt64 = 2000
     /// How far above its oldest kept packet a daemon stores packets (a multiple of `maxOutstanding`).
-    var logWindow: UInt64 { maxOutstanding * 8 }
+    public var logWindow: UInt64 { maxOutstanding * 8 }
     /// Bytes of client data one packet carries. A datagram adds at most
     /// `PacketCodec.recoveryDatagramOverhead` (122) bytes, when a recovery packet wraps a whole
     /// old one, so 1350 keeps every datagram within 1472 bytes.
