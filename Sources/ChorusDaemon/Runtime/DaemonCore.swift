@@ -138,6 +138,7 @@ final class DaemonCore: @unchecked Sendable {
         timers.cancelAll()
         housekeeping?.cancel()
         for action in onStop { action() }
+        latencyProbe?.write()
         stopped.succeed()
     }
 
@@ -268,6 +269,11 @@ final class DaemonCore: @unchecked Sendable {
 
     private func deliver(_ delivery: GroupDelivery) {
         counters.messagesDelivered += 1
+        if let latencyProbe {
+            latencyProbe.record(
+                delivery.data.sender.daemon.rawValue == peer.id ? .deliveredOwn : .deliveredOther,
+                payload: delivery.data.payload, now: now)
+        }
         guard !delivery.recipients.isEmpty else { return }
         let data = delivery.data
         let sender = privateGroupName(data.sender)
@@ -283,6 +289,8 @@ final class DaemonCore: @unchecked Sendable {
 
     /// Private group names of senders, built once per session rather than once per message.
     private var senderNames: [SessionID: String] = [:]
+    /// Where bench messages' time goes (docs/latency.md); nil unless CHORUS_LATENCY_PROBE is set.
+    private lazy var latencyProbe = LatencyProbe.fromEnvironment(daemon: peer.name)
     /// What each session was last shown of each group (the `added` and `removed` it gets).
     private var shownViews = ShownViews()
 
@@ -409,6 +417,7 @@ final class DaemonCore: @unchecked Sendable {
                 session.groups.remove(group)
                 performActions()
             case .multicast(let message):
+                latencyProbe?.record(.read, payload: message.payload, now: now)
                 try engine.send(
                     session: id, service: message.service, groups: message.groups, messageType: message.messageType,
                     selfDiscard: message.selfDiscard, payload: message.payload, now: now, into: &actions)
