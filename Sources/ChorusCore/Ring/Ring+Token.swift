@@ -26,6 +26,7 @@ extension Ring {
             }
             var log = takeActiveLog()!
             if log.insert(packet) {
+                if packet.service == .safe { noteSafe(packet) }
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
             } else {
@@ -89,13 +90,25 @@ extension Ring {
         arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
         let isRepresentative = log.members.first == me
 
-        // Idle ring: the representative holds the token instead of spinning it.
-        if !released, isRepresentative, phase == .operational, token.idleRotations >= 2, queue.isEmpty,
+        // Idle ring: the representative holds the token instead of spinning it: after two idle
+        // rotations, or as soon as a rotation brought nothing new once every safe packet is
+        // stable (everyone holds everything and nothing waits for stability, so the next
+        // message goes out without waiting for the token to come round; others wake it).
+        let idleBack = token.seq == previousVisitSeq && highestSafeIsStableEverywhere(incomingAru: token.aru, ring: log.ringID)
+        if !released { previousIncomingAru = token.aru }
+        if !released, isRepresentative, phase == .operational, token.idleRotations >= 2 || idleBack, queue.isEmpty,
             token.retransmitRequests.isEmpty, token.aru == token.seq
         {
             heldToken = token
-            arm(.idleHold, now + options.idleHold, into: &actions)
-            updateStability(token: token, log: &log, into: &actions)
+            // Held early, it goes round again soon: a member whose stability lags (a packet it
+            // got late) then delivers its safe messages within a short hold, not a long one.
+            let early = token.idleRotations < 2
+            arm(.idleHold, now + (early ? min(options.idleHold, options.earlyIdleHold) : options.idleHold), into: &actions)
+            // What this visit makes stable is delivered now, but the visit counts once: its
+            // release goes on with this same token and records its aru then. (Recording it here
+            // too made one rotation look like two: a member the aru had overshot, which had not
+            // yet lowered it, lost packets that others then discarded as stable.)
+            updateStability(token: token, log: &log, recordingVisit: false, into: &actions)
             restoreActiveLog(consume log)
             return
         }
@@ -150,6 +163,7 @@ extension Ring {
             }
             if outgoing.barrier { token.barrierSeq = packet.seq }
             _ = log.insert(packet)
+            if packet.service == .safe { noteSafe(packet) }
             newPackets.append(packet)
             sentThisVisit += 1
         }
@@ -230,10 +244,25 @@ extension Ring {
         }
     }
 
+    mutating func noteSafe(_ packet: DataPacket) {
+        if highestSafe.ring != packet.ringID || packet.seq > highestSafe.seq { highestSafe = (packet.ringID, packet.seq) }
+    }
+
+    /// Whether every member has seen every safe packet stable: the token came back to this daemon
+    /// twice in a row with an aru at or above it, so each member passed it on at least twice with
+    /// that aru (a safe packet is stable at a member after two visits; see `updateStability`).
+    func highestSafeIsStableEverywhere(incomingAru: UInt64, ring: RingID) -> Bool {
+        highestSafe.ring != ring || highestSafe.seq <= min(previousIncomingAru, incomingAru)
+    }
+
     /// Safe line: the aru seen on two successive visits is held by every member.
-    mutating func updateStability(token: Token, log: inout RingLog, into actions: inout [RingAction]) {
+    /// `recordingVisit`: whether `token.aru` becomes the previous visit's aru (false for a token
+    /// held and released later in the same visit).
+    mutating func updateStability(
+        token: Token, log: inout RingLog, recordingVisit: Bool = true, into actions: inout [RingAction]
+    ) {
         let stable = min(previousVisitAru, token.aru)
-        previousVisitAru = token.aru
+        if recordingVisit { previousVisitAru = token.aru }
         if stable > log.stableSeq {
             log.stableSeq = stable
             log.advanceCursor(into: &actions)

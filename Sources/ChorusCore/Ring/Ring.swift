@@ -48,6 +48,11 @@ public struct Ring: Sendable {
     var mySenderIndex: UInt64 = 0
     var heldToken: Token?
     var lastSeenIdle = false
+    /// The highest safe packet of the active ring (seq 0: none), so the representative holds the
+    /// token early only once every safe packet is stable.
+    var highestSafe = (ring: RingID.none, seq: UInt64(0))
+    /// The aru the token carried when it last reached this daemon.
+    var previousIncomingAru: UInt64 = 0
     var wakeSent = false
     /// Fail-to-receive detection: how many visits `token.aru` stayed stuck at another daemon.
     var stuckAru: (node: NodeID, aru: UInt64, visits: Int)?
@@ -137,6 +142,7 @@ public struct Ring: Sendable {
             actions.append(.deliver(RingDelivery(ringID: log.ringID, sender: me, service: .unreliable, payload: payload)))
             return true
         }
+        let wasIdle = queue.isEmpty
         if first {
             queue.prepend(service, payload, barrier: barrier)
         } else {
@@ -148,9 +154,13 @@ public struct Ring: Sendable {
                 var token = token
                 token.idleRotations = 0
                 handleToken(token, now: now, released: true, into: &actions)
-            } else if lastSeenIdle, !wakeSent, let log = installed {
+            } else if lastSeenIdle || wasIdle, !wakeSent, let log = installed, let representative = log.members.first,
+                representative != me
+            {
+                // The representative may hold the token (an idle ring, or one whose last rotation
+                // brought nothing new): wake it rather than wait out its idle hold.
                 wakeSent = true
-                actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .members(othersInRing)))
+                actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .node(representative)))
             }
         }
         return true

@@ -13,6 +13,9 @@ public struct RingOptions: Sendable, Equatable {
     public var maxGatherTime: Duration64 = 600_000_000
     public var mergeProbeInterval: Duration64 = 250_000_000
     public var idleHold: Duration64 = 40_000_000
+    /// How long the representative holds a token it kept after a single idle rotation (so the
+    /// next message goes out at once) before passing it round again.
+    public var earlyIdleHold: Duration64 = 1_000_000
     /// Packets the whole ring may send in one rotation (retransmissions included).
     public var windowSize: Int = 200
     /// Packets one daemon may send per token visit.
