@@ -22,19 +22,9 @@ extension Checkers {
         for p in ix.processes {
             for i in delivered.indices { delivered[i] = false }
             var prefix = [Int](repeating: 0, count: lists.lists.count)
-            var view: [String: ViewIdentifier] = [:]
-            var deliveryIndex = 0
-            for (logIndex, entry) in p.log.enumerated() {
-                switch entry.event {
-                case .configuration:
-                    view.removeAll(keepingCapacity: true)  // a group without a view here has none
-                case .view(let v):
-                    view[v.group] = v.viewID
-                case .deliver:
-                    let d = p.deliveries[deliveryIndex]
-                    deliveryIndex += 1
-                    guard d.isFirst else { continue }
-                    let m = Int(d.message)
+            p.walkInViews { logIndex, event, view in
+                switch event {
+                case .firstDelivery(let m):
                     if isCausal[m] {
                         for need in lists.needs[m] where view[need.group] == need.view {
                             let missing = lists.firstMissing(need, &prefix, delivered)
@@ -45,7 +35,7 @@ extension Checkers {
                         }
                     }
                     delivered[m] = true
-                default:
+                case .submit:
                     break
                 }
             }
@@ -88,26 +78,17 @@ struct CausalPredecessorLists {
             return lists.count - 1
         }
         for (pi, p) in ix.processes.enumerated() {
-            var view: [String: ViewIdentifier] = [:]
-            var deliveryIndex = 0
-            for entry in p.log {
-                switch entry.event {
-                case .configuration:
-                    view.removeAll(keepingCapacity: true)  // a group without a view here has none
-                case .view(let v):
-                    view[v.group] = v.viewID
-                case .deliver:
-                    let d = p.deliveries[deliveryIndex]
-                    deliveryIndex += 1
-                    let m = Int(d.message)
-                    guard d.isFirst, isCausal[m], let groups = ix.sent[m]?.groups else { continue }
+            p.walkInViews { _, event, view in
+                switch event {
+                case .firstDelivery(let m):
+                    guard isCausal[m], let groups = ix.sent[m]?.groups else { return }
                     for group in groups {
                         guard let v = view[group] else { continue }
                         lists[list(Key(sender: pi, group: group, view: v, own: false))].append(Int32(m))
                     }
                 case .submit(let id):
                     guard let m = ix.messageIndex[id].map(Int.init), isCausal[m], let sent = ix.sent[m], sent.sender == p.id
-                    else { continue }
+                    else { return }
                     for group in sent.groups {
                         guard let v = view[group] else { continue }
                         for own in [false, true] {
@@ -118,8 +99,6 @@ struct CausalPredecessorLists {
                         }
                         lists[list(Key(sender: pi, group: group, view: v, own: true))].append(Int32(m))
                     }
-                default:
-                    break
                 }
             }
         }
@@ -130,5 +109,36 @@ struct CausalPredecessorLists {
         let list = lists[need.list]
         while prefix[need.list] < need.length && delivered[Int(list[prefix[need.list]])] { prefix[need.list] += 1 }
         return prefix[need.list] < need.length ? Int(list[prefix[need.list]]) : nil
+    }
+}
+
+extension ProcessIndex {
+    /// What `walkInViews` reports.
+    enum ViewedEvent {
+        case firstDelivery(Int)
+        case submit(MessageID)
+    }
+
+    /// Walks the log, reporting first deliveries and submissions with the view of each group the
+    /// process is in at that point (a configuration event ends them all).
+    func walkInViews(_ body: (_ logIndex: Int, _ event: ViewedEvent, _ view: [String: ViewIdentifier]) -> Void) {
+        var view: [String: ViewIdentifier] = [:]
+        var deliveryIndex = 0
+        for (logIndex, entry) in log.enumerated() {
+            switch entry.event {
+            case .configuration:
+                view.removeAll(keepingCapacity: true)  // a group without a view here has none
+            case .view(let v):
+                view[v.group] = v.viewID
+            case .deliver:
+                let d = deliveries[deliveryIndex]
+                deliveryIndex += 1
+                if d.isFirst { body(logIndex, .firstDelivery(Int(d.message)), view) }
+            case .submit(let id):
+                body(logIndex, .submit(id), view)
+            default:
+                break
+            }
+        }
     }
 }
