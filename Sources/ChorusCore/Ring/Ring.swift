@@ -154,11 +154,13 @@ public struct Ring: Sendable {
                 var token = token
                 token.idleRotations = 0
                 handleToken(token, now: now, released: true, into: &actions)
-            } else if lastSeenIdle || wasIdle, !wakeSent, let log = installed, let representative = log.members.first,
-                representative != me
+            } else if lastSeenIdle || (wasIdle && myFccContribution == 0), !wakeSent, let log = installed,
+                let representative = log.members.first, representative != me
             {
                 // The representative may hold the token (an idle ring, or one whose last rotation
-                // brought nothing new): wake it rather than wait out its idle hold.
+                // brought nothing new): wake it rather than wait out its idle hold. A daemon that
+                // sequenced packets on its last visit made that rotation busy, so the token comes
+                // round to it unheld: no wake (a flat-out sender would send one per visit).
                 wakeSent = true
                 actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .node(representative)))
             }

@@ -314,13 +314,15 @@ final class DaemonCore: @unchecked Sendable {
             case .disconnect: .disconnect
             case .network: .network
             }
+        let members = view.members.map(\.privateGroup)
+        let changed = view.changed.map(\.privateGroup)
         /// The frame for sessions whose previous view of the group had `previous` (nil: none).
         func event(against previous: [SessionID]) -> DaemonEvent {
             .membership(MembershipEvent(
                 group: view.group, viewRingSeq: view.viewID.ring.seq,
                 viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
                 kind: view.kind == .regular ? .regular : .transitional, reason: reason,
-                members: view.members.map(\.privateGroup), changed: view.changed.map(\.privateGroup),
+                members: members, changed: changed,
                 added: view.members.sortedSubtracting(previous).map(\.privateGroup),
                 removed: previous.sortedSubtracting(view.members).map(\.privateGroup)))
         }
