@@ -4,8 +4,8 @@ import NIOPosix
 
 /// A connection to a Chorus daemon: one session, with its private group.
 ///
-/// Open one with ``ChorusClient/withSession(to:name:membershipNotices:_:)``; it ends when the
-/// closure returns or throws, or when its task is cancelled.
+/// Open one with ``ChorusClient/withSession(to:name:membershipNotices:runningOn:_:)``; it ends
+/// when the closure returns or throws, or when its task is cancelled.
 ///
 /// ```swift
 /// try await ChorusClient.withSession(to: .local, name: "alice") { session in
@@ -24,42 +24,47 @@ public struct ChorusSession: Sendable {
     /// Largest payload the daemon accepts.
     public let maxPayload: Int
     /// Messages, membership events and status replies, in the order the daemon delivered them.
-    /// Iterate it once. An error frame from the daemon ends it with a ``ChorusClientError``.
+    /// Iterate it once, from one task. An error frame from the daemon ends it with a
+    /// ``ChorusClientError``.
     public let events: ChorusEvents
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let connection: SessionConnection
 
-    init(welcome: Welcome, events: ChorusEvents, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    init(welcome: Welcome, connection: SessionConnection) {
         self.privateGroup = welcome.privateGroup
         self.daemon = welcome.daemon
         self.maxPayload = Int(welcome.maxPayload)
-        self.events = events
-        self.outbound = outbound
+        self.events = ChorusEvents(inbox: connection.inbox)
+        self.connection = connection
     }
 
     /// Joins `group`. The session then gets its messages, and a membership event once the join
     /// is ordered (if membership notices are on).
     public func join(_ group: String) async throws(ChorusClientError) {
         try Self.checkGroup(group, joinable: true)
-        try await write(.join(group: group))
+        try await send(.join(group: group))
     }
 
     /// Leaves `group`.
     public func leave(_ group: String) async throws(ChorusClientError) {
         try Self.checkGroup(group, joinable: true)
-        try await write(.leave(group: group))
+        try await send(.leave(group: group))
     }
 
     /// Multicasts `payload` to every member of `groups` (a member of several gets it once).
     ///
     /// Suspends while the daemon cannot take more (its send queue is full): a sender never
-    /// outruns the ring, and a message the daemon accepted is not dropped.
+    /// outruns the ring, and a message the daemon accepted is not dropped. Messages multicast
+    /// one after another without other suspensions leave in one write.
     public func multicast(
         _ payload: ByteBuffer, to groups: [String], service: Service = .agreed, messageType: UInt16 = 0,
         selfDiscard: Bool = false
     ) async throws(ChorusClientError) {
         try Self.checkMulticast(groups: groups, payloadSize: payload.readableBytes, maxPayload: maxPayload)
-        try await write(.multicast(MulticastRequest(
-            service: service, selfDiscard: selfDiscard, messageType: messageType, groups: groups, payload: payload)))
+        let request = MulticastRequest(
+            service: service, selfDiscard: selfDiscard, messageType: messageType, groups: groups, payload: payload)
+        var buffer = ByteBufferAllocator().buffer(capacity: Self.encodedSize(request))
+        ClientRequest.multicast(request).encode(into: &buffer)
+        try await connection.send(buffer)
     }
 
     /// Multicasts UTF-8 text.
@@ -73,33 +78,32 @@ public struct ChorusSession: Sendable {
 
     /// Multicasts several messages with one write (for high rates).
     public func multicast(batch messages: [MulticastRequest]) async throws(ChorusClientError) {
+        var capacity = 0
         for message in messages {
             try Self.checkMulticast(groups: message.groups, payloadSize: message.payload.readableBytes, maxPayload: maxPayload)
+            capacity += Self.encodedSize(message)
         }
-        // One buffer for the whole batch: one write, one pass through the channel.
-        var buffer = ByteBufferAllocator().buffer(
-            capacity: messages.reduce(0) { $0 + $1.payload.readableBytes + 16 + $1.groups.count * 32 })
+        var buffer = ByteBufferAllocator().buffer(capacity: capacity)
         for message in messages { ClientRequest.multicast(message).encode(into: &buffer) }
-        do {
-            try await outbound.write(buffer)
-        } catch {
-            throw Self.map(error)
-        }
+        try await connection.send(buffer)
     }
 
     /// Asks the daemon for its state; the answer arrives in ``events`` as `.status(json)`.
     public func requestStatus() async throws(ChorusClientError) {
-        try await write(.status)
+        try await send(.status)
     }
 
-    private func write(_ request: ClientRequest) async throws(ChorusClientError) {
+    private func send(_ request: ClientRequest) async throws(ChorusClientError) {
         var buffer = ByteBuffer()
         request.encode(into: &buffer)
-        do {
-            try await outbound.write(buffer)
-        } catch {
-            throw Self.map(error)
-        }
+        try await connection.send(buffer)
+    }
+
+    /// The frame's size: header, group names, payload.
+    static func encodedSize(_ message: MulticastRequest) -> Int {
+        var size = ClientProtocol.headerSize + 5 + message.payload.readableBytes
+        for group in message.groups { size += 1 + group.utf8.count }
+        return size
     }
 
     static func map(_ error: any Error) -> ChorusClientError {
@@ -132,42 +136,99 @@ public struct ChorusSession: Sendable {
 /// The events of a session, as an `AsyncSequence`.
 public struct ChorusEvents: AsyncSequence, Sendable {
     public typealias Element = ChorusEvent
-    let inbound: NIOAsyncChannelInboundStream<[DaemonEvent]>
+    let inbox: SessionInbox
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: NIOAsyncChannelInboundStream<[DaemonEvent]>.AsyncIterator
-        var batch: [DaemonEvent] = []
+        let inbox: SessionInbox
+        /// Events taken from the inbox, handed out from `position` on.
+        var batch: [ChorusEvent] = []
         var position = 0
 
+        /// The next event; nil once the daemon closed the session or the task was cancelled.
         public mutating func next() async throws -> ChorusEvent? {
             while true {
-                if position == batch.count {
-                    do {
-                        guard let next = try await base.next() else { return nil }
-                        batch = next
-                        position = 0
-                    } catch {
-                        throw ChorusSession.map(error)
-                    }
-                    continue
+                if position < batch.count {
+                    position += 1
+                    return batch[position - 1]
                 }
-                let event = batch[position]
-                position += 1
-                switch event {
-                case .message(let message):
-                    return .message(ChorusMessage(
-                        sender: message.sender, groups: message.groups, service: message.service,
-                        messageType: message.messageType, payload: message.payload))
-                case .membership(let membership): return .membership(ChorusMembership(membership))
-                case .statusReply(let json): return .status(json)
-                case .error(let code, let text): throw ChorusClientError(.refused(code), text)
-                case .welcome: throw ChorusClientError(.protocolViolation, "a second welcome frame")
+                batch.removeAll(keepingCapacity: true)
+                position = 0
+                switch inbox.take(into: &batch) {
+                case .events: continue
+                case .ended(.closed): return nil
+                case .ended(.failed(let error)): throw error
+                case .empty:
+                    if Task.isCancelled { return nil }
+                    await inbox.wait()
                 }
             }
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: inbound.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(inbox: inbox) }
+}
+
+/// Where a session's code (the closure given to ``ChorusClient/withSession(to:name:membershipNotices:runningOn:_:)``
+/// and the tasks it starts) runs.
+public enum SessionExecution: Sendable {
+    /// On the thread that reads and writes the session's socket, with no hand-off between
+    /// threads for each message: the lowest latency and CPU cost. The closure must not block
+    /// (long computations and blocking calls belong in a task of their own, e.g. with
+    /// `withTaskExecutorPreference(globalConcurrentExecutor)`), or the session's I/O waits.
+    case connectionThread
+    /// Where the caller's code runs (the global concurrent executor unless the caller is on an
+    /// actor); every send and every event crosses to the socket's thread and back.
+    case callerExecutor
+}
+
+/// The socket side of a session, shared by the session (any thread) and its event loop.
+final class SessionConnection: Sendable {
+    let channel: any Channel
+    let inbox: SessionInbox
+    private let handler: NIOLoopBound<SessionChannelHandler>
+
+    init(channel: any Channel, handler: NIOLoopBound<SessionChannelHandler>, inbox: SessionInbox) {
+        self.channel = channel
+        self.handler = handler
+        self.inbox = inbox
+    }
+
+    /// Writes `buffer` (from the event loop directly) and returns once the socket can take more.
+    func send(_ buffer: ByteBuffer) async throws(ChorusClientError) {
+        let loop = channel.eventLoop
+        let room: EventLoopFuture<Void>?
+        if loop.inEventLoop {
+            room = try handler.value.write(buffer)
+        } else {
+            let handler = self.handler
+            room = loop.flatSubmit { () -> EventLoopFuture<Void> in
+                do throws(ChorusClientError) {
+                    return try handler.value.write(buffer) ?? loop.makeSucceededVoidFuture()
+                } catch {
+                    return loop.makeFailedFuture(error)
+                }
+            }
+        }
+        guard let room else { return }
+        do {
+            try await room.get()
+        } catch {
+            throw ChorusSession.map(error)
+        }
+    }
+
+    /// Ends the session gracefully: what was written goes out, then the write side closes, so
+    /// the daemon reads every request (it may be pausing this client) before it sees the end.
+    /// Waits at most 2 s for the daemon to close: a session whose events are not being read may
+    /// never get there.
+    func close() async {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.finishWriting() }
+        let channel = self.channel
+        let forceClose = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        try? await channel.closeFuture.get()
+        forceClose.cancel()
+    }
 }
 
 /// Opens sessions with a Chorus daemon.
@@ -178,56 +239,84 @@ public enum ChorusClient {
     /// - Parameters:
     ///   - name: a label for the session, unique on its daemon: 1 to 32 of `A-Z a-z 0-9 _ - .`.
     ///   - membershipNotices: whether ``ChorusSession/events`` includes membership events.
+    ///   - execution: where `body` runs; by default on the session's own I/O thread (see
+    ///     ``SessionExecution``).
     public static func withSession<Result: Sendable>(
         to endpoint: ChorusEndpoint, name: String, membershipNotices: Bool = true,
+        runningOn execution: SessionExecution = .connectionThread,
         _ body: (ChorusSession) async throws -> Result
     ) async throws -> Result {
         guard ConnectRequest.isValidName(name) else {
             throw ChorusClientError(.invalidArgument, "session name '\(name)': expected 1 to 32 characters of A-Z a-z 0-9 _ - .")
         }
-        let group = MultiThreadedEventLoopGroup.singleton
-        let welcome = group.next().makePromise(of: Welcome.self)
-        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<[DaemonEvent], ByteBuffer>> {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        switch execution {
+        case .connectionThread:
+            let executor = EventLoopTaskExecutor(loop)
+            return try await withTaskExecutorPreference(executor) {
+                try await session(
+                    on: loop, executor: executor, to: endpoint, name: name, membershipNotices: membershipNotices, body)
+            }
+        case .callerExecutor:
+            return try await session(
+                on: loop, executor: nil, to: endpoint, name: name, membershipNotices: membershipNotices, body)
+        }
+    }
+
+    private static func session<Result: Sendable>(
+        on loop: any EventLoop, executor: EventLoopTaskExecutor?, to endpoint: ChorusEndpoint, name: String,
+        membershipNotices: Bool, _ body: (ChorusSession) async throws -> Result
+    ) async throws -> Result {
+        let welcome = loop.makePromise(of: Welcome.self)
+        // Runs on the channel's event loop, before the channel is active.
+        @Sendable func initialize(_ channel: any Channel) -> EventLoopFuture<SessionConnection> {
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(DaemonEventHandler(welcome: welcome))
-                return try NIOAsyncChannel(
-                    wrappingChannelSynchronously: channel,
-                    configuration: .init(
-                        backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), isOutboundHalfClosureEnabled: true))
+                let inbox = SessionInbox(channel: channel)
+                let handler = SessionChannelHandler(inbox: inbox, welcome: welcome, executor: executor)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                return SessionConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), inbox: inbox)
             }
         }
-        let channel: NIOAsyncChannel<[DaemonEvent], ByteBuffer>
+        let connection: SessionConnection
         do {
-            switch endpoint {
-            case .tcp(let host, let port):
-                channel = try await ClientBootstrap(group: group)
-                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .channelOption(.socketOption(.so_sndbuf), value: 256 << 10)
-                    .connect(host: host, port: port, channelInitializer: initialize)
-            case .unix(let path):
-                channel = try await ClientBootstrap(group: group)
-                    .connect(unixDomainSocketPath: path, channelInitializer: initialize)
-            }
+            connection = try await connect(on: loop, to: endpoint, initialize)
         } catch {
             welcome.fail(error)
             throw ChorusClientError(.connectionFailed, "\(endpoint): \(error)")
         }
-        let underlying = channel.channel
-        return try await channel.executeThenClose { inbound, outbound in
+        let accepted: Welcome
+        do {
             var connect = ByteBuffer()
             ClientRequest.connect(ConnectRequest(name: name, membershipNotices: membershipNotices)).encode(into: &connect)
-            try await outbound.write(connect)
-            let accepted = try await welcome.futureResult.get()
-            let session = ChorusSession(welcome: accepted, events: ChorusEvents(inbound: inbound), outbound: outbound)
-            let result = try await body(session)
-            // Close gracefully: half-close after every buffered write is out, so the daemon reads
-            // all of them (it may be pausing us) before it sees the end and closes. Wait for that
-            // a little; a session whose events are not being read may never get there.
-            outbound.finish()
-            let forceClose = underlying.eventLoop.scheduleTask(in: .seconds(2)) { underlying.close(promise: nil) }
-            try? await underlying.closeFuture.get()
-            forceClose.cancel()
-            return result
+            try await connection.send(connect)
+            accepted = try await welcome.futureResult.get()
+        } catch {
+            connection.channel.close(promise: nil)
+            throw ChorusSession.map(error)
+        }
+        let result: Result
+        do {
+            result = try await body(ChorusSession(welcome: accepted, connection: connection))
+        } catch {
+            connection.channel.close(promise: nil)
+            throw error
+        }
+        await connection.close()
+        return result
+    }
+
+    private static func connect(
+        on loop: any EventLoop, to endpoint: ChorusEndpoint,
+        _ initialize: @escaping @Sendable (any Channel) -> EventLoopFuture<SessionConnection>
+    ) async throws -> SessionConnection {
+        switch endpoint {
+        case .tcp(let host, let port):
+            return try await ClientBootstrap(group: loop)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.socketOption(.so_sndbuf), value: 256 << 10)
+                .connect(host: host, port: port, channelInitializer: initialize)
+        case .unix(let path):
+            return try await ClientBootstrap(group: loop).connect(unixDomainSocketPath: path, channelInitializer: initialize)
         }
     }
 }

@@ -160,15 +160,8 @@ public enum DaemonEvent: Sendable, Equatable {
             let maxPayload = try reader.integer("max payload", as: UInt32.self)
             event = .welcome(Welcome(version: version, privateGroup: privateGroup, daemon: daemon, maxPayload: maxPayload))
         case .message:
-            let serviceByte = try reader.integer("service", as: UInt8.self)
-            guard let service = Service(rawValue: serviceByte) else {
-                throw ProtocolError(.invalidService, "service byte \(serviceByte)")
-            }
-            let messageType = try reader.integer("message type", as: UInt16.self)
-            let sender = try reader.shortString("sender")
-            let groups = try reader.groupList()
-            return .message(MessageEvent(
-                service: service, messageType: messageType, sender: sender, groups: groups, payload: reader.rest()))
+            var names = MessageNameCache()
+            return .message(try decodeMessage(frame.body, names: &names))
         case .membership:
             let group = try reader.shortString("group")
             let ringSeq = try reader.integer("view ring seq", as: UInt64.self)

@@ -14,8 +14,9 @@ struct BenchCommand: AsyncParsableCommand {
             Starts --daemons local daemons (or uses the running ones named with --connect), one receiver and
             --senders sender sessions per daemon. Receivers join group 'bench'; senders multicast to it flat out
             (or at --rate per sender). Latency is from the sender's write to the receiver's read, on this host's
-            monotonic clock. --in-flight 1 measures one-way latency with one message in flight (one sender,
-            on the first daemon; latency as seen by the receiver on the next daemon).
+            monotonic clock. --in-flight 1 measures one-way latency in a closed loop: the first daemon's receiver
+            is the one sender and sends its next message when its own daemon has delivered the last one to it
+            (as Spread's, Corosync's and the null relay's benchmarks do); every receiver reports its latency.
             """)
 
     @Option(help: "Local daemons to start (ignored with --connect).")
@@ -115,11 +116,19 @@ enum BenchPayload {
 
     static func make(size: Int, sender: Int, seq: UInt64, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: size)
-        buffer.writeInteger(monotonicNanoseconds())
-        buffer.writeInteger(UInt64(sender))
-        buffer.writeInteger(seq)
-        buffer.writeRepeatingByte(0x2A, count: size - headerSize)
+        write(count: 1, size: size, sender: sender, firstSeq: seq, into: &buffer)
         return buffer
+    }
+
+    /// Appends `count` payloads, numbered from `firstSeq`, all stamped with the time now.
+    static func write(count: Int, size: Int, sender: Int, firstSeq: UInt64, into buffer: inout ByteBuffer) {
+        let now = monotonicNanoseconds()
+        for offset in 0..<count {
+            buffer.writeInteger(now)
+            buffer.writeInteger(UInt64(sender))
+            buffer.writeInteger(firstSeq + UInt64(offset))
+            buffer.writeRepeatingByte(0x2A, count: size - headerSize)
+        }
     }
 
     static func read(_ payload: ByteBuffer) -> (sent: UInt64, sender: Int, seq: UInt64)? {

@@ -2,6 +2,7 @@ import Chorus
 import ChorusLocalCluster
 import Foundation
 import Histogram
+import Synchronization
 import NIOCore
 
 /// What one receiver measured.
@@ -12,31 +13,61 @@ struct ReceiverResult: Sendable {
     var latency: Histogram<UInt64>
 }
 
-/// Shared counters between the bench tasks (one lock; touched once per message by receivers).
-final class BenchState: @unchecked Sendable {
+/// What one receiver counts while measuring. Only its own task writes it; the lock is taken once
+/// per message, by that task alone (uncontended), and once by the main task at the end.
+final class ReceiverStats: @unchecked Sendable {  // state behind `lock`
     private let lock = NSLock()
-    private var measuring = false
-    private var stopped = false
-    private var received: [Int]
-    private var bytes: [Int]
-    private var histograms: [Histogram<UInt64>]
-    /// Per sender: the highest seq the first receiver delivered (for --in-flight).
+    private var messages = 0
+    private var bytes = 0
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+
+    func record(size: Int, latency: UInt64) {
+        lock.lock()
+        messages += 1
+        bytes += size
+        _ = histogram.record(latency)
+        lock.unlock()
+    }
+
+    func result(daemon: Int) -> ReceiverResult {
+        lock.withLock { ReceiverResult(daemon: daemon, messages: messages, bytes: bytes, latency: histogram) }
+    }
+
+    var count: Int { lock.withLock { messages } }
+}
+
+/// The phase of a run, read by every receiver per message (an atomic, no lock).
+final class BenchPhase: Sendable {
+    private let value = Atomic<Int>(0)
+    static let warmingUp = 0, measuring = 1, stopped = 2
+    func set(_ phase: Int) { value.store(phase, ordering: .releasing) }
+    var current: Int { value.load(ordering: .acquiring) }
+}
+
+/// What the bench tasks share: the phase, each receiver's counts, and for --in-flight the
+/// sequence numbers the pacing receiver has delivered (the senders wait on those).
+final class BenchState: @unchecked Sendable {  // pacing state behind `lock`
+    let phase = BenchPhase()
+    let receivers: [ReceiverStats]
+    private let lock = NSLock()
+    /// Per sender: the highest seq the pacing receiver delivered (for --in-flight).
     private var deliveredSeq: [UInt64]
-    private var totalReceived = 0
+    /// Per sender: a waiter for `deliveredSeq` to reach a value.
+    private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)?]
 
     init(receivers: Int, senders: Int) {
-        received = Array(repeating: 0, count: receivers)
-        bytes = Array(repeating: 0, count: receivers)
-        histograms = (0..<receivers).map { _ in Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three) }
+        self.receivers = (0..<receivers).map { _ in ReceiverStats() }
         deliveredSeq = Array(repeating: 0, count: senders)
         waiters = Array(repeating: nil, count: senders)
     }
+
+    var isStopped: Bool { phase.current == BenchPhase.stopped }
 
     /// Suspends until the pacing receiver delivered `seq` of `sender` (or the run stopped).
     func waitForDelivery(of sender: Int, seq: UInt64) async {
         await withCheckedContinuation { continuation in
             let ready = lock.withLock {
-                if deliveredSeq[sender] >= seq || stopped { return true }
+                if deliveredSeq[sender] >= seq || isStopped { return true }
                 waiters[sender] = (seq, continuation)
                 return false
             }
@@ -45,8 +76,8 @@ final class BenchState: @unchecked Sendable {
     }
 
     func stopAndRelease() {
+        phase.set(BenchPhase.stopped)
         let pending: [CheckedContinuation<Void, Never>] = lock.withLock {
-            stopped = true
             let all = waiters.compactMap { $0?.continuation }
             waiters = waiters.map { _ in nil }
             return all
@@ -54,43 +85,22 @@ final class BenchState: @unchecked Sendable {
         for continuation in pending { continuation.resume() }
     }
 
-    func startMeasuring() { lock.withLock { measuring = true } }
-    func stop() { lock.withLock { stopped = true } }
-    var isStopped: Bool { lock.withLock { stopped } }
-    var total: Int { lock.withLock { totalReceived } }
-
-    /// Per sender: a waiter for `deliveredSeq` to reach a value.
-    private var waiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)?]
-
-    func delivered(receiver: Int, size: Int, sent: UInt64, sender: Int, seq: UInt64, now: UInt64, tracksInFlight: Bool) {
+    /// The pacing receiver delivered `seq` of `sender`: wake that sender if it waits for it.
+    func paced(sender: Int, seq: UInt64) {
         let resume: CheckedContinuation<Void, Never>? = lock.withLock {
-            if tracksInFlight, sender < deliveredSeq.count, seq > deliveredSeq[sender] {
-                deliveredSeq[sender] = seq
-                if let waiter = waiters[sender], waiter.seq <= seq {
-                    waiters[sender] = nil
-                    return waiter.continuation
-                }
-            }
-            return nil
+            guard sender < deliveredSeq.count, seq > deliveredSeq[sender] else { return nil }
+            deliveredSeq[sender] = seq
+            guard let waiter = waiters[sender], waiter.seq <= seq else { return nil }
+            waiters[sender] = nil
+            return waiter.continuation
         }
         resume?.resume()
-        lock.withLock {
-            guard measuring, !stopped else { return }
-            received[receiver] += 1
-            bytes[receiver] += size
-            totalReceived += 1
-            _ = histograms[receiver].record(now > sent ? now - sent : 0)
-        }
     }
 
-    func deliveredSeq(of sender: Int) -> UInt64 { lock.withLock { deliveredSeq[sender] } }
+    var total: Int { receivers.reduce(0) { $0 + $1.count } }
 
     func results(daemonOf: (Int) -> Int) -> [ReceiverResult] {
-        lock.withLock {
-            (0..<received.count).map {
-                ReceiverResult(daemon: daemonOf($0), messages: received[$0], bytes: bytes[$0], latency: histograms[$0])
-            }
-        }
+        receivers.indices.map { receivers[$0].result(daemon: daemonOf($0)) }
     }
 }
 
@@ -101,11 +111,11 @@ struct BenchRun {
 
     func run() async throws -> BenchResult {
         let oneInFlightLatency = options.inFlight == 1
-        // One-way latency with one message in flight: one sender, on the first daemon; the
-        // receiver that paces it is on the next daemon.
-        let senderDaemons: [Int] = oneInFlightLatency ? [0] : endpoints.indices.flatMap { Array(repeating: $0, count: options.senders) }
-        let pacingReceiver = oneInFlightLatency ? min(1, endpoints.count - 1) : 0
-        let state = BenchState(receivers: endpoints.count, senders: senderDaemons.count)
+        // One-way latency with one message in flight: the first daemon's receiving session is the
+        // one sender, and sends its next message once its own daemon delivered the last one to it
+        // (a closed loop, as Spread's spbench, Corosync's cpgbench and the null relay run it).
+        let senderDaemons: [Int] = oneInFlightLatency ? [] : endpoints.indices.flatMap { Array(repeating: $0, count: options.senders) }
+        let state = BenchState(receivers: endpoints.count, senders: max(1, senderDaemons.count))
         let ready = ReadyCounter()
         let size = options.size
         let service = options.service
@@ -114,22 +124,43 @@ struct BenchRun {
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             for (index, endpoint) in endpoints.enumerated() {
+                let stats = state.receivers[index]
+                let paces = !oneInFlightLatency && options.inFlight > 0 && index == 0
+                let sendsInLoop = oneInFlightLatency && index == 0
                 tasks.addTask {
                     try await ChorusClient.withSession(to: endpoint, name: "bench-r\(index)-\(runID % 10_000)") { session in
                         try await session.join(group)
+                        let allocator = ByteBufferAllocator()
+                        var sentSeq: UInt64 = 0
+                        func sendNext() async throws {
+                            sentSeq += 1
+                            try await session.multicast(
+                                BenchPayload.make(size: size, sender: 0, seq: sentSeq, allocator: allocator), to: [group],
+                                service: service)
+                        }
                         for try await event in session.events {
                             switch event {
                             case .membership(let view) where view.kind == .regular:
-                                if view.members.count == endpoints.count { await ready.mark(index) }
+                                if view.members.count == endpoints.count {
+                                    await ready.mark(index)
+                                    if sendsInLoop, sentSeq == 0 {
+                                        try await ready.wait(for: endpoints.count, timeout: 30)
+                                        try await sendNext()
+                                    }
+                                }
                             case .message(let message):
                                 guard let header = BenchPayload.read(message.payload) else { continue }
-                                state.delivered(
-                                    receiver: index, size: message.payload.readableBytes, sent: header.sent,
-                                    sender: header.sender, seq: header.seq, now: monotonicNanoseconds(),
-                                    tracksInFlight: index == pacingReceiver)
+                                let now = monotonicNanoseconds()
+                                if paces { state.paced(sender: header.sender, seq: header.seq) }
+                                if sendsInLoop, header.seq == sentSeq, !state.isStopped { try await sendNext() }
+                                switch state.phase.current {
+                                case BenchPhase.measuring:
+                                    stats.record(size: message.payload.readableBytes, latency: now > header.sent ? now - header.sent : 0)
+                                case BenchPhase.stopped: return
+                                default: break
+                                }
                             default: break
                             }
-                            if state.isStopped { return }
                         }
                     }
                 }
@@ -146,7 +177,7 @@ struct BenchRun {
                 }
             }
             try await Task.sleep(for: .seconds(options.warmup))
-            state.startMeasuring()
+            state.phase.set(BenchPhase.measuring)
             let measureStart = Date()
             var lastTotal = 0
             while Date().timeIntervalSince(measureStart) < options.duration {
@@ -165,7 +196,7 @@ struct BenchRun {
             tasks.cancelAll()
             let receivers = state.results { $0 }
             return BenchResult(
-                service: service, size: size, daemons: endpoints.count, senders: senderDaemons.count,
+                service: service, size: size, daemons: endpoints.count, senders: max(1, senderDaemons.count),
                 inFlight: options.inFlight, rate: options.rate, seconds: measured, receivers: receivers)
         }
 
@@ -173,6 +204,7 @@ struct BenchRun {
             _ session: ChorusSession, index: Int, group: String, size: Int, service: Service, state: BenchState
         ) async throws {
             let allocator = ByteBufferAllocator()
+            let groups = [group]
             var seq: UInt64 = 0
             let interval = options.rate > 0 ? 1.0 / Double(options.rate) : 0
             let start = monotonicNanoseconds()
@@ -187,13 +219,21 @@ struct BenchRun {
                     let now = monotonicNanoseconds()
                     if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
                 }
+                if batchSize == 1 {
+                    seq += 1
+                    try await session.multicast(
+                        BenchPayload.make(size: size, sender: index, seq: seq, allocator: allocator), to: groups,
+                        service: service)
+                    continue
+                }
+                // One buffer holds the batch's payloads; each message is a slice of it.
+                var payloads = allocator.buffer(capacity: size * batchSize)
+                BenchPayload.write(count: batchSize, size: size, sender: index, firstSeq: seq + 1, into: &payloads)
                 var batch: [MulticastRequest] = []
                 batch.reserveCapacity(batchSize)
                 for _ in 0..<batchSize {
                     seq += 1
-                    batch.append(MulticastRequest(
-                        service: service, groups: [group],
-                        payload: BenchPayload.make(size: size, sender: index, seq: seq, allocator: allocator)))
+                    batch.append(MulticastRequest(service: service, groups: groups, payload: payloads.readSlice(length: size)!))
                 }
                 try await session.multicast(batch: batch)
             }

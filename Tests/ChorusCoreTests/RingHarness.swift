@@ -19,9 +19,14 @@ struct RingHarness {
     /// Links that drop everything (from, to).
     var cut: Set<[UInt32]> = []
 
-    init(nodes: [UInt32]) {
+    /// Tokens sent so far, all daemons together.
+    var tokensSent = 0
+    /// When each daemon delivered each payload.
+    var deliveredAt: [NodeID: [String: Instant]] = [:]
+
+    init(nodes: [UInt32], options: RingOptions = RingOptions()) {
         let site = nodes.map(NodeID.init)
-        for node in site { rings[node] = Ring(me: node, site: site) }
+        for node in site { rings[node] = Ring(me: node, site: site, options: options) }
     }
 
     mutating func start() {
@@ -49,6 +54,7 @@ struct RingHarness {
                 case .site: targets = rings.keys.filter { $0 != node }.sorted()
                 }
                 packetsSent += targets.count
+                if case .token = packet { tokensSent += 1 }
                 for target in targets where !cut.contains([node.rawValue, target.rawValue]) {
                     inFlight.append((now + (target == node ? 1_000 : latency), target, packet))
                 }
@@ -56,6 +62,7 @@ struct RingHarness {
                 timers[node, default: [:]][timer] = deadline
             case .deliver(let delivery):
                 delivered[node, default: []].append((delivery.service, String(buffer: delivery.payload)))
+                deliveredAt[node, default: [:]][String(buffer: delivery.payload)] = now
             case .configuration(let configuration):
                 configurations[node, default: []].append(configuration)
             }

@@ -45,12 +45,14 @@ final class HistoryRecorder: @unchecked Sendable {
     }
 
     static func hash(_ buffer: ByteBuffer) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in buffer.readableBytesView {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
+        buffer.withUnsafeReadableBytes { bytes in
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+            return hash
         }
-        return hash
     }
 
     /// A payload that names its message: the sender's seq, then filler.

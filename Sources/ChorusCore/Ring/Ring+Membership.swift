@@ -67,7 +67,7 @@ extension Ring {
     mutating func enterGather(now: Instant, failed: [NodeID], including: [NodeID] = [], into actions: inout [RingAction]) {
         keepCommitment()
         phase = .gather
-        heldToken = nil
+        held = nil
         lastSentToken = nil
         commit = nil
         recovery = nil
@@ -323,7 +323,7 @@ extension Ring {
         mySenderIndex = 0
         unreliableIndex = 0
         unreliableSeen = [:]
-        heldToken = nil
+        held = nil
         stuckAru = nil
         lastSeenIdle = false
         raiseRingSeq(to: token.ringID.seq)

@@ -81,10 +81,18 @@ extension Ring {
 
     /// The token holder's work: retransmit, send new packets within the windows, update the aru
     /// and the request list, deliver what became stable, pass the token on.
-    mutating func handleToken(_ incoming: Token, now: Instant, released: Bool, into actions: inout [RingAction]) {
+    ///
+    /// `released`: the token was held here and this visit goes on with it; `sentWhileHeld`
+    /// packets were sequenced during the hold and count against this visit's budget.
+    mutating func handleToken(
+        _ incoming: Token, now: Instant, released: Bool, sentWhileHeld: Int = 0, into actions: inout [RingAction]
+    ) {
         guard var log = takeActiveLog() else { return }
         var token = incoming
-        if !released { lastTokenSeq = token.tokenSeq }
+        if !released {
+            lastTokenSeq = token.tokenSeq
+            if log.myAru < token.seq { counters.tokensAheadOfData += 1 }
+        }
         disarm(.tokenRetransmit)
         lastSentToken = nil
         arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
@@ -94,12 +102,16 @@ extension Ring {
         // rotations, or as soon as a rotation brought nothing new once every safe packet is
         // stable (everyone holds everything and nothing waits for stability, so the next
         // message goes out without waiting for the token to come round; others wake it).
+        // Its own queued messages do not keep the token spinning: it sends them while holding
+        // (safe ones excepted), so a lone sender's next message finds the token here.
         let idleBack = token.seq == previousVisitSeq && highestSafeIsStableEverywhere(incomingAru: token.aru, ring: log.ringID)
         if !released { previousIncomingAru = token.aru }
-        if !released, isRepresentative, phase == .operational, token.idleRotations >= 2 || idleBack, queue.isEmpty,
+        let nothingToSendOrSendable = queue.isEmpty || (options.sendWhileHolding && queue.headService! < .safe)
+        if !released, isRepresentative, phase == .operational, token.idleRotations >= 2 || idleBack, nothingToSendOrSendable,
             token.retransmitRequests.isEmpty, token.aru == token.seq
         {
-            heldToken = token
+            held = HeldToken(token: token)
+            counters.tokenHolds += 1
             // Held early, it goes round again soon: a member whose stability lags (a packet it
             // got late) then delivers its safe messages within a short hold, not a long one.
             let early = token.idleRotations < 2
@@ -110,6 +122,7 @@ extension Ring {
             // yet lowered it, lost packets that others then discarded as stable.)
             updateStability(token: token, log: &log, recordingVisit: false, into: &actions)
             restoreActiveLog(consume log)
+            if !queue.isEmpty, !sendWhileHolding(now: now, into: &actions) { releaseHeldToken(now: now, into: &actions) }
             return
         }
 
@@ -129,8 +142,8 @@ extension Ring {
         }
 
         // 1. Answer retransmission requests.
-        var budget = min(options.maxPacketsPerToken, max(0, options.windowSize - Int(token.fcc) + Int(myFccContribution)))
-        var sentThisVisit = 0
+        var budget = visitBudget(token)
+        var sentThisVisit = sentWhileHeld
         if !token.retransmitRequests.isEmpty {
             var remaining: [UInt64] = []
             for seq in token.retransmitRequests {
@@ -148,23 +161,10 @@ extension Ring {
         // 2. New packets: recovery packets first (only those during recovery), then client messages.
         let seqBefore = token.seq
         let aruWasComplete = token.aru == token.seq
-        let seqLimit = log.myAru &+ options.maxOutstanding
-        budget = token.seq >= seqLimit ? 0 : min(budget, Int(clamping: seqLimit - token.seq))
+        budget = min(budget, outstandingRoom(token, log))
         var newPackets: [DataPacket] = []
         while sentThisVisit < budget, let outgoing = nextOutgoing(log: log) {
-            var packet = outgoing.packet
-            token.seq += 1
-            mySenderIndex += 1
-            packet.seq = token.seq
-            packet.senderIndex = mySenderIndex
-            // A causal packet follows what this daemon delivered and every barrier before it.
-            if packet.service == .causal {
-                packet.causalPast = options.brokenRules.barriers ? log.causalHorizon : max(log.causalHorizon, token.barrierSeq)
-            }
-            if outgoing.barrier { token.barrierSeq = packet.seq }
-            _ = log.insert(packet)
-            if packet.service == .safe { noteSafe(packet) }
-            newPackets.append(packet)
+            newPackets.append(sequence(outgoing, token: &token, log: &log))
             sentThisVisit += 1
         }
         if let recoveryState = recovery, recoveryState.queue.isEmpty, !recoveryState.reportedDone, phase == .recovery {
@@ -242,6 +242,35 @@ extension Ring {
         } else if phase == .recovery, !targetSetThisVisit, let target = recovery?.targetSeq, stableSeq >= target {
             install(now: now, into: &actions)
         }
+    }
+
+    /// Packets one visit may send: this daemon's share of the window, what the rest of the ring
+    /// left of it on the last rotation.
+    func visitBudget(_ token: Token) -> Int {
+        min(options.maxPacketsPerToken, max(0, options.windowSize - Int(token.fcc) + Int(myFccContribution)))
+    }
+
+    /// New seqs the log can still take: at most `maxOutstanding` above what this daemon holds.
+    func outstandingRoom(_ token: Token, _ log: RingLog) -> Int {
+        let seqLimit = log.myAru &+ options.maxOutstanding
+        return token.seq >= seqLimit ? 0 : Int(clamping: seqLimit - token.seq)
+    }
+
+    /// Gives `outgoing` the token's next seq and keeps it in the log.
+    mutating func sequence(_ outgoing: SubmissionQueue.Outgoing, token: inout Token, log: inout RingLog) -> DataPacket {
+        var packet = outgoing.packet
+        token.seq += 1
+        mySenderIndex += 1
+        packet.seq = token.seq
+        packet.senderIndex = mySenderIndex
+        // A causal packet follows what this daemon delivered and every barrier before it.
+        if packet.service == .causal {
+            packet.causalPast = options.brokenRules.barriers ? log.causalHorizon : max(log.causalHorizon, token.barrierSeq)
+        }
+        if outgoing.barrier { token.barrierSeq = packet.seq }
+        _ = log.insert(packet)
+        if packet.service == .safe { noteSafe(packet) }
+        return packet
     }
 
     mutating func noteSafe(_ packet: DataPacket) {

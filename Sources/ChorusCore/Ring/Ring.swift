@@ -46,7 +46,8 @@ public struct Ring: Sendable {
     var myFccContribution: UInt32 = 0
     var myBacklogContribution: UInt32 = 0
     var mySenderIndex: UInt64 = 0
-    var heldToken: Token?
+    /// The idle token the representative holds, and what it sent meanwhile (see `HeldToken`).
+    var held: HeldToken?
     var lastSeenIdle = false
     /// The highest safe packet of the active ring (seq 0: none), so the representative holds the
     /// token early only once every safe packet is stable.
@@ -149,11 +150,8 @@ public struct Ring: Sendable {
             queue.append(service, payload, barrier: barrier)
         }
         if phase == .operational {
-            if let token = heldToken {
-                heldToken = nil
-                var token = token
-                token.idleRotations = 0
-                handleToken(token, now: now, released: true, into: &actions)
+            if held != nil {
+                if !sendWhileHolding(now: now, into: &actions) { releaseHeldToken(now: now, into: &actions) }
             } else if lastSeenIdle || (wasIdle && myFccContribution == 0), !wakeSent, let log = installed,
                 let representative = log.members.first, representative != me
             {
@@ -184,12 +182,7 @@ public struct Ring: Sendable {
         case .commit(let commitToken): receiveCommit(commitToken, now: now, into: &actions)
         case .leave(let leave): receiveLeave(leave, now: now, into: &actions)
         case .wake(let wake):
-            if let token = heldToken, wake.ringID == installed?.ringID {
-                heldToken = nil
-                var token = token
-                token.idleRotations = 0
-                handleToken(token, now: now, released: true, into: &actions)
-            }
+            if held != nil, wake.ringID == installed?.ringID { releaseHeldToken(now: now, into: &actions) }
         }
     }
 
@@ -210,10 +203,7 @@ public struct Ring: Sendable {
         case .consensus:
             consensusTimedOut(now: now, into: &actions)
         case .idleHold:
-            if let token = heldToken {
-                heldToken = nil
-                handleToken(token, now: now, released: true, into: &actions)
-            }
+            if held != nil { releaseHeldToken(now: now, into: &actions, keepingIdleCount: true) }
         case .mergeProbe:
             sendMergeProbes(now: now, into: &actions)
         }
@@ -227,7 +217,7 @@ public struct Ring: Sendable {
         actions.append(.send(.leave(LeaveMessage(sender: me, ringID: ring)), to: .site))
         phase = .left
         queue.removeAll()
-        heldToken = nil
+        held = nil
         deadlines = deadlines.map { _ in nil }
     }
 
@@ -304,6 +294,13 @@ public struct RingCounters: Sendable, Equatable {
     public var malformedMessages = 0
     /// Packets with impossible ring numbers (forged or corrupt beyond the checksum), dropped.
     public var implausiblePackets = 0
+    /// Token visits that found packets below the token's seq missing here (lost, or still on
+    /// their way behind the token).
+    public var tokensAheadOfData = 0
+    /// Times the representative held an idle token.
+    public var tokenHolds = 0
+    /// Packets the representative sent while holding the idle token.
+    public var sentWhileHolding = 0
     public init() {}
 }
 

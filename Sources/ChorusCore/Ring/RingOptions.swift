@@ -16,6 +16,9 @@ public struct RingOptions: Sendable, Equatable {
     /// How long the representative holds a token it kept after a single idle rotation (so the
     /// next message goes out at once) before passing it round again.
     public var earlyIdleHold: Duration64 = 1_000_000
+    /// The representative holding the idle token sequences and sends a local message at once
+    /// and keeps the token (for at most `earlyIdleHold`), instead of passing it with the message.
+    public var sendWhileHolding = true
     /// Packets the whole ring may send in one rotation (retransmissions included).
     public var windowSize: Int = 200
     /// Packets one daemon may send per token visit.

@@ -25,6 +25,8 @@ struct SubmissionQueue {
     /// Payload bytes of the waiting messages (a message being fragmented counts whole until done).
     private(set) var bytes = 0
     var isEmpty: Bool { head == entries.count }
+    /// The service of the next message to be sent, or nil when empty.
+    var headService: Service? { head < entries.count ? entries[head].service : nil }
 
     mutating func append(_ service: Service, _ payload: ByteBuffer, barrier: Bool = false) {
         bytes += payload.readableBytes

@@ -211,7 +211,12 @@ final class DaemonCore: @unchecked Sendable {
                     slowReceiver(session, "\(session.outstanding) bytes unread (limit \(config.maxClientBacklog))")
                     continue
                 }
-                session.flush { [self] bytes in self.eventLoop.assertInEventLoop(); session.taken(bytes) }
+                session.flush { [self] bytes in
+                    self.eventLoop.assertInEventLoop()
+                    session.taken(bytes)
+                    // A sender paused for its own backlog goes on once it has read enough.
+                    if session.isPaused, session.outstanding <= senderPauseBacklog { endOfInput() }
+                }
             }
         }
         transport?.flush()
@@ -419,6 +424,10 @@ final class DaemonCore: @unchecked Sendable {
                 session.groups.remove(group)
                 performActions()
             case .multicast(let message):
+                // A session that is not reading what it was sent stops being read until it has:
+                // a client that sends faster than it reads then waits, not disconnected for its
+                // own backlog (a client that reads nothing is still disconnected at the bound).
+                if session.outstanding > senderPauseBacklog { return false }
                 latencyProbe?.record(.read, payload: message.payload, now: now)
                 try engine.send(
                     session: id, service: message.service, groups: message.groups, messageType: message.messageType,
@@ -444,6 +453,9 @@ final class DaemonCore: @unchecked Sendable {
         }
         return true
     }
+
+    /// Unread bytes above which a session's own multicasts wait (a quarter of the disconnection bound).
+    var senderPauseBacklog: Int { config.maxClientBacklog / 4 }
 
     static func errorCode(for code: GroupError.Code) -> ErrorCode {
         switch code {

@@ -31,6 +31,8 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
         public var foreignPackets: Int
         public var implausiblePackets: Int
         public var failedToReceive: Int
+        public var tokensAheadOfData: Int
+        public var tokenHolds: Int
     }
 
     public var daemon: String
@@ -67,7 +69,8 @@ extension DaemonCore {
                 packetsSent: c.packetsSent, retransmissions: c.retransmissions, tokenRetransmissions: c.tokenRetransmissions,
                 tokenLosses: c.tokenLosses, configurationsInstalled: c.configurationsInstalled,
                 duplicatePackets: c.duplicatePackets, foreignPackets: c.foreignPackets,
-                implausiblePackets: c.implausiblePackets, failedToReceive: c.failedToReceive))
+                implausiblePackets: c.implausiblePackets, failedToReceive: c.failedToReceive,
+                tokensAheadOfData: c.tokensAheadOfData, tokenHolds: c.tokenHolds))
     }
 
     func statusJSON() -> String {
