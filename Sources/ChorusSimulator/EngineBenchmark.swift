@@ -55,13 +55,14 @@ public struct EngineBenchmark {
         while !engines.allSatisfy({ $0.ring.phase == .operational && $0.ring.members.count == count }) {
             guard step() else { break }
         }
+        let groups = ["bench"]
         let startCPU = Self.cpuSeconds()
         let startDelivered = delivered
         while delivered - startDelivered < target {
             for index in 0..<count where engines[index].pendingMessages < 64 {
                 for _ in 0..<64 {
                     _ = try? engines[index].send(
-                        session: sessions[index], service: service, groups: ["bench"], payload: payload, now: now,
+                        session: sessions[index], service: service, groups: groups, payload: payload, now: now,
                         into: &actions)
                 }
                 perform(index)

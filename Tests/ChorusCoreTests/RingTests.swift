@@ -198,3 +198,35 @@ import Testing
         actions.compactMap { if case .deliver(let d) = $0 { String(buffer: d.payload) } else { nil } }
     }
 }
+
+/// Flow control shares the window by backlog, so every daemon of a busy ring sends.
+@Suite struct FlowControlFairnessTests {
+    /// Eight daemons flat out with 1000-byte messages (one a packet): without the backlog share
+    /// the first daemons of each rotation took the window (60 a visit each) and daemons 4 to 7
+    /// never sent while the others had a backlog.
+    @Test func everyDaemonOfABusyRingSends() {
+        let nodes: [UInt32] = Array(1...8)
+        var harness = RingHarness(nodes: nodes)
+        harness.latency = 10_000
+        harness.start()
+        harness.run(until: 1_000_000_000)
+        let payload = String(repeating: "x", count: 1000)
+        var submitted = [UInt32: Int]()
+        // Top every queue up to 200 messages every 50 µs (a rotation of 8 takes 80 µs): no queue
+        // ever runs dry, as with senders flat out.
+        for step in 0..<100 {
+            for node in nodes {
+                while harness.rings[NodeID(node)]!.pendingMessages < 200 {
+                    submitted[node, default: 0] += 1
+                    harness.submit(node, .agreed, "\(node) \(payload)")
+                }
+            }
+            harness.run(until: 1_000_000_000 + UInt64(step + 1) * 50_000)
+        }
+        let delivered = harness.payloads(1)
+        for node in nodes {
+            let mine = delivered.filter { $0.hasPrefix("\(node) ") }.count
+            #expect(mine * 16 >= delivered.count, "daemon \(node) sent \(mine) of \(delivered.count) messages delivered")
+        }
+    }
+}

@@ -244,10 +244,19 @@ extension Ring {
         }
     }
 
-    /// Packets one visit may send: this daemon's share of the window, what the rest of the ring
-    /// left of it on the last rotation.
+    /// Packets one visit may send: what the rest of the ring left of the window on the last
+    /// rotation, and no more than this daemon's share of it by backlog (Totem's fair share).
+    ///
+    /// Without the share, the daemons that come first in a busy rotation take the whole window
+    /// every time and the others never send (with 8 daemons flat out, four never did: their
+    /// state announcements never went out and every delivery waited behind them for good).
     func visitBudget(_ token: Token) -> Int {
-        min(options.maxPacketsPerToken, max(0, options.windowSize - Int(token.fcc) + Int(myFccContribution)))
+        let left = min(options.maxPacketsPerToken, max(0, options.windowSize - Int(token.fcc) + Int(myFccContribution)))
+        guard phase == .operational, !queue.isEmpty else { return left }
+        let mine = queue.count
+        let total = Int(token.backlog) - min(Int(token.backlog), Int(myBacklogContribution)) + mine
+        let share = max(1, options.windowSize * mine / max(total, 1))
+        return min(left, share)
     }
 
     /// New seqs the log can still take: at most `maxOutstanding` above what this daemon holds.
