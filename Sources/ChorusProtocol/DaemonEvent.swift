@@ -132,17 +132,13 @@ public enum DaemonEvent: Sendable, Equatable {
 
     /// Writes a message frame up to its payload; `payloadLength` bytes must follow (so a daemon
     /// can send one payload to many sessions without copying it).
-    @inlinable
     public static func encodeMessageHeader(
         service: Service, messageType: UInt16, sender: String, groups: [String], payloadLength: Int,
         into buffer: inout ByteBuffer
     ) {
-        let start = buffer.startFrame(.message)
-        buffer.writeInteger(service.rawValue)
-        buffer.writeInteger(messageType)
-        buffer.writeShortString(sender)
-        buffer.writeGroupList(groups)
-        buffer.finishFrame(at: start, extra: payloadLength)
+        let header = MessageFrameHeader(service: service, messageType: messageType, sender: sender, groups: groups)
+        buffer.writeInteger(UInt32(header.bytes.count + payloadLength))
+        buffer.writeBytes(header.bytes)
     }
 
     /// Decodes a frame a daemon sent. Never traps; any malformed input is a `ProtocolError`.

@@ -57,23 +57,22 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
         withBatch(256) { event.encode(into: &$0) }
     }
 
-    func appendMessage(service: Service, messageType: UInt16, sender: String, groups: [String], payload: ByteBuffer) {
+    /// Appends a message frame: `header` (see `DeliveryCache`) and the payload, copied into the
+    /// batch unless it is large enough to be written as a buffer of its own.
+    func appendMessage(header: MessageFrameHeader, payload: ByteBuffer) {
         messagesReceived += 1
         let length = payload.readableBytes
-        withBatch(length + 128) { buffer in
-            DaemonEvent.encodeMessageHeader(
-                service: service, messageType: messageType, sender: sender, groups: groups, payloadLength: length,
-                into: &buffer)
-            if length < Self.copyLimit {
-                var payload = payload
-                buffer.writeBuffer(&payload)
-            }
+        if length < Self.copyLimit {
+            withBatch(length + header.bytes.count + 4) { header.writeFrame(payload: payload, into: &$0) }
+            return
         }
-        if length >= Self.copyLimit {
-            writeBatch()
-            outstanding += length
-            channel.write(payload, promise: nil)
+        withBatch(header.bytes.count + 4) { buffer in
+            buffer.writeInteger(UInt32(header.bytes.count + length))
+            buffer.writeBytes(header.bytes)
         }
+        writeBatch()
+        outstanding += length
+        channel.write(payload, promise: nil)
     }
 
     /// Hands the batch to the channel (without flushing).

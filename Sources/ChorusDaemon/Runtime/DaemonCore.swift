@@ -280,17 +280,19 @@ final class DaemonCore: @unchecked Sendable {
                 payload: delivery.data.payload, now: now)
         }
         guard !delivery.recipients.isEmpty else { return }
-        let data = delivery.data
-        let sender = privateGroupName(data.sender)
-        for recipient in delivery.recipients {
-            guard let session = sessions[recipient.local], !session.isClosed else { continue }
-            session.appendMessage(
-                service: delivery.service, messageType: data.messageType, sender: sender, groups: data.groups,
-                payload: data.payload)
+        let header = deliveryCache.header(for: delivery.data, service: delivery.service) { privateGroupName($0) }
+        let recipients = deliveryCache.sessions(for: delivery.recipients, version: sessionsVersion) { sessions[$0] }
+        for session in recipients where !session.isClosed {
+            session.appendMessage(header: header, payload: delivery.data.payload)
             counters.framesToClients += 1
             markDirty(session)
         }
     }
+
+    /// Frame headers and recipient sessions reused from one delivery to the next.
+    private var deliveryCache = DeliveryCache()
+    /// Changes whenever a session opens or closes (it invalidates the cached recipients).
+    private var sessionsVersion = 0
 
     /// Private group names of senders, built once per session rather than once per message.
     private var senderNames: [SessionID: String] = [:]
@@ -361,6 +363,7 @@ final class DaemonCore: @unchecked Sendable {
         session.acceptedAt = now
         nextLocal &+= 1
         sessions[session.local] = session
+        sessionsVersion &+= 1
         return session
     }
 
@@ -502,6 +505,7 @@ final class DaemonCore: @unchecked Sendable {
         guard !session.isClosed else { return }
         session.isClosed = true
         sessions[session.local] = nil
+        sessionsVersion &+= 1
         shownViews.forget(session.local)
         if session.isPaused {
             paused.removeAll { $0 === session }
