@@ -8,36 +8,38 @@ import NIOCore
 /// Frames for the client are appended to `batch` while the engine runs and written with one
 /// write and one flush per input batch. `outstanding` counts bytes handed to the channel that the
 /// socket has not taken yet, which bounds the memory a client that stops reading can cost.
+///
+/// Its mutable properties are `@exclusivity(unchecked)` for the reason `DaemonCore` gives.
 final class ClientSession: @unchecked Sendable {  // confined to the daemon's event loop
     let channel: any Channel
     let local: UInt32
     /// Set once the connect frame is accepted.
-    var id: SessionID?
+    @exclusivity(unchecked) var id: SessionID?
     var name = ""
     var membershipNotices = true
     /// The groups the client asked to be in (for status).
     var groups: Set<String> = []
-    var isClosed = false
+    @exclusivity(unchecked) var isClosed = false
 
     /// Requests waiting while the daemon's send queue is full (the session is paused).
-    var queued: [ClientRequest] = []
-    var queueHead = 0
-    var isPaused = false
+    @exclusivity(unchecked) var queued: [ClientRequest] = []
+    @exclusivity(unchecked) var queueHead = 0
+    @exclusivity(unchecked) var isPaused = false
     /// Its queued requests are being run (a bad one then ends the session at once).
-    var isResuming = false
+    @exclusivity(unchecked) var isResuming = false
     /// The connection ended (or sent a bad frame) while requests were queued: they are still
     /// run, in order, then the session ends with this.
     var endAfterQueue: (error: (ErrorCode, String)?, reason: String)?
     /// When the connection was accepted (a session must send connect within a bound).
     var acceptedAt: Instant = 0
 
-    var batch: ByteBuffer?
-    var isDirty = false
-    var outstanding = 0
-    var unwritableSince: Instant?
+    @exclusivity(unchecked) var batch: ByteBuffer?
+    @exclusivity(unchecked) var isDirty = false
+    @exclusivity(unchecked) var outstanding = 0
+    @exclusivity(unchecked) var unwritableSince: Instant?
 
-    var messagesSent = 0
-    var messagesReceived = 0
+    @exclusivity(unchecked) var messagesSent = 0
+    @exclusivity(unchecked) var messagesReceived = 0
 
     /// Payloads at least this large are written as their own buffer instead of being copied.
     static let copyLimit = 16 << 10
@@ -97,7 +99,7 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     }
 
     /// Part of `outstanding` that a pending flush promise will subtract.
-    private var accounted = 0
+    @exclusivity(unchecked) private var accounted = 0
 
     /// The socket took `bytes` more.
     func taken(_ bytes: Int) {

@@ -11,30 +11,35 @@ import NIOCore
 /// handlers and the timers all call in on that loop (hence `@unchecked Sendable`). Each input runs
 /// the engine and performs its actions; writes are flushed once per input batch
 /// (`endOfInput`), so many packets and client frames leave in few system calls.
+///
+/// The hot properties are `@exclusivity(unchecked)`: the loop is the only thread that touches
+/// them and no access to one of them overlaps another access to it (the engine is a pure value
+/// that calls nothing back, and the sockets' callbacks only touch other properties), so the
+/// runtime's dynamic exclusivity checks (a tenth of the daemon's CPU under load) prove nothing.
 final class DaemonCore: @unchecked Sendable {
     let eventLoop: any EventLoop
     let config: DaemonConfig
     let peer: DaemonConfig.Peer
     var logger: Logger
 
-    private(set) var engine: Engine
-    private var actions: [EngineAction] = []
-    private var timers = RingTimers()
+    @exclusivity(unchecked) private(set) var engine: Engine
+    @exclusivity(unchecked) private var actions: [EngineAction] = []
+    @exclusivity(unchecked) private var timers = RingTimers()
     var transport: RingTransport?
 
-    var sessions: [UInt32: ClientSession] = [:]
+    @exclusivity(unchecked) var sessions: [UInt32: ClientSession] = [:]
     private var sessionNames: Set<String> = []
     private var nextLocal: UInt32 = 1
-    private var dirty: [ClientSession] = []
+    @exclusivity(unchecked) private var dirty: [ClientSession] = []
     /// The status built for this input batch: a flood of status requests encodes it once, not
     /// once per 5-byte frame.
-    private var batchStatus: String?
-    private var paused: [ClientSession] = []
-    private var inEndOfInput = false
+    @exclusivity(unchecked) private var batchStatus: String?
+    @exclusivity(unchecked) private var paused: [ClientSession] = []
+    @exclusivity(unchecked) private var inEndOfInput = false
     private var drainDeadline: Scheduled<Void>?
     private var housekeeping: RepeatedTask?
 
-    var counters = DaemonCounters()
+    @exclusivity(unchecked) var counters = DaemonCounters()
     let nodeNames: [NodeID: String]
     private(set) var configuration: RingConfiguration?
 
@@ -42,7 +47,7 @@ final class DaemonCore: @unchecked Sendable {
     enum State { case created, running, draining, leaving, stopped }
     /// The ring and its timers run while running or draining.
     private var ringIsActive: Bool { state == .running || state == .draining }
-    private(set) var state = State.created
+    @exclusivity(unchecked) private(set) var state = State.created
     let stopped: EventLoopPromise<Void>
     var onStop: [@Sendable () -> Void] = []
 
@@ -290,12 +295,12 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     /// Frame headers and recipient sessions reused from one delivery to the next.
-    private var deliveryCache = DeliveryCache()
+    @exclusivity(unchecked) private var deliveryCache = DeliveryCache()
     /// Changes whenever a session opens or closes (it invalidates the cached recipients).
-    private var sessionsVersion = 0
+    @exclusivity(unchecked) private var sessionsVersion = 0
 
     /// Private group names of senders, built once per session rather than once per message.
-    private var senderNames: [SessionID: String] = [:]
+    @exclusivity(unchecked) private var senderNames: [SessionID: String] = [:]
     /// Where bench messages' time goes (docs/latency.md); nil unless CHORUS_LATENCY_PROBE is set.
     private lazy var latencyProbe = LatencyProbe.fromEnvironment(daemon: peer.name)
     /// What each session was last shown of each group (the `added` and `removed` it gets).

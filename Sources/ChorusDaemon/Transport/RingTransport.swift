@@ -11,6 +11,9 @@ import NIOCore
 /// datagrams). With `segmentation`, the datagrams to each destination are first gathered into
 /// runs the kernel splits again (see `SegmentBatcher`). A token flushes the data written before
 /// it, then leaves at once.
+///
+/// Its mutable properties are `@exclusivity(unchecked)` for the reason `DaemonCore` gives (a
+/// write's callback that runs during a drain touches only `segmentationRefused`).
 final class RingTransport: @unchecked Sendable {  // confined to the daemon's event loop
     let data: any Channel
     let token: any Channel
@@ -20,15 +23,15 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private let others: [NodeID]
     /// With IP multicast, data packets for the ring or the site go to this group once.
     private let multicastGroup: SocketAddress?
-    private var dataPending = false
+    @exclusivity(unchecked) private var dataPending = false
     private let allocator: ByteBufferAllocator
     /// Runs of datagrams per destination, when UDP segmentation offload is on.
-    private var batcher: SegmentBatcher?
+    @exclusivity(unchecked) private var batcher: SegmentBatcher?
     /// Set when the kernel refused a run. A write's callback may run while the batcher is being
     /// drained, so it only sets this; the next write or flush drops the batcher.
-    private var segmentationRefused = false
+    @exclusivity(unchecked) private var segmentationRefused = false
     /// Once refused, segmentation stays off (later failures of runs already written are ignored).
-    private var segmentationStopped = false
+    @exclusivity(unchecked) private var segmentationStopped = false
     private let logger: Logger
 
     init(
