@@ -1,4 +1,5 @@
 import ChorusProtocol
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -59,11 +60,11 @@ public struct ChorusSession: Sendable {
         _ payload: ByteBuffer, to groups: [String], service: Service = .agreed, messageType: UInt16 = 0,
         selfDiscard: Bool = false
     ) async throws(ChorusClientError) {
-        try Self.checkMulticast(groups: groups, payloadSize: payload.readableBytes, maxPayload: maxPayload)
         let request = MulticastRequest(
             service: service, selfDiscard: selfDiscard, messageType: messageType, groups: groups, payload: payload)
-        var buffer = ByteBufferAllocator().buffer(capacity: Self.encodedSize(request))
-        ClientRequest.multicast(request).encode(into: &buffer)
+        let header = try connection.header(for: request, maxPayload: maxPayload)
+        var buffer = ByteBufferAllocator().buffer(capacity: 4 + header.bytes.count + payload.readableBytes)
+        header.writeFrame(payload: payload, into: &buffer)
         try await connection.send(buffer)
     }
 
@@ -78,13 +79,18 @@ public struct ChorusSession: Sendable {
 
     /// Multicasts several messages with one write (for high rates).
     public func multicast(batch messages: [MulticastRequest]) async throws(ChorusClientError) {
-        var capacity = 0
+        guard let first = messages.first else { return }
+        var header = try connection.header(for: first, maxPayload: maxPayload)
+        var buffer = ByteBufferAllocator().buffer(
+            capacity: messages.reduce(0) { $0 + 4 + header.bytes.count + $1.payload.readableBytes })
         for message in messages {
-            try Self.checkMulticast(groups: message.groups, payloadSize: message.payload.readableBytes, maxPayload: maxPayload)
-            capacity += Self.encodedSize(message)
+            if !header.matches(message) { header = try connection.header(for: message, maxPayload: maxPayload) }
+            guard message.payload.readableBytes <= maxPayload else {
+                throw ChorusClientError(
+                    .invalidArgument, "payload of \(message.payload.readableBytes) bytes exceeds the daemon's limit of \(maxPayload)")
+            }
+            header.writeFrame(payload: message.payload, into: &buffer)
         }
-        var buffer = ByteBufferAllocator().buffer(capacity: capacity)
-        for message in messages { ClientRequest.multicast(message).encode(into: &buffer) }
         try await connection.send(buffer)
     }
 
@@ -97,13 +103,6 @@ public struct ChorusSession: Sendable {
         var buffer = ByteBuffer()
         request.encode(into: &buffer)
         try await connection.send(buffer)
-    }
-
-    /// The frame's size: header, group names, payload.
-    static func encodedSize(_ message: MulticastRequest) -> Int {
-        var size = ClientProtocol.headerSize + 5 + message.payload.readableBytes
-        for group in message.groups { size += 1 + group.utf8.count }
-        return size
     }
 
     static func map(_ error: any Error) -> ChorusClientError {
@@ -191,6 +190,24 @@ final class SessionConnection: Sendable {
         self.channel = channel
         self.handler = handler
         self.inbox = inbox
+    }
+
+    /// The frame header of the last multicast, reused while the service, type and groups stay.
+    private let lastHeader = NIOLockedValueBox<MulticastFrameHeader?>(nil)
+
+    /// The frame header for `request`, checked against the protocol's limits and `maxPayload`.
+    func header(for request: MulticastRequest, maxPayload: Int) throws(ChorusClientError) -> MulticastFrameHeader {
+        if let cached = lastHeader.withLockedValue({ $0 }), cached.matches(request),
+            request.payload.readableBytes <= maxPayload
+        {
+            return cached
+        }
+        try ChorusSession.checkMulticast(groups: request.groups, payloadSize: request.payload.readableBytes, maxPayload: maxPayload)
+        let header = MulticastFrameHeader(
+            service: request.service, selfDiscard: request.selfDiscard, messageType: request.messageType,
+            groups: request.groups)
+        lastHeader.withLockedValue { $0 = header }
+        return header
     }
 
     /// Writes `buffer` (from the event loop directly) and returns once the socket can take more.

@@ -87,16 +87,22 @@ public enum ClientRequest: Sendable, Equatable {
 
     /// Writes a multicast frame up to its payload; `payloadLength` bytes must follow.
     public static func encodeMulticastHeader(_ multicast: MulticastRequest, payloadLength: Int, into buffer: inout ByteBuffer) {
-        let start = buffer.startFrame(.multicast)
-        buffer.writeInteger(multicast.service.rawValue)
-        buffer.writeInteger(UInt8(multicast.selfDiscard ? 1 : 0))
-        buffer.writeInteger(multicast.messageType)
-        buffer.writeGroupList(multicast.groups)
-        buffer.finishFrame(at: start, extra: payloadLength)
+        let header = MulticastFrameHeader(
+            service: multicast.service, selfDiscard: multicast.selfDiscard, messageType: multicast.messageType,
+            groups: multicast.groups)
+        buffer.writeInteger(UInt32(header.bytes.count + payloadLength))
+        buffer.writeBytes(header.bytes)
     }
 
     /// Decodes a frame a client sent. Never traps; any malformed input is a `ProtocolError`.
     public static func decode(_ frame: RawFrame) throws(ProtocolError) -> ClientRequest {
+        var groups = GroupListCache()
+        return try decode(frame, groups: &groups)
+    }
+
+    /// Decodes like `decode(_:)`, with the same result and errors, reusing the group names of
+    /// `groups` when a multicast names the same list as the one decoded last.
+    public static func decode(_ frame: RawFrame, groups cache: inout GroupListCache) throws(ProtocolError) -> ClientRequest {
         guard let type = FrameType(rawValue: frame.type), type.rawValue < 0x80 else {
             throw ProtocolError(.unknownFrameType, "frame type 0x\(String(frame.type, radix: 16)) is not a client frame")
         }
@@ -119,7 +125,7 @@ public enum ClientRequest: Sendable, Equatable {
             let flags = try reader.integer("flags", as: UInt8.self)
             guard flags & ~1 == 0 else { throw ProtocolError(.malformedFrame, "unknown multicast flags 0x\(String(flags, radix: 16))") }
             let messageType = try reader.integer("message type", as: UInt16.self)
-            let groups = try reader.groupList()
+            let groups = try cache.read(from: &reader)
             let payload = reader.rest()
             return .multicast(MulticastRequest(
                 service: service, selfDiscard: flags & 1 == 1, messageType: messageType, groups: groups, payload: payload))

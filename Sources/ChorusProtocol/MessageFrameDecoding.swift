@@ -1,14 +1,47 @@
 import ChorusWire
 import NIOCore
 
-/// The sender and group list of the last message frame a client decoded, so a stream of
-/// messages from one sender to one group list builds its strings and array once, not once per
-/// message.
+/// The last group list decoded from a stream of frames, so a stream of messages to one group
+/// list builds its strings and array once, not once per message.
+public struct GroupListCache: Sendable {
+    var bytes = ByteBuffer()
+    var groups: [String] = []
+
+    public init() {}
+
+    /// Reads a group list (`u8 count`, then short strings) at the reader's position, reusing
+    /// the last list when its bytes are the same.
+    mutating func read(from reader: inout FrameReader) throws(ProtocolError) -> [String] {
+        let start = reader.buffer.readerIndex
+        if let length = Self.length(of: reader.buffer), let bytes = reader.buffer.getSlice(at: start, length: length),
+            bytes == self.bytes
+        {
+            reader.buffer.moveReaderIndex(forwardBy: length)
+            return groups
+        }
+        let before = reader.buffer
+        groups = try reader.groupList()
+        bytes = before.getSlice(at: start, length: reader.buffer.readerIndex - start)!
+        return groups
+    }
+
+    /// The byte length of the group list at the start of `buffer`, or nil if it runs past the end.
+    private static func length(of buffer: ByteBuffer) -> Int? {
+        guard let count = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+        var offset = buffer.readerIndex + 1
+        for _ in 0..<count {
+            guard let length = buffer.getInteger(at: offset, as: UInt8.self) else { return nil }
+            offset += 1 + Int(length)
+        }
+        return offset <= buffer.writerIndex ? offset - buffer.readerIndex : nil
+    }
+}
+
+/// The sender and group list of the last message frame a client decoded (see `GroupListCache`).
 public struct MessageNameCache: Sendable {
     var senderBytes = ByteBuffer()
     var sender = ""
-    var groupBytes = ByteBuffer()
-    var groups: [String] = []
+    var groups = GroupListCache()
 
     public init() {}
 }
@@ -36,29 +69,8 @@ extension DaemonEvent {
             cache.sender = try reader.shortString("sender")
             cache.senderBytes = body.getSlice(at: senderStart, length: reader.buffer.readerIndex - senderStart)!
         }
-
-        let groupStart = reader.buffer.readerIndex
-        if let length = Self.groupListLength(reader.buffer),
-            let bytes = body.getSlice(at: groupStart, length: length), bytes == cache.groupBytes
-        {
-            reader.buffer.moveReaderIndex(forwardBy: length)
-        } else {
-            cache.groups = try reader.groupList()
-            cache.groupBytes = body.getSlice(at: groupStart, length: reader.buffer.readerIndex - groupStart)!
-        }
+        let groups = try cache.groups.read(from: &reader)
         return MessageEvent(
-            service: service, messageType: messageType, sender: cache.sender, groups: cache.groups, payload: reader.rest())
-    }
-
-    /// The byte length of the group list at the start of `buffer` (`u8 count`, then short
-    /// strings), or nil if it runs past the end.
-    private static func groupListLength(_ buffer: ByteBuffer) -> Int? {
-        guard let count = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
-        var offset = buffer.readerIndex + 1
-        for _ in 0..<count {
-            guard let length = buffer.getInteger(at: offset, as: UInt8.self) else { return nil }
-            offset += 1 + Int(length)
-        }
-        return offset <= buffer.writerIndex ? offset - buffer.readerIndex : nil
+            service: service, messageType: messageType, sender: cache.sender, groups: groups, payload: reader.rest())
     }
 }

@@ -30,19 +30,6 @@ public struct MessageFrameHeader: Sendable {
 
     /// Appends a whole message frame, `length | header | payload`, to `buffer` in one write.
     public func writeFrame(payload: ByteBuffer, into buffer: inout ByteBuffer) {
-        let payloadLength = payload.readableBytes
-        let total = 4 + bytes.count + payloadLength
-        bytes.withUnsafeBytes { header in
-            payload.withUnsafeReadableBytes { body in
-                _ = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
-                    out.storeBytes(of: UInt32(header.count + payloadLength).bigEndian, toByteOffset: 0, as: UInt32.self)
-                    out.baseAddress!.advanced(by: 4).copyMemory(from: header.baseAddress!, byteCount: header.count)
-                    if payloadLength > 0 {
-                        out.baseAddress!.advanced(by: 4 + header.count).copyMemory(from: body.baseAddress!, byteCount: payloadLength)
-                    }
-                    return total
-                }
-            }
-        }
+        FrameWriting.write(header: bytes, payload: payload, into: &buffer)
     }
 }

@@ -207,9 +207,12 @@ extension HostilePeer {
             case 1:
                 token.seq = Self.boundary(near: token.seq, random: &random)
                 token.aru = min(token.aru, token.seq)
+                token.stableSeq = min(token.stableSeq, token.aru)
                 token.barrierSeq = min(token.barrierSeq, token.seq)
                 token.retransmitRequests = token.retransmitRequests.filter { $0 <= token.seq }
-            case 2: token.aru = min(token.seq, Self.boundary(near: token.aru, random: &random))
+            case 2:
+                token.aru = min(token.seq, Self.boundary(near: token.aru, random: &random))
+                token.stableSeq = min(token.stableSeq, token.aru)
             default: token.recoveryPending = Self.boundary32(near: token.recoveryPending, random: &random)
             }
             return [(.token(token), seen.to)]

@@ -4,10 +4,11 @@ import NIOCore
 //
 //     ringID (seq u64, representative u32) | tokenSeq u64 | seq u64 | aru u64 | hasAruID u8 (0/1) |
 //     aruID u32 (0 when absent) | fcc u32 | backlog u32 | idleRotations u32 | recoveryPending u32 |
-//     barrierSeq u64 | retransmitCount u16 | retransmitRequests u64 * count
+//     barrierSeq u64 | hasAruSetter u8 (0/1) | aruSetter u32 (0 when absent) | stableSeq u64 |
+//     retransmitCount u16 | retransmitRequests u64 * count
 
 extension PacketCodec {
-    static let tokenFixedSize = 12 + 8 + 8 + 8 + 1 + 4 + 4 + 4 + 4 + 4 + 8 + 2
+    static let tokenFixedSize = 12 + 8 + 8 + 8 + 1 + 4 + 4 + 4 + 4 + 4 + 8 + 1 + 4 + 8 + 2
 
     static func writeToken(_ token: Token, into buffer: inout ByteBuffer) {
         precondition(token.retransmitRequests.count <= WireLimits.maxRetransmitRequests, "too many retransmit requests")
@@ -22,6 +23,9 @@ extension PacketCodec {
         buffer.writeInteger(token.idleRotations)
         buffer.writeInteger(token.recoveryPending)
         buffer.writeInteger(token.barrierSeq)
+        buffer.writeBool(token.aruSetter != nil)
+        buffer.writeInteger(token.aruSetter?.rawValue ?? 0)
+        buffer.writeInteger(token.stableSeq)
         buffer.writeInteger(UInt16(token.retransmitRequests.count))
         for request in token.retransmitRequests {
             buffer.writeInteger(request)
@@ -43,6 +47,12 @@ extension PacketCodec {
         let idleRotations = try reader.read(UInt32.self, "token.idleRotations")
         let recoveryPending = try reader.read(UInt32.self, "token.recoveryPending")
         let barrierSeq = try reader.read(UInt64.self, "token.barrierSeq")
+        let hasAruSetter = try reader.readBool("token.hasAruSetter")
+        let rawAruSetter = try reader.read(UInt32.self, "token.aruSetter")
+        guard hasAruSetter || rawAruSetter == 0 else {
+            throw .invalidField("token.aruSetter", reason: "absent aruSetter must be written as 0")
+        }
+        let stableSeq = try reader.read(UInt64.self, "token.stableSeq")
         let count = try reader.readCount(
             UInt16.self, "token.retransmitRequests", limit: WireLimits.maxRetransmitRequests, minimumEntrySize: 8
         )
@@ -54,13 +64,17 @@ extension PacketCodec {
         return Token(
             ringID: ringID, tokenSeq: tokenSeq, seq: seq, aru: aru, aruID: hasAruID ? NodeID(rawAruID) : nil,
             retransmitRequests: requests, fcc: fcc, backlog: backlog, idleRotations: idleRotations,
-            recoveryPending: recoveryPending, barrierSeq: barrierSeq
+            recoveryPending: recoveryPending, barrierSeq: barrierSeq,
+            aruSetter: hasAruSetter ? NodeID(rawAruSetter) : nil, stableSeq: stableSeq
         )
     }
 
     static func validateToken(_ token: Token) throws(WireError) {
         guard token.aru <= token.seq else {
             throw .invalidField("token.aru", reason: "aru \(token.aru) above seq \(token.seq)")
+        }
+        guard token.stableSeq <= token.aru else {
+            throw .invalidField("token.stableSeq", reason: "stable \(token.stableSeq) above aru \(token.aru)")
         }
         guard token.barrierSeq <= token.seq else {
             throw .invalidField("token.barrierSeq", reason: "barrier \(token.barrierSeq) above seq \(token.seq)")

@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// Layout, integers big endian:
 ///
-///     magic u16 (0xC405) | version u8 (4) | type u8 | bodyLength u32 | body | crc32c u32
+///     magic u16 (0xC405) | version u8 (5) | type u8 | bodyLength u32 | body | crc32c u32
 ///
 /// The CRC covers every byte before it. `decode` checks, in order: magic, version, type,
 /// that `bodyLength` is exactly the bytes between header and trailer, the CRC, then every
@@ -17,8 +17,9 @@ public enum PacketCodec {
     /// The first two bytes of every packet.
     public static let magic: UInt16 = 0xC405
     /// The format version this build writes and reads (3: causal data packets carry `causalPast`,
-    /// the token carries `barrierSeq`; 4: commit member entries carry `committedSenders`).
-    public static let version: UInt8 = 4
+    /// the token carries `barrierSeq`; 4: commit member entries carry `committedSenders`; 5: the
+    /// token carries `aruSetter` and `stableSeq`).
+    public static let version: UInt8 = 5
     /// Bytes before the body: magic, version, type, body length.
     public static let headerSize = 8
     /// Bytes after the body: the CRC32C.

@@ -93,10 +93,18 @@ public struct Token: Sendable, Equatable {
     /// membership messages), or 0. Causal packets sequenced after it carry at least this seq in
     /// `causalPast`, so every daemon delivers them after it.
     public var barrierSeq: UInt64
+    /// The daemon that last set `aru` (raised or lowered it, or sequenced past it), or `nil`.
+    /// Each daemon after it that leaves `aru` alone holds every packet up to it; when the token
+    /// reaches the daemon before the setter, every member does.
+    public var aruSetter: NodeID?
+    /// Every member holds every packet up to here: the last `aru` a whole pass of the token
+    /// confirmed (see `aruSetter`). At most `aru`.
+    public var stableSeq: UInt64
 
     public init(
         ringID: RingID, tokenSeq: UInt64, seq: UInt64, aru: UInt64, aruID: NodeID?, retransmitRequests: [UInt64],
-        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32, barrierSeq: UInt64
+        fcc: UInt32, backlog: UInt32, idleRotations: UInt32, recoveryPending: UInt32, barrierSeq: UInt64,
+        aruSetter: NodeID? = nil, stableSeq: UInt64 = 0
     ) {
         self.ringID = ringID
         self.tokenSeq = tokenSeq
@@ -109,6 +117,8 @@ public struct Token: Sendable, Equatable {
         self.idleRotations = idleRotations
         self.recoveryPending = recoveryPending
         self.barrierSeq = barrierSeq
+        self.aruSetter = aruSetter
+        self.stableSeq = stableSeq
     }
 }
 

@@ -100,7 +100,9 @@ enum Gen {
             aruID: rng.chance(0.5) ? NodeID(UInt32.random(in: 0...64, using: &rng)) : nil, retransmitRequests: requests,
             fcc: UInt32.random(in: 0...1000, using: &rng), backlog: UInt32.random(in: 0...1000, using: &rng),
             idleRotations: UInt32.random(in: 0...5, using: &rng), recoveryPending: UInt32.random(in: 0...5, using: &rng),
-            barrierSeq: UInt64.random(in: 0...seq, using: &rng)
+            barrierSeq: UInt64.random(in: 0...seq, using: &rng),
+            aruSetter: rng.chance(0.5) ? NodeID(UInt32.random(in: 0...64, using: &rng)) : nil,
+            stableSeq: UInt64.random(in: 0...aru, using: &rng)
         )
     }
 

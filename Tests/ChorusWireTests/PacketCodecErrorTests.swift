@@ -23,7 +23,8 @@ struct PacketCodecErrorTests {
         ringID: ring, sender: NodeID(2), seq: 5, senderIndex: 2, service: .agreed, fragment: .first,
         messageCount: 1, totalLength: 100, body: ByteBuffer(bytes: [1, 2, 3])
     ))
-    // Token offsets: seq 28, aru 36, hasAruID 44, aruID 45, barrierSeq 65, retransmitCount 73, requests 75.
+    // Token offsets: seq 28, aru 36, hasAruID 44, aruID 45, barrierSeq 65, hasAruSetter 73, aruSetter 74,
+    // stableSeq 78, retransmitCount 86, requests 88.
     static let token = Packet.token(Token(
         ringID: ring, tokenSeq: 9, seq: 20, aru: 10, aruID: nil, retransmitRequests: [11, 12], fcc: 1, backlog: 2,
         idleRotations: 0, recoveryPending: 0, barrierSeq: 0
@@ -133,16 +134,22 @@ struct PacketCodecErrorTests {
         #expect(S.error(Self.token) { S.put(UInt64(21), at: 36, in: &$0) } != nil)  // aru above seq
         #expect(S.error(Self.token) { $0[44] = 2 } == .invalidField("token.hasAruID", reason: "boolean byte 2"))
         #expect(S.error(Self.token) { $0[48] = 1 } == .invalidField("token.aruID", reason: "absent aruID must be written as 0"))
-        #expect(S.error(Self.token) { S.put(UInt64(0), at: 75, in: &$0) } != nil)
-        #expect(S.error(Self.token) { S.put(UInt64(21), at: 75, in: &$0) } != nil)
+        #expect(S.error(Self.token) { S.put(UInt64(0), at: 88, in: &$0) } != nil)
+        #expect(S.error(Self.token) { S.put(UInt64(21), at: 88, in: &$0) } != nil)
         #expect(S.error(Self.token) { S.put(UInt64(20), at: 65, in: &$0) } == nil)
         #expect(S.error(Self.token) { S.put(UInt64(21), at: 65, in: &$0) }
             == .invalidField("token.barrierSeq", reason: "barrier 21 above seq 20"))
-        #expect(S.error(Self.token) { S.put(UInt16.max, at: 73, in: &$0) }
+        #expect(S.error(Self.token) { $0[73] = 2 } == .invalidField("token.hasAruSetter", reason: "boolean byte 2"))
+        #expect(S.error(Self.token) { $0[77] = 1 }
+            == .invalidField("token.aruSetter", reason: "absent aruSetter must be written as 0"))
+        #expect(S.error(Self.token) { S.put(UInt64(10), at: 78, in: &$0) } == nil)
+        #expect(S.error(Self.token) { S.put(UInt64(11), at: 78, in: &$0) }
+            == .invalidField("token.stableSeq", reason: "stable 11 above aru 10"))
+        #expect(S.error(Self.token) { S.put(UInt16.max, at: 86, in: &$0) }
             == .tooMany("token.retransmitRequests", count: 65535, limit: WireLimits.maxRetransmitRequests))
-        #expect(S.error(Self.token) { S.put(UInt16(3), at: 73, in: &$0) }
+        #expect(S.error(Self.token) { S.put(UInt16(3), at: 86, in: &$0) }
             == .tooMany("token.retransmitRequests", count: 3, limit: 2))
-        #expect(S.error(Self.token) { S.put(UInt16(1), at: 73, in: &$0) } == .trailingBytes(field: "packet body", count: 8))
+        #expect(S.error(Self.token) { S.put(UInt16(1), at: 86, in: &$0) } == .trailingBytes(field: "packet body", count: 8))
     }
 
     @Test func joinFields() {

@@ -23,7 +23,7 @@ struct PacketCodecTests {
     @Test func headerLayout() {
         let packet = Packet.wake(WakeMessage(sender: NodeID(1), ringID: Self.ring))
         let bytes = PacketCodec.encode(packet).bytes
-        #expect(bytes[0..<8] == [0xC4, 0x05, 4, 6, 0, 0, 0, 16])
+        #expect(bytes[0..<8] == [0xC4, 0x05, 5, 6, 0, 0, 0, 16])
         #expect(bytes.count == 8 + 16 + 4)
         let crc = bytes[(bytes.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         #expect(crc == CRC32C.checksum(bytes[..<(bytes.count - 4)]))

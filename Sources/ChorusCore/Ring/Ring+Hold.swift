@@ -41,6 +41,7 @@ extension Ring {
         if token.aru == sent[0].seq - 1 {
             token.aru = token.seq
             token.aruID = nil
+            token.aruSetter = me
         }
         let others = log.others
         for packet in sent {

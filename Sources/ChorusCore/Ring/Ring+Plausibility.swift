@@ -64,6 +64,7 @@ extension Ring {
             && token.seq - log.myAru <= options.logWindow
             && token.seq - min(token.seq, previousVisitSeq) <= UInt64(rotationAllowance(members: log.members.count))
             && (token.aruID.map(log.members.contains) ?? (token.aru == token.seq))
+            && (token.aruSetter.map(log.members.contains) ?? true)
             && token.recoveryPending <= UInt32(log.members.count)
             && token.fcc <= UInt32(clamping: rotationAllowance(members: log.members.count))
     }

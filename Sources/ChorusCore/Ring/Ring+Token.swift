@@ -180,13 +180,17 @@ extension Ring {
             targetSetThisVisit = true
         }
 
-        // 3. All-received-upto.
+        // 3. All-received-upto. Whoever changes it becomes its setter; a whole pass of the
+        //    token that leaves it alone then confirms that every member holds everything up to it.
+        let aruBefore = token.aru
         if log.myAru < token.aru || token.aruID == me {
             token.aru = log.myAru
             token.aruID = log.myAru >= token.seq ? nil : me
         } else if aruWasComplete, token.aru == seqBefore, log.myAru >= token.seq {
             token.aru = token.seq
         }
+        if token.aru != aruBefore { token.aruSetter = me }
+        confirmStability(&token, members: log.members)
         checkFailToReceive(token: token, now: now)
 
         // 4. Ask for what is missing, only up to the seq of the visit before the previous one:
@@ -293,13 +297,32 @@ extension Ring {
         highestSafe.ring != ring || highestSafe.seq <= min(previousIncomingAru, incomingAru)
     }
 
-    /// Safe line: the aru seen on two successive visits is held by every member.
+    /// The token reached the daemon before its aru's setter and this daemon left the aru alone:
+    /// it went through every member since the setter set it, and none lacked a packet up to it
+    /// (the setter holds them, and each other member would have lowered it). So every member
+    /// holds them: the token carries that on as its stable seq, and the members after this one
+    /// deliver safe messages up to there on their next visit instead of a rotation later.
+    ///
+    /// Only on an installed ring: a recovery installs on the two-visit rule, which also tells it
+    /// that every member saw the recovery's target (see `handleToken`).
+    func confirmStability(_ token: inout Token, members: [NodeID]) {
+        guard phase == .operational, options.confirmStabilityInOnePass, let setter = token.aruSetter, setter != me,
+            successor(in: members) == setter
+        else { return }
+        token.stableSeq = max(token.stableSeq, token.aru)
+    }
+
+    /// Safe line: the aru seen on two successive visits is held by every member, and so is the
+    /// token's stable seq (a pass confirmed it, see `confirmStability`).
     /// `recordingVisit`: whether `token.aru` becomes the previous visit's aru (false for a token
     /// held and released later in the same visit).
     mutating func updateStability(
         token: Token, log: inout RingLog, recordingVisit: Bool = true, into actions: inout [RingAction]
     ) {
-        let stable = min(previousVisitAru, token.aru)
+        var stable = min(previousVisitAru, token.aru)
+        if phase == .operational, options.confirmStabilityInOnePass {
+            stable = max(stable, min(token.stableSeq, token.aru, log.myAru))
+        }
         if recordingVisit { previousVisitAru = token.aru }
         if stable > log.stableSeq {
             log.stableSeq = stable

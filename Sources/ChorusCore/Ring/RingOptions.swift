@@ -19,6 +19,10 @@ public struct RingOptions: Sendable, Equatable {
     /// The representative holding the idle token sequences and sends a local message at once
     /// and keeps the token (for at most `earlyIdleHold`), instead of passing it with the message.
     public var sendWhileHolding = true
+    /// A token that went through every member since its aru was set carries that aru on as
+    /// stable (`Token.stableSeq`), so safe messages go out up to a rotation sooner than on the
+    /// two-visit rule alone.
+    public var confirmStabilityInOnePass = true
     /// Packets the whole ring may send in one rotation (retransmissions included).
     public var windowSize: Int = 200
     /// Packets one daemon may send per token visit.

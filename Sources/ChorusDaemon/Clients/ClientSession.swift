@@ -34,6 +34,8 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     var acceptedAt: Instant = 0
 
     @exclusivity(unchecked) var batch: ByteBuffer?
+    /// The group list of the last multicast read, reused by the next one to the same groups.
+    @exclusivity(unchecked) var groupNames = GroupListCache()
     @exclusivity(unchecked) var isDirty = false
     @exclusivity(unchecked) var outstanding = 0
     @exclusivity(unchecked) var unwritableSince: Instant?

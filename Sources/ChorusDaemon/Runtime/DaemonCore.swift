@@ -376,7 +376,7 @@ final class DaemonCore: @unchecked Sendable {
         guard !session.isClosed else { return }
         let request: ClientRequest
         do {
-            request = try ClientRequest.decode(frame)
+            request = try ClientRequest.decode(frame, groups: &session.groupNames)
         } catch {
             protocolError(session, error)
             return
