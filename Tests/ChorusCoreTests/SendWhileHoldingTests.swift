@@ -44,7 +44,7 @@ import Testing
     }
 
     /// Sending while holding does not keep the token from the others for long: it goes round
-    /// within `earlyIdleHold` of the first message sent that way, so the members see the new
+    /// within `holdWhileSending` of the first message sent that way, so the members see the new
     /// packets on it (their aru, retransmission requests) and the representative can discard them.
     @Test func theTokenGoesRoundSoonAfterwards() {
         var harness = idleRing()
@@ -52,9 +52,26 @@ import Testing
         harness.submit(1, .agreed, "one")
         harness.run(until: harness.now + 50_000)
         #expect(harness.tokensSent == tokensBefore, "the message went out without the token")
-        harness.run(until: harness.now + RingOptions().earlyIdleHold + 4 * hop)
+        harness.run(until: harness.now + RingOptions().holdWhileSending + 4 * hop)
         #expect(harness.tokensSent >= tokensBefore + 3, "the token went round after the hold")
         #expect(harness.rings[NodeID(1)]!.installed!.stableSeq >= harness.rings[NodeID(1)]!.installed!.highSeq)
+    }
+
+    /// A member that misses a packet sent while the representative holds the token wakes it:
+    /// the token comes round with the member's request, and the member has the packet long
+    /// before the hold would have ended.
+    @Test func aMemberMissingAPacketWakesTheHoldingRepresentative() {
+        var harness = idleRing()
+        let start = harness.now
+        harness.cut = [[1, 3]]
+        harness.submit(1, .agreed, "lost at 3")
+        harness.run(until: start + 50_000)
+        harness.cut = []
+        harness.submit(1, .agreed, "after")
+        harness.run(until: start + 12 * hop)
+        #expect(harness.payloads(3) == ["lost at 3", "after"])
+        let late = harness.deliveredAt[NodeID(3)]!["after"]! - start
+        #expect(late < RingOptions().holdWhileSending / 4, "daemon 3 got its messages after \(late) ns")
     }
 
     /// A safe message needs the token's rotations: the representative passes it at once.

@@ -151,15 +151,19 @@ extension HostilePeerTests {
 
     /// Three daemons, configured, boundary: a boundary token with exactly the next token seq and
     /// plausible fields is taken (it names no sender: an in-ring forgery; seed 32 found it, and a
-    /// safe message was lost there); the run is counted as such and the site recovers. Seed 3 since
-    /// the representative holds an idle token after one rotation (seed 32 no longer meets one),
-    /// seed 24 since it sends its own messages while holding (seed 3 no longer meets one).
+    /// safe message was lost there); the run is counted as such and the site recovers. Which seed
+    /// meets such a token moves with every change to the ring's trajectories (seeds 32, 3 and 24
+    /// did in turn), so the test takes the first seed that does.
     @Test func aTakenBoundaryTokenIsCountedAndTheSiteRecovers() {
-        var config = Self.config(seed: 24, .configured, [.boundary])
-        config.daemons = 3
-        let report = Self.run(config)
-        #expect(report.hostile.tokensTaken > 0)
-        Self.expectRecovered(report, "seed 24")
+        for seed in UInt64(1)...400 {
+            var config = Self.config(seed: seed, .configured, [.boundary])
+            config.daemons = 3
+            let report = Self.run(config)
+            guard report.hostile.tokensTaken > 0 else { continue }
+            Self.expectRecovered(report, "seed \(seed)")
+            return
+        }
+        Issue.record("no seed in 1...400 had an honest daemon take a boundary token")
     }
 
     /// Seed 2, impersonator, boundary: forged joins 2^48 ahead moved three daemons' ring seqs

@@ -17,16 +17,17 @@ extension Ring {
     /// retransmission requests).
     ///
     /// Returns whether everything queued went out. If not, the token should go round now: a
-    /// safe message waits (it needs two rotations anyway), or the queue holds more than one
-    /// visit may send. Once something was sent this way the hold ends within `earlyIdleHold`, so
-    /// members see the new packets on the token (for retransmission and stability) soon; a
-    /// member that queues a message wakes the representative, which then passes the token.
+    /// safe message waits (it needs two rotations anyway), or the queue holds more than the
+    /// window. Once something was sent this way the hold ends within `holdWhileSending`, so
+    /// members see the new packets on the token (for stability and their own sending) soon; a
+    /// member that queues a message or misses a packet wakes the representative, which then
+    /// passes the token. Nobody else sends meanwhile, so the whole window is this daemon's.
     mutating func sendWhileHolding(now: Instant, into actions: inout [RingAction]) -> Bool {
         guard var hold = held, phase == .operational, options.sendWhileHolding, var log = installed.take() else {
             return false
         }
         var token = hold.token
-        let budget = min(visitBudget(token) - hold.sequenced, outstandingRoom(token, log))
+        let budget = min(options.windowSize - hold.sequenced, outstandingRoom(token, log))
         var sent: [DataPacket] = []
         while let service = queue.headService, service < .safe, sent.count < budget,
             let outgoing = queue.nextPacket(maxPayload: options.maxPacketPayload, ringID: log.ringID, sender: me)
@@ -51,9 +52,7 @@ extension Ring {
         installed = consume log
         counters.packetsSent += sent.count
         counters.sentWhileHolding += sent.count
-        if hold.sequenced == 0, let deadline = deadlines[RingTimer.idleHold.rawValue], deadline > now + options.earlyIdleHold {
-            arm(.idleHold, now + options.earlyIdleHold, into: &actions)
-        }
+        if hold.sequenced == 0 { arm(.idleHold, now + options.holdWhileSending, into: &actions) }
         hold.token = token
         hold.sequenced += sent.count
         held = hold

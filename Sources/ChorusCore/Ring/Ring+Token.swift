@@ -29,6 +29,15 @@ extension Ring {
                 if packet.service == .safe { noteSafe(packet) }
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
+                // A gap below this packet: the representative may be holding the token while it
+                // sends (see `sendWhileHolding`); wake it so the token comes and the request goes.
+                if phase == .operational, packet.seq > log.myAru + 1, !wakeSent, let representative = log.members.first,
+                    representative != me
+                {
+                    wakeSent = true
+                    gapBelow = max(gapBelow, packet.seq - 1)
+                    actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .node(representative)))
+                }
             } else {
                 counters.duplicatePackets += 1
             }
@@ -106,9 +115,12 @@ extension Ring {
         // (safe ones excepted), so a lone sender's next message finds the token here.
         let idleBack = token.seq == previousVisitSeq && highestSafeIsStableEverywhere(incomingAru: token.aru, ring: log.ringID)
         if !released { previousIncomingAru = token.aru }
+        // Never while another member reported messages waiting: holding would keep them from
+        // the window (they send only when the token comes).
         let nothingToSendOrSendable = queue.isEmpty || (options.sendWhileHolding && queue.headService! < .safe)
+        let othersWaiting = token.backlog > myBacklogContribution
         if !released, isRepresentative, phase == .operational, token.idleRotations >= 2 || idleBack, nothingToSendOrSendable,
-            token.retransmitRequests.isEmpty, token.aru == token.seq
+            !othersWaiting, token.retransmitRequests.isEmpty, token.aru == token.seq
         {
             held = HeldToken(token: token)
             counters.tokenHolds += 1
@@ -195,10 +207,13 @@ extension Ring {
 
         // 4. Ask for what is missing, only up to the seq of the visit before the previous one:
         //    newer packets may still be on their way behind an accelerated token, or unread in
-        //    this daemon's socket.
-        if log.myAru < olderVisitSeq, token.retransmitRequests.count < options.maxRetransmitRequests {
+        //    this daemon's socket. A gap this daemon woke the representative for is asked for
+        //    at once (packets sent while it held the token came in order from it alone).
+        let askUpTo = max(olderVisitSeq, min(gapBelow, token.seq))
+        gapBelow = 0
+        if log.myAru < askUpTo, token.retransmitRequests.count < options.maxRetransmitRequests {
             log.missing(
-                upTo: olderVisitSeq, limit: options.maxRetransmitRequests - token.retransmitRequests.count,
+                upTo: askUpTo, limit: options.maxRetransmitRequests - token.retransmitRequests.count,
                 into: &token.retransmitRequests)
         }
 

@@ -55,6 +55,9 @@ public struct Ring: Sendable {
     /// The aru the token carried when it last reached this daemon.
     var previousIncomingAru: UInt64 = 0
     var wakeSent = false
+    /// Packets up to here were missing when a later one arrived and this daemon woke the
+    /// representative for it: its next visit asks for them (0: none).
+    var gapBelow: UInt64 = 0
     /// Fail-to-receive detection: how many visits `token.aru` stayed stuck at another daemon.
     var stuckAru: (node: NodeID, aru: UInt64, visits: Int)?
     /// A daemon found not receiving during this token visit; removed once the token is passed.

@@ -17,8 +17,11 @@ public struct RingOptions: Sendable, Equatable {
     /// next message goes out at once) before passing it round again.
     public var earlyIdleHold: Duration64 = 1_000_000
     /// The representative holding the idle token sequences and sends a local message at once
-    /// and keeps the token (for at most `earlyIdleHold`), instead of passing it with the message.
+    /// and keeps the token (for at most `holdWhileSending`), instead of passing it with the message.
     public var sendWhileHolding = true
+    /// How long the representative keeps the idle token once it sends its own messages while
+    /// holding it (members wake it at once when they have something to send or miss a packet).
+    public var holdWhileSending: Duration64 = 10_000_000
     /// A token that went through every member since its aru was set carries that aru on as
     /// stable (`Token.stableSeq`), so safe messages go out up to a rotation sooner than on the
     /// two-visit rule alone.
