@@ -40,6 +40,17 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Messages each sender may have sent and not yet delivered to the first receiver; 0 is unbounded.")
     var inFlight: Int = 0
 
+    /// What the one sender of `--in-flight 1` waits for before its next message.
+    enum Pace: String, ExpressibleByArgument, CaseIterable {
+        /// Its own daemon delivered the last message to it (the peers' benchmarks do this).
+        case own
+        /// The next daemon's receiver has the last message (strictly one in flight).
+        case next
+    }
+
+    @Option(help: "With --in-flight 1: send the next message once the last is delivered to the sender itself (own) or to the next daemon's receiver (next).")
+    var pace: Pace = .own
+
     @Option(help: "Seconds measured (after --warmup).")
     var duration: Double = 10
 

@@ -110,11 +110,16 @@ struct BenchRun {
     let endpoints: [ChorusEndpoint]
 
     func run() async throws -> BenchResult {
-        let oneInFlightLatency = options.inFlight == 1
-        // One-way latency with one message in flight: the first daemon's receiving session is the
-        // one sender, and sends its next message once its own daemon delivered the last one to it
-        // (a closed loop, as Spread's spbench, Corosync's cpgbench and the null relay run it).
-        let senderDaemons: [Int] = oneInFlightLatency ? [] : endpoints.indices.flatMap { Array(repeating: $0, count: options.senders) }
+        // One-way latency with one message in flight, paced by the sender's own delivery: the
+        // first daemon's receiving session is the one sender, and sends its next message once its
+        // own daemon delivered the last one to it (a closed loop, as Spread's spbench, Corosync's
+        // cpgbench and the null relay run it). Paced by the next daemon: a sender session on the
+        // first daemon waits until the second daemon's receiver has each message.
+        let oneInFlightLatency = options.inFlight == 1 && options.pace == .own
+        let pacedByNext = options.inFlight == 1 && options.pace == .next
+        let senderDaemons: [Int] =
+            oneInFlightLatency ? [] : pacedByNext ? [0] : endpoints.indices.flatMap { Array(repeating: $0, count: options.senders) }
+        let pacingReceiver = pacedByNext ? min(1, endpoints.count - 1) : 0
         let state = BenchState(receivers: endpoints.count, senders: max(1, senderDaemons.count))
         let ready = ReadyCounter()
         let size = options.size
@@ -125,7 +130,7 @@ struct BenchRun {
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             for (index, endpoint) in endpoints.enumerated() {
                 let stats = state.receivers[index]
-                let paces = !oneInFlightLatency && options.inFlight > 0 && index == 0
+                let paces = !oneInFlightLatency && options.inFlight > 0 && index == pacingReceiver
                 let sendsInLoop = oneInFlightLatency && index == 0
                 tasks.addTask {
                     try await ChorusClient.withSession(to: endpoint, name: "bench-r\(index)-\(runID % 10_000)") { session in
