@@ -26,14 +26,20 @@ public final class ChorusDaemon: Sendable {
                 file: "configuration", line: 0, key: "daemon.name",
                 message: "no daemon named '\(name)'; expected one of \(config.daemons.map(\.name).joined(separator: ", "))")
         }
-        self.config = config
+        // Datagrams as large as every route to the peers takes (unless the file set a size).
+        let (resolved, receiveLimit) = config.resolvingDatagramSize(for: name)
+        self.config = resolved
         self.peer = peer
+        self.receiveDatagramLimit = receiveLimit
         // One thread: the engine is a single state machine and the loop owns it without locks.
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var logger = logger
         logger[metadataKey: "daemon"] = "\(name)"
-        self.core = DaemonCore(eventLoop: group.next(), config: config, peer: peer, logger: logger)
+        self.core = DaemonCore(eventLoop: group.next(), config: resolved, peer: peer, logger: logger)
     }
+
+    /// The largest ring datagram a peer may send this daemon (its receive slots hold it).
+    private let receiveDatagramLimit: Int
 
     /// Binds the sockets, joins the ring and serves clients until `shutdown()`.
     public func run() async throws {
@@ -66,7 +72,7 @@ public final class ChorusDaemon: Sendable {
         // A receive slot holds the largest data datagram and the largest token, commit token or
         // join, which grow with the retransmission list and the site (a truncated one is lost).
         let slotSize = max(
-            config.datagramSize,
+            config.datagramSize, receiveDatagramLimit,
             PacketCodec.largestControlPacket(
                 members: config.daemons.count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
         // UDP segmentation and receive offload for data: runs of datagrams cross the network
@@ -80,6 +86,9 @@ public final class ChorusDaemon: Sendable {
         if config.udpOffload, !offload {
             core.logger.info("UDP offload off: not supported here, or a peer's route MTU is below datagram_size plus headers")
         }
+        // Large slots are read into one large buffer: datagrams are then copied out, or the ring
+        // keeping one packet would keep the whole read's buffer alive.
+        let copyDatagrams = slotSize > 4096
         @Sendable func udp(_ port: Int, host: String? = nil, receiveOffload: Bool = false) async throws -> any Channel {
             // With offload a slot can hold a run of ~44 datagrams: one read per wake-up keeps the
             // token socket from waiting behind more than a few hundred of them.
@@ -103,7 +112,7 @@ public final class ChorusDaemon: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            RingDatagramHandler(core: core, receiveOffload: receiveOffload))
+                            RingDatagramHandler(core: core, receiveOffload: receiveOffload, copyDatagrams: copyDatagrams))
                     }
                 }
                 .bind(host: host ?? peer.address, port: port).get()

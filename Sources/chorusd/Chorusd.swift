@@ -43,7 +43,7 @@ struct Chorusd: AsyncParsableCommand {
                         .compactMap { $0 }.joined(separator: ", ")
                     print("  \(peer.name) (id \(peer.id)): ring \(peer.address):\(peer.port), token \(peer.tokenPort); clients \(clients)")
                 }
-                print("  token timeout \(config.ring.tokenTimeout / 1_000_000) ms, window \(config.ring.windowSize), datagram \(config.datagramSize) B, max message \(config.ring.maxMessageSize) B")
+                print("  token timeout \(config.ring.tokenTimeout / 1_000_000) ms, window \(config.ring.windowSize), datagram \(config.automaticDatagramSize ? "auto (as the routes to the peers take, at most \(DaemonConfig.maxAutomaticDatagramSize) B; \(config.datagramSize) B where unknown)" : "\(config.datagramSize) B"), max message \(config.ring.maxMessageSize) B")
                 return
             } catch {
                 printError("\(error)")

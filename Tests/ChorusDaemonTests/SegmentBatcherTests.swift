@@ -31,30 +31,46 @@ import Testing
         for (index, (node, address, size)) in plan.enumerated() {
             let datagram = Self.datagram(size, UInt8(index))
             expected[address, default: []].append(Array(datagram.readableBytesView))
-            batcher.add(datagram, to: node, address: address) { sent.append($0) }
+            batcher.add(datagram, to: [address]) { sent.append($0) }
         }
         batcher.drain { sent.append($0) }
         #expect(batcher.isEmpty)
         var got: [SocketAddress: [[UInt8]]] = [:]
         for (address, bytes) in Self.delivered(sent) { got[address, default: []].append(bytes) }
         #expect(got == expected)
-        // d2: [100, 100, 60] is one run (a shorter datagram ends it), then [100, 30]; d3: [100, 100], then [120].
-        #expect(sent.count == 4)
-        #expect(sent.filter { $0.metadata?.segmentSize == 100 }.count == 3)
-        #expect(sent.contains { $0.metadata == nil && $0.data.readableBytes == 120 })
+        // One run is open at a time, so a change of destination ends it: a [100], b [100],
+        // a [100, 60] (a shorter datagram ends a run), a [100], b [100], b [120] (longer than the
+        // segment), a [30].
+        #expect(sent.map(\.data.readableBytes) == [100, 100, 160, 100, 100, 120, 30])
+        #expect(sent.filter { $0.metadata?.segmentSize == 100 }.count == 1)
+    }
+
+    /// A datagram for several destinations is written into the run once and goes to each of
+    /// them from the same bytes.
+    @Test func oneRunServesEveryDestination() {
+        var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
+        var sent: [AddressedEnvelope<ByteBuffer>] = []
+        for index in 0..<5 { batcher.add(Self.datagram(100, UInt8(index)), to: [Self.a, Self.b]) { sent.append($0) } }
+        batcher.drain { sent.append($0) }
+        #expect(sent.map(\.remoteAddress) == [Self.a, Self.b])
+        #expect(sent.allSatisfy { $0.metadata?.segmentSize == 100 && $0.data.readableBytes == 500 })
+        #expect(sent[0].data == sent[1].data)
+        let delivered = Self.delivered(sent)
+        #expect(delivered.count == 10)
+        #expect(delivered.filter { $0.0 == Self.b }.map { $0.1.first } == [0, 1, 2, 3, 4])
     }
 
     @Test func runsStopAtTheSegmentAndByteLimits() {
         var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
         var sent: [AddressedEnvelope<ByteBuffer>] = []
         for index in 0..<(SegmentBatcher.maxSegments + 1) {
-            batcher.add(Self.datagram(10, UInt8(index)), to: NodeID(2), address: Self.a) { sent.append($0) }
+            batcher.add(Self.datagram(10, UInt8(index)), to: [Self.a]) { sent.append($0) }
         }
         batcher.drain { sent.append($0) }
         #expect(sent.map(\.data.readableBytes) == [10 * SegmentBatcher.maxSegments, 10])
         sent = []
         let large = SegmentBatcher.maxBytes / 2 + 1
-        for index in 0..<3 { batcher.add(Self.datagram(large, UInt8(index)), to: NodeID(2), address: Self.a) { sent.append($0) } }
+        for index in 0..<3 { batcher.add(Self.datagram(large, UInt8(index)), to: [Self.a]) { sent.append($0) } }
         batcher.drain { sent.append($0) }
         #expect(sent.map(\.data.readableBytes) == [large, large, large])
         #expect(sent.allSatisfy { $0.metadata == nil })
@@ -66,7 +82,7 @@ import Testing
         var sent: [AddressedEnvelope<ByteBuffer>] = []
         let sizes = [100, 100, 40]
         for (index, size) in sizes.enumerated() {
-            batcher.add(Self.datagram(size, UInt8(index)), to: NodeID(2), address: Self.a) { sent.append($0) }
+            batcher.add(Self.datagram(size, UInt8(index)), to: [Self.a]) { sent.append($0) }
         }
         batcher.drain(segmented: false) { sent.append($0) }
         #expect(sent.map(\.data.readableBytes) == sizes)
@@ -78,7 +94,7 @@ import Testing
         var batcher = SegmentBatcher(allocator: ByteBufferAllocator())
         var sent: [AddressedEnvelope<ByteBuffer>] = []
         let datagram = Self.datagram(50, 7)
-        batcher.add(datagram, to: NodeID(2), address: Self.a) { sent.append($0) }
+        batcher.add(datagram, to: [Self.a]) { sent.append($0) }
         batcher.drain { sent.append($0) }
         #expect(sent.count == 1)
         #expect(sent[0].metadata == nil)

@@ -289,7 +289,16 @@ private struct ConfigLoader {
             case "fail_to_receive_rotations": options.failToReceiveRotations = try integer(entry, key, 5...100_000)
             case "multicast": config.multicast = try multicastGroup(entry)
             case "udp_offload": config.udpOffload = try boolean(entry, key)
-            case "datagram_size": config.datagramSize = try integer(entry, key, 576...65_507, unit: " (bytes of UDP payload)")
+            case "datagram_size":
+                if case .string(let text) = entry.value {
+                    guard text == "auto" else {
+                        throw fail(entry.line, key, "\"\(text)\" is not a size; expected \"auto\" or an integer from 576 to 65507 (bytes of UDP payload)")
+                    }
+                    config.automaticDatagramSize = true
+                } else {
+                    config.datagramSize = try integer(entry, key, 576...65_507, unit: " (bytes of UDP payload), or \"auto\"")
+                    config.automaticDatagramSize = false
+                }
             case "max_message_size":
                 options.maxMessageSize = try integer(entry, key, 1024...Int64(WireLimits.maxMessageSize), unit: " (bytes)")
             default: break

@@ -1,5 +1,6 @@
 import ChorusCore
 import Logging
+import NIOCore
 
 /// Everything `chorusd` needs to run one daemon of a site. Usually loaded from a TOML file with
 /// `DaemonConfig.load(file:)`; `DaemonConfig.singleDaemon()` is the no-file default.
@@ -53,8 +54,14 @@ public struct DaemonConfig: Sendable, Equatable {
     public var slowReceiverTimeout: UInt64
     /// Bytes written to a session and not yet taken by its socket, at most, before it is disconnected.
     public var maxClientBacklog: Int
-    /// Bytes of one ring datagram, at most (UDP payload).
+    /// Bytes of one ring datagram, at most (UDP payload). With `automaticDatagramSize`, the size
+    /// used where a route's MTU cannot be read; `resolvingDatagramSize()` replaces it at start.
     public var datagramSize: Int
+    /// Size ring datagrams by the routes to the peers (`datagram_size = "auto"`, the default):
+    /// the largest every route takes unfragmented, at most `maxAutomaticDatagramSize`.
+    public var automaticDatagramSize: Bool
+    /// The most an automatic datagram size reaches (over loopback, whose MTU is 64 KiB).
+    public static let maxAutomaticDatagramSize = 16 << 10
     public var logLevel: Logger.Level
     /// IPv4 multicast group and port for data packets; nil: unicast fan-out to each daemon.
     public var multicast: MulticastGroup?
@@ -83,6 +90,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.slowReceiverTimeout = 10_000_000_000
         self.maxClientBacklog = 64 << 20
         self.datagramSize = 1472
+        self.automaticDatagramSize = true
         self.udpOffload = true
         self.logLevel = .info
     }
@@ -93,4 +101,22 @@ public struct DaemonConfig: Sendable, Equatable {
     }
 
     public func peer(named name: String) -> Peer? { daemons.first { $0.name == name } }
+
+    /// The ring datagram sizes for the daemon named `name`: what it sends (`datagramSize`, from
+    /// which the ring's packet payload follows) and the largest a peer may send it. With an
+    /// automatic size, the smallest and largest of what the routes to the other daemons take
+    /// unfragmented, within 576 and `maxAutomaticDatagramSize`; where a route's MTU cannot be
+    /// read, the configured size for both.
+    public func resolvingDatagramSize(for name: String) -> (config: DaemonConfig, receiveLimit: Int) {
+        guard automaticDatagramSize else { return (self, datagramSize) }
+        let peers = daemons.filter { $0.name != name }.compactMap { try? SocketAddress(ipAddress: $0.address, port: $0.port) }
+        let sizes = peers.map { address in
+            PathMTU.toward(address).map { min(Self.maxAutomaticDatagramSize, max(576, $0 - PathMTU.headerBytes(for: address))) }
+        }
+        guard !sizes.isEmpty, !sizes.contains(nil) else { return (self, datagramSize) }
+        var resolved = self
+        resolved.datagramSize = sizes.compactMap { $0 }.min()!
+        resolved.ring.maxPacketPayload = resolved.datagramSize - Self.datagramOverhead
+        return (resolved, sizes.compactMap { $0 }.max()!)
+    }
 }

@@ -21,6 +21,10 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     private let dataAddresses: [NodeID: SocketAddress]
     private let tokenAddresses: [NodeID: SocketAddress]
     private let others: [NodeID]
+    private let siteDataAddresses: [SocketAddress]
+    /// The last member list data went to, and its addresses (the ring's others, nearly always).
+    @exclusivity(unchecked) private var othersInOrder: [NodeID] = []
+    @exclusivity(unchecked) private var othersDataAddresses: [SocketAddress] = []
     /// With IP multicast, data packets for the ring or the site go to this group once.
     private let multicastGroup: SocketAddress?
     @exclusivity(unchecked) private var dataPending = false
@@ -53,6 +57,7 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         self.dataAddresses = dataAddresses
         self.tokenAddresses = tokenAddresses
         self.others = peers.map { NodeID($0.id) }.filter { $0 != me }.sorted()
+        self.siteDataAddresses = others.compactMap { dataAddresses[$0] }
         self.batcher = segmentation ? SegmentBatcher(allocator: data.allocator) : nil
     }
 
@@ -61,6 +66,17 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         switch packet {
         case .token, .commit: isToken = true
         default: isToken = false
+        }
+        if !isToken, multicastGroup == nil, batcher != nil {
+            // Encoded once, straight into the run that goes to every destination.
+            if segmentationRefused { stopSegmenting() }
+            let addresses = dataAddresses(destination)
+            guard !addresses.isEmpty else { return }
+            batcher!.add(size: PacketCodec.encodedSize(packet), to: addresses, emit: { emit($0) }) {
+                PacketCodec.encode(packet, into: &$0)
+            }
+            dataPending = true
+            return
         }
         var buffer = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
         PacketCodec.encode(packet, into: &buffer)
@@ -93,13 +109,22 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
             token.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
         } else {
             guard let address = dataAddresses[node] else { return }
-            if segmentationRefused { stopSegmenting() }
-            if batcher != nil {
-                batcher!.add(buffer, to: node, address: address) { emit($0) }
-            } else {
-                data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
-            }
+            data.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
             dataPending = true
+        }
+    }
+
+    /// The data addresses of `destination`, this daemon left out.
+    private func dataAddresses(_ destination: Destination) -> [SocketAddress] {
+        switch destination {
+        case .node(let node): return node == me ? [] : dataAddresses[node].map { [$0] } ?? []
+        case .members(let members):
+            if members != othersInOrder {
+                othersInOrder = members
+                othersDataAddresses = members.filter { $0 != me }.compactMap { dataAddresses[$0] }
+            }
+            return othersDataAddresses
+        case .site: return siteDataAddresses
         }
     }
 
@@ -148,16 +173,26 @@ final class RingDatagramHandler: ChannelInboundHandler {
     let core: DaemonCore
     /// The socket has `UDP_GRO` on: a read may hold a run of datagrams (see `SegmentSplitter`).
     let receiveOffload: Bool
+    /// Each datagram is copied into a buffer of its own (the read's buffer is large).
+    let copyDatagrams: Bool
 
-    init(core: DaemonCore, receiveOffload: Bool = false) {
+    init(core: DaemonCore, receiveOffload: Bool = false, copyDatagrams: Bool = false) {
         self.core = core
         self.receiveOffload = receiveOffload
+        self.copyDatagrams = copyDatagrams
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard receiveOffload else { return core.datagram(envelope.data) }
-        SegmentSplitter.split(envelope, allocator: context.channel.allocator) { core.datagram($0) }
+        if receiveOffload {
+            SegmentSplitter.split(envelope, allocator: context.channel.allocator) { core.datagram($0) }
+        } else if copyDatagrams {
+            var own = context.channel.allocator.buffer(capacity: envelope.data.readableBytes)
+            own.writeImmutableBuffer(envelope.data)
+            core.datagram(own)
+        } else {
+            core.datagram(envelope.data)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

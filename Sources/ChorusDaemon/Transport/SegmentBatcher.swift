@@ -1,10 +1,15 @@
 import ChorusWire
 import NIOCore
 
-/// Gathers the datagrams written to each destination during one input batch into runs that the
-/// kernel cuts apart again (UDP generic segmentation offload, `UDP_SEGMENT`): one trip through the
-/// network stack carries up to `maxSegments` datagrams, and a receiver with `UDP_GRO` gets the run
-/// in one read as well. Per-destination order is kept; a single datagram goes out as it is.
+/// Gathers the datagrams written during one input batch into runs that the kernel cuts apart
+/// again (UDP generic segmentation offload, `UDP_SEGMENT`): one trip through the network stack
+/// carries up to `maxSegments` datagrams, and a receiver with `UDP_GRO` gets the run in one read
+/// as well. A single datagram goes out as it is.
+///
+/// A run holds the datagrams for one set of destinations, encoded straight into its buffer, and
+/// goes to each destination from that one buffer: a packet for every other daemon is encoded
+/// once and copied nowhere else. Only one run is open at a time, so the datagrams to each
+/// destination leave in the order they were added.
 ///
 /// The kernel's rule for a run: every datagram has the run's segment size except the last, which
 /// may be shorter. A datagram that does not fit the open run ends it and starts the next.
@@ -16,73 +21,72 @@ struct SegmentBatcher {
     static let maxBytes = 65_000
 
     private struct Run {
-        var address: SocketAddress
-        /// The run's first datagram, sent as it is if nothing joins it.
-        var first: ByteBuffer
-        /// Every datagram of the run, copied together once a second one joins.
-        var joined: ByteBuffer?
+        var addresses: [SocketAddress]
+        /// Every datagram of the run, back to back.
+        var buffer: ByteBuffer
         var segment: Int
         var count: Int
-        var bytes: Int
         /// A datagram shorter than `segment` ended the run.
         var closed: Bool
     }
 
-    private var runs: [NodeID: Run] = [:]
+    private var run: Run?
     private let allocator: ByteBufferAllocator
 
     init(allocator: ByteBufferAllocator) { self.allocator = allocator }
 
-    var isEmpty: Bool { runs.isEmpty }
+    var isEmpty: Bool { run == nil }
 
-    /// Adds `datagram` for `node`; a run it cannot join is handed to `emit` first.
+    /// Adds a datagram of `size` bytes for `addresses`, written into the run by `write`; a run
+    /// it cannot join is handed to `emit` first.
     mutating func add(
-        _ datagram: ByteBuffer, to node: NodeID, address: SocketAddress,
-        emit: (AddressedEnvelope<ByteBuffer>) -> Void
+        size: Int, to addresses: [SocketAddress], emit: (AddressedEnvelope<ByteBuffer>) -> Void,
+        write: (inout ByteBuffer) -> Void
     ) {
-        let size = datagram.readableBytes
-        if var run = runs[node] {
-            if !run.closed, size <= run.segment, run.count < Self.maxSegments, run.bytes + size <= Self.maxBytes {
-                runs[node] = nil  // changed in place below, so the joined buffer is not copied
-                if run.joined == nil {
-                    var joined = allocator.buffer(capacity: min(Self.maxBytes, run.segment * Self.maxSegments))
-                    joined.writeImmutableBuffer(run.first)
-                    run.joined = joined
-                }
-                run.joined!.writeImmutableBuffer(datagram)
-                run.count += 1
-                run.bytes += size
-                run.closed = size < run.segment
-                runs[node] = run
+        if var open = run.take() {
+            if !open.closed, size <= open.segment, open.count < Self.maxSegments,
+                open.buffer.readableBytes + size <= Self.maxBytes, open.addresses == addresses
+            {
+                write(&open.buffer)
+                open.count += 1
+                open.closed = size < open.segment
+                run = open
                 return
             }
-            emit(Self.envelope(run))
+            Self.emit(open, emit)
         }
-        runs[node] = Run(
-            address: address, first: datagram, joined: nil, segment: size, count: 1, bytes: size, closed: false)
+        var buffer = allocator.buffer(capacity: min(Self.maxBytes, max(size, 1) * Self.maxSegments))
+        write(&buffer)
+        run = Run(addresses: addresses, buffer: buffer, segment: size, count: 1, closed: false)
     }
 
-    /// Hands every open run to `emit` (at the end of an input batch, or before a token leaves);
+    /// Adds an encoded datagram (see `add(size:to:emit:write:)`).
+    mutating func add(
+        _ datagram: ByteBuffer, to addresses: [SocketAddress], emit: (AddressedEnvelope<ByteBuffer>) -> Void
+    ) {
+        add(size: datagram.readableBytes, to: addresses, emit: emit) { $0.writeImmutableBuffer(datagram) }
+    }
+
+    /// Hands the open run to `emit` (at the end of an input batch, or before a token leaves);
     /// with `segmented` false, each of its datagrams on its own (once the kernel refused runs).
     mutating func drain(segmented: Bool = true, emit: (AddressedEnvelope<ByteBuffer>) -> Void) {
-        for run in runs.values {
-            guard !segmented, var joined = run.joined else {
-                emit(Self.envelope(run))
-                continue
-            }
-            while joined.readableBytes > 0 {
-                let datagram = joined.readSlice(length: min(run.segment, joined.readableBytes))!
-                emit(AddressedEnvelope(remoteAddress: run.address, data: datagram))
+        guard let open = run.take() else { return }
+        guard !segmented, open.count > 1 else { return Self.emit(open, emit) }
+        for address in open.addresses {
+            var datagrams = open.buffer
+            while datagrams.readableBytes > 0 {
+                let datagram = datagrams.readSlice(length: min(open.segment, datagrams.readableBytes))!
+                emit(AddressedEnvelope(remoteAddress: address, data: datagram))
             }
         }
-        runs.removeAll(keepingCapacity: true)
     }
 
-    private static func envelope(_ run: Run) -> AddressedEnvelope<ByteBuffer> {
-        guard let joined = run.joined else { return AddressedEnvelope(remoteAddress: run.address, data: run.first) }
-        return AddressedEnvelope(
-            remoteAddress: run.address, data: joined,
-            metadata: .init(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.segment))
+    private static func emit(_ run: Run, _ emit: (AddressedEnvelope<ByteBuffer>) -> Void) {
+        let metadata: AddressedEnvelope<ByteBuffer>.Metadata? =
+            run.count > 1 ? .init(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: run.segment) : nil
+        for address in run.addresses {
+            emit(AddressedEnvelope(remoteAddress: address, data: run.buffer, metadata: metadata))
+        }
     }
 }
 
