@@ -3,7 +3,7 @@ import NIOCore
 // Data packet body:
 //
 //     ringID (seq u64, representative u32) | sender u32 | seq u64 | senderIndex u64 | service u8 |
-//     fragment u8 | flags u8 (bit 0: isRecovery) | messageCount u16 | totalLength u32 |
+//     fragment u8 | flags u8 (bit 0: isRecovery, bit 1: sentWhileHolding) | messageCount u16 | totalLength u32 |
 //     [causalPast u64, only when service is causal] | bodyLength u32 | body
 
 extension PacketCodec {
@@ -18,6 +18,7 @@ extension PacketCodec {
         dataFixedSize + (data.service == .causal ? causalPastSize : 0) + data.body.readableBytes
     }
     static let recoveryFlag: UInt8 = 0x01
+    static let sentWhileHoldingFlag: UInt8 = 0x02
 
     static func writeData(_ data: DataPacket, into buffer: inout ByteBuffer) {
         buffer.writeRingID(data.ringID)
@@ -26,7 +27,7 @@ extension PacketCodec {
         buffer.writeInteger(data.senderIndex)
         buffer.writeInteger(data.service.rawValue)
         buffer.writeInteger(data.fragment.rawValue)
-        buffer.writeInteger(data.isRecovery ? recoveryFlag : 0)
+        buffer.writeInteger((data.isRecovery ? recoveryFlag : 0) | (data.sentWhileHolding ? sentWhileHoldingFlag : 0))
         buffer.writeInteger(data.messageCount)
         buffer.writeInteger(data.totalLength)
         if data.service == .causal { buffer.writeInteger(data.causalPast) }
@@ -48,7 +49,7 @@ extension PacketCodec {
             throw .invalidField("data.fragment", reason: "unknown fragment kind \(fragmentByte)")
         }
         let flags = try reader.read(UInt8.self, "data.flags")
-        guard flags & ~recoveryFlag == 0 else {
+        guard flags & ~(recoveryFlag | sentWhileHoldingFlag) == 0 else {
             throw .invalidField("data.flags", reason: "unknown flag bits 0x\(String(flags, radix: 16))")
         }
         let messageCount = try reader.read(UInt16.self, "data.messageCount")
@@ -61,12 +62,16 @@ extension PacketCodec {
         let body = try reader.readSlice(bodyLength, "data.body")
         return DataPacket(
             ringID: ringID, sender: sender, seq: seq, senderIndex: senderIndex, causalPast: causalPast,
-            service: service, fragment: fragment, isRecovery: flags & recoveryFlag != 0, messageCount: messageCount,
+            service: service, fragment: fragment, isRecovery: flags & recoveryFlag != 0,
+            sentWhileHolding: flags & sentWhileHoldingFlag != 0, messageCount: messageCount,
             totalLength: totalLength, body: body
         )
     }
 
     static func validateData(_ data: DataPacket) throws(WireError) {
+        guard !data.sentWhileHolding || (data.service != .unreliable && !data.isRecovery) else {
+            throw .invalidField("data.flags", reason: "only sequenced client packets are sent while holding the token")
+        }
         if data.service == .unreliable {
             guard data.seq == 0 else { throw .invalidField("data.seq", reason: "unreliable packets are unsequenced (seq 0)") }
         } else {

@@ -43,6 +43,9 @@ public struct DataPacket: Sendable, Equatable {
     public var fragment: FragmentKind
     /// True when the body is an encoded packet of an old ring, re-sent during membership recovery.
     public var isRecovery: Bool
+    /// Sent by the representative while it held the idle token: nobody else was sending, so a
+    /// gap below it is a loss (a member that sees one wakes the representative for the token).
+    public var sentWhileHolding: Bool
     /// Number of length-prefixed messages in `body` when `fragment == .packed`, else 1.
     public var messageCount: UInt16
     /// For `.first`: the size of the whole message. Otherwise 0.
@@ -51,8 +54,8 @@ public struct DataPacket: Sendable, Equatable {
 
     public init(
         ringID: RingID, sender: NodeID, seq: UInt64, senderIndex: UInt64, causalPast: UInt64 = 0, service: Service,
-        fragment: FragmentKind, isRecovery: Bool = false, messageCount: UInt16, totalLength: UInt32 = 0,
-        body: ByteBuffer
+        fragment: FragmentKind, isRecovery: Bool = false, sentWhileHolding: Bool = false, messageCount: UInt16,
+        totalLength: UInt32 = 0, body: ByteBuffer
     ) {
         self.ringID = ringID
         self.sender = sender
@@ -62,6 +65,7 @@ public struct DataPacket: Sendable, Equatable {
         self.service = service
         self.fragment = fragment
         self.isRecovery = isRecovery
+        self.sentWhileHolding = sentWhileHolding
         self.messageCount = messageCount
         self.totalLength = totalLength
         self.body = body

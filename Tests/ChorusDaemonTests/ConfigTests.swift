@@ -50,6 +50,30 @@ import Testing
         #expect(explicit.ring.maxPacketPayload == 9000 - DaemonConfig.datagramOverhead)
     }
 
+    /// `datagram_size = "auto"` (the default) takes the routes' MTU at start: 16 KiB over
+    /// loopback, and `max_outstanding` then holds 4 MiB of them; a number or a set
+    /// `max_outstanding` is kept as it is.
+    @Test func automaticDatagramSizeFollowsTheRoutes() throws {
+        let site = "[[daemon]]\nname = \"a\"\naddress = \"127.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"127.0.0.1\"\nport = 5001\nclient_port = 5000\nunix_socket = \"\"\n"
+        let automatic = try DaemonConfig.parse(site, file: "auto.toml")
+        #expect(automatic.automaticDatagramSize && automatic.automaticMaxOutstanding)
+        #expect(try DaemonConfig.parse(site + "[ring]\ndatagram_size = \"auto\"\n", file: "auto.toml").automaticDatagramSize)
+        #if os(Linux)
+        let (resolved, receiveLimit) = automatic.resolvingDatagramSize(for: "a")
+        #expect(resolved.datagramSize == DaemonConfig.maxAutomaticDatagramSize)
+        #expect(receiveLimit == DaemonConfig.maxAutomaticDatagramSize)
+        #expect(resolved.ring.maxPacketPayload == DaemonConfig.maxAutomaticDatagramSize - DaemonConfig.datagramOverhead)
+        #expect(resolved.ring.maxOutstanding == UInt64(DaemonConfig.outstandingBytes / DaemonConfig.maxAutomaticDatagramSize))
+        #endif
+        let fixed = try DaemonConfig.parse(site + "[ring]\ndatagram_size = 1400\nmax_outstanding = 3000\n", file: "fixed.toml")
+        let (kept, _) = fixed.resolvingDatagramSize(for: "a")
+        #expect(kept.datagramSize == 1400 && kept.ring.maxOutstanding == 3000)
+        #expect(throws: ConfigError.self) { try DaemonConfig.parse(site + "[ring]\ndatagram_size = \"big\"\n", file: "bad.toml") }
+        // A daemon alone has no route to size by: the configured size stays.
+        let (lone, _) = DaemonConfig.singleDaemon().resolvingDatagramSize(for: "local")
+        #expect(lone.datagramSize == 1472)
+    }
+
     @Test func udpOffloadIsOnUnlessTurnedOff() throws {
         let site = "[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n"
         #expect(try DaemonConfig.parse(site, file: "on.toml").udpOffload)
@@ -84,6 +108,7 @@ import Testing
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\nport = 5001\nclient_port = 5000\nunix_socket = \"/tmp/chorusd.4800.sock\"\n", "site.toml:9: daemon[2].unix_socket: '/tmp/chorusd.4800.sock' is also the Unix socket of daemon[1] on the same host"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\nidle_hold_ms = 900\n", "site.toml:5: ring.idle_hold_ms: 900 ms is more than half of token_timeout_ms (1000 ms)"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[log]\nlevel = \"loud\"\n", "site.toml:5: log.level: 'loud' is not a log level; expected one of trace, debug, info"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ndatagram_size = \"big\"\n", "site.toml:5: ring.datagram_size: \"big\" is not a size; expected \"auto\" or an integer from 576 to 65507"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [ring], [sessions] or [log]"),
         ("[[daemon]]\nname = \"a\"\naddress = 10.0.0.1\n", "site.toml:3: TOML syntax: expected a value"),
         ("[[daemon]]\nname = \"a\naddress = \"10.0.0.1\"\n", "site.toml:2: TOML syntax: unterminated string"),

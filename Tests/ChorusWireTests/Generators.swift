@@ -86,7 +86,8 @@ enum Gen {
         let causalPast = service == .causal ? UInt64.random(in: 0..<seq, using: &rng) : 0
         return DataPacket(
             ringID: ringID(&rng), sender: NodeID(UInt32.random(in: 0...64, using: &rng)), seq: seq, senderIndex: senderIndex,
-            causalPast: causalPast, service: service, fragment: fragment, messageCount: messageCount,
+            causalPast: causalPast, service: service, fragment: fragment,
+            sentWhileHolding: service != .unreliable && rng.chance(0.2), messageCount: messageCount,
             totalLength: totalLength, body: body
         )
     }

@@ -77,7 +77,10 @@ struct PacketCodecErrorTests {
         #expect(S.error(Self.data) { _ in } == nil)
         #expect(S.error(Self.data) { $0[40] = 6 } == .invalidField("data.service", reason: "unknown service 6"))
         #expect(S.error(Self.data) { $0[41] = 4 } == .invalidField("data.fragment", reason: "unknown fragment kind 4"))
-        #expect(S.error(Self.data) { $0[42] = 2 } == .invalidField("data.flags", reason: "unknown flag bits 0x2"))
+        #expect(S.error(Self.data) { $0[42] = 2 } == nil)  // sent while holding
+        #expect(S.error(Self.data) { $0[42] = 3 }
+            == .invalidField("data.flags", reason: "only sequenced client packets are sent while holding the token"))
+        #expect(S.error(Self.data) { $0[42] = 4 } == .invalidField("data.flags", reason: "unknown flag bits 0x4"))
         #expect(S.error(Self.data) { S.put(UInt32.max, at: 49, in: &$0) }
             == .lengthMismatch(field: "data.bodyLength", declared: Int(UInt32.max), actual: 10))
         #expect(S.error(Self.data) { S.put(UInt16(3), at: 43, in: &$0) }

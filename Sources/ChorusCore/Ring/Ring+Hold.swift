@@ -32,7 +32,9 @@ extension Ring {
         while let service = queue.headService, service < .safe, sent.count < budget,
             let outgoing = queue.nextPacket(maxPayload: options.maxPacketPayload, ringID: log.ringID, sender: me)
         {
-            sent.append(sequence(outgoing, token: &token, log: &log))
+            var marked = outgoing
+            marked.packet.sentWhileHolding = true
+            sent.append(sequence(marked, token: &token, log: &log))
         }
         guard !sent.isEmpty else {
             installed = consume log

@@ -29,10 +29,11 @@ extension Ring {
                 if packet.service == .safe { noteSafe(packet) }
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
-                // A gap below this packet: the representative may be holding the token while it
-                // sends (see `sendWhileHolding`); wake it so the token comes and the request goes.
-                if phase == .operational, packet.seq > log.myAru + 1, !wakeSent, let representative = log.members.first,
-                    representative != me
+                // A gap below a packet the representative sent while holding the token: nobody
+                // else was sending, so it is a loss; wake it so the token comes and the request
+                // goes (see `sendWhileHolding`). Other gaps may be packets still on their way.
+                if phase == .operational, packet.sentWhileHolding, packet.seq > log.myAru + 1, !wakeSent,
+                    let representative = log.members.first, representative != me
                 {
                     wakeSent = true
                     gapBelow = max(gapBelow, packet.seq - 1)
@@ -278,9 +279,11 @@ extension Ring {
         return min(left, share)
     }
 
-    /// New seqs the log can still take: at most `maxOutstanding` above what this daemon holds.
+    /// New seqs the ring can still take: at most `maxOutstanding` above what this daemon holds
+    /// and above the token's aru (a member that falls behind slows every sender down, rather
+    /// than its socket overflowing and everything it lost being sent again).
     func outstandingRoom(_ token: Token, _ log: RingLog) -> Int {
-        let seqLimit = log.myAru &+ options.maxOutstanding
+        let seqLimit = min(log.myAru, token.aru) &+ options.maxOutstanding
         return token.seq >= seqLimit ? 0 : Int(clamping: seqLimit - token.seq)
     }
 

@@ -285,7 +285,9 @@ private struct ConfigLoader {
             case "window": options.windowSize = try integer(entry, key, 10...100_000, unit: " (packets per rotation)")
             case "max_packets_per_token": options.maxPacketsPerToken = try integer(entry, key, 1...10_000)
             case "accelerated_packets": options.acceleratedPackets = try integer(entry, key, 0...10_000)
-            case "max_outstanding": options.maxOutstanding = UInt64(try integer(entry, key, 100...1_000_000))
+            case "max_outstanding":
+                options.maxOutstanding = UInt64(try integer(entry, key, 100...1_000_000))
+                config.automaticMaxOutstanding = false
             case "fail_to_receive_rotations": options.failToReceiveRotations = try integer(entry, key, 5...100_000)
             case "multicast": config.multicast = try multicastGroup(entry)
             case "udp_offload": config.udpOffload = try boolean(entry, key)

@@ -62,6 +62,12 @@ public struct DaemonConfig: Sendable, Equatable {
     public var automaticDatagramSize: Bool
     /// The most an automatic datagram size reaches (over loopback, whose MTU is 64 KiB).
     public static let maxAutomaticDatagramSize = 16 << 10
+    /// `ring.maxOutstanding` follows the datagram size (`max_outstanding` not set): as many
+    /// packets as `outstandingBytes` hold, so a member that falls behind has at most that much
+    /// waiting in its socket before the senders slow down, whatever the datagrams' size.
+    public var automaticMaxOutstanding: Bool
+    /// The bytes of packets sent and not yet held by every member, with an automatic `maxOutstanding`.
+    public static let outstandingBytes = 4 << 20
     public var logLevel: Logger.Level
     /// IPv4 multicast group and port for data packets; nil: unicast fan-out to each daemon.
     public var multicast: MulticastGroup?
@@ -91,6 +97,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.maxClientBacklog = 64 << 20
         self.datagramSize = 1472
         self.automaticDatagramSize = true
+        self.automaticMaxOutstanding = true
         self.udpOffload = true
         self.logLevel = .info
     }
@@ -108,15 +115,22 @@ public struct DaemonConfig: Sendable, Equatable {
     /// unfragmented, within 576 and `maxAutomaticDatagramSize`; where a route's MTU cannot be
     /// read, the configured size for both.
     public func resolvingDatagramSize(for name: String) -> (config: DaemonConfig, receiveLimit: Int) {
-        guard automaticDatagramSize else { return (self, datagramSize) }
-        let peers = daemons.filter { $0.name != name }.compactMap { try? SocketAddress(ipAddress: $0.address, port: $0.port) }
-        let sizes = peers.map { address in
-            PathMTU.toward(address).map { min(Self.maxAutomaticDatagramSize, max(576, $0 - PathMTU.headerBytes(for: address))) }
-        }
-        guard !sizes.isEmpty, !sizes.contains(nil) else { return (self, datagramSize) }
         var resolved = self
-        resolved.datagramSize = sizes.compactMap { $0 }.min()!
-        resolved.ring.maxPacketPayload = resolved.datagramSize - Self.datagramOverhead
-        return (resolved, sizes.compactMap { $0 }.max()!)
+        var receiveLimit = datagramSize
+        if automaticDatagramSize {
+            let peers = daemons.filter { $0.name != name }.compactMap { try? SocketAddress(ipAddress: $0.address, port: $0.port) }
+            let sizes = peers.map { address in
+                PathMTU.toward(address).map { min(Self.maxAutomaticDatagramSize, max(576, $0 - PathMTU.headerBytes(for: address))) }
+            }
+            if !sizes.isEmpty, !sizes.contains(nil) {
+                resolved.datagramSize = sizes.compactMap { $0 }.min()!
+                resolved.ring.maxPacketPayload = resolved.datagramSize - Self.datagramOverhead
+                receiveLimit = sizes.compactMap { $0 }.max()!
+            }
+        }
+        if automaticMaxOutstanding {
+            resolved.ring.maxOutstanding = UInt64(min(2000, max(100, Self.outstandingBytes / resolved.datagramSize)))
+        }
+        return (resolved, receiveLimit)
     }
 }
