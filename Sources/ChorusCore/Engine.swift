@@ -131,8 +131,12 @@ public struct Engine: Sendable {
         while !ringActions.isEmpty || !groupActions.isEmpty {
             if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             if !ringActions.isEmpty {
-                swap(&ringActions, &ringBatch)
-                for action in ringBatch {
+                // A local batch, so the loop may change `self`; `ringBatch` keeps the spare
+                // buffer between drains, so neither array is allocated again.
+                var batch: [RingAction] = []
+                swap(&batch, &ringBatch)
+                swap(&batch, &ringActions)
+                batch.drain(leaving: .filler) { action in
                     switch action {
                     case .send(let packet, let destination): actions.append(.send(packet, to: destination))
                     case .setTimer(let timer, let deadline): actions.append(.setTimer(timer, deadline: deadline))
@@ -147,14 +151,16 @@ public struct Engine: Sendable {
                     // Keep the order: group actions caused by this ring action come right after it.
                     if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
                 }
-                ringBatch.removeAll(keepingCapacity: true)
+                swap(&batch, &ringBatch)
             }
         }
     }
 
     private mutating func drainGroupsInline(now: Instant, into actions: inout [EngineAction]) {
-        swap(&groupActions, &groupBatch)
-        for action in groupBatch {
+        var batch: [GroupAction] = []
+        swap(&batch, &groupBatch)
+        swap(&batch, &groupActions)
+        batch.drain(leaving: .filler) { action in
             switch action {
             case .submit(let service, let payload, let barrier, let first):
                 ring.submit(service: service, payload: payload, barrier: barrier, first: first, now: now, into: &ringActions)
@@ -163,6 +169,6 @@ public struct Engine: Sendable {
             case .decodeError(let text): actions.append(.decodeError(text))
             }
         }
-        groupBatch.removeAll(keepingCapacity: true)
+        swap(&batch, &groupBatch)
     }
 }

@@ -24,7 +24,7 @@ public struct EngineBenchmark {
     private var sessions: [SessionID] = []
     private var deadlines: [[Instant?]]
     /// Packets in flight, oldest first from `head`.
-    private var packets: [(to: Int, packet: Packet)] = []
+    private var packets: [(to: Int, packet: Packet?)] = []
     private var head = 0
     private var now: Instant = 0
     private var actions: [EngineAction] = []
@@ -77,7 +77,8 @@ public struct EngineBenchmark {
     /// Hands over one packet, or fires the next timer when nothing is in flight.
     private mutating func step() -> Bool {
         if head < packets.count {
-            let (to, packet) = packets[head]
+            let to = packets[head].to
+            let packet = packets[head].packet.take()!  // moved out: the hand-over retains nothing
             head += 1
             if head == packets.count {
                 packets.removeAll(keepingCapacity: true)
@@ -107,7 +108,10 @@ public struct EngineBenchmark {
     }
 
     private mutating func perform(_ index: Int) {
-        for action in actions {
+        var batch: [EngineAction] = []
+        swap(&batch, &actions)
+        defer { swap(&batch, &actions) }
+        batch.drain(leaving: .filler) { action in
             switch action {
             case .send(let packet, let destination):
                 switch destination {
@@ -120,7 +124,6 @@ public struct EngineBenchmark {
             default: break
             }
         }
-        actions.removeAll(keepingCapacity: true)
     }
 
     static func cpuSeconds() -> Double {

@@ -19,10 +19,10 @@ extension GroupLayer {
         _ delivery: RingDelivery, deliveries: inout [EngineAction], into actions: inout [GroupAction]
     ) {
         guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
-        if case .data(let data) = message {
-            deliveries.append(.deliver(groupDelivery(data, delivery)))
-        } else {
-            apply(message, into: &actions)
+        // Consumed, so the client data moves into the delivery instead of being copied.
+        switch consume message {
+        case .data(let data): deliveries.append(.deliver(groupDelivery(data, delivery)))
+        case let other: apply(other, into: &actions)
         }
     }
 
@@ -36,8 +36,10 @@ extension GroupLayer {
         }
     }
 
-    private func groupDelivery(_ data: ClientData, _ delivery: RingDelivery) -> GroupDelivery {
-        GroupDelivery(data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients(for: data))
+    private func groupDelivery(_ data: consuming ClientData, _ delivery: RingDelivery) -> GroupDelivery {
+        // Recipients first: `data` then moves into the delivery, where it would otherwise be copied.
+        let recipients = recipients(for: data)
+        return GroupDelivery(data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients)
     }
 
     /// While the state exchange runs, client data and joins, leaves and disconnects wait: they

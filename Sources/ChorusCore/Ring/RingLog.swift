@@ -10,11 +10,6 @@ import NIOCore
 /// `causalPast`. At the end of the ring, `finish` splits what is left between the old regular and
 /// the transitional configuration.
 struct RingLog {
-    struct Slot {
-        var packet: DataPacket
-        var delivered: Bool
-    }
-
     struct SenderState {
         /// The next `senderIndex` the fifo chain waits for.
         var nextIndex: UInt64 = 1
@@ -36,9 +31,14 @@ struct RingLog {
     let members: [NodeID]
     /// The members but this daemon: where its packets go.
     let others: [NodeID]
-    /// Seq of `slots[0]`.
+    /// Seq of `slotFacts[0]` and `bodies[0]`.
     private(set) var base: UInt64 = 1
-    private var slots: [Slot?] = []
+    /// The stored packets' fields, by seq from `base`; nil where one is missing. Plain values,
+    /// kept apart from the bodies: reading them never retains or releases a body (a packet
+    /// read out of an array of packets is copied, body and all).
+    private var slotFacts: [Facts?] = []
+    /// The stored packets' bodies, beside `slotFacts`.
+    private var bodies: [ByteBuffer?] = []
     private(set) var myAru: UInt64 = 0
     private(set) var highSeq: UInt64 = 0
     /// Next seq the in-order cursor processes.
@@ -78,19 +78,24 @@ struct RingLog {
         self.deliveryEnabled = deliveryEnabled
         self.maxMessageSize = maxMessageSize
         self.window = window
-        self.slots.reserveCapacity(256)
+        self.slotFacts.reserveCapacity(256)
+        self.bodies.reserveCapacity(256)
     }
 
     // MARK: Storage
 
     func has(_ seq: UInt64) -> Bool {
-        guard seq >= base, seq < base + UInt64(slots.count) else { return seq < base && seq > 0 }
-        return slots[Int(seq - base)] != nil
+        guard seq >= base, seq < base + UInt64(slotFacts.count) else { return seq < base && seq > 0 }
+        return slotFacts[Int(seq - base)] != nil
     }
 
     func packet(_ seq: UInt64) -> DataPacket? {
-        guard seq >= base, seq < base + UInt64(slots.count) else { return nil }
-        return slots[Int(seq - base)]?.packet
+        guard seq >= base, seq < base + UInt64(slotFacts.count), let facts = slotFacts[Int(seq - base)] else { return nil }
+        return DataPacket(
+            ringID: ringID, sender: members[facts.sender], seq: seq, senderIndex: facts.senderIndex,
+            causalPast: facts.causalPast, service: facts.service, fragment: facts.fragment, isRecovery: facts.isRecovery,
+            sentWhileHolding: facts.sentWhileHolding, messageCount: facts.messageCount, totalLength: facts.totalLength,
+            body: bodies[Int(seq - base)]!)
     }
 
     /// Stores a sequenced packet. Returns false for a duplicate, one already discarded, or one
@@ -98,28 +103,30 @@ struct RingLog {
     mutating func insert(_ packet: DataPacket) -> Bool {
         let seq = packet.seq
         // A packet claiming a sender outside the ring is refused: it could only be forged.
-        guard seq >= base, seq > 0, seq - base < window, members.contains(packet.sender) else { return false }
+        guard packet.ringID == ringID, seq >= base, seq > 0, seq - base < window,
+            let sender = members.firstIndex(of: packet.sender)
+        else { return false }
         let index = Int(seq - base)
-        while index >= slots.count { slots.append(nil) }
-        guard slots[index] == nil else { return false }
-        slots[index] = Slot(packet: packet, delivered: false)
+        while index >= slotFacts.count {
+            slotFacts.append(nil)
+            bodies.append(nil)
+        }
+        guard slotFacts[index] == nil else { return false }
+        slotFacts[index] = Facts(
+            sender: sender, senderIndex: packet.senderIndex, causalPast: packet.causalPast, service: packet.service,
+            fragment: packet.fragment, isRecovery: packet.isRecovery, sentWhileHolding: packet.sentWhileHolding,
+            delivered: false, messageCount: packet.messageCount, totalLength: packet.totalLength)
+        bodies[index] = packet.body
         if seq > highSeq { highSeq = seq }
         if seq == myAru + 1 {
             var next = seq
-            while next + 1 < base + UInt64(slots.count), slots[Int(next + 1 - base)] != nil { next += 1 }
+            while next + 1 < base + UInt64(slotFacts.count), slotFacts[Int(next + 1 - base)] != nil { next += 1 }
             myAru = next
         }
         return true
     }
 
-    /// The index of `node` in `members` and `senders`: every stored packet's sender is a member
-    /// (`insert` checks). Delivery rules look it up once per packet, through `facts`.
-    private func position(of node: NodeID) -> Int {
-        members.firstIndex(of: node)!
-    }
-
-    /// What the delivery rules read of a stored packet: plain values, so reading them neither
-    /// copies nor retains the packet's body.
+    /// What the delivery rules read of a stored packet, taken when it is stored.
     struct Facts {
         /// The sender's index in `members`.
         var sender: Int
@@ -128,16 +135,15 @@ struct RingLog {
         var service: Service
         var fragment: FragmentKind
         var isRecovery: Bool
+        var sentWhileHolding: Bool
         var delivered: Bool
+        var messageCount: UInt16
+        var totalLength: UInt32
     }
 
-    /// The facts of the packet at `index` in `slots`, or nil when that slot is empty or beyond the end.
+    /// The facts of the packet at `index` in `slotFacts`, or nil when that slot is empty or beyond the end.
     private func facts(at index: Int) -> Facts? {
-        guard index < slots.count, let delivered = slots[index]?.delivered else { return nil }
-        return Facts(
-            sender: position(of: slots[index]!.packet.sender), senderIndex: slots[index]!.packet.senderIndex,
-            causalPast: slots[index]!.packet.causalPast, service: slots[index]!.packet.service, fragment: slots[index]!.packet.fragment,
-            isRecovery: slots[index]!.packet.isRecovery, delivered: delivered)
+        index < slotFacts.count ? slotFacts[index] : nil
     }
 
     /// Missing seqs in `(myAru, upTo]`, at most `limit` of them.
@@ -160,8 +166,9 @@ struct RingLog {
         guard limit >= base else { return }
         let count = Int(limit - base + 1)
         // Trim in batches so the cost per packet stays constant.
-        guard count >= 512 || count == slots.count else { return }
-        slots.removeFirst(min(count, slots.count))
+        guard count >= 512 || count == slotFacts.count else { return }
+        slotFacts.removeFirst(min(count, slotFacts.count))
+        bodies.removeFirst(min(count, bodies.count))
         base = limit + 1
     }
 
@@ -247,31 +254,31 @@ struct RingLog {
 
     /// Hands one packet's messages up; fragments are gathered until the last one.
     private mutating func deliver(at index: Int, into actions: inout [RingAction]) {
-        assert(!slots[index]!.delivered, "packet \(base + UInt64(index)) of \(ringID) delivered twice")
-        slots[index]!.delivered = true
-        let packet = slots[index]!.packet
-        let sender = position(of: packet.sender)
-        if packet.service == .causal { lastCausalDelivered = max(lastCausalDelivered, packet.seq) }
-        switch packet.fragment {
+        assert(!slotFacts[index]!.delivered, "packet \(base + UInt64(index)) of \(ringID) delivered twice")
+        slotFacts[index]!.delivered = true
+        let facts = slotFacts[index]!
+        let sender = facts.sender
+        let senderID = members[sender]
+        if facts.service == .causal { lastCausalDelivered = max(lastCausalDelivered, base + UInt64(index)) }
+        switch facts.fragment {
         case .packed:
-            var body = packet.body
-            for _ in 0..<packet.messageCount {
+            var body = bodies[index]!
+            for _ in 0..<facts.messageCount {
                 guard let length = body.readInteger(as: UInt32.self), let message = body.readSlice(length: Int(length))
                 else {
                     malformed += 1
                     return
                 }
-                actions.append(.deliver(RingDelivery(
-                    ringID: ringID, sender: packet.sender, service: packet.service, payload: message)))
+                actions.append(.deliver(RingDelivery(ringID: ringID, sender: senderID, service: facts.service, payload: message)))
             }
         case .first:
-            guard Int(packet.totalLength) <= maxMessageSize, packet.body.readableBytes <= Int(packet.totalLength) else {
+            guard Int(facts.totalLength) <= maxMessageSize, bodies[index]!.readableBytes <= Int(facts.totalLength) else {
                 malformed += 1
                 senders[sender].reassembly = nil
                 return
             }
-            var buffer = ByteBufferAllocator().buffer(capacity: Int(packet.totalLength))
-            buffer.writeImmutableBuffer(packet.body)
+            var buffer = ByteBufferAllocator().buffer(capacity: Int(facts.totalLength))
+            buffer.writeImmutableBuffer(bodies[index]!)
             senders[sender].reassembly = buffer
         case .middle, .last:
             // Taken out (not copied), so the append below writes in place.
@@ -279,10 +286,9 @@ struct RingLog {
                 malformed += 1
                 return
             }
-            buffer.writeImmutableBuffer(packet.body)
-            if packet.fragment == .last {
-                actions.append(.deliver(RingDelivery(
-                    ringID: ringID, sender: packet.sender, service: packet.service, payload: buffer)))
+            buffer.writeImmutableBuffer(bodies[index]!)
+            if facts.fragment == .last {
+                actions.append(.deliver(RingDelivery(ringID: ringID, sender: senderID, service: facts.service, payload: buffer)))
             } else if buffer.readableBytes > maxMessageSize {
                 malformed += 1
             } else {
@@ -341,12 +347,12 @@ struct RingLog {
         while seq <= high {
             defer { seq += 1 }
             guard seq >= base else { continue }
-            guard let slot = slots[Int(seq - base)] else {
+            guard let slot = slotFacts[Int(seq - base)] else {
                 gapSeen = true
                 continue
             }
-            if slot.delivered || slot.packet.isRecovery { continue }
-            if !gapSeen || gapSenders.contains(slot.packet.sender) {
+            if slot.delivered || slot.isRecovery { continue }
+            if !gapSeen || gapSenders.contains(members[slot.sender]) {
                 deliver(at: Int(seq - base), into: &actions)
             }
         }

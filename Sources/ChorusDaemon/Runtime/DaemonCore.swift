@@ -243,7 +243,7 @@ final class DaemonCore: @unchecked Sendable {
         guard !actions.isEmpty else { return }
         var batch: [EngineAction] = []
         swap(&batch, &actions)
-        for action in batch {
+        batch.drain(leaving: .filler) { action in
             switch action {
             case .send(let packet, let destination):
                 transport?.send(packet, to: destination)
@@ -260,7 +260,6 @@ final class DaemonCore: @unchecked Sendable {
                 logger.warning("dropped a malformed group message: \(text)")
             }
         }
-        batch.removeAll(keepingCapacity: true)
         if actions.isEmpty { swap(&batch, &actions) } else { performActions() }
     }
 
