@@ -18,12 +18,22 @@ extension GroupLayer {
     mutating func ringDelivered(
         _ delivery: RingDelivery, deliveries: inout [EngineAction], into actions: inout [GroupAction]
     ) {
-        guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
-        // Consumed, so the client data moves into the delivery instead of being copied.
-        switch consume message {
-        case .data(let data): deliveries.append(.deliver(groupDelivery(data, delivery)))
-        case let other: apply(other, into: &actions)
+        // The common case, client data outside a state exchange, skips the `GroupMessage`.
+        if !isSynchronizing, let data = GroupMessageCodec.decodeData(delivery.payload, names: &lastGroupNames) {
+            deliveries.append(.deliver(groupDelivery(data, delivery)))
+            return
         }
+        guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
+        if case .data(let data) = message {
+            deliveries.append(.deliver(groupDelivery(data, delivery)))
+        } else {
+            apply(message, into: &actions)
+        }
+    }
+
+    private var isSynchronizing: Bool {
+        if case .synchronizing = phase { return true }
+        return false
     }
 
     private mutating func decodeDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) -> GroupMessage? {
