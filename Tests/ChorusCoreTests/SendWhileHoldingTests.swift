@@ -99,4 +99,48 @@ import Testing
         let late = harness.deliveredAt[NodeID(3)]!["from 2"]! - (start + 20_000)
         #expect(late <= 4 * hop, "the member's message waited \(late) ns (wake, token, data)")
     }
+
+    /// A member that is the ring's only sender holds the token between its messages as the
+    /// representative does: its second message reaches the others one hop after it was sent,
+    /// with no wake and no rotation; without sending while holding it waits for the token.
+    @Test func aLoneSenderAwayFromTheRepresentativeKeepsTheToken() {
+        for sendWhileHolding in [true, false] {
+            var harness = idleRing(sendWhileHolding: sendWhileHolding)
+            let start = harness.now
+            harness.submit(2, .agreed, "first")
+            harness.run(until: start + 10 * hop)
+            let second = harness.now
+            harness.submit(2, .agreed, "second")
+            harness.run(until: second + 10 * hop)
+            for node: UInt32 in [1, 3] {
+                #expect(harness.payloads(node) == ["first", "second"])
+                let late = harness.deliveredAt[NodeID(node)]!["second"]! - second
+                if sendWhileHolding {
+                    #expect(late <= hop, "daemon \(node) got the second message \(late) ns after it was sent")
+                } else {
+                    #expect(late > 2 * hop, "without sending while holding the second message waits for the token")
+                }
+            }
+            if sendWhileHolding { #expect(harness.rings[NodeID(2)]!.counters.tokenHolds > 0) }
+        }
+    }
+
+    /// The representative's message wakes a member holding the token: both messages are
+    /// delivered in one order everywhere, soon.
+    @Test func theRepresentativeWakesAHoldingMember() {
+        var harness = idleRing()
+        let start = harness.now
+        harness.submit(2, .agreed, "from 2, first")
+        harness.run(until: start + 10 * hop)
+        let second = harness.now
+        harness.submit(2, .agreed, "from 2, second")
+        harness.run(until: second + 20_000)
+        harness.submit(1, .agreed, "from 1")
+        harness.run(until: second + 10 * hop)
+        for node: UInt32 in [1, 2, 3] {
+            #expect(harness.payloads(node) == ["from 2, first", "from 2, second", "from 1"])
+        }
+        let late = harness.deliveredAt[NodeID(3)]!["from 1"]! - (second + 20_000)
+        #expect(late <= 5 * hop, "the representative's message waited \(late) ns (wake, token, data)")
+    }
 }

@@ -1,16 +1,17 @@
 import ChorusWire
 
-/// The idle token the representative holds, and how many packets it sequenced meanwhile.
+/// The idle token this daemon holds, and how many packets it sequenced meanwhile.
 struct HeldToken: Sendable {
     var token: Token
     /// Packets sent during this hold: they count against the visit that passes the token on.
     var sequenced = 0
 }
 
-/// Holding the idle token: the representative keeps it instead of spinning an idle ring, and a
-/// message queued here while it holds goes out at once.
+/// Holding the idle token: the representative keeps it instead of spinning an idle ring, a member
+/// that is the ring's only sender keeps it between its messages, and a message queued at the
+/// holder goes out at once.
 extension Ring {
-    /// The representative holds the idle token and a message was queued here: the visit goes on.
+    /// This daemon holds the idle token and a message was queued here: the visit goes on.
     /// What is queued is sequenced and sent now, and the token stays, so the next message finds
     /// it here too instead of waiting for a rotation it does not need (members deliver agreed
     /// messages on receipt; the token's rotation serves their own sending, the aru and
@@ -20,8 +21,8 @@ extension Ring {
     /// safe message waits (it needs two rotations anyway), or the queue holds more than the
     /// window. Once something was sent this way the hold ends within `holdWhileSending`, so
     /// members see the new packets on the token (for stability and their own sending) soon; a
-    /// member that queues a message or misses a packet wakes the representative, which then
-    /// passes the token. Nobody else sends meanwhile, so the whole window is this daemon's.
+    /// member that queues a message or misses a packet wakes the holder, which then passes the
+    /// token. Nobody else sends meanwhile, so the whole window is this daemon's.
     mutating func sendWhileHolding(now: Instant, into actions: inout [RingAction]) -> Bool {
         guard var hold = held, phase == .operational, options.sendWhileHolding, var log = installed.take() else {
             return false

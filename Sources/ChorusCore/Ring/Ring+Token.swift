@@ -29,15 +29,15 @@ extension Ring {
                 if packet.service == .safe { noteSafe(packet) }
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
-                // A gap below a packet the representative sent while holding the token: nobody
-                // else was sending, so it is a loss; wake it so the token comes and the request
+                // A gap below a packet sent while its sender held the token: nobody else was
+                // sending, so it is a loss; wake the holder so the token comes and the request
                 // goes (see `sendWhileHolding`). Other gaps may be packets still on their way.
                 if phase == .operational, packet.sentWhileHolding, packet.seq > log.myAru + 1, !wakeSent,
-                    let representative = log.members.first, representative != me
+                    packet.sender != me
                 {
                     wakeSent = true
                     gapBelow = max(gapBelow, packet.seq - 1)
-                    actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .node(representative)))
+                    actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .node(packet.sender)))
                 }
             } else {
                 counters.duplicatePackets += 1
@@ -120,14 +120,19 @@ extension Ring {
         // the window (they send only when the token comes).
         let nothingToSendOrSendable = queue.isEmpty || (options.sendWhileHolding && queue.headService! < .safe)
         let othersWaiting = token.backlog > myBacklogContribution
-        if !released, isRepresentative, phase == .operational, token.idleRotations >= 2 || idleBack, nothingToSendOrSendable,
-            !othersWaiting, token.retransmitRequests.isEmpty, token.aru == token.seq
+        // Any member that is the ring's only sender (it sent on its last visit, and nothing new
+        // came since) holds the token as the representative would: its next message then goes
+        // out at once instead of waking the representative and waiting for the token.
+        let loneSender = !isRepresentative && options.sendWhileHolding && myFccContribution > 0 && idleBack
+        if !released, isRepresentative || loneSender, phase == .operational, token.idleRotations >= 2 || idleBack,
+            nothingToSendOrSendable, !othersWaiting, token.retransmitRequests.isEmpty, token.aru == token.seq
         {
             held = HeldToken(token: token)
             counters.tokenHolds += 1
             // Held early, it goes round again soon: a member whose stability lags (a packet it
             // got late) then delivers its safe messages within a short hold, not a long one.
-            let early = token.idleRotations < 2
+            // Only the representative holds an idle ring's token for long.
+            let early = !isRepresentative || token.idleRotations < 2
             arm(.idleHold, now + (early ? min(options.idleHold, options.earlyIdleHold) : options.idleHold), into: &actions)
             // What this visit makes stable is delivered now, but the visit counts once: its
             // release goes on with this same token and records its aru then. (Recording it here

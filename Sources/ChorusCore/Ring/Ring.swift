@@ -156,14 +156,16 @@ public struct Ring: Sendable {
             if held != nil {
                 if !sendWhileHolding(now: now, into: &actions) { releaseHeldToken(now: now, into: &actions) }
             } else if lastSeenIdle || (wasIdle && myFccContribution == 0), !wakeSent, let log = installed,
-                let representative = log.members.first, representative != me
+                !log.others.isEmpty
             {
-                // The representative may hold the token (an idle ring, or one whose last rotation
-                // brought nothing new): wake it rather than wait out its idle hold. A daemon that
-                // sequenced packets on its last visit made that rotation busy, so the token comes
-                // round to it unheld: no wake (a flat-out sender would send one per visit).
+                // Someone may hold the token (the representative on an idle ring or one whose
+                // last rotation brought nothing new, or a member that was the only sender):
+                // wake every other member rather than wait out a hold; only the holder acts.
+                // A daemon that sequenced packets on its last visit made that rotation busy, so
+                // the token comes round to it unheld: no wake (a flat-out sender would send one
+                // per visit).
                 wakeSent = true
-                actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .node(representative)))
+                actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .members(log.others)))
             }
         }
         return true

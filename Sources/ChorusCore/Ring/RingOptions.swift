@@ -16,11 +16,12 @@ public struct RingOptions: Sendable, Equatable {
     /// How long the representative holds a token it kept after a single idle rotation (so the
     /// next message goes out at once) before passing it round again.
     public var earlyIdleHold: Duration64 = 1_000_000
-    /// The representative holding the idle token sequences and sends a local message at once
-    /// and keeps the token (for at most `holdWhileSending`), instead of passing it with the message.
+    /// The daemon holding the idle token (the representative, or a member that was the ring's
+    /// only sender) sequences and sends a local message at once and keeps the token (for at most
+    /// `holdWhileSending`), instead of passing it with the message.
     public var sendWhileHolding = true
-    /// How long the representative keeps the idle token once it sends its own messages while
-    /// holding it (members wake it at once when they have something to send or miss a packet).
+    /// How long the holder keeps the idle token once it sends its own messages while holding it
+    /// (members wake it at once when they have something to send or miss a packet).
     public var holdWhileSending: Duration64 = 10_000_000
     /// A token that went through every member since its aru was set carries that aru on as
     /// stable (`Token.stableSeq`), so safe messages go out up to a rotation sooner than on the
