@@ -43,8 +43,8 @@ public struct DataPacket: Sendable, Equatable {
     public var fragment: FragmentKind
     /// True when the body is an encoded packet of an old ring, re-sent during membership recovery.
     public var isRecovery: Bool
-    /// Sent by the representative while it held the idle token: nobody else was sending, so a
-    /// gap below it is a loss (a member that sees one wakes the representative for the token).
+    /// Sent by its sender while it held the idle token: nobody else was sending, so a gap below
+    /// it is a loss (a member that sees one wakes the sender, the token's holder).
     public var sentWhileHolding: Bool
     /// Number of length-prefixed messages in `body` when `fragment == .packed`, else 1.
     public var messageCount: UInt16

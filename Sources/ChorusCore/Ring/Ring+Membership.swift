@@ -68,6 +68,8 @@ extension Ring {
         keepCommitment()
         phase = .gather
         held = nil
+        wokenSinceLastPass = false
+        sequencedOnLastVisit = false
         lastSentToken = nil
         commit = nil
         recovery = nil
@@ -324,6 +326,8 @@ extension Ring {
         unreliableIndex = 0
         unreliableSeen = [:]
         held = nil
+        wokenSinceLastPass = false
+        sequencedOnLastVisit = false
         stuckAru = nil
         lastSeenIdle = false
         raiseRingSeq(to: token.ringID.seq)

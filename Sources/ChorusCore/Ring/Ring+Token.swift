@@ -113,7 +113,7 @@ extension Ring {
         // stable (everyone holds everything and nothing waits for stability, so the next
         // message goes out without waiting for the token to come round; others wake it).
         // Its own queued messages do not keep the token spinning: it sends them while holding
-        // (safe ones excepted), so a lone sender's next message finds the token here.
+        // (safe ones excepted), so its next message finds the token here.
         let idleBack = token.seq == previousVisitSeq && highestSafeIsStableEverywhere(incomingAru: token.aru, ring: log.ringID)
         if !released { previousIncomingAru = token.aru }
         // Never while another member reported messages waiting: holding would keep them from
@@ -123,9 +123,10 @@ extension Ring {
         // Any member that is the ring's only sender (it sent on its last visit, and nothing new
         // came since) holds the token as the representative would: its next message then goes
         // out at once instead of waking the representative and waiting for the token.
-        let loneSender = !isRepresentative && options.sendWhileHolding && myFccContribution > 0 && idleBack
+        let loneSender = !isRepresentative && options.sendWhileHolding && sequencedOnLastVisit && idleBack
         if !released, isRepresentative || loneSender, phase == .operational, token.idleRotations >= 2 || idleBack,
-            nothingToSendOrSendable, !othersWaiting, token.retransmitRequests.isEmpty, token.aru == token.seq
+            nothingToSendOrSendable, !othersWaiting, !wokenSinceLastPass, token.retransmitRequests.isEmpty,
+            token.aru == token.seq
         {
             held = HeldToken(token: token)
             counters.tokenHolds += 1
@@ -213,7 +214,7 @@ extension Ring {
 
         // 4. Ask for what is missing, only up to the seq of the visit before the previous one:
         //    newer packets may still be on their way behind an accelerated token, or unread in
-        //    this daemon's socket. A gap this daemon woke the representative for is asked for
+        //    this daemon's socket. A gap this daemon woke the token's holder for is asked for
         //    at once (packets sent while it held the token came in order from it alone).
         let askUpTo = max(olderVisitSeq, min(gapBelow, token.seq))
         gapBelow = 0
@@ -226,6 +227,7 @@ extension Ring {
         // 5. Flow control counters.
         token.fcc = token.fcc &- min(token.fcc, myFccContribution) &+ UInt32(sentThisVisit)
         myFccContribution = UInt32(sentThisVisit)
+        sequencedOnLastVisit = !newPackets.isEmpty || sentWhileHeld > 0
         let backlog = UInt32(clamping: queue.count)
         token.backlog = token.backlog &- min(token.backlog, myBacklogContribution) &+ backlog
         myBacklogContribution = backlog
@@ -236,6 +238,7 @@ extension Ring {
         }
         lastSeenIdle = token.idleRotations > 0
         wakeSent = false
+        wokenSinceLastPass = false
 
         // 6. Pass the token (accelerated: after the first few new packets, the rest follow).
         token.tokenSeq &+= 1

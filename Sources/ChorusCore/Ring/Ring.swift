@@ -44,19 +44,25 @@ public struct Ring: Sendable {
     /// (accelerated passing); asking for them would only resend what is already in its socket.
     var olderVisitSeq: UInt64 = 0
     var myFccContribution: UInt32 = 0
+    /// This daemon sequenced new packets on its last visit (or during the hold that ended it):
+    /// with nothing new since, it is the ring's only sender and may hold the token.
+    var sequencedOnLastVisit = false
+    /// A wake came while this daemon did not hold the token (it was on its way here): the next
+    /// visit passes it on instead of holding it, or the waker's message would wait out the hold.
+    var wokenSinceLastPass = false
     var myBacklogContribution: UInt32 = 0
     var mySenderIndex: UInt64 = 0
-    /// The idle token the representative holds, and what it sent meanwhile (see `HeldToken`).
+    /// The idle token this daemon holds, and what it sent meanwhile (see `HeldToken`).
     var held: HeldToken?
     var lastSeenIdle = false
-    /// The highest safe packet of the active ring (seq 0: none), so the representative holds the
-    /// token early only once every safe packet is stable.
+    /// The highest safe packet of the active ring (seq 0: none), so a daemon holds the token
+    /// early only once every safe packet is stable.
     var highestSafe = (ring: RingID.none, seq: UInt64(0))
     /// The aru the token carried when it last reached this daemon.
     var previousIncomingAru: UInt64 = 0
     var wakeSent = false
     /// Packets up to here were missing when a later one arrived and this daemon woke the
-    /// representative for it: its next visit asks for them (0: none).
+    /// token's holder for it: its next visit asks for them (0: none).
     var gapBelow: UInt64 = 0
     /// Fail-to-receive detection: how many visits `token.aru` stayed stuck at another daemon.
     var stuckAru: (node: NodeID, aru: UInt64, visits: Int)?
@@ -155,17 +161,19 @@ public struct Ring: Sendable {
         if phase == .operational {
             if held != nil {
                 if !sendWhileHolding(now: now, into: &actions) { releaseHeldToken(now: now, into: &actions) }
-            } else if lastSeenIdle || (wasIdle && myFccContribution == 0), !wakeSent, let log = installed,
-                !log.others.isEmpty
-            {
-                // Someone may hold the token (the representative on an idle ring or one whose
-                // last rotation brought nothing new, or a member that was the only sender):
-                // wake every other member rather than wait out a hold; only the holder acts.
-                // A daemon that sequenced packets on its last visit made that rotation busy, so
-                // the token comes round to it unheld: no wake (a flat-out sender would send one
-                // per visit).
-                wakeSent = true
-                actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .members(log.others)))
+            } else if lastSeenIdle || (wasIdle && myFccContribution == 0), !wakeSent, let log = installed {
+                // Someone may hold the token: the representative (an idle ring, or one whose last
+                // rotation brought nothing new), or the member that sequenced the newest packet
+                // (a lone sender; holding needs nothing sequenced since, so no one else can).
+                // Wake both rather than wait out a hold; only the holder acts. A daemon that
+                // sequenced packets on its last visit made that rotation busy, so the token comes
+                // round to it unheld: no wake (a flat-out sender would send one per visit).
+                let holders = Set([log.members[0], log.highSender ?? log.members[0]]).subtracting([me])
+                if !holders.isEmpty {
+                    wakeSent = true
+                    let wake = WakeMessage(sender: me, ringID: log.ringID)
+                    actions.append(.send(.wake(wake), to: .members(log.members.filter(holders.contains))))
+                }
             }
         }
         return true
@@ -187,7 +195,12 @@ public struct Ring: Sendable {
         case .commit(let commitToken): receiveCommit(commitToken, now: now, into: &actions)
         case .leave(let leave): receiveLeave(leave, now: now, into: &actions)
         case .wake(let wake):
-            if held != nil, wake.ringID == installed?.ringID { releaseHeldToken(now: now, into: &actions) }
+            guard wake.ringID == installed?.ringID else { return }
+            if held != nil {
+                releaseHeldToken(now: now, into: &actions)
+            } else {
+                wokenSinceLastPass = true
+            }
         }
     }
 
@@ -302,9 +315,9 @@ public struct RingCounters: Sendable, Equatable {
     /// Token visits that found packets below the token's seq missing here (lost, or still on
     /// their way behind the token).
     public var tokensAheadOfData = 0
-    /// Times the representative held an idle token.
+    /// Times this daemon held an idle token.
     public var tokenHolds = 0
-    /// Packets the representative sent while holding the idle token.
+    /// Packets this daemon sent while holding the idle token.
     public var sentWhileHolding = 0
     public init() {}
 }

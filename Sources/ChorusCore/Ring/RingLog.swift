@@ -41,6 +41,8 @@ struct RingLog {
     private var bodies: [ByteBuffer?] = []
     private(set) var myAru: UInt64 = 0
     private(set) var highSeq: UInt64 = 0
+    /// The sender of the packet at `highSeq`: the member that last had the token (nil: none yet).
+    private(set) var highSender: NodeID?
     /// Next seq the in-order cursor processes.
     private(set) var cursor: UInt64 = 1
     /// Every member holds every packet up to here.
@@ -117,7 +119,10 @@ struct RingLog {
             fragment: packet.fragment, isRecovery: packet.isRecovery, sentWhileHolding: packet.sentWhileHolding,
             delivered: false, messageCount: packet.messageCount, totalLength: packet.totalLength)
         bodies[index] = packet.body
-        if seq > highSeq { highSeq = seq }
+        if seq > highSeq {
+            highSeq = seq
+            highSender = packet.sender
+        }
         if seq == myAru + 1 {
             var next = seq
             while next + 1 < base + UInt64(slotFacts.count), slotFacts[Int(next + 1 - base)] != nil { next += 1 }

@@ -14,7 +14,8 @@ public struct RingOptions: Sendable, Equatable {
     public var mergeProbeInterval: Duration64 = 250_000_000
     public var idleHold: Duration64 = 40_000_000
     /// How long the representative holds a token it kept after a single idle rotation (so the
-    /// next message goes out at once) before passing it round again.
+    /// next message goes out at once) before passing it round again; also how long a member that
+    /// is the ring's only sender holds it between its messages.
     public var earlyIdleHold: Duration64 = 1_000_000
     /// The daemon holding the idle token (the representative, or a member that was the ring's
     /// only sender) sequences and sends a local message at once and keeps the token (for at most
