@@ -143,4 +143,22 @@ import Testing
         let late = harness.deliveredAt[NodeID(3)]!["from 1"]! - (second + 20_000)
         #expect(late <= 5 * hop, "the representative's message waited \(late) ns (wake, token, data)")
     }
+
+    /// A wake that reaches a member before the token does keeps it from holding the token:
+    /// d2 is the lone sender, d3 queues a message just after passing the token on, and its wake
+    /// reaches d2 a hop before the token. Were d2 to hold it, d3's message would wait out the
+    /// hold (a review found this); it goes out on the token's next pass instead.
+    @Test func aWakeOnTheWayKeepsTheNextVisitFromHolding() {
+        var harness = idleRing()
+        harness.submit(2, .agreed, "first")
+        // d3 has "first" (and has passed the token on) one hop after d2 sent it.
+        while harness.deliveredAt[NodeID(3)]?["first"] == nil { harness.run(until: harness.now + 10_000) }
+        harness.run(until: harness.now + 20_000)
+        let queued = harness.now
+        harness.submit(3, .agreed, "from 3")
+        harness.run(until: queued + 20 * hop)
+        for node: UInt32 in [1, 2, 3] { #expect(harness.payloads(node) == ["first", "from 3"]) }
+        let late = harness.deliveredAt[NodeID(1)]!["from 3"]! - queued
+        #expect(late <= 6 * hop, "d3's message waited \(late) ns")
+    }
 }
