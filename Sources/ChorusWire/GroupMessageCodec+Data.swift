@@ -65,8 +65,8 @@ extension GroupMessageCodec {
         buffer.writeImmutableBuffer(data.payload)
     }
 
-    /// A valid data message, or nil for anything else (then `decode(_:names:)` says what it is,
-    /// or why it is not valid). The receive path calls it first: the client data comes back
+    /// A valid data message, or nil for anything else (then `decode(_:)` says what it is, or why
+    /// it is not valid). The receive path calls it first: the client data comes back
     /// bare, so it moves into its delivery instead of being copied out of a `GroupMessage`.
     public static func decodeData(_ buffer: ByteBuffer, names cache: inout GroupNameCache) -> ClientData? {
         // version, kind, sender (8), sessionSeq (8), messageType (2), flags (1), then the group list.

@@ -29,6 +29,14 @@ struct RingHarness {
         for node in site { rings[node] = Ring(me: node, site: site, options: options) }
     }
 
+    /// A ring of `nodes`, started and run for a virtual second: formed, its token idle.
+    static func formed(_ nodes: [UInt32] = [1, 2, 3], options: RingOptions = RingOptions()) -> RingHarness {
+        var harness = RingHarness(nodes: nodes, options: options)
+        harness.start()
+        harness.run(until: 1_000_000_000)
+        return harness
+    }
+
     mutating func start() {
         for node in rings.keys.sorted() { apply(node) { ring, actions, now in ring.start(now: now, into: &actions) } }
     }

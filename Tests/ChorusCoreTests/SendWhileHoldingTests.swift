@@ -8,17 +8,13 @@ import Testing
 /// (`Ring.sendWhileHolding`), so a lone sender's messages do not wait for rotations they do not
 /// need. Packets take 100 µs a hop in the harness; a rotation of three takes 300 µs.
 @Suite struct SendWhileHoldingTests {
-    let second: Instant = 1_000_000_000
     let hop: Instant = 100_000
 
     /// An idle ring of three, its token held by daemon 1 (the representative).
     func idleRing(sendWhileHolding: Bool = true) -> RingHarness {
         var options = RingOptions()
         options.sendWhileHolding = sendWhileHolding
-        var harness = RingHarness(nodes: [1, 2, 3], options: options)
-        harness.start()
-        harness.run(until: second)
-        return harness
+        return .formed(options: options)
     }
 
     /// Two messages 50 µs apart at the representative both reach the others one hop after they

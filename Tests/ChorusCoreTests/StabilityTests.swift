@@ -8,16 +8,12 @@ import Testing
 /// the aru's setter knows every member holds everything up to the aru, and the token carries
 /// that on. Packets take 100 µs a hop in the harness.
 @Suite struct StabilityTests {
-    let second: Instant = 1_000_000_000
     let hop: Instant = 100_000
 
     func idleRing(confirmInOnePass: Bool) -> RingHarness {
         var options = RingOptions()
         options.confirmStabilityInOnePass = confirmInOnePass
-        var harness = RingHarness(nodes: [1, 2, 3], options: options)
-        harness.start()
-        harness.run(until: second)
-        return harness
+        return .formed(options: options)
     }
 
     /// A safe message from the representative (daemon 1): daemon 3, the one before it, delivers

@@ -5,12 +5,7 @@ extension GroupLayer {
     /// The ring delivered a message: apply it and emit the deliveries and views it causes.
     /// A payload that does not decode is counted and reported as `.decodeError`.
     public mutating func ringDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) {
-        guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
-        if case .data(let data) = message {
-            actions.append(.deliver(groupDelivery(data, delivery)))
-        } else {
-            apply(message, into: &actions)
-        }
+        if let data = clientData(in: delivery, into: &actions) { actions.append(.deliver(groupDelivery(data, delivery))) }
     }
 
     /// As `ringDelivered(_:into:)`, but a client message's delivery goes straight to the engine's
@@ -18,32 +13,31 @@ extension GroupLayer {
     mutating func ringDelivered(
         _ delivery: RingDelivery, deliveries: inout [EngineAction], into actions: inout [GroupAction]
     ) {
-        // The common case, client data outside a state exchange, skips the `GroupMessage`.
-        if !isSynchronizing, let data = GroupMessageCodec.decodeData(delivery.payload, names: &lastGroupNames) {
-            deliveries.append(.deliver(groupDelivery(data, delivery)))
-            return
-        }
-        guard let message = decodeDelivered(delivery, into: &actions), !holdDuringSync(message, delivery) else { return }
-        if case .data(let data) = message {
-            deliveries.append(.deliver(groupDelivery(data, delivery)))
+        if let data = clientData(in: delivery, into: &actions) { deliveries.append(.deliver(groupDelivery(data, delivery))) }
+    }
+
+    /// Decodes what the ring delivered. Client data to deliver now comes back; anything else is
+    /// held for the state exchange, applied, or counted and reported as a decode error. Client
+    /// data outside a state exchange, the common case, is decoded bare (no `GroupMessage`) and
+    /// moves into its delivery; the general decoder reads only what the fast one does not.
+    private mutating func clientData(in delivery: RingDelivery, into actions: inout [GroupAction]) -> ClientData? {
+        let message: GroupMessage
+        if let data = GroupMessageCodec.decodeData(delivery.payload, names: &lastGroupNames) {
+            guard case .synchronizing = phase else { return data }
+            message = .data(data)
         } else {
-            apply(message, into: &actions)
+            do throws(WireError) {
+                message = try GroupMessageCodec.decode(delivery.payload)
+            } catch {
+                decodeErrors += 1
+                actions.append(.decodeError("group message from \(delivery.sender) in ring \(delivery.ringID): \(error)"))
+                return nil
+            }
         }
-    }
-
-    private var isSynchronizing: Bool {
-        if case .synchronizing = phase { return true }
-        return false
-    }
-
-    private mutating func decodeDelivered(_ delivery: RingDelivery, into actions: inout [GroupAction]) -> GroupMessage? {
-        do throws(WireError) {
-            return try GroupMessageCodec.decode(delivery.payload, names: &lastGroupNames)
-        } catch {
-            decodeErrors += 1
-            actions.append(.decodeError("group message from \(delivery.sender) in ring \(delivery.ringID): \(error)"))
-            return nil
-        }
+        guard !holdDuringSync(message, delivery) else { return nil }
+        if case .data(let data) = message { return data }
+        apply(message, into: &actions)
+        return nil
     }
 
     private func groupDelivery(_ data: consuming ClientData, _ delivery: RingDelivery) -> GroupDelivery {

@@ -168,11 +168,12 @@ public struct Ring: Sendable {
                 // Wake both rather than wait out a hold; only the holder acts. A daemon that
                 // sequenced packets on its last visit made that rotation busy, so the token comes
                 // round to it unheld: no wake (a flat-out sender would send one per visit).
-                let holders = Set([log.members[0], log.highSender ?? log.members[0]]).subtracting([me])
+                var holders = [log.members[0]]
+                if let newest = log.highSender, newest != holders[0] { holders.append(newest) }
+                holders.removeAll { $0 == me }
                 if !holders.isEmpty {
                     wakeSent = true
-                    let wake = WakeMessage(sender: me, ringID: log.ringID)
-                    actions.append(.send(.wake(wake), to: .members(log.members.filter(holders.contains))))
+                    actions.append(.send(.wake(WakeMessage(sender: me, ringID: log.ringID)), to: .members(holders)))
                 }
             }
         }

@@ -89,7 +89,7 @@ private struct ConfigLoader {
         // An IPv6 header is 20 bytes longer: keep datagrams within a 1500-byte MTU unless told otherwise.
         if peers.contains(where: { $0.address.contains(":") }) { config.datagramSize = DaemonConfig.ipv6DatagramSize }
         if let ringSection { try ring(ringSection, into: &config) }
-        config.ring.maxPacketPayload = config.datagramSize - DaemonConfig.datagramOverhead
+        config.setDatagramSize(config.datagramSize)
         return config
     }
 

@@ -109,6 +109,12 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public func peer(named name: String) -> Peer? { daemons.first { $0.name == name } }
 
+    /// Sets the ring datagram size and the packet payload that follows from it.
+    public mutating func setDatagramSize(_ size: Int) {
+        datagramSize = size
+        ring.maxPacketPayload = size - Self.datagramOverhead
+    }
+
     /// The ring datagram sizes for the daemon named `name`: what it sends (`datagramSize`, from
     /// which the ring's packet payload follows) and the largest a peer may send it. With an
     /// automatic size, the smallest and largest of what the routes to the other daemons take
@@ -123,8 +129,7 @@ public struct DaemonConfig: Sendable, Equatable {
                 PathMTU.toward(address).map { min(Self.maxAutomaticDatagramSize, max(576, $0 - PathMTU.headerBytes(for: address))) }
             }
             if !sizes.isEmpty, !sizes.contains(nil) {
-                resolved.datagramSize = sizes.compactMap { $0 }.min()!
-                resolved.ring.maxPacketPayload = resolved.datagramSize - Self.datagramOverhead
+                resolved.setDatagramSize(sizes.compactMap { $0 }.min()!)
                 receiveLimit = sizes.compactMap { $0 }.max()!
             }
         }
