@@ -73,7 +73,7 @@ extension HostilePeer {
     // MARK: Boundary packets
 
     mutating func boundaryPacket(random: inout SimRandom) -> Outgoing {
-        switch random.int(below: 6) {
+        switch random.int(below: 7) {
         case 0:
             return (.data(boundaryData(random: &random)), nil)
         case 1:
@@ -89,8 +89,13 @@ extension HostilePeer {
             return boundaryCommit(random: &random)
         case 4:
             return (.leave(LeaveMessage(sender: boundarySender(random: &random), ringID: ringID(random: &random))), nil)
-        default:
+        case 5:
             return (.wake(WakeMessage(sender: boundarySender(random: &random), ringID: ringID(random: &random))), nil)
+        default:
+            let stable = StableMessage(
+                sender: boundarySender(random: &random), ringID: ringID(random: &random),
+                stableSeq: Self.boundary(near: highestSeq, random: &random))
+            return (.stable(stable), nil)
         }
     }
 
@@ -243,6 +248,10 @@ extension HostilePeer {
         case .wake(var wake):
             wake.sender = senderID(random: &random)
             return [(.wake(wake), nil)]
+        case .stable(var stable):
+            stable.sender = senderID(random: &random)
+            if field == 0 { stable.stableSeq = Self.boundary(near: stable.stableSeq, random: &random) }
+            return [(.stable(stable), nil)]
         }
     }
 

@@ -18,8 +18,8 @@ public enum PacketCodec {
     public static let magic: UInt16 = 0xC405
     /// The format version this build writes and reads (3: causal data packets carry `causalPast`,
     /// the token carries `barrierSeq`; 4: commit member entries carry `committedSenders`; 5: the
-    /// token carries `aruSetter` and `stableSeq`).
-    public static let version: UInt8 = 5
+    /// token carries `aruSetter` and `stableSeq`; 6: stability announcements, `Packet.stable`).
+    public static let version: UInt8 = 6
     /// Bytes before the body: magic, version, type, body length.
     public static let headerSize = 8
     /// Bytes after the body: the CRC32C.
@@ -36,6 +36,7 @@ public enum PacketCodec {
         case commit = 4
         case leave = 5
         case wake = 6
+        case stable = 7
     }
 
     /// Exactly how many bytes `encode(_:into:)` writes for `packet`.
@@ -63,6 +64,9 @@ public enum PacketCodec {
         case .commit(let commit): writeCommit(commit, into: &buffer)
         case .leave(let leave): writeSenderAndRing(sender: leave.sender, ringID: leave.ringID, into: &buffer)
         case .wake(let wake): writeSenderAndRing(sender: wake.sender, ringID: wake.ringID, into: &buffer)
+        case .stable(let stable):
+            writeSenderAndRing(sender: stable.sender, ringID: stable.ringID, into: &buffer)
+            buffer.writeInteger(stable.stableSeq)
         }
         precondition(buffer.writerIndex - start == headerSize + bodyLength, "packet body size mismatch")
         let offset = start - buffer.readerIndex
@@ -117,6 +121,10 @@ public enum PacketCodec {
         case .wake:
             let (sender, ringID) = try readSenderAndRing(&body)
             packet = .wake(WakeMessage(sender: sender, ringID: ringID))
+        case .stable:
+            let (sender, ringID) = try readSenderAndRing(&body)
+            let stableSeq = try body.read(UInt64.self, "stable.stableSeq")
+            packet = .stable(StableMessage(sender: sender, ringID: ringID, stableSeq: stableSeq))
         }
         try body.expectEnd("packet body")
         try validate(packet)
@@ -145,7 +153,7 @@ public enum PacketCodec {
         case .token(let token): try validateToken(token)
         case .join(let join): try validateJoin(join)
         case .commit(let commit): try validateCommit(commit)
-        case .leave, .wake: break
+        case .leave, .wake, .stable: break
         }
     }
 
@@ -167,6 +175,7 @@ public enum PacketCodec {
         case .commit: .commit
         case .leave: .leave
         case .wake: .wake
+        case .stable: .stable
         }
     }
 
@@ -189,6 +198,7 @@ public enum PacketCodec {
             commitFixedSize + commitMemberSize * commit.members.count
                 + 4 * commit.memberInfo.reduce(0) { $0 + $1.committedSenders.count }
         case .leave, .wake: senderAndRingSize
+        case .stable: senderAndRingSize + 8
         }
     }
 

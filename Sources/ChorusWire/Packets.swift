@@ -13,6 +13,9 @@ public enum Packet: Sendable, Equatable {
     case leave(LeaveMessage)
     /// A daemon with a new message asks the token holder of an idle ring to pass the token at once.
     case wake(WakeMessage)
+    /// The member that confirmed a rotation's stability tells the others at once, so they deliver
+    /// safe messages now rather than when the token next reaches them.
+    case stable(StableMessage)
 }
 
 /// How a data packet's body relates to client messages.
@@ -215,5 +218,18 @@ public struct WakeMessage: Sendable, Equatable {
     public init(sender: NodeID, ringID: RingID) {
         self.sender = sender
         self.ringID = ringID
+    }
+}
+
+/// Every member of `ringID` holds every packet up to `stableSeq` (the sender confirmed it from
+/// the token: see `Token.stableSeq`), so safe messages up to there may be delivered.
+public struct StableMessage: Sendable, Equatable {
+    public var sender: NodeID
+    public var ringID: RingID
+    public var stableSeq: UInt64
+    public init(sender: NodeID, ringID: RingID, stableSeq: UInt64) {
+        self.sender = sender
+        self.ringID = ringID
+        self.stableSeq = stableSeq
     }
 }

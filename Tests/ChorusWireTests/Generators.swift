@@ -135,13 +135,17 @@ enum Gen {
     }
 
     static func packet(_ rng: inout SplitMix64) -> Packet {
-        switch Int.random(in: 0..<8, using: &rng) {
+        switch Int.random(in: 0..<9, using: &rng) {
         case 0, 1, 2: .data(dataPacket(&rng))
         case 3: .token(token(&rng))
         case 4: .join(join(&rng))
         case 5: .commit(commit(&rng))
         case 6: .leave(LeaveMessage(sender: NodeID(UInt32.random(in: 0...64, using: &rng)), ringID: ringID(&rng)))
-        default: .wake(WakeMessage(sender: NodeID(UInt32.random(in: 0...64, using: &rng)), ringID: ringID(&rng)))
+        case 7: .wake(WakeMessage(sender: NodeID(UInt32.random(in: 0...64, using: &rng)), ringID: ringID(&rng)))
+        default:
+            .stable(StableMessage(
+                sender: NodeID(UInt32.random(in: 0...64, using: &rng)), ringID: ringID(&rng),
+                stableSeq: UInt64.random(in: 0...UInt64.max, using: &rng)))
         }
     }
 }

@@ -48,11 +48,11 @@ struct PacketCodecErrorTests {
         bytes = good
         bytes[2] = PacketCodec.version &+ 1
         #expect(S.decode(bytes) == .failure(.unsupportedVersion(PacketCodec.version &+ 1)))
-        for old: UInt8 in [1, 2] {  // before causalPast, and before barrierSeq
+        for old: UInt8 in [1, 2, 5] {  // before causalPast, before barrierSeq, before stability announcements
             bytes[2] = old
             #expect(S.decode(bytes) == .failure(.unsupportedVersion(old)))
         }
-        for type: UInt8 in [0, 7, 255] {
+        for type: UInt8 in [0, 8, 255] {
             bytes = good
             bytes[3] = type
             #expect(S.decode(bytes) == .failure(.unknownType(type)))

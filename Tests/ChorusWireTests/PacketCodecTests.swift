@@ -23,7 +23,7 @@ struct PacketCodecTests {
     @Test func headerLayout() {
         let packet = Packet.wake(WakeMessage(sender: NodeID(1), ringID: Self.ring))
         let bytes = PacketCodec.encode(packet).bytes
-        #expect(bytes[0..<8] == [0xC4, 0x05, 5, 6, 0, 0, 0, 16])
+        #expect(bytes[0..<8] == [0xC4, 0x05, 6, 6, 0, 0, 0, 16])
         #expect(bytes.count == 8 + 16 + 4)
         let crc = bytes[(bytes.count - 4)...].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         #expect(crc == CRC32C.checksum(bytes[..<(bytes.count - 4)]))
@@ -182,6 +182,18 @@ struct PacketCodecTests {
     @Test func leaveAndWake() throws {
         try Self.roundTrip(.leave(LeaveMessage(sender: NodeID(UInt32.max), ringID: RingID(seq: .max, representative: NodeID(.max)))))
         try Self.roundTrip(.wake(WakeMessage(sender: NodeID(0), ringID: .none)))
+    }
+
+    @Test func stabilityAnnouncement() throws {
+        let stable = Packet.stable(StableMessage(sender: NodeID(3), ringID: Self.ring, stableSeq: 0x0102_0304_0506_0708))
+        try Self.roundTrip(stable)
+        let bytes = PacketCodec.encode(stable).bytes
+        #expect(bytes[0..<8] == [0xC4, 0x05, 6, 7, 0, 0, 0, 24])
+        #expect(Array(bytes[24..<32]) == [1, 2, 3, 4, 5, 6, 7, 8])
+        // One byte short of its stable seq: refused, not read past the end.
+        var short = PacketCodec.encode(stable)
+        short.moveWriterIndex(to: short.writerIndex - 5)
+        #expect(throws: WireError.self) { try PacketCodec.decode(short) }
     }
 
     @Test func randomPackets() throws {

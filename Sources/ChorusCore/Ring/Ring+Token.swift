@@ -114,7 +114,7 @@ extension Ring {
         // message goes out without waiting for the token to come round; others wake it).
         // Its own queued messages do not keep the token spinning: it sends them while holding
         // (safe ones excepted), so its next message finds the token here.
-        let idleBack = token.seq == previousVisitSeq && highestSafeIsStableEverywhere(incomingAru: token.aru, ring: log.ringID)
+        let idleBack = token.seq == previousVisitSeq && highestSafeIsStableEverywhere(incoming: token, ring: log.ringID)
         if !released { previousIncomingAru = token.aru }
         // Never while another member reported messages waiting: holding would keep them from
         // the window (they send only when the token comes).
@@ -209,6 +209,7 @@ extension Ring {
             token.aru = token.seq
         }
         if token.aru != aruBefore { token.aruSetter = me }
+        let stableBefore = token.stableSeq
         confirmStability(&token, members: log.members)
         checkFailToReceive(token: token, now: now)
 
@@ -245,6 +246,14 @@ extension Ring {
         if released { lastTokenSeq = max(lastTokenSeq, token.tokenSeq &- 1) }
         let next = successor(in: log.members)
         let others = log.others
+        // The successor learns a newly confirmed stability from the token; the others at once.
+        if token.stableSeq > stableBefore, announcesStability {
+            let rest = others.filter { $0 != next }
+            if !rest.isEmpty {
+                let stable = StableMessage(sender: me, ringID: log.ringID, stableSeq: token.stableSeq)
+                actions.append(.send(.stable(stable), to: .members(rest)))
+            }
+        }
         let early = min(newPackets.count, options.acceleratedPackets)
         for packet in newPackets[..<early] { actions.append(.send(.data(packet), to: .members(others))) }
         actions.append(.send(.token(token), to: .node(next)))
@@ -319,8 +328,16 @@ extension Ring {
     /// Whether every member has seen every safe packet stable: the token came back to this daemon
     /// twice in a row with an aru at or above it, so each member passed it on at least twice with
     /// that aru (a safe packet is stable at a member after two visits; see `updateStability`).
-    func highestSafeIsStableEverywhere(incomingAru: UInt64, ring: RingID) -> Bool {
-        highestSafe.ring != ring || highestSafe.seq <= min(previousIncomingAru, incomingAru)
+    /// With announcements, a token whose stable seq covers it says the same: the member that
+    /// confirmed that stability announced it to every member the token has yet to reach.
+    func highestSafeIsStableEverywhere(incoming token: Token, ring: RingID) -> Bool {
+        highestSafe.ring != ring || highestSafe.seq <= min(previousIncomingAru, token.aru)
+            || (announcesStability && highestSafe.seq <= token.stableSeq)
+    }
+
+    /// Whether a confirmed stability reaches every member at once (`RingOptions.announceStability`).
+    var announcesStability: Bool {
+        options.confirmStabilityInOnePass && options.announceStability
     }
 
     /// The token reached the daemon before its aru's setter and this daemon left the aru alone:
@@ -336,6 +353,27 @@ extension Ring {
             successor(in: members) == setter
         else { return }
         token.stableSeq = max(token.stableSeq, token.aru)
+    }
+
+    /// Another member confirmed that every member holds the packets up to `stable.stableSeq`
+    /// (see `confirmStability`): safe messages up to there are delivered now. An honest
+    /// announcement never names a seq this daemon lacks (it passed the token on with an aru at
+    /// least that high), so one that does is refused and counted.
+    mutating func receiveStable(_ stable: StableMessage, into actions: inout [RingAction]) {
+        guard phase == .operational, options.confirmStabilityInOnePass, var log = installed.take() else { return }
+        defer { installed = log }
+        guard stable.ringID == log.ringID, stable.sender != me, log.members.contains(stable.sender) else {
+            counters.foreignPackets += 1
+            return
+        }
+        guard stable.stableSeq <= log.myAru else {
+            counters.implausiblePackets += 1
+            return
+        }
+        guard stable.stableSeq > log.stableSeq else { return }
+        log.stableSeq = stable.stableSeq
+        log.advanceCursor(into: &actions)
+        log.discardStable()
     }
 
     /// Safe line: the aru seen on two successive visits is held by every member, and so is the

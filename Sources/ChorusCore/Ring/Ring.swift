@@ -202,6 +202,7 @@ public struct Ring: Sendable {
             } else {
                 wokenSinceLastPass = true
             }
+        case .stable(let stable): receiveStable(stable, into: &actions)
         }
     }
 
@@ -258,6 +259,7 @@ public struct Ring: Sendable {
         case .commit(let commit): commit.ringID.seq <= maxPlausibleRingSeq
         case .leave(let leave): leave.ringID.seq <= maxPlausibleRingSeq
         case .wake(let wake): wake.ringID.seq <= maxPlausibleRingSeq
+        case .stable(let stable): stable.ringID.seq <= maxPlausibleRingSeq
         }
     }
 

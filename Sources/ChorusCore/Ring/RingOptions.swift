@@ -28,6 +28,10 @@ public struct RingOptions: Sendable, Equatable {
     /// stable (`Token.stableSeq`), so safe messages go out up to a rotation sooner than on the
     /// two-visit rule alone.
     public var confirmStabilityInOnePass = true
+    /// The member that confirms a rotation's stability (`confirmStabilityInOnePass`) announces it
+    /// to the others at once (`Packet.stable`): they deliver safe messages a hop after it instead
+    /// of when the token next reaches them, and the aru's setter may hold the token at once.
+    public var announceStability = true
     /// Packets the whole ring may send in one rotation (retransmissions included).
     public var windowSize: Int = 200
     /// Packets one daemon may send per token visit.
