@@ -92,9 +92,10 @@ extension HostilePeer {
         case 5:
             return (.wake(WakeMessage(sender: boundarySender(random: &random), ringID: ringID(random: &random))), nil)
         default:
-            let stable = StableMessage(
+            var stable = StableMessage(
                 sender: boundarySender(random: &random), ringID: ringID(random: &random),
-                stableSeq: Self.boundary(near: highestSeq, random: &random))
+                aru: Self.boundary(near: highestSeq, random: &random), stableSeq: 0)
+            if random.chance(0.5) { stable.stableSeq = stable.aru }
             return (.stable(stable), nil)
         }
     }
@@ -250,7 +251,10 @@ extension HostilePeer {
             return [(.wake(wake), nil)]
         case .stable(var stable):
             stable.sender = senderID(random: &random)
-            if field == 0 { stable.stableSeq = Self.boundary(near: stable.stableSeq, random: &random) }
+            if field == 0 {
+                stable.aru = Self.boundary(near: stable.aru, random: &random)
+                stable.stableSeq = min(stable.stableSeq, stable.aru)
+            }
             return [(.stable(stable), nil)]
         }
     }

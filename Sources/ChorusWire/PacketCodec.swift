@@ -21,9 +21,9 @@ public enum PacketCodec {
     /// token carries `aruSetter` and `stableSeq`; 6: stability announcements, `Packet.stable`).
     public static let version: UInt8 = 6
     /// Bytes before the body: magic, version, type, body length.
-    public static let headerSize = 8
+    public static let headerSize = WireFrame.headerSize
     /// Bytes after the body: the CRC32C.
-    public static let trailerSize = 4
+    public static let trailerSize = WireFrame.trailerSize
     /// Framing bytes around every body.
     public static let overhead = headerSize + trailerSize
 
@@ -50,30 +50,22 @@ public enum PacketCodec {
     /// `WireLimits` (always checked: a violation traps, it is a programmer error).
     public static func encode(_ packet: Packet, into buffer: inout ByteBuffer) {
         assert(isValid(packet), "encoding an invalid packet: \(packet)")
-        let bodyLength = bodySize(packet)
-        buffer.reserveCapacity(minimumWritableBytes: overhead + bodyLength)
-        let start = buffer.writerIndex
-        buffer.writeInteger(magic)
-        buffer.writeInteger(version)
-        buffer.writeInteger(packetType(packet).rawValue)
-        buffer.writeInteger(UInt32(bodyLength))
-        switch packet {
-        case .data(let data): writeData(data, into: &buffer)
-        case .token(let token): writeToken(token, into: &buffer)
-        case .join(let join): writeJoin(join, into: &buffer)
-        case .commit(let commit): writeCommit(commit, into: &buffer)
-        case .leave(let leave): writeSenderAndRing(sender: leave.sender, ringID: leave.ringID, into: &buffer)
-        case .wake(let wake): writeSenderAndRing(sender: wake.sender, ringID: wake.ringID, into: &buffer)
-        case .stable(let stable):
-            writeSenderAndRing(sender: stable.sender, ringID: stable.ringID, into: &buffer)
-            buffer.writeInteger(stable.stableSeq)
+        WireFrame.write(
+            magic: magic, version: version, type: packetType(packet).rawValue, bodyLength: bodySize(packet), into: &buffer
+        ) { buffer in
+            switch packet {
+            case .data(let data): writeData(data, into: &buffer)
+            case .token(let token): writeToken(token, into: &buffer)
+            case .join(let join): writeJoin(join, into: &buffer)
+            case .commit(let commit): writeCommit(commit, into: &buffer)
+            case .leave(let leave): writeSenderAndRing(sender: leave.sender, ringID: leave.ringID, into: &buffer)
+            case .wake(let wake): writeSenderAndRing(sender: wake.sender, ringID: wake.ringID, into: &buffer)
+            case .stable(let stable):
+                writeSenderAndRing(sender: stable.sender, ringID: stable.ringID, into: &buffer)
+                buffer.writeInteger(stable.aru)
+                buffer.writeInteger(stable.stableSeq)
+            }
         }
-        precondition(buffer.writerIndex - start == headerSize + bodyLength, "packet body size mismatch")
-        let offset = start - buffer.readerIndex
-        let crc = buffer.withUnsafeReadableBytes { bytes in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-        }
-        buffer.writeInteger(crc)
     }
 
     /// The encoding of `packet` in a new buffer of exactly the right capacity.
@@ -87,28 +79,11 @@ public enum PacketCodec {
     ///
     /// `DataPacket.body` is a zero-copy slice of `buffer` (it keeps `buffer`'s storage alive).
     public static func decode(_ buffer: ByteBuffer) throws(WireError) -> Packet {
-        let total = buffer.readableBytes
-        var reader = WireReader(buffer)
-        let magic = try reader.read(UInt16.self, "magic")
-        guard magic == Self.magic else { throw .badMagic(magic) }
-        let version = try reader.read(UInt8.self, "version")
-        guard version == Self.version else { throw .unsupportedVersion(version) }
-        let typeByte = try reader.read(UInt8.self, "type")
-        guard let type = PacketType(rawValue: typeByte) else { throw .unknownType(typeByte) }
-        let declared = Int(try reader.read(UInt32.self, "bodyLength"))
-        guard total >= overhead else { throw .truncated(field: "crc32c", need: trailerSize, have: total - headerSize) }
-        let actual = total - overhead
-        guard declared == actual else { throw .lengthMismatch(field: "bodyLength", declared: declared, actual: actual) }
-
-        guard let expected = buffer.getInteger(at: buffer.readerIndex + total - trailerSize, as: UInt32.self) else {
-            throw .truncated(field: "crc32c", need: trailerSize, have: 0)
+        let (typeByte, bodyReader) = try WireFrame.open(buffer, magic: magic, version: version) {
+            PacketType(rawValue: $0) != nil
         }
-        let computed = buffer.withUnsafeReadableBytes { bytes in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes.prefix(total - trailerSize)))
-        }
-        guard expected == computed else { throw .checksumMismatch(expected: expected, computed: computed) }
-
-        var body = WireReader(try reader.readSlice(declared, "body"))
+        let type = PacketType(rawValue: typeByte)!
+        var body = bodyReader
         let packet: Packet
         switch type {
         case .data: packet = .data(try readData(&body))
@@ -123,8 +98,9 @@ public enum PacketCodec {
             packet = .wake(WakeMessage(sender: sender, ringID: ringID))
         case .stable:
             let (sender, ringID) = try readSenderAndRing(&body)
+            let aru = try body.read(UInt64.self, "stable.aru")
             let stableSeq = try body.read(UInt64.self, "stable.stableSeq")
-            packet = .stable(StableMessage(sender: sender, ringID: ringID, stableSeq: stableSeq))
+            packet = .stable(StableMessage(sender: sender, ringID: ringID, aru: aru, stableSeq: stableSeq))
         }
         try body.expectEnd("packet body")
         try validate(packet)
@@ -144,6 +120,7 @@ public enum PacketCodec {
     /// - Token: `aru <= seq`; `barrierSeq <= seq`; every retransmit request in `1...seq`; at most
     ///   `maxRetransmitRequests`.
     /// - Join: `procSet`, `failSet` strictly ascending, at most `maxMembers` each; `maxRingSeq >= ringID.seq`.
+    /// - Stable: `stableSeq <= aru`.
     /// - Commit: `members` non-empty, strictly ascending, at most `maxMembers`; `memberInfo.count ==
     ///   members.count`; each `committedSenders` strictly ascending, at most `maxMembers`; `rotation` 1 or 2;
     ///   `position < members.count`.
@@ -153,7 +130,11 @@ public enum PacketCodec {
         case .token(let token): try validateToken(token)
         case .join(let join): try validateJoin(join)
         case .commit(let commit): try validateCommit(commit)
-        case .leave, .wake, .stable: break
+        case .stable(let stable):
+            guard stable.stableSeq <= stable.aru else {
+                throw .invalidField("stable.stableSeq", reason: "stable \(stable.stableSeq) above aru \(stable.aru)")
+            }
+        case .leave, .wake: break
         }
     }
 
@@ -198,7 +179,7 @@ public enum PacketCodec {
             commitFixedSize + commitMemberSize * commit.members.count
                 + 4 * commit.memberInfo.reduce(0) { $0 + $1.committedSenders.count }
         case .leave, .wake: senderAndRingSize
-        case .stable: senderAndRingSize + 8
+        case .stable: senderAndRingSize + 16
         }
     }
 

@@ -221,15 +221,18 @@ public struct WakeMessage: Sendable, Equatable {
     }
 }
 
-/// Every member of `ringID` holds every packet up to `stableSeq` (the sender confirmed it from
-/// the token: see `Token.stableSeq`), so safe messages up to there may be delivered.
+/// A member's report on safe delivery: it holds every packet of `ringID` up to `aru`, and knows
+/// every member holds every packet up to `stableSeq` (confirmed from the token, see
+/// `Token.stableSeq`, or from every member's report). `stableSeq <= aru`.
 public struct StableMessage: Sendable, Equatable {
     public var sender: NodeID
     public var ringID: RingID
+    public var aru: UInt64
     public var stableSeq: UInt64
-    public init(sender: NodeID, ringID: RingID, stableSeq: UInt64) {
+    public init(sender: NodeID, ringID: RingID, aru: UInt64, stableSeq: UInt64) {
         self.sender = sender
         self.ringID = ringID
+        self.aru = aru
         self.stableSeq = stableSeq
     }
 }

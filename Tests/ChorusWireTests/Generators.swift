@@ -145,7 +145,7 @@ enum Gen {
         default:
             .stable(StableMessage(
                 sender: NodeID(UInt32.random(in: 0...64, using: &rng)), ringID: ringID(&rng),
-                stableSeq: UInt64.random(in: 0...UInt64.max, using: &rng)))
+                aru: UInt64.random(in: 1...UInt64.max, using: &rng), stableSeq: 0))
         }
     }
 }

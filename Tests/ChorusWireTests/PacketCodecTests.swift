@@ -185,11 +185,15 @@ struct PacketCodecTests {
     }
 
     @Test func stabilityAnnouncement() throws {
-        let stable = Packet.stable(StableMessage(sender: NodeID(3), ringID: Self.ring, stableSeq: 0x0102_0304_0506_0708))
+        let stable = Packet.stable(StableMessage(
+            sender: NodeID(3), ringID: Self.ring, aru: 0x0102_0304_0506_0709, stableSeq: 0x0102_0304_0506_0708))
         try Self.roundTrip(stable)
         let bytes = PacketCodec.encode(stable).bytes
-        #expect(bytes[0..<8] == [0xC4, 0x05, 6, 7, 0, 0, 0, 24])
-        #expect(Array(bytes[24..<32]) == [1, 2, 3, 4, 5, 6, 7, 8])
+        #expect(bytes[0..<8] == [0xC4, 0x05, 6, 7, 0, 0, 0, 32])
+        #expect(Array(bytes[24..<40]) == [1, 2, 3, 4, 5, 6, 7, 9, 1, 2, 3, 4, 5, 6, 7, 8])
+        // A stable seq above the sender's own aru: no honest member writes it.
+        let inverted = StableMessage(sender: NodeID(3), ringID: Self.ring, aru: 1, stableSeq: 2)
+        #expect(throws: WireError.self) { try PacketCodec.validate(.stable(inverted)) }
         // One byte short of its stable seq: refused, not read past the end.
         var short = PacketCodec.encode(stable)
         short.moveWriterIndex(to: short.writerIndex - 5)

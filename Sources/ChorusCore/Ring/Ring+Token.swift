@@ -29,6 +29,8 @@ extension Ring {
                 if packet.service == .safe { noteSafe(packet) }
                 if packet.isRecovery { unwrapRecovery(packet) }
                 log.deliverAfterInsert(seq: packet.seq, into: &actions)
+                applyReports(&log, into: &actions)
+                reportArrival(log, now: now, into: &actions)
                 // A gap below a packet sent while its sender held the token: nobody else was
                 // sending, so it is a loss; wake the holder so the token comes and the request
                 // goes (see `sendWhileHolding`). Other gaps may be packets still on their way.
@@ -250,7 +252,8 @@ extension Ring {
         if token.stableSeq > stableBefore, announcesStability {
             let rest = others.filter { $0 != next }
             if !rest.isEmpty {
-                let stable = StableMessage(sender: me, ringID: log.ringID, stableSeq: token.stableSeq)
+                let stable = StableMessage(
+                    sender: me, ringID: log.ringID, aru: log.myAru, stableSeq: min(token.stableSeq, log.myAru))
                 actions.append(.send(.stable(stable), to: .members(rest)))
             }
         }
@@ -269,6 +272,7 @@ extension Ring {
             log.deliverAfterInsert(seq: packet.seq, into: &actions)
         }
         updateStability(token: token, log: &log, into: &actions)
+        reportArrival(log, now: now, into: &actions)
         let stableSeq = log.stableSeq
         restoreActiveLog(consume log)
 
@@ -319,80 +323,6 @@ extension Ring {
         _ = log.insert(packet)
         if packet.service == .safe { noteSafe(packet) }
         return packet
-    }
-
-    mutating func noteSafe(_ packet: DataPacket) {
-        if highestSafe.ring != packet.ringID || packet.seq > highestSafe.seq { highestSafe = (packet.ringID, packet.seq) }
-    }
-
-    /// Whether every member has seen every safe packet stable: the token came back to this daemon
-    /// twice in a row with an aru at or above it, so each member passed it on at least twice with
-    /// that aru (a safe packet is stable at a member after two visits; see `updateStability`).
-    /// With announcements, a token whose stable seq covers it says the same: the member that
-    /// confirmed that stability announced it to every member the token has yet to reach.
-    func highestSafeIsStableEverywhere(incoming token: Token, ring: RingID) -> Bool {
-        highestSafe.ring != ring || highestSafe.seq <= min(previousIncomingAru, token.aru)
-            || (announcesStability && highestSafe.seq <= token.stableSeq)
-    }
-
-    /// Whether a confirmed stability reaches every member at once (`RingOptions.announceStability`).
-    var announcesStability: Bool {
-        options.confirmStabilityInOnePass && options.announceStability
-    }
-
-    /// The token reached the daemon before its aru's setter and this daemon left the aru alone:
-    /// it went through every member since the setter set it, and none lacked a packet up to it
-    /// (the setter holds them, and each other member would have lowered it). So every member
-    /// holds them: the token carries that on as its stable seq, and the members after this one
-    /// deliver safe messages up to there on their next visit instead of a rotation later.
-    ///
-    /// Only on an installed ring: a recovery installs on the two-visit rule, which also tells it
-    /// that every member saw the recovery's target (see `handleToken`).
-    func confirmStability(_ token: inout Token, members: [NodeID]) {
-        guard phase == .operational, options.confirmStabilityInOnePass, let setter = token.aruSetter, setter != me,
-            successor(in: members) == setter
-        else { return }
-        token.stableSeq = max(token.stableSeq, token.aru)
-    }
-
-    /// Another member confirmed that every member holds the packets up to `stable.stableSeq`
-    /// (see `confirmStability`): safe messages up to there are delivered now. An honest
-    /// announcement never names a seq this daemon lacks (it passed the token on with an aru at
-    /// least that high), so one that does is refused and counted.
-    mutating func receiveStable(_ stable: StableMessage, into actions: inout [RingAction]) {
-        guard phase == .operational, options.confirmStabilityInOnePass, var log = installed.take() else { return }
-        defer { installed = log }
-        guard stable.ringID == log.ringID, stable.sender != me, log.members.contains(stable.sender) else {
-            counters.foreignPackets += 1
-            return
-        }
-        guard stable.stableSeq <= log.myAru else {
-            counters.implausiblePackets += 1
-            return
-        }
-        guard stable.stableSeq > log.stableSeq else { return }
-        log.stableSeq = stable.stableSeq
-        log.advanceCursor(into: &actions)
-        log.discardStable()
-    }
-
-    /// Safe line: the aru seen on two successive visits is held by every member, and so is the
-    /// token's stable seq (a pass confirmed it, see `confirmStability`).
-    /// `recordingVisit`: whether `token.aru` becomes the previous visit's aru (false for a token
-    /// held and released later in the same visit).
-    mutating func updateStability(
-        token: Token, log: inout RingLog, recordingVisit: Bool = true, into actions: inout [RingAction]
-    ) {
-        var stable = min(previousVisitAru, token.aru)
-        if phase == .operational, options.confirmStabilityInOnePass {
-            stable = max(stable, min(token.stableSeq, token.aru, log.myAru))
-        }
-        if recordingVisit { previousVisitAru = token.aru }
-        if stable > log.stableSeq {
-            log.stableSeq = stable
-            log.advanceCursor(into: &actions)
-            log.discardStable()
-        }
     }
 
     mutating func nextOutgoing(log: RingLog) -> SubmissionQueue.Outgoing? {

@@ -58,6 +58,8 @@ public struct Ring: Sendable {
     /// The highest safe packet of the active ring (seq 0: none), so a daemon holds the token
     /// early only once every safe packet is stable.
     var highestSafe = (ring: RingID.none, seq: UInt64(0))
+    /// What the other members reported holding (see `reportArrival`).
+    var reports = ArrivalReports()
     /// The aru the token carried when it last reached this daemon.
     var previousIncomingAru: UInt64 = 0
     var wakeSent = false
@@ -322,6 +324,8 @@ public struct RingCounters: Sendable, Equatable {
     public var tokenHolds = 0
     /// Packets this daemon sent while holding the idle token.
     public var sentWhileHolding = 0
+    /// Reports of what this daemon holds, sent so the others can take safe messages as stable.
+    public var stabilityReports = 0
     public init() {}
 }
 

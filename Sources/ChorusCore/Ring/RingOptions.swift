@@ -31,7 +31,12 @@ public struct RingOptions: Sendable, Equatable {
     /// The member that confirms a rotation's stability (`confirmStabilityInOnePass`) announces it
     /// to the others at once (`Packet.stable`): they deliver safe messages a hop after it instead
     /// of when the token next reaches them, and the aru's setter may hold the token at once.
+    /// Members also report what they hold once they hold every safe packet they know of, so a
+    /// safe message is stable everywhere a hop after its last member received it.
     public var announceStability = true
+    /// At most one such report per daemon per this many nanoseconds (under load the token's
+    /// rules deliver as soon; reports only bring stability forward).
+    public var stabilityReportInterval: Duration64 = 100_000
     /// Packets the whole ring may send in one rotation (retransmissions included).
     public var windowSize: Int = 200
     /// Packets one daemon may send per token visit.
