@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -29,7 +30,10 @@ let package = Package(
         ),
         .target(
             name: "ChorusCore",
-            dependencies: ["ChorusWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "ChorusWire", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
         ),
         // Checkers for extended virtual synchrony and the service promises, on recorded histories.
         .target(name: "ChorusVerify"),

@@ -46,3 +46,11 @@ public enum Service: UInt8, Sendable, CaseIterable, Comparable, CustomStringConv
         }
     }
 }
+
+/// A site's identity in the wide area (its position in the configuration's site list, from 1).
+public struct SiteID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt32
+    @inlinable public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    @inlinable public static func < (lhs: SiteID, rhs: SiteID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { "s\(rawValue)" }
+}

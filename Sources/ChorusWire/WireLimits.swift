@@ -18,6 +18,10 @@ public enum WireLimits {
     /// Largest ring message (`DataPacket.totalLength` of a fragmented message): a 16 MiB client
     /// payload plus the largest group envelope (names and header) fits.
     public static let maxMessageSize = (1 << 24) + (1 << 19)
+    /// Bytes of one hop packet's payload: a UDP datagram's, less the hop framing.
+    public static let maxHopPayload = 65_507 - HopPacketCodec.dataOverhead
+    /// Missing-seq ranges in one hop control packet.
+    public static let maxHopMissingRanges = 128
 
     /// Whether `name` can travel as a group name: non-empty and at most `maxGroupNameLength` UTF-8 bytes.
     @inlinable

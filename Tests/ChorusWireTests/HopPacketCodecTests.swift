@@ -1,0 +1,97 @@
+import NIOCore
+import Testing
+
+@testable import ChorusWire
+
+/// The hop protocol's datagrams: round trips, the layout, and every rule `decode` enforces.
+@Suite struct HopPacketCodecTests {
+    static let header = HopHeader(
+        from: SiteID(1), to: SiteID(2), senderIncarnation: 7, receiverIncarnation: 9, sentAt: 1_000, echo: 900,
+        echoDelay: 12, ack: 40)
+
+    static func roundTrip(_ packet: HopPacket, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let bytes = HopPacketCodec.encode(packet)
+        #expect(bytes.readableBytes == HopPacketCodec.encodedSize(packet), sourceLocation: sourceLocation)
+        #expect(try HopPacketCodec.decode(bytes) == packet, sourceLocation: sourceLocation)
+    }
+
+    static func decodes(_ packet: HopPacket) -> Result<HopPacket, WireError> {
+        var bytes = ByteBuffer()
+        // Encoded without the encoder's checks, so invalid packets reach the decoder.
+        WireFrame.write(
+            magic: HopPacketCodec.magic, version: HopPacketCodec.version,
+            type: { if case .data = packet.body { 1 } else { 2 } }(), bodyLength: HopPacketCodec.bodySize(packet), into: &bytes
+        ) { buffer in
+            let h = packet.header
+            buffer.writeMultipleIntegers(h.from.rawValue, h.to.rawValue, h.senderIncarnation, h.receiverIncarnation)
+            buffer.writeMultipleIntegers(h.sentAt, h.echo, h.echoDelay, h.ack)
+            switch packet.body {
+            case .data(let seq, let payload):
+                buffer.writeInteger(seq)
+                buffer.writeImmutableBuffer(payload)
+            case .control(let control):
+                buffer.writeInteger(control.highestSent)
+                buffer.writeInteger(UInt16(control.missing.count))
+                for range in control.missing { buffer.writeMultipleIntegers(range.lowerBound, range.upperBound) }
+            }
+        }
+        return Result { () throws(WireError) in try HopPacketCodec.decode(bytes) }
+    }
+
+    @Test func roundTrips() throws {
+        try Self.roundTrip(HopPacket(header: Self.header, body: .data(seq: 41, payload: ByteBuffer(bytes: [1, 2, 3]))))
+        try Self.roundTrip(HopPacket(header: Self.header, body: .data(seq: .max, payload: ByteBuffer())))
+        try Self.roundTrip(HopPacket(header: Self.header, body: .control(HopControl(highestSent: 99))))
+        let ranges = (0..<UInt64(WireLimits.maxHopMissingRanges)).map { 41 + 3 * $0...42 + 3 * $0 }
+        try Self.roundTrip(HopPacket(header: Self.header, body: .control(HopControl(highestSent: 1_000, missing: ranges))))
+    }
+
+    @Test func layout() {
+        let bytes = HopPacketCodec.encode(HopPacket(header: Self.header, body: .data(seq: 5, payload: ByteBuffer(bytes: [0xAB]))))
+        #expect(Array(bytes.readableBytesView.prefix(8)) == [0xC4, 0xB0, 1, 1, 0, 0, 0, 61])
+        #expect(bytes.readableBytes == HopPacketCodec.dataOverhead + 1)
+        #expect(bytes.getInteger(at: 8, as: UInt32.self) == 1 && bytes.getInteger(at: 12, as: UInt32.self) == 2)
+    }
+
+    /// A ring packet is not a hop packet, nor the reverse: the magics differ.
+    @Test func ringAndHopPacketsAreNotTakenForEachOther() {
+        let ring = PacketCodec.encode(.wake(WakeMessage(sender: NodeID(1), ringID: .none)))
+        #expect(throws: WireError.badMagic(PacketCodec.magic)) { try HopPacketCodec.decode(ring) }
+        let hop = HopPacketCodec.encode(HopPacket(header: Self.header, body: .control(HopControl(highestSent: 1))))
+        #expect(throws: WireError.badMagic(HopPacketCodec.magic)) { try PacketCodec.decode(hop) }
+    }
+
+    @Test func rulesBeyondSyntax() {
+        var toItself = Self.header
+        toItself.to = toItself.from
+        var noIncarnation = Self.header
+        noIncarnation.senderIncarnation = 0
+        let bad: [(HopPacket, String)] = [
+            (HopPacket(header: toItself, body: .control(HopControl(highestSent: 0))), "a link to itself"),
+            (HopPacket(header: noIncarnation, body: .control(HopControl(highestSent: 0))), "incarnation 0"),
+            (HopPacket(header: Self.header, body: .data(seq: 0, payload: ByteBuffer())), "seq 0"),
+            (HopPacket(header: Self.header, body: .control(HopControl(highestSent: 99, missing: [40...41]))), "at the ack"),
+            (HopPacket(header: Self.header, body: .control(HopControl(highestSent: 99, missing: [41...42, 43...44]))), "adjacent"),
+            (HopPacket(header: Self.header, body: .control(HopControl(highestSent: 99, missing: [45...46, 41...42]))), "descending"),
+        ]
+        for (packet, what) in bad {
+            guard case .failure(let error) = Self.decodes(packet) else {
+                Issue.record("\(what) was accepted")
+                continue
+            }
+            #expect(error.description.contains("invalid"), "\(what): \(error)")
+        }
+        let tooMany = (0..<UInt64(WireLimits.maxHopMissingRanges + 1)).map { 41 + 3 * $0...41 + 3 * $0 }
+        let result = Self.decodes(HopPacket(header: Self.header, body: .control(HopControl(highestSent: 1_000, missing: tooMany))))
+        #expect(result == .failure(.tooMany("hop.missing", count: WireLimits.maxHopMissingRanges + 1, limit: WireLimits.maxHopMissingRanges)))
+    }
+
+    /// Every truncation of a valid packet is refused with an error, never a trap.
+    @Test func everyTruncationIsRefused() {
+        let bytes = HopPacketCodec.encode(
+            HopPacket(header: Self.header, body: .control(HopControl(highestSent: 99, missing: [41...42, 50...60]))))
+        for length in 0..<bytes.readableBytes {
+            #expect(throws: WireError.self) { try HopPacketCodec.decode(bytes.getSlice(at: 0, length: length)!) }
+        }
+    }
+}
