@@ -10,10 +10,11 @@ import Testing
 @Suite struct StabilityTests {
     let hop: Instant = 100_000
 
-    func idleRing(confirmInOnePass: Bool, announce: Bool = true) -> RingHarness {
+    func idleRing(confirmInOnePass: Bool, announce: Bool = true, reports: Bool = false) -> RingHarness {
         var options = RingOptions()
         options.confirmStabilityInOnePass = confirmInOnePass
         options.announceStability = announce
+        options.reportArrivals = reports
         return .formed(options: options)
     }
 
@@ -59,7 +60,7 @@ import Testing
     /// announcement: daemon 2 then delivers at three hops.
     @Test func theConfirmingDaemonAnnouncesStabilityToTheOthers() {
         for announce in [true, false] {
-            var harness = idleRing(confirmInOnePass: true, announce: announce)
+            var harness = idleRing(confirmInOnePass: true, announce: announce, reports: true)
             let start = harness.now
             harness.submit(1, .safe, "safe")
             harness.run(until: start + 12 * hop)
@@ -75,6 +76,7 @@ import Testing
             }
         }
         var options = RingOptions()
+        options.reportArrivals = true
         options.stabilityReportInterval = 1_000_000_000
         var harness = RingHarness.formed(options: options)
         // A first safe message's reports use up the interval: for the next only the confirmation is left.
@@ -115,7 +117,7 @@ import Testing
     /// passed the token on with an aru that high): it is refused and counted, and delivers
     /// nothing. One for another ring, or from a non-member, is ignored.
     @Test func anImplausibleAnnouncementIsRefused() {
-        var harness = idleRing(confirmInOnePass: true)
+        var harness = idleRing(confirmInOnePass: true, reports: true)
         harness.cut = [[1, 3]]  // daemon 3 lacks daemon 1's packet
         harness.submit(1, .safe, "safe")
         harness.run(until: harness.now + 3 * hop)

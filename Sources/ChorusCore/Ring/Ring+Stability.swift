@@ -33,7 +33,7 @@ struct ArrivalReports: Sendable {
 /// Safe delivery: when every member holds a packet. Three sources, each sound on its own: the aru
 /// seen on two successive visits of the token (`updateStability`), a pass of the token that left
 /// the aru alone (`confirmStability`), and every member's report of what it holds
-/// (`reportArrival`, `receiveStable`).
+/// (`reportArrival`, `receiveStable`; off unless `RingOptions.reportArrivals`).
 extension Ring {
     mutating func noteSafe(_ packet: DataPacket) {
         if highestSafe.ring != packet.ringID || packet.seq > highestSafe.seq { highestSafe = (packet.ringID, packet.seq) }
@@ -76,7 +76,8 @@ extension Ring {
     /// `stabilityReportInterval`: under load the token's rules take over (a report only brings
     /// stability forward; none is needed for it).
     mutating func reportArrival(_ log: RingLog, now: Instant, into actions: inout [RingAction]) {
-        guard phase == .operational, announcesStability, highestSafe.ring == log.ringID, log.myAru >= highestSafe.seq
+        guard phase == .operational, announcesStability, options.reportArrivals, highestSafe.ring == log.ringID,
+            log.myAru >= highestSafe.seq
         else { return }
         reports.reset(for: log.ringID)
         guard highestSafe.seq > reports.lastSentAru, now >= reports.lastSentAt &+ options.stabilityReportInterval else {

@@ -31,9 +31,13 @@ public struct RingOptions: Sendable, Equatable {
     /// The member that confirms a rotation's stability (`confirmStabilityInOnePass`) announces it
     /// to the others at once (`Packet.stable`): they deliver safe messages a hop after it instead
     /// of when the token next reaches them, and the aru's setter may hold the token at once.
-    /// Members also report what they hold once they hold every safe packet they know of, so a
-    /// safe message is stable everywhere a hop after its last member received it.
     public var announceStability = true
+    /// With `announceStability`, members also report what they hold once they hold every safe
+    /// packet they know of, so a safe message is stable everywhere a hop after its last member
+    /// received it. Off by default: on the 2-core test machine the extra datagrams (two per
+    /// member per safe message with three daemons) cost more CPU than the hop they save
+    /// (docs/latency.md); where each daemon has a core of its own they should pay.
+    public var reportArrivals = false
     /// At most one such report per daemon per this many nanoseconds (under load the token's
     /// rules deliver as soon; reports only bring stability forward).
     public var stabilityReportInterval: Duration64 = 100_000
