@@ -42,6 +42,11 @@ public enum HopPacketCodec {
     /// Appends the encoding of `packet`, which must satisfy `validate` (a violation traps).
     public static func encode(_ packet: HopPacket, into buffer: inout ByteBuffer) {
         precondition(isValid(packet), "encoding an invalid hop packet")
+        writeFrame(packet, into: &buffer)
+    }
+
+    /// The frame of `packet`, valid or not (tests write invalid ones through it).
+    static func writeFrame(_ packet: HopPacket, into buffer: inout ByteBuffer) {
         let type: PacketType = if case .data = packet.body { .data } else { .control }
         WireFrame.write(
             magic: magic, version: version, type: type.rawValue, bodyLength: bodySize(packet), into: &buffer
