@@ -380,7 +380,9 @@ extension Ring {
 
     /// The representative invites daemons outside the ring, so that healed partitions merge.
     mutating func sendMergeProbes(now: Instant, into actions: inout [RingAction]) {
-        guard phase == .operational, let log = installed, log.members.first == me else { return }
+        guard phase == .operational, let log = installed, log.members.first == me, !options.brokenRules.merges else {
+            return
+        }
         let probe = JoinMessage(
             sender: me, ringID: log.ringID, maxRingSeq: maxRingSeq, procSet: log.members, failSet: [])
         for node in site where !log.members.contains(node) && !isPenalized(node, now: now) {

@@ -84,6 +84,10 @@ public struct RingOptions: Sendable, Equatable {
         /// The group layer hands client data to its sessions during a state exchange, before the
         /// regular views are out (so messages of the new configuration fall in the old views).
         var dataDuringStateExchange = false
+        /// No merge probes: rings split by a partition stay apart after it heals, which liveness
+        /// must see. (Unanswered retransmission requests would not do: fail-to-receive removes
+        /// the member that misses a packet and the next ring's recovery brings it back.)
+        var merges = false
     }
 
     public init() {}
