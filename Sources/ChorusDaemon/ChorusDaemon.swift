@@ -74,11 +74,11 @@ public final class ChorusDaemon: Sendable {
         let slotSize = max(
             config.datagramSize, receiveDatagramLimit,
             PacketCodec.largestControlPacket(
-                members: config.daemons.count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
+                members: config.siteDaemons(of: peer).count, retransmitRequests: config.ring.maxRetransmitRequests)) + 64
         // UDP segmentation and receive offload for data: runs of datagrams cross the network
         // stack once (see SegmentBatcher), where the system has it and every peer's route takes
         // a whole datagram unfragmented. A slot then holds up to 64 KiB.
-        let peerAddresses = config.daemons.filter { $0.id != peer.id }.compactMap {
+        let peerAddresses = config.siteDaemons(of: peer).filter { $0.id != peer.id }.compactMap {
             try? SocketAddress(ipAddress: $0.address, port: $0.port)
         }
         let offload = config.udpOffload && System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload
@@ -135,7 +135,7 @@ public final class ChorusDaemon: Sendable {
             multicastReceiver = try await joinMulticast(group, udp: { try await udp($0, host: $1) }, sender: data)
         }
         let transport = try RingTransport(
-            data: data, token: token, me: NodeID(peer.id), peers: config.daemons, multicast: config.multicast,
+            data: data, token: token, me: NodeID(peer.id), peers: config.siteDaemons(of: peer), multicast: config.multicast,
             segmentation: offload, logger: core.logger)
         // Started before the client listeners are bound: a client that connects as soon as it can
         // must find a running daemon (it was refused as "shutting down" before).

@@ -37,11 +37,20 @@ struct Chorusd: AsyncParsableCommand {
         if let checkConfig {
             do {
                 let config = try DaemonConfig.load(file: checkConfig)
-                print("\(checkConfig): valid; \(config.daemons.count) daemon(s):")
-                for peer in config.daemons {
-                    let clients = [peer.clientPort != 0 ? "tcp \(peer.clientAddress):\(peer.clientPort)" : nil, peer.unixSocket.isEmpty ? nil : "unix \(peer.unixSocket)"]
-                        .compactMap { $0 }.joined(separator: ", ")
-                    print("  \(peer.name) (id \(peer.id)): ring \(peer.address):\(peer.port), token \(peer.tokenPort); clients \(clients)")
+                print("\(checkConfig): valid; \(config.daemons.count) daemon(s)" + (config.sites.count > 1 ? " in \(config.sites.count) sites:" : ":"))
+                for site in config.sites {
+                    if config.sites.count > 1 { print("  site \(site.name) (id \(site.id)):") }
+                    for peer in config.daemons where peer.site == site.id {
+                        let clients = [peer.clientPort != 0 ? "tcp \(peer.clientAddress):\(peer.clientPort)" : nil, peer.unixSocket.isEmpty ? nil : "unix \(peer.unixSocket)"]
+                            .compactMap { $0 }.joined(separator: ", ")
+                        let hop = config.sites.count > 1 ? ", hop \(peer.hopPort)" : ""
+                        print("  \(config.sites.count > 1 ? "  " : "")\(peer.name) (id \(peer.id)): ring \(peer.address):\(peer.port), token \(peer.tokenPort)\(hop); clients \(clients)")
+                    }
+                }
+                let siteName = { (id: UInt32) in config.sites.first { $0.id == id }?.name ?? "\(id)" }
+                for link in config.links {
+                    let rate = link.rate > 0 ? ", \(link.rate / 125_000) Mbit/s" : ""
+                    print("  link \(siteName(link.sites.0)) - \(siteName(link.sites.1)): cost \(link.cost)\(rate)")
                 }
                 print("  token timeout \(config.ring.tokenTimeout / 1_000_000) ms, window \(config.ring.windowSize), datagram \(config.automaticDatagramSize ? "auto (as the routes to the peers take, at most \(DaemonConfig.maxAutomaticDatagramSize) B; \(config.datagramSize) B where unknown)" : "\(config.datagramSize) B"), max message \(config.ring.maxMessageSize) B")
                 return

@@ -109,7 +109,7 @@ import Testing
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\nidle_hold_ms = 900\n", "site.toml:5: ring.idle_hold_ms: 900 ms is more than half of token_timeout_ms (1000 ms)"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[log]\nlevel = \"loud\"\n", "site.toml:5: log.level: 'loud' is not a log level; expected one of trace, debug, info"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ndatagram_size = \"big\"\n", "site.toml:5: ring.datagram_size: \"big\" is not a size; expected \"auto\" or an integer from 576 to 65507"),
-        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [ring], [sessions] or [log]"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [[site]], [[link]], [ring], [sessions] or [log]"),
         ("[[daemon]]\nname = \"a\"\naddress = 10.0.0.1\n", "site.toml:3: TOML syntax: expected a value"),
         ("[[daemon]]\nname = \"a\naddress = \"10.0.0.1\"\n", "site.toml:2: TOML syntax: unterminated string"),
         ("[ring]\nwindow = 100\n", "site.toml:1: daemon: no [[daemon]] table"),
@@ -134,5 +134,99 @@ import Testing
 
     @Test func unreadableFileIsReported() {
         #expect(throws: ConfigError.self) { try DaemonConfig.load(file: "/nonexistent/chorus.toml") }
+    }
+}
+
+/// Sites and wide-area links in the file (issue 10): a one-site file keeps working unchanged;
+/// every mistake in the topology is located.
+@Suite struct SiteConfigTests {
+    static let threeSites = """
+        [[site]]
+        name = "east"
+        [[site]]
+        name = "west"
+        id = 7
+        [[site]]
+        name = "north"
+
+        [[daemon]]
+        name = "e1"
+        address = "10.0.1.1"
+        site = "east"
+        [[daemon]]
+        name = "e2"
+        address = "10.0.1.2"
+        site = "east"
+        [[daemon]]
+        name = "w1"
+        address = "10.0.2.1"
+        site = "west"
+        hop_port = 6000
+        [[daemon]]
+        name = "n1"
+        address = "10.0.3.1"
+        site = "north"
+
+        [[link]]
+        sites = ["east", "west"]
+        cost = 30
+        rate_mbit = 100
+        [[link]]
+        sites = ["west", "north"]
+        """
+
+    @Test func sitesLinksAndRingsLoad() throws {
+        let config = try DaemonConfig.parse(Self.threeSites, file: "wan.toml")
+        #expect(config.sites.map(\.name) == ["east", "west", "north"] && config.sites.map(\.id) == [1, 7, 3])
+        #expect(config.daemons.map(\.site) == [1, 1, 7, 3])
+        #expect(config.daemons[0].hopPort == DaemonConfig.defaultRingPort + 2 && config.daemons[2].hopPort == 6000)
+        #expect(config.links == [
+            DaemonConfig.WideAreaLink(sites: (1, 7), cost: 30, rate: 12_500_000), DaemonConfig.WideAreaLink(sites: (7, 3)),
+        ])
+        // Each daemon's ring is its own site's daemons.
+        #expect(config.siteDaemons(of: config.daemons[1]).map(\.name) == ["e1", "e2"])
+        #expect(config.siteDaemons(of: config.daemons[3]).map(\.name) == ["n1"])
+    }
+
+    @Test func aOneSiteFileIsOneImplicitSite() throws {
+        let config = try DaemonConfig.parse(ConfigTests.valid, file: "site.toml")
+        #expect(config.sites == [DaemonConfig.Site(name: "local", id: 1)] && config.links.isEmpty)
+        #expect(config.siteDaemons(of: config.daemons[0]).count == 3)
+        // Two daemons on one host with ports two apart, as before sites existed: still valid.
+        let close = "[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\nport = 4803\nclient_port = 4900\nunix_socket = \"\"\n"
+        #expect(throws: Never.self) { try DaemonConfig.parse(close, file: "site.toml") }
+    }
+
+    static let twoSites = "[[site]]\nname = \"a\"\n[[site]]\nname = \"b\"\n"
+    static let daemonA = "[[daemon]]\nname = \"a1\"\naddress = \"10.0.0.1\"\nsite = \"a\"\n"
+    static let daemonB = "[[daemon]]\nname = \"b1\"\naddress = \"10.0.0.2\"\nsite = \"b\"\n"
+
+    static let both: String = twoSites + daemonA + daemonB
+    static let mistakes: [(String, String)] = [
+        (both, "wan.toml:3: site[2]: 'b' is joined to 'a' by no path of [[link]] tables"),
+        (twoSites + daemonA + "[[daemon]]\nname = \"b1\"\naddress = \"10.0.0.2\"\n", "wan.toml:9: daemon[2].site: missing; with [[site]] tables every daemon names its site"),
+        (twoSites + daemonA + "[[daemon]]\nname = \"b1\"\naddress = \"10.0.0.2\"\nsite = \"c\"\n", "wan.toml:12: daemon[2].site: 'c' names no site; expected one of a, b"),
+        (twoSites + daemonA, "wan.toml:3: site[2]: 'b' has no daemons"),
+        (both + "[[link]]\nsites = [\"a\", \"c\"]\n", "wan.toml:14: link[1].sites: 'c' names no site"),
+        (both + "[[link]]\nsites = [\"a\", \"a\"]\n", "wan.toml:14: link[1].sites: joins 'a' to itself"),
+        (both + "[[link]]\nsites = [\"a\", \"b\"]\n[[link]]\nsites = [\"b\", \"a\"]\n", "wan.toml:16: link[2].sites: 'b' and 'a' are already joined by link[1]"),
+        (both + "[[link]]\nsites = \"a\"\n", "wan.toml:14: link[1].sites: is not two site names"),
+        (both + "[[link]]\nsites = [\"a\", \"b\"]\ncost = 0\n", "wan.toml:15: link[1].cost: 0 is out of range; expected an integer from 1 to 1000000"),
+        (both + "[[link]]\nsites = [\"a\", \"b\"]\nlatency = 3\n", "wan.toml:15: link.latency: unknown key; expected one of sites, cost, rate_mbit"),
+        ("[[site]]\nname = \"a\"\n[[site]]\nname = \"a\"\n" + daemonA, "wan.toml:4: site[2].name: 'a' is also the name of site[1]"),
+        (daemonA, "wan.toml:4: daemon[1].site: 'a' names no site; expected a [[site]] table of that name"),
+        ("[[daemon]]\nname = \"a1\"\naddress = \"10.0.0.1\"\nhop_port = 4802\n", "wan.toml:4: daemon[1].hop_port: equals port or token_port (4802)"),
+        // Hop ports count only with more than one site (a one-site file never uses them).
+        (twoSites + daemonA + "[[daemon]]\nname = \"a2\"\naddress = \"10.0.0.1\"\nsite = \"a\"\nport = 4803\nclient_port = 4900\nunix_socket = \"\"\n" + daemonB + "[[link]]\nsites = [\"a\", \"b\"]\n", "wan.toml:13: daemon[2].port: 10.0.0.1:4803 is already used by daemon[1]"),
+    ]
+
+    @Test(arguments: mistakes)
+    func topologyMistakesAreLocated(text: String, expected: String) {
+        do {
+            _ = try DaemonConfig.parse(text, file: "wan.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(expected), "got: \(error.description)")
+        }
     }
 }

@@ -30,14 +30,16 @@ extension DaemonConfig {
 }
 
 /// Turns a parsed document into a `DaemonConfig`, checking every key.
-private struct ConfigLoader {
+struct ConfigLoader {
     let file: String
 
     func fail(_ line: Int, _ key: String, _ message: String) -> ConfigError {
         ConfigError(file: file, line: line, key: key, message: message)
     }
 
-    static let daemonKeys = ["name", "id", "address", "port", "token_port", "client_port", "client_address", "unix_socket"]
+    static let daemonKeys = [
+        "name", "id", "address", "port", "token_port", "client_port", "client_address", "unix_socket", "site", "hop_port",
+    ]
     static let ringKeys = [
         "token_timeout_ms", "token_retransmit_ms", "join_timeout_ms", "consensus_timeout_ms", "idle_hold_ms",
         "merge_probe_ms", "merge_backoff_ms", "max_gather_ms", "window", "max_packets_per_token", "accelerated_packets", "max_outstanding",
@@ -52,15 +54,21 @@ private struct ConfigLoader {
     mutating func load(_ document: TOMLDocument) throws(ConfigError) -> DaemonConfig {
         var config = DaemonConfig(daemons: [])
         var peers: [DaemonConfig.Peer] = []
+        var sites: [DaemonConfig.Site] = []
+        var linkSections: [TOMLDocument.Section] = []
         var ringSection: TOMLDocument.Section?
         for section in document.sections {
             switch (section.name, section.isArrayElement) {
             case ("", false):
                 if let entry = section.entries.first {
-                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [ring], [sessions] or [log] before it")
+                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [sessions] or [log] before it")
                 }
             case ("daemon", true):
                 peers.append(try peer(section, position: peers.count + 1))
+            case ("site", true):
+                sites.append(try site(section, position: sites.count + 1))
+            case ("link", true):
+                linkSections.append(section)
             case ("ring", false):
                 try checkKeys(section, allowed: Self.ringKeys)
                 ringSection = section
@@ -78,14 +86,18 @@ private struct ConfigLoader {
                 }
             default:
                 let header = section.isArrayElement ? "[[\(section.name)]]" : "[\(section.name)]"
-                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [ring], [sessions] or [log]")
+                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [sessions] or [log]")
             }
         }
         guard !peers.isEmpty else {
             throw fail(1, "daemon", "no [[daemon]] table; expected one per daemon of the site, each with name and address")
         }
+        try assignSites(document, sites, to: &peers)
+        if !sites.isEmpty { config.sites = sites }
+        config.links = try links(linkSections, sites: config.sites)
+        try checkConnected(config, sections: linkSections, document: document)
         config.daemons = peers
-        try checkUnique(document, peers)
+        try checkUnique(document, peers, wideArea: config.sites.count > 1)
         // An IPv6 header is 20 bytes longer: keep datagrams within a 1500-byte MTU unless told otherwise.
         if peers.contains(where: { $0.address.contains(":") }) { config.datagramSize = DaemonConfig.ipv6DatagramSize }
         if let ringSection { try ring(ringSection, into: &config) }
@@ -171,6 +183,14 @@ private struct ConfigLoader {
         if tokenPort == ringPort {
             throw fail(section.entry("token_port")?.line ?? section.line, "\(table).token_port", "equals port \(ringPort); expected a second UDP port for the token")
         }
+        var hopPort = ringPort + 2
+        if let entry = section.entry("hop_port") { hopPort = try port(entry, "\(table).hop_port") }
+        guard hopPort <= 65535 else {
+            throw fail(section.entry("port")?.line ?? section.line, "\(table).hop_port", "port + 2 = \(hopPort) is not a port; set hop_port (1 to 65535) or a lower port")
+        }
+        if hopPort == ringPort || hopPort == tokenPort {
+            throw fail(section.entry("hop_port")?.line ?? section.line, "\(table).hop_port", "equals port or token_port (\(hopPort)); expected a third UDP port for the wide area")
+        }
         var clientPort = DaemonConfig.defaultClientPort
         if let entry = section.entry("client_port") { clientPort = try port(entry, "\(table).client_port", allowZero: true) }
         var clientAddress = "127.0.0.1"
@@ -184,10 +204,12 @@ private struct ConfigLoader {
         }
         return DaemonConfig.Peer(
             name: name, id: id, address: ringAddress, port: ringPort, tokenPort: tokenPort, clientPort: clientPort,
-            clientAddress: clientAddress, unixSocket: unixSocket)
+            clientAddress: clientAddress, unixSocket: unixSocket, hopPort: hopPort)
     }
 
-    func checkUnique(_ document: TOMLDocument, _ peers: [DaemonConfig.Peer]) throws(ConfigError) {
+    /// Names, ids and UDP endpoints are unique (hop ports only with more than one site: a
+    /// one-site file, written before sites existed, never uses them).
+    func checkUnique(_ document: TOMLDocument, _ peers: [DaemonConfig.Peer], wideArea: Bool) throws(ConfigError) {
         let sections = document.sections.filter { $0.name == "daemon" && $0.isArrayElement }
         var names: [String: Int] = [:]
         var ids: [UInt32: Int] = [:]
@@ -203,7 +225,8 @@ private struct ConfigLoader {
                 throw fail(section.entry("id")?.line ?? section.line, "\(table).id", "\(peer.id) is also the id of daemon[\(first + 1)]; expected unique ids")
             }
             ids[peer.id] = index
-            for (port, key) in [(peer.port, "port"), (peer.tokenPort, "token_port")] {
+            let ports = [(peer.port, "port"), (peer.tokenPort, "token_port")] + (wideArea ? [(peer.hopPort, "hop_port")] : [])
+            for (port, key) in ports {
                 let endpoint = "\(peer.address):\(port)"
                 if let first = endpoints[endpoint] {
                     throw fail(section.entry(key)?.line ?? section.line, "\(table).\(key)", "\(endpoint) is already used by daemon[\(first + 1)]; expected each daemon to have its own UDP ports")

@@ -21,11 +21,15 @@ public struct DaemonConfig: Sendable, Equatable {
         public var clientAddress: String
         /// Path of the Unix socket for clients; empty turns it off.
         public var unixSocket: String
+        /// The site the daemon belongs to (its ring's members are that site's daemons).
+        public var site: UInt32
+        /// UDP port of the hop protocol, used while the daemon is its site's representative.
+        public var hopPort: Int
 
         public init(
             name: String, id: UInt32, address: String, port: Int = DaemonConfig.defaultRingPort,
             tokenPort: Int? = nil, clientPort: Int = DaemonConfig.defaultClientPort, clientAddress: String = "127.0.0.1",
-            unixSocket: String? = nil
+            unixSocket: String? = nil, site: UInt32 = 1, hopPort: Int? = nil
         ) {
             self.name = name
             self.id = id
@@ -35,6 +39,37 @@ public struct DaemonConfig: Sendable, Equatable {
             self.clientPort = clientPort
             self.clientAddress = clientAddress
             self.unixSocket = unixSocket ?? DaemonConfig.defaultUnixSocket(clientPort: clientPort)
+            self.site = site
+            self.hopPort = hopPort ?? port + 2
+        }
+    }
+
+    /// A site: daemons on one LAN that run one ring.
+    public struct Site: Sendable, Equatable {
+        public var name: String
+        /// 1-based position in the file unless `id` is set.
+        public var id: UInt32
+        public init(name: String, id: UInt32) {
+            self.name = name
+            self.id = id
+        }
+    }
+
+    /// A wide-area link between two sites, which their representatives run the hop protocol on.
+    public struct WideAreaLink: Sendable, Equatable {
+        /// The two sites' ids, the lower first.
+        public var sites: (UInt32, UInt32)
+        /// Routing cost (routes take the cheapest paths).
+        public var cost: UInt32
+        /// Bytes per second the link may carry in each direction; 0: no limit.
+        public var rate: UInt64
+        public init(sites: (UInt32, UInt32), cost: UInt32 = 1, rate: UInt64 = 0) {
+            self.sites = (min(sites.0, sites.1), max(sites.0, sites.1))
+            self.cost = cost
+            self.rate = rate
+        }
+        public static func == (lhs: WideAreaLink, rhs: WideAreaLink) -> Bool {
+            lhs.sites == rhs.sites && lhs.cost == rhs.cost && lhs.rate == rhs.rate
         }
     }
 
@@ -42,8 +77,12 @@ public struct DaemonConfig: Sendable, Equatable {
     public static let defaultRingPort = 4801
     public static func defaultUnixSocket(clientPort: Int) -> String { "/tmp/chorusd.\(clientPort).sock" }
 
-    /// The site's daemons, in the order of the file.
+    /// Every daemon of every site, in the order of the file.
     public var daemons: [Peer]
+    /// The sites, in the order of the file: one implicit site (`local`, id 1) when the file names none.
+    public var sites: [Site] = [Site(name: "local", id: 1)]
+    /// The wide-area links between sites.
+    public var links: [WideAreaLink] = []
     /// Ring protocol tunables (timeouts, windows, packet and message sizes).
     public var ring: RingOptions
     /// Limits on what one client may ask.
@@ -109,6 +148,9 @@ public struct DaemonConfig: Sendable, Equatable {
 
     public func peer(named name: String) -> Peer? { daemons.first { $0.name == name } }
 
+    /// The daemons of `peer`'s site: the members its ring may have.
+    public func siteDaemons(of peer: Peer) -> [Peer] { daemons.filter { $0.site == peer.site } }
+
     /// Sets the ring datagram size and the packet payload that follows from it.
     public mutating func setDatagramSize(_ size: Int) {
         datagramSize = size
@@ -124,7 +166,8 @@ public struct DaemonConfig: Sendable, Equatable {
         var resolved = self
         var receiveLimit = datagramSize
         if automaticDatagramSize {
-            let peers = daemons.filter { $0.name != name }.compactMap { try? SocketAddress(ipAddress: $0.address, port: $0.port) }
+            let site = peer(named: name).map { siteDaemons(of: $0) } ?? daemons
+            let peers = site.filter { $0.name != name }.compactMap { try? SocketAddress(ipAddress: $0.address, port: $0.port) }
             let sizes = peers.map { address in
                 PathMTU.toward(address).map { min(Self.maxAutomaticDatagramSize, max(576, $0 - PathMTU.headerBytes(for: address))) }
             }

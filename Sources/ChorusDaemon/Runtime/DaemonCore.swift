@@ -61,7 +61,7 @@ final class DaemonCore: @unchecked Sendable {
         // before, taken from the wall clock in microseconds.
         let floor = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
         self.engine = Engine(
-            me: NodeID(peer.id), site: config.daemons.map { NodeID($0.id) }, ringOptions: config.ring,
+            me: NodeID(peer.id), site: config.siteDaemons(of: peer).map { NodeID($0.id) }, ringOptions: config.ring,
             groupLimits: config.groupLimits, ringSeqFloor: floor)
         self.stopped = eventLoop.makePromise()
         actions.reserveCapacity(256)
@@ -81,7 +81,7 @@ final class DaemonCore: @unchecked Sendable {
         housekeeping = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) {
             [self] _ in self.checkSlowReceivers()
         }
-        logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.daemons.count) daemons configured")
+        logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.siteDaemons(of: peer).count) daemons in its site")
     }
 
     /// Whether the daemon is serving (not yet stopping).
