@@ -112,7 +112,8 @@ import Testing
         simulation.run(until: healAt + 2 * Self.second)
         for end in 0..<2 {
             let up = simulation.events[end].last { $0.1 == .up }
-            #expect(up != nil && up!.0 > healAt && up!.0 - healAt <= 200 * Self.millisecond, "end \(end)")
+            // The first hello after the heal, then one round trip.
+            #expect(up != nil && up!.0 > healAt && up!.0 - healAt <= 160 * Self.millisecond, "end \(end)")
         }
         Self.expectEveryPayloadOnce(simulation, from: 0, "after the heal")
     }

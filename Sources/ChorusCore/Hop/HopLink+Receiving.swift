@@ -36,11 +36,12 @@ extension HopLink {
                 let elapsed = now - header.echo
                 if elapsed > held { roundTrip.add(elapsed - held) }
             }
-            if !isUp {
-                isUp = true
-                actions.append(.up)
-            }
             acknowledge(upTo: header.ack, now: now)
+        }
+        let cameUp = knowsUs && !isUp
+        if cameUp {
+            isUp = true
+            actions.append(.up)
         }
 
         switch packet.body {
@@ -58,6 +59,8 @@ extension HopLink {
             if !knowsUs { sendControl(now: now, missing: [], into: &actions) }
         }
         pump(now: now, into: &actions)
+        // Just up: the peer learns at once that this end hears it (it may still be down there).
+        if cameUp, lastSentAt != now { sendControl(now: now, missing: [], into: &actions) }
     }
 
     /// An honest peer acknowledges and reports missing only seqs this end has sent.
