@@ -22,6 +22,8 @@ public enum WireLimits {
     public static let maxHopPayload = 65_507 - HopPacketCodec.dataOverhead
     /// Missing-seq ranges in one hop control packet.
     public static let maxHopMissingRanges = 128
+    /// Sites of the wide area, and so links in one site's link-state report.
+    public static let maxSites = 1024
 
     /// Whether `name` can travel as a group name: non-empty and at most `maxGroupNameLength` UTF-8 bytes.
     @inlinable

@@ -78,3 +78,45 @@ import Testing
         }
     }
 }
+
+/// The messages inside hop data packets.
+@Suite struct HopMessageCodecTests {
+    static let report = LinkStateReport(
+        site: SiteID(3), version: 0x0102_0304_0506_0708,
+        links: [SiteLinkState(neighbour: SiteID(1), cost: 30), SiteLinkState(neighbour: SiteID(9), cost: 1)])
+
+    @Test func linkStateRoundTrips() throws {
+        for report in [Self.report, LinkStateReport(site: SiteID(1), version: 0, links: [])] {
+            let bytes = HopMessageCodec.encode(.linkState(report))
+            #expect(bytes.readableBytes == HopMessageCodec.encodedSize(.linkState(report)))
+            #expect(try HopMessageCodec.decode(bytes) == .linkState(report))
+        }
+        let bytes = HopMessageCodec.encode(.linkState(Self.report))
+        #expect(Array(bytes.readableBytesView.prefix(15)) == [1, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0, 2])
+    }
+
+    /// Truncations, a count larger than the bytes (or the limit), unknown kinds, trailing bytes,
+    /// and reports no honest representative writes: each refused with an error, never a trap.
+    @Test func malformedMessagesAreRefused() {
+        let good = HopMessageCodec.encode(.linkState(Self.report))
+        for length in 0..<good.readableBytes {
+            #expect(throws: WireError.self) { try HopMessageCodec.decode(good.getSlice(at: 0, length: length)!) }
+        }
+        var trailing = good
+        trailing.writeInteger(UInt8(0))
+        #expect(throws: WireError.trailingBytes(field: "hop message", count: 1)) { try HopMessageCodec.decode(trailing) }
+        var kind = good
+        kind.setInteger(UInt8(9), at: 0)
+        #expect(throws: WireError.unknownType(9)) { try HopMessageCodec.decode(kind) }
+        var huge = good
+        huge.setInteger(UInt16.max, at: 13)
+        #expect(throws: WireError.self) { try HopMessageCodec.decode(huge) }
+        for links in [
+            [SiteLinkState(neighbour: SiteID(3), cost: 1)],
+            [SiteLinkState(neighbour: SiteID(2), cost: 1), SiteLinkState(neighbour: SiteID(2), cost: 1)],
+            [SiteLinkState(neighbour: SiteID(2), cost: 0)],
+        ] {
+            #expect(throws: WireError.self) { try HopMessageCodec.validate(.linkState(LinkStateReport(site: SiteID(3), version: 1, links: links))) }
+        }
+    }
+}

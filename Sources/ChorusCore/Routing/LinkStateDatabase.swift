@@ -1,31 +1,5 @@
 import ChorusWire
 
-/// One site's report of its links: which neighbours its representative hears (the hop link is
-/// up) and at what configured cost. A later report of the same site has a higher `version`
-/// (representatives number them from their clock, like ring seqs, so a new representative's
-/// reports supersede its predecessor's).
-public struct LinkStateReport: Sendable, Equatable {
-    public var site: SiteID
-    public var version: UInt64
-    /// The up links, by neighbour, ascending, without duplicates.
-    public var links: [SiteLinkState]
-
-    public init(site: SiteID, version: UInt64, links: [SiteLinkState]) {
-        self.site = site
-        self.version = version
-        self.links = links
-    }
-}
-
-public struct SiteLinkState: Sendable, Equatable {
-    public var neighbour: SiteID
-    public var cost: UInt32
-    public init(neighbour: SiteID, cost: UInt32) {
-        self.neighbour = neighbour
-        self.cost = cost
-    }
-}
-
 /// The newest link-state report of every configured site, as flooded between representatives.
 /// Each representative that holds the same reports builds the same `SiteTopology`, so the same
 /// routing trees.
@@ -73,13 +47,9 @@ public struct LinkStateDatabase: Sendable, Equatable {
         return SiteTopology(sites: sites, links: links)
     }
 
+    /// What the codec demands (neighbours ascending, not the site itself, costs at least 1), and
+    /// only configured sites.
     func isWellFormed(_ report: LinkStateReport) -> Bool {
-        var previous: SiteID?
-        for link in report.links {
-            guard sites.contains(link.neighbour), link.neighbour != report.site, previous.map({ $0 < link.neighbour }) ?? true
-            else { return false }
-            previous = link.neighbour
-        }
-        return true
+        (try? HopMessageCodec.validate(.linkState(report))) != nil && report.links.allSatisfy { sites.contains($0.neighbour) }
     }
 }
