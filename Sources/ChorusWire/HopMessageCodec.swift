@@ -6,12 +6,14 @@ import NIOCore
 public enum HopMessageCodec {
     enum Kind: UInt8 {
         case linkState = 1
+        case routed = 2
     }
 
     /// Exactly how many bytes `encode` writes for `message`.
     public static func encodedSize(_ message: HopMessage) -> Int {
         switch message {
         case .linkState(let report): 1 + 4 + 8 + 2 + 8 * report.links.count
+        case .routed(let routed): 1 + 4 + 8 + 2 + 4 * routed.interested.count + routed.body.readableBytes
         }
     }
 
@@ -29,6 +31,13 @@ public enum HopMessageCodec {
                 buffer.writeInteger(link.neighbour.rawValue)
                 buffer.writeInteger(link.cost)
             }
+        case .routed(let routed):
+            buffer.writeInteger(Kind.routed.rawValue)
+            buffer.writeInteger(routed.origin.rawValue)
+            buffer.writeInteger(routed.seq)
+            buffer.writeInteger(UInt16(routed.interested.count))
+            for site in routed.interested { buffer.writeInteger(site.rawValue) }
+            buffer.writeImmutableBuffer(routed.body)
         }
     }
 
@@ -57,6 +66,15 @@ public enum HopMessageCodec {
                 links.append(SiteLinkState(neighbour: neighbour, cost: cost))
             }
             message = .linkState(LinkStateReport(site: site, version: version, links: links))
+        case .routed:
+            let origin = SiteID(try reader.read(UInt32.self, "routed.origin"))
+            let seq = try reader.read(UInt64.self, "routed.seq")
+            let count = try reader.readCount(UInt16.self, "routed.interested", limit: WireLimits.maxSites, minimumEntrySize: 4)
+            var interested: [SiteID] = []
+            interested.reserveCapacity(count)
+            for _ in 0..<count { interested.append(SiteID(try reader.read(UInt32.self, "routed.interested"))) }
+            let body = try reader.readSlice(reader.remaining, "routed.body")
+            message = .routed(RoutedMessage(origin: origin, seq: seq, interested: interested, body: body))
         }
         try reader.expectEnd("hop message")
         try validate(message)
@@ -64,7 +82,8 @@ public enum HopMessageCodec {
     }
 
     /// Link state: neighbours strictly ascending, none the reporting site itself, at most
-    /// `WireLimits.maxSites`, costs at least 1.
+    /// `WireLimits.maxSites`, costs at least 1. Routed: `seq >= 1`; interested sites strictly
+    /// ascending, at most `WireLimits.maxSites`.
     public static func validate(_ message: HopMessage) throws(WireError) {
         switch message {
         case .linkState(let report):
@@ -81,6 +100,18 @@ public enum HopMessageCodec {
                 }
                 guard link.cost >= 1 else { throw .invalidField("linkState.cost", reason: "0 to \(link.neighbour)") }
                 previous = link.neighbour
+            }
+        case .routed(let routed):
+            guard routed.interested.count <= WireLimits.maxSites else {
+                throw .tooMany("routed.interested", count: routed.interested.count, limit: WireLimits.maxSites)
+            }
+            guard routed.seq >= 1 else { throw .invalidField("routed.seq", reason: "seqs start at 1") }
+            var previous: SiteID?
+            for site in routed.interested {
+                if let previous, !(previous < site) {
+                    throw .invalidField("routed.interested", reason: "not ascending without duplicates (\(previous) then \(site))")
+                }
+                previous = site
             }
         }
     }

@@ -1,10 +1,32 @@
-/// What travels inside hop data packets between representatives (`HopPacket.Body.data`): for
-/// now the link-state reports routing floods; ordered messages, stand-ins and heartbeats follow.
+import NIOCore
+
+/// What travels inside hop data packets between representatives (`HopPacket.Body.data`): the
+/// link-state reports routing floods, and messages routed along the source site's tree.
 ///
 /// Layout: `kind u8 | body`, integers big endian. Link state (kind 1): `site u32 | version u64 |
-/// count u16 | (neighbour u32, cost u32) * count`.
+/// count u16 | (neighbour u32, cost u32) * count`. Routed (kind 2): `origin u32 | seq u64 |
+/// count u16 | interested site u32 * count | body` (the rest).
 public enum HopMessage: Sendable, Equatable {
     case linkState(LinkStateReport)
+    case routed(RoutedMessage)
+}
+
+/// A message from one site to the others, forwarded hop by hop along the tree rooted at its
+/// origin. `seq` numbers the origin's routed messages (per origin representative incarnation),
+/// so a site that gets one twice (routes change while it travels) can tell.
+public struct RoutedMessage: Sendable, Equatable {
+    public var origin: SiteID
+    public var seq: UInt64
+    /// The sites that need the body (they have members in its groups), ascending; empty: all.
+    public var interested: [SiteID]
+    public var body: ByteBuffer
+
+    public init(origin: SiteID, seq: UInt64, interested: [SiteID] = [], body: ByteBuffer) {
+        self.origin = origin
+        self.seq = seq
+        self.interested = interested
+        self.body = body
+    }
 }
 
 /// One site's report of its links: which neighbours its representative hears (the hop link is

@@ -113,6 +113,16 @@ import Testing
         }
         #expect(database.refused == 4)
         #expect(database.reports[Self.s(1)]?.version == 6)
+        // Two different reports of one version: whichever comes first, every database keeps the same.
+        let a = LinkStateReport(site: Self.s(3), version: 9, links: [SiteLinkState(neighbour: Self.s(1), cost: 1)])
+        let b = LinkStateReport(site: Self.s(3), version: 9, links: [SiteLinkState(neighbour: Self.s(2), cost: 1)])
+        var first = database
+        var second = database
+        _ = first.accept(a)
+        _ = first.accept(b)
+        _ = second.accept(b)
+        _ = second.accept(a)
+        #expect(first.reports[Self.s(3)] == second.reports[Self.s(3)])
     }
 }
 

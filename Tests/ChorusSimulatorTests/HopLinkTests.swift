@@ -29,6 +29,7 @@ import Testing
         #expect(missing.isEmpty, "\(what): \(missing.count) of \(simulation.offeredAt[end].count) never arrived")
         #expect(simulation.duplicateArrivals[end] == 0, "\(what): duplicates")
         #expect(simulation.decodeErrors == 0)
+        #expect(simulation.sameInstantDeadlines == 0, "\(what): a tick left its deadline due")
     }
 
     @Test func theLinkComesUpAndMeasuresTheRoundTrip() {
@@ -128,7 +129,8 @@ import Testing
         #expect(simulation.ends[0].unacknowledged == 5)
         simulation.channels[0].isCut = false
         simulation.restart(1, incarnation: 2)
-        simulation.run(until: simulation.now + 500 * Self.millisecond)
+        // Taken once the former incarnation has been silent for the dead interval (0.8 s).
+        simulation.run(until: simulation.now + 1500 * Self.millisecond)
         let restarts = simulation.events[0].compactMap { event -> [ByteBuffer]? in
             if case .peerRestarted(let payloads) = event.1 { payloads } else { nil }
         }
@@ -140,9 +142,9 @@ import Testing
         #expect((5..<25).allSatisfy { simulation.arrivedAt[0][UInt64($0)] != nil })
     }
 
-    /// Packets no honest peer sends: for another link, for a former incarnation, acknowledging or
-    /// reporting missing what was never sent, or far beyond the window. Each is refused and
-    /// counted, and the link goes on.
+    /// Packets no honest peer sends: for another link, for a former incarnation, acknowledging
+    /// what was never sent, or far beyond the window: each is refused and counted. A report of
+    /// missing seqs never sent is clipped to what was sent. The link goes on.
     @Test func implausiblePacketsAreRefusedAndCounted() {
         var simulation = Self.simulation(delay: 25 * Self.millisecond)
         simulation.offer(from: 0, count: 10, size: 100, every: Self.millisecond, startingAt: simulation.now)
@@ -162,7 +164,9 @@ import Testing
         ]
         for packet in refused { simulation.inject(packet, to: 0) }
         let counters = simulation.ends[0].counters
-        #expect(counters.implausible == 2 && counters.foreign == 1 && counters.stale == 1, "\(counters)")
+        // The ack above what was sent is refused; missing seqs above it are clipped (no resend).
+        #expect(counters.implausible == 1 && counters.foreign == 1 && counters.stale == 1, "\(counters)")
+        #expect(counters.retransmissions == 0)
         // Data far beyond the window: refused at the receiving end.
         let far = HopPacket(header: header, body: .data(seq: 1 << 40, payload: ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8])))
         simulation.inject(far, to: 0)
@@ -182,5 +186,53 @@ import Testing
             return simulation.arrivedAt[0]
         }
         #expect(run() == run())
+    }
+
+    /// Cut one way only: the end that no longer hears its peer goes down after the dead interval;
+    /// the other still hears hellos, but they say the peer has not heard it lately, so it goes
+    /// down too (within the dead interval plus three hellos), and both come back on the heal.
+    @Test func aOneWayCutTakesBothEndsDown() {
+        var simulation = Self.simulation(delay: 25 * Self.millisecond)
+        let cutAt = simulation.now
+        simulation.channels[0].isCut = true  // end 0's packets are lost; end 1's still arrive
+        simulation.run(until: cutAt + 2 * Self.second)
+        for end in 0..<2 {
+            let down = simulation.events[end].first { $0.1 == .down }
+            #expect(down != nil && down!.0 - cutAt <= 1_200 * Self.millisecond, "end \(end) down at \(String(describing: down?.0))")
+        }
+        simulation.channels[0].isCut = false
+        simulation.run(until: simulation.now + Self.second)
+        #expect(simulation.ends[0].isUp && simulation.ends[1].isUp)
+    }
+
+    /// A packet claiming a new incarnation of the peer while the link works (a forgery, or the
+    /// former incarnation's packets reordered) does not reset it; the link goes on.
+    @Test func aNewIncarnationDoesNotResetAWorkingLink() {
+        var simulation = Self.simulation(delay: 25 * Self.millisecond)
+        let forged = HopPacket(
+            header: HopHeader(from: SiteID(2), to: SiteID(1), senderIncarnation: .max, receiverIncarnation: 0, sentAt: 1),
+            body: .control(HopControl(highestSent: 0)))
+        simulation.inject(forged, to: 0)
+        #expect(simulation.ends[0].counters.stale == 1 && simulation.ends[0].counters.peerRestarts == 0)
+        let start = simulation.now
+        simulation.offer(from: 0, count: 50, size: 100, every: Self.millisecond, startingAt: start)
+        simulation.run(until: start + Self.second)
+        Self.expectEveryPayloadOnce(simulation, from: 0, "after the forged incarnation")
+        #expect(simulation.events[0].allSatisfy { $0.1 != .down })
+    }
+
+    /// A link far faster than anything real (1 Tbit/s) survives a long outage: the bucket's
+    /// refill cannot overflow.
+    @Test func aVeryFastBucketSurvivesALongOutage() {
+        var simulation = Self.simulation(delay: 5 * Self.millisecond, rate: 125_000_000_000)
+        simulation.channels[0].isCut = true
+        simulation.channels[1].isCut = true
+        simulation.run(until: simulation.now + 15 * Self.second)
+        simulation.channels[0].isCut = false
+        simulation.channels[1].isCut = false
+        let start = simulation.now
+        simulation.offer(from: 0, count: 100, size: 1000, every: 100_000, startingAt: start)
+        simulation.run(until: start + 2 * Self.second)
+        Self.expectEveryPayloadOnce(simulation, from: 0, "after the outage")
     }
 }

@@ -95,6 +95,20 @@ import Testing
         #expect(Array(bytes.readableBytesView.prefix(15)) == [1, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0, 2])
     }
 
+    @Test func routedMessagesRoundTrip() throws {
+        let routed = RoutedMessage(origin: SiteID(2), seq: 77, interested: [SiteID(1), SiteID(5)], body: ByteBuffer(bytes: [9, 8, 7]))
+        let bytes = HopMessageCodec.encode(.routed(routed))
+        #expect(bytes.readableBytes == HopMessageCodec.encodedSize(.routed(routed)))
+        #expect(try HopMessageCodec.decode(bytes) == .routed(routed))
+        #expect(Array(bytes.readableBytesView) == [2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 77, 0, 2, 0, 0, 0, 1, 0, 0, 0, 5, 9, 8, 7])
+        for bad in [
+            RoutedMessage(origin: SiteID(2), seq: 0, body: ByteBuffer()),
+            RoutedMessage(origin: SiteID(2), seq: 1, interested: [SiteID(5), SiteID(1)], body: ByteBuffer()),
+        ] {
+            #expect(throws: WireError.self) { try HopMessageCodec.validate(.routed(bad)) }
+        }
+    }
+
     /// Truncations, a count larger than the bytes (or the limit), unknown kinds, trailing bytes,
     /// and reports no honest representative writes: each refused with an error, never a trap.
     @Test func malformedMessagesAreRefused() {

@@ -10,17 +10,23 @@ extension HopLink {
             counters.foreign += 1
             return
         }
-        // Addressed to a former incarnation of this end, or sent by a former one of the peer.
-        guard header.receiverIncarnation == 0 || header.receiverIncarnation == incarnation,
-            header.senderIncarnation >= peerIncarnation
-        else {
+        // Addressed to a former incarnation of this end.
+        guard header.receiverIncarnation == 0 || header.receiverIncarnation == incarnation else {
             counters.stale += 1
             return
         }
-        if header.senderIncarnation > peerIncarnation { peerStarted(header.senderIncarnation, into: &actions) }
-        // Only a packet that names this end's incarnation shows the peer hears us: it alone keeps
-        // the link up (a peer heard one way only is not a link), and its ack counts.
+        if header.senderIncarnation != peerIncarnation {
+            guard acceptsIncarnation(header.senderIncarnation, now: now) else {
+                counters.stale += 1
+                return
+            }
+            peerStarted(header.senderIncarnation, into: &actions)
+        }
+        // Only a packet that names this end's incarnation, and says the peer heard from this end
+        // within the dead interval, shows the link works both ways: it alone keeps the link up
+        // (a peer heard one way only is not a link), and its ack counts.
         let knowsUs = header.receiverIncarnation == incarnation
+        let hearsUs = knowsUs && header.echo != 0 && UInt64(header.echoDelay) * 1000 < freshEcho
         if knowsUs, !isPlausible(packet) {
             counters.implausible += 1
             return
@@ -29,16 +35,16 @@ extension HopLink {
             peerSentAt = header.sentAt
             peerSentAtHeard = now
         }
-        if knowsUs {
+        if knowsUs { acknowledge(upTo: header.ack, now: now) }
+        if hearsUs {
             lastHeard = now
-            if header.echo != 0, header.echo <= now {
+            if header.echo <= now {
                 let held = UInt64(header.echoDelay) * 1000
                 let elapsed = now - header.echo
                 if elapsed > held { roundTrip.add(elapsed - held) }
             }
-            acknowledge(upTo: header.ack, now: now)
         }
-        let cameUp = knowsUs && !isUp
+        let cameUp = hearsUs && !isUp
         if cameUp {
             isUp = true
             actions.append(.up)
@@ -63,14 +69,27 @@ extension HopLink {
         if cameUp, lastSentAt != now { sendControl(now: now, missing: [], into: &actions) }
     }
 
-    /// An honest peer acknowledges and reports missing only seqs this end has sent.
+    /// An honest peer acknowledges only seqs this end has sent. (Missing ranges above them are
+    /// clipped, not refused: a forged packet can make an honest receiver ask for seqs never sent,
+    /// and refusing its reports would drop its real ones and its acks with them.)
     func isPlausible(_ packet: HopPacket) -> Bool {
-        let highestSent = nextSeq - 1
-        guard packet.header.ack <= highestSent else { return false }
-        if case .control(let control) = packet.body, let last = control.missing.last {
-            return last.upperBound <= highestSent
-        }
-        return true
+        packet.header.ack <= nextSeq - 1
+    }
+
+    /// How recently the peer must have heard this end for its packet to show the link works both
+    /// ways: this end sends at least every hello interval, so an honest peer that hears it has
+    /// heard it within one (three allow for two lost hellos), at most the dead interval.
+    var freshEcho: Duration64 { min(options.deadInterval, 3 * options.helloInterval) }
+
+    /// Whether a packet from another incarnation of the peer starts it afresh here. The first one
+    /// always does. Otherwise only while the link is down (the former incarnation fell silent),
+    /// so a single forged packet cannot reset a working link: a higher incarnation at once (a
+    /// restart), a lower one after two dead intervals of silence (a restart whose clock stepped
+    /// back; sooner, it may be the former incarnation's packets still on their way).
+    func acceptsIncarnation(_ other: UInt64, now: Instant) -> Bool {
+        if peerIncarnation == 0 { return true }
+        guard !isUp else { return false }
+        return other > peerIncarnation || now >= lastHeard + 2 * options.deadInterval
     }
 
     mutating func receiveData(seq: UInt64, payload: ByteBuffer, now: Instant, into actions: inout [HopLinkAction]) {
@@ -91,7 +110,8 @@ extension HopLink {
 
     /// The peer started (or restarted, with a new incarnation): its stream and what it received
     /// of ours start afresh. Payloads its former incarnation did not acknowledge go back to the
-    /// caller; those still queued go to the new one.
+    /// caller (it may have received some whose acknowledgement was lost); those still queued go
+    /// to the new one.
     mutating func peerStarted(_ newIncarnation: UInt64, into actions: inout [HopLinkAction]) {
         let restarted = peerIncarnation != 0
         peerIncarnation = newIncarnation

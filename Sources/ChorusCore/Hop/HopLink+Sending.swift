@@ -14,13 +14,12 @@ extension HopLink {
                 let index = Int(seq - firstInFlight)
                 guard inFlight[index].queuedForResend else { continue }
                 inFlight[index].queuedForResend = false
-                inFlight[index].resent = true
                 inFlight[index].lastSentAt = now
                 counters.retransmissions += 1
                 sendData(seq: seq, payload: inFlight[index].payload, now: now, into: &actions)
             } else if !queue.isEmpty, inFlight.count < options.window {
                 let payload = queue.removeFirst()
-                queuedBytes -= payload.readableBytes
+                queuedBytes -= max(64, payload.readableBytes)
                 if inFlight.isEmpty {
                     progressAt = now
                     backoff = 0
@@ -104,15 +103,16 @@ extension HopLink {
         if inFlight.isEmpty { probeAt = nil }
     }
 
-    /// The peer reports `missing` (within what was sent, checked by the caller): each still
+    /// The peer reports `missing` (clipped to what was sent): each still
     /// unacknowledged and not sent in the last half round trip goes again (a report that crossed
     /// the resend must not double it).
     mutating func resendMissing(_ missing: [ClosedRange<UInt64>], now: Instant) {
         let recent = roundTrip.smoothed / 2
         for range in missing {
             let lower = max(range.lowerBound, firstInFlight)
-            guard lower <= range.upperBound else { continue }
-            for seq in lower...range.upperBound {
+            let upper = min(range.upperBound, nextSeq - 1)
+            guard lower <= upper else { continue }
+            for seq in lower...upper {
                 let index = Int(seq - firstInFlight)
                 guard !inFlight[index].queuedForResend, now >= inFlight[index].lastSentAt + recent else { continue }
                 inFlight[index].queuedForResend = true

@@ -64,12 +64,15 @@ public struct HopLink: Sendable {
     struct InFlight: Sendable {
         var payload: ByteBuffer
         var lastSentAt: Instant
-        var resent = false
         var queuedForResend = false
     }
 
     public init(local: SiteID, peer: SiteID, incarnation: UInt64, options: HopLinkOptions = HopLinkOptions(), now: Instant) {
         precondition(local != peer && incarnation != 0 && options.window >= 1)
+        // Zero intervals would make a tick leave its own deadline due.
+        precondition(
+            options.helloInterval > 0 && options.deadInterval > options.helloInterval && options.ackDelay > 0
+                && options.nackDelay > 0 && options.minRetransmitTimeout > 0, "hop link intervals must be positive")
         self.local = local
         self.peer = peer
         self.incarnation = incarnation
@@ -94,14 +97,15 @@ public struct HopLink: Sendable {
     /// already waiting (the caller should slow down) or the payload is too large.
     @discardableResult
     public mutating func send(_ payload: ByteBuffer, now: Instant, into actions: inout [HopLinkAction]) -> Bool {
-        guard payload.readableBytes <= WireLimits.maxHopPayload,
-            queuedBytes == 0 || queuedBytes + payload.readableBytes <= options.maxQueuedBytes
+        // Each payload counts at least 64 bytes, so empty ones cannot queue without bound.
+        let size = max(64, payload.readableBytes)
+        guard payload.readableBytes <= WireLimits.maxHopPayload, queuedBytes == 0 || queuedBytes + size <= options.maxQueuedBytes
         else {
             counters.refusedPayloads += 1
             return false
         }
         queue.append(payload)
-        queuedBytes += payload.readableBytes
+        queuedBytes += size
         pump(now: now, into: &actions)
         return true
     }
@@ -161,8 +165,9 @@ public enum HopLinkAction: Sendable, Equatable {
     case up
     /// Nothing came from the peer for `deadInterval`.
     case down
-    /// The peer started afresh (a new incarnation): it never got these payloads sent to its
-    /// former incarnation and not acknowledged; numbering starts again from 1.
+    /// The peer started afresh (a new incarnation): these payloads went to its former
+    /// incarnation and were not acknowledged (some may have arrived, their acknowledgement lost);
+    /// numbering starts again from 1.
     case peerRestarted(unacknowledged: [ByteBuffer])
 }
 

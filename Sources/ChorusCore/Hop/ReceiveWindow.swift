@@ -16,10 +16,21 @@ struct ReceiveWindow: Sendable {
     /// The earliest time a missing seq may be due for a NACK (`Instant.max`: none).
     private(set) var nextAsk: Instant = .max
     /// The longest a packet overtaken on the way was missing before it came by itself, over the
-    /// last one to two seconds (the longest of this second and of the one before). A gap is
-    /// reported only once it is older than this, with an eighth to spare (and `nackDelay`), so
-    /// reordering alone does not make the sender resend.
-    var reorderWait: Duration64 { let longest = max(reorder.current, reorder.previous); return longest + longest / 8 }
+    /// last one to two seconds (the longest of this second and of the one before; older
+    /// samples no longer count). A gap is reported only once it is older than this, with an
+    /// eighth to spare (and `nackDelay`), so reordering alone does not make the sender resend.
+    /// (A packet repaired by the retransmission timer before its report was due counts too.)
+    func reorderWait(now: Instant) -> Duration64 {
+        let longest: Duration64
+        if now >= reorder.since + 2_000_000_000 {
+            longest = 0
+        } else if now >= reorder.since + 1_000_000_000 {
+            longest = reorder.current
+        } else {
+            longest = max(reorder.current, reorder.previous)
+        }
+        return longest + longest / 8
+    }
     private var reorder = (current: Duration64(0), previous: Duration64(0), since: Instant(0))
 
     init(capacity: Int) {
@@ -72,7 +83,7 @@ struct ReceiveWindow: Sendable {
         }
         missingSince[slot(seq)] = now
         askedAt[slot(seq)] = 0
-        if seq - highest > 1 || !arriving { nextAsk = min(nextAsk, now + max(nackDelay, reorderWait)) }
+        if seq - highest > 1 || !arriving { nextAsk = min(nextAsk, now + max(nackDelay, reorderWait(now: now))) }
         highest = seq
     }
 
@@ -81,11 +92,12 @@ struct ReceiveWindow: Sendable {
     mutating func due(now: Instant, nackDelay: Duration64, retry: Duration64, limit: Int) -> [ClosedRange<UInt64>] {
         var ranges: [ClosedRange<UInt64>] = []
         var next: Instant = .max
+        let wait = max(nackDelay, reorderWait(now: now))
         var seq = upTo + 1
         while seq <= highest {
             let index = slot(seq)
             if !arrived[index] {
-                let dueAt = askedAt[index] == 0 ? missingSince[index] + max(nackDelay, reorderWait) : askedAt[index] + retry
+                let dueAt = askedAt[index] == 0 ? missingSince[index] + wait : askedAt[index] + retry
                 if dueAt <= now, ranges.count < limit || ranges.last?.upperBound == seq - 1 {
                     askedAt[index] = now
                     next = min(next, now + retry)

@@ -16,19 +16,20 @@ struct TokenBucket: Sendable {
     }
 
     /// Adds what `rate` earned since the last refill, up to `burst`. Keeps the fraction of a byte
-    /// not yet earned (the clock advances only by the time the whole bytes took).
+    /// not yet earned (the clock advances only by the time the whole bytes took). Never
+    /// overflows: the elapsed time counts at most 10 s, and the sum is compared, not formed.
     mutating func refill(now: Instant) {
         guard rate > 0, now > updatedAt else { return }
         let elapsed = min(now - updatedAt, 10_000_000_000)
-        let earned = elapsed.multipliedFullWidth(by: rate)
-        let bytes = Int64(clamping: rate == 0 ? 0 : (earned.high == 0 ? earned.low / 1_000_000_000 : UInt64.max))
-        guard bytes > 0 else { return }
-        if tokens + bytes >= burst {
+        let earned = UInt64(1_000_000_000).dividingFullWidth(elapsed.multipliedFullWidth(by: rate)).quotient
+        guard earned > 0 else { return }
+        let room = UInt64(burst - min(tokens, burst))  // tokens may be negative: room can exceed burst
+        if earned >= room {
             tokens = burst
             updatedAt = now
         } else {
-            tokens += bytes
-            updatedAt += UInt64(bytes) * 1_000_000_000 / rate
+            tokens += Int64(earned)
+            updatedAt += rate.dividingFullWidth(earned.multipliedFullWidth(by: 1_000_000_000)).quotient
         }
     }
 

@@ -22,7 +22,7 @@ public struct LinkStateDatabase: Sendable, Equatable {
             refused += 1
             return false
         }
-        if let held = reports[report.site], held.version >= report.version { return false }
+        if let held = reports[report.site], !Self.supersedes(report, held) { return false }
         reports[report.site] = report
         return true
     }
@@ -45,6 +45,14 @@ public struct LinkStateDatabase: Sendable, Equatable {
             }
         }
         return SiteTopology(sites: sites, links: links)
+    }
+
+    /// Newer version first; two different reports of one version (which no honest pair of
+    /// representatives writes) are ordered by their links, so every representative keeps the same.
+    static func supersedes(_ new: LinkStateReport, _ held: LinkStateReport) -> Bool {
+        if new.version != held.version { return new.version > held.version }
+        let key = { (report: LinkStateReport) in Array(report.links.map { [UInt64($0.neighbour.rawValue), UInt64($0.cost)] }.joined()) }
+        return key(held).lexicographicallyPrecedes(key(new))
     }
 
     /// What the codec demands (neighbours ascending, not the site itself, costs at least 1), and
