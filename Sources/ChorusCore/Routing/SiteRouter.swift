@@ -1,0 +1,225 @@
+import ChorusWire
+import NIOCore
+
+/// One site's representative in the wide area, as a sans-IO state machine: a hop link to each
+/// configured neighbour site, link state flooded between representatives, and messages routed
+/// along the shortest-path tree of their origin site (pruned to the sites that need them).
+///
+/// - Link state: the router reports which of its links are up (`LinkStateReport`, a new
+///   version on every change) and floods every report it takes to its other up neighbours; a
+///   neighbour whose link comes up gets the whole database. Every router with the same reports
+///   builds the same topology and trees.
+/// - Routing: `originate` sends a message to the children of this site in its own tree; a
+///   router that receives one delivers it (when its site is interested, or every site is) and
+///   forwards it to its children in the origin's tree whose subtrees hold an interested site.
+///   A message seen before (routes changed while it travelled) is dropped.
+/// - Losses are repaired on each link (`HopLink`); a message on a link that goes down, or
+///   held for a neighbour that restarted, is lost here: end-to-end repair belongs to the
+///   order layer above (issue 10, not built yet).
+public struct SiteRouter: Sendable {
+    public let site: SiteID
+    public private(set) var links: [SiteID: HopLink] = [:]
+    public private(set) var database: LinkStateDatabase
+    public private(set) var counters = SiteRouterCounters()
+    let costs: [SiteID: UInt32]
+    var trees: [SiteID: RoutingTree] = [:]
+    var reportVersion: UInt64
+    var nextSeq: UInt64
+    var seen: [SiteID: RecentSeqs] = [:]
+
+    /// `incarnation`: this representative's, never 0, larger after every restart (from the
+    /// clock); it also starts its link-state versions and routed seqs, so a restarted router's
+    /// reports and messages are newer than its predecessor's.
+    public init(
+        site: SiteID, sites: [SiteID], neighbours: [(site: SiteID, cost: UInt32, rate: UInt64)], incarnation: UInt64,
+        options: HopLinkOptions = HopLinkOptions(), now: Instant
+    ) {
+        self.site = site
+        database = LinkStateDatabase(sites: sites)
+        var costs: [SiteID: UInt32] = [:]
+        for neighbour in neighbours where neighbour.site != site {
+            var linkOptions = options
+            linkOptions.rate = neighbour.rate
+            links[neighbour.site] = HopLink(local: site, peer: neighbour.site, incarnation: incarnation, options: linkOptions, now: now)
+            costs[neighbour.site] = max(1, neighbour.cost)
+        }
+        self.costs = costs
+        reportVersion = incarnation
+        nextSeq = incarnation
+    }
+
+    /// The topology this router routes by.
+    public var topology: SiteTopology { database.topology }
+
+    /// Says hello on every link and reports this site's (so far empty) link state.
+    public mutating func start(now: Instant, into actions: inout [SiteRouterAction]) {
+        for neighbour in links.keys.sorted() {
+            drive(neighbour, now: now, into: &actions) { link, linkActions in link.start(now: now, into: &linkActions) }
+        }
+        reportLinks(now: now, into: &actions)
+    }
+
+    /// Handles a hop packet from the network.
+    public mutating func receive(_ packet: HopPacket, now: Instant, into actions: inout [SiteRouterAction]) {
+        guard packet.header.to == site, links[packet.header.from] != nil else {
+            counters.foreign += 1
+            return
+        }
+        drive(packet.header.from, now: now, into: &actions) { link, linkActions in
+            link.receive(packet, now: now, into: &linkActions)
+        }
+    }
+
+    /// Runs every link's timers that are due.
+    public mutating func tick(now: Instant, into actions: inout [SiteRouterAction]) {
+        for neighbour in links.keys.sorted() where links[neighbour]!.nextDeadline <= now {
+            drive(neighbour, now: now, into: &actions) { link, linkActions in link.tick(now: now, into: &linkActions) }
+        }
+    }
+
+    /// When `tick` should run next.
+    public var nextDeadline: Instant { links.values.map(\.nextDeadline).min() ?? .max }
+
+    /// Sends `body` from this site to the sites in `interested` (every site if empty), along this
+    /// site's tree. Returns the message's seq.
+    @discardableResult
+    public mutating func originate(
+        _ body: ByteBuffer, interested: [SiteID] = [], now: Instant, into actions: inout [SiteRouterAction]
+    ) -> UInt64 {
+        let message = RoutedMessage(origin: site, seq: nextSeq, interested: Array(Set(interested)).sorted(), body: body)
+        nextSeq += 1
+        counters.originated += 1
+        forward(message, now: now, into: &actions)
+        return message.seq
+    }
+
+    // MARK: Internals
+
+    /// Runs `body` on the link to `neighbour` and handles what it asks for.
+    mutating func drive(
+        _ neighbour: SiteID, now: Instant, into actions: inout [SiteRouterAction],
+        _ body: (inout HopLink, inout [HopLinkAction]) -> Void
+    ) {
+        var linkActions: [HopLinkAction] = []
+        body(&links[neighbour]!, &linkActions)
+        for action in linkActions {
+            switch action {
+            case .send(let packet): actions.append(.send(packet, to: neighbour))
+            case .deliver(_, let payload): arrived(payload, from: neighbour, now: now, into: &actions)
+            case .up:
+                reportLinks(now: now, into: &actions)
+                // The neighbour may know nothing yet: it gets every report held.
+                for report in database.reports.values.sorted(by: { $0.site < $1.site }) {
+                    send(.linkState(report), to: neighbour, now: now, into: &actions)
+                }
+            case .down: reportLinks(now: now, into: &actions)
+            case .peerRestarted(let unacknowledged): counters.lostToRestarts += unacknowledged.count
+            }
+        }
+    }
+
+    mutating func arrived(_ payload: ByteBuffer, from neighbour: SiteID, now: Instant, into actions: inout [SiteRouterAction]) {
+        guard let message = try? HopMessageCodec.decode(payload) else {
+            counters.malformed += 1
+            return
+        }
+        switch message {
+        case .linkState(let report):
+            guard report.site != site else { return }  // our own, back from a neighbour
+            let refusedBefore = database.refused
+            guard database.accept(report) else {
+                if database.refused > refusedBefore { counters.malformed += 1 }
+                return
+            }
+            topologyChanged(into: &actions)
+            flood(report, except: neighbour, now: now, into: &actions)
+        case .routed(let routed):
+            guard routed.origin != site, links[neighbour] != nil,
+                seen[routed.origin, default: RecentSeqs()].firstSighting(routed.seq)
+            else {
+                counters.duplicates += 1
+                return
+            }
+            if routed.interested.isEmpty || routed.interested.contains(site) {
+                counters.delivered += 1
+                actions.append(.deliver(routed))
+            }
+            forward(routed, now: now, into: &actions)
+        }
+    }
+
+    /// Sends `message` on to this site's children in its origin's tree that need it.
+    mutating func forward(_ message: RoutedMessage, now: Instant, into actions: inout [SiteRouterAction]) {
+        let tree = tree(from: message.origin)
+        let interested = message.interested.isEmpty ? Set(database.sites) : Set(message.interested)
+        for child in tree.forwarding(at: site, interested: interested, standIns: false).bodies {
+            counters.forwarded += 1
+            send(.routed(message), to: child, now: now, into: &actions)
+        }
+    }
+
+    mutating func send(_ message: HopMessage, to neighbour: SiteID, now: Instant, into actions: inout [SiteRouterAction]) {
+        guard links[neighbour] != nil else { return }
+        let payload = HopMessageCodec.encode(message)
+        var taken = true
+        drive(neighbour, now: now, into: &actions) { link, linkActions in
+            taken = link.send(payload, now: now, into: &linkActions)
+        }
+        if !taken { counters.refused += 1 }
+    }
+
+    /// This site's links changed (or the router started): a new report, taken and flooded.
+    mutating func reportLinks(now: Instant, into actions: inout [SiteRouterAction]) {
+        reportVersion += 1
+        let up = links.filter { $0.value.isUp }.keys.sorted()
+        let report = LinkStateReport(
+            site: site, version: reportVersion, links: up.map { SiteLinkState(neighbour: $0, cost: costs[$0]!) })
+        guard database.accept(report) else { return }
+        topologyChanged(into: &actions)
+        flood(report, except: nil, now: now, into: &actions)
+    }
+
+    mutating func flood(_ report: LinkStateReport, except source: SiteID?, now: Instant, into actions: inout [SiteRouterAction]) {
+        for neighbour in links.keys.sorted() where neighbour != source && links[neighbour]!.isUp {
+            send(.linkState(report), to: neighbour, now: now, into: &actions)
+        }
+    }
+
+    mutating func topologyChanged(into actions: inout [SiteRouterAction]) {
+        trees.removeAll()
+        actions.append(.topologyChanged)
+    }
+
+    mutating func tree(from origin: SiteID) -> RoutingTree {
+        if let tree = trees[origin] { return tree }
+        let tree = RoutingTree(source: origin, topology: database.topology)
+        trees[origin] = tree
+        return tree
+    }
+}
+
+/// What a site router asks its driver to do.
+public enum SiteRouterAction: Sendable, Equatable {
+    /// Send this hop packet to `to`'s representative.
+    case send(HopPacket, to: SiteID)
+    /// A message from another site arrived for this site, for the first time.
+    case deliver(RoutedMessage)
+    /// The topology (so the routes) changed.
+    case topologyChanged
+}
+
+/// What a site router counts.
+public struct SiteRouterCounters: Sendable, Equatable {
+    public var originated = 0
+    public var delivered = 0
+    public var forwarded = 0
+    public var duplicates = 0
+    /// Hop payloads that did not decode, or link-state reports no honest representative writes.
+    public var malformed = 0
+    public var foreign = 0
+    /// Payloads the links gave back because a neighbour restarted (not resent here).
+    public var lostToRestarts = 0
+    /// Messages a link refused (its queue was full).
+    public var refused = 0
+    public init() {}
+}

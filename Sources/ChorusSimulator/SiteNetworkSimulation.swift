@@ -1,0 +1,99 @@
+import ChorusCore
+import ChorusWire
+import NIOCore
+
+/// Site representatives (`SiteRouter`) joined by simulated wide-area channels, in virtual time:
+/// link state, routing trees and forwarding under delay, loss and cuts. Reproducible from `seed`.
+public struct SiteNetworkSimulation {
+    public private(set) var routers: [SiteID: SiteRouter] = [:]
+    /// The channel carrying what `from` sends to `to`.
+    public var channels: [SiteLink: [SiteID: WideAreaChannel]] = [:]
+    public private(set) var now: Instant = 0
+    /// Per site: the routed messages it delivered, by (origin, seq), with the time.
+    public private(set) var delivered: [SiteID: [(origin: SiteID, seq: UInt64, at: Instant)]] = [:]
+    public private(set) var decodeErrors = 0
+
+    private var random: SimRandom
+    private var queue = EventQueue<Event>()
+    private var scheduledTick: [SiteID: Instant] = [:]
+
+    private enum Event {
+        case arrive(SiteID, ByteBuffer)
+        case tick(SiteID)
+    }
+
+    /// `links`: the configured links (two sites, a cost); every direction gets `impairment`.
+    public init(
+        sites: [SiteID], links: [(SiteID, SiteID, UInt32)], impairment: WideAreaImpairment,
+        options: HopLinkOptions = HopLinkOptions(), seed: UInt64
+    ) {
+        random = SimRandom(seed: seed)
+        for site in sites {
+            let neighbours = links.compactMap { a, b, cost -> (site: SiteID, cost: UInt32, rate: UInt64)? in
+                a == site ? (b, cost, options.rate) : b == site ? (a, cost, options.rate) : nil
+            }
+            routers[site] = SiteRouter(site: site, sites: sites, neighbours: neighbours, incarnation: 1, options: options, now: 0)
+        }
+        for (a, b, _) in links { channels[SiteLink(a, b)] = [a: WideAreaChannel(impairment), b: WideAreaChannel(impairment)] }
+        for site in sites.sorted() { act(site) { router, actions, now in router.start(now: now, into: &actions) } }
+    }
+
+    /// Cuts (or heals) the link between `a` and `b`, both ways.
+    public mutating func setCut(_ a: SiteID, _ b: SiteID, _ cut: Bool) {
+        let link = SiteLink(a, b)
+        for end in [a, b] { channels[link]?[end]?.isCut = cut }
+    }
+
+    /// Sends `body` from `origin` to `interested` (every site if empty) at the current time.
+    @discardableResult
+    public mutating func originate(from origin: SiteID, interested: [SiteID] = [], size: Int = 200) -> UInt64 {
+        var seq: UInt64 = 0
+        let body = ByteBuffer(repeating: 0x42, count: size)
+        act(origin) { router, actions, now in seq = router.originate(body, interested: interested, now: now, into: &actions) }
+        return seq
+    }
+
+    public mutating func run(until time: Instant) {
+        while let next = queue.nextTime, next <= time, let (at, event) = queue.pop() {
+            now = at
+            switch event {
+            case .arrive(let site, let bytes):
+                guard let packet = try? HopPacketCodec.decode(bytes) else {
+                    decodeErrors += 1
+                    continue
+                }
+                act(site) { router, actions, now in router.receive(packet, now: now, into: &actions) }
+            case .tick(let site):
+                guard scheduledTick[site] == at else { continue }
+                scheduledTick[site] = nil
+                act(site) { router, actions, now in router.tick(now: now, into: &actions) }
+            }
+        }
+        now = max(now, time)
+    }
+
+    private mutating func act(_ site: SiteID, _ body: (inout SiteRouter, inout [SiteRouterAction], Instant) -> Void) {
+        var actions: [SiteRouterAction] = []
+        body(&routers[site]!, &actions, now)
+        for action in actions {
+            switch action {
+            case .send(let packet, let to):
+                let bytes = HopPacketCodec.encode(packet)
+                let link = SiteLink(site, to)
+                guard var channel = channels[link]?[site] else { continue }
+                let arrivals = channel.transit(size: bytes.readableBytes + 28, now: now, random: &random)
+                channels[link]![site] = channel
+                for arrival in arrivals { queue.push(.arrive(to, bytes), at: arrival) }
+            case .deliver(let message):
+                delivered[site, default: []].append((message.origin, message.seq, now))
+            case .topologyChanged:
+                break
+            }
+        }
+        let deadline = max(routers[site]!.nextDeadline, now + 1_000)
+        if scheduledTick[site].map({ deadline < $0 }) ?? true {
+            scheduledTick[site] = deadline
+            queue.push(.tick(site), at: deadline)
+        }
+    }
+}
