@@ -134,13 +134,30 @@ public final class ChorusDaemon: Sendable {
         if let group = config.multicast {
             multicastReceiver = try await joinMulticast(group, udp: { try await udp($0, host: $1) }, sender: data)
         }
+        var wideArea: WideAreaService?
+        if WideAreaService.isNeeded(config, for: peer) {
+            let service = WideAreaService(eventLoop: loop, config: config, peer: peer, logger: core.logger)
+            let channel = try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 1 << 16))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HopDatagramHandler(service: service))
+                    }
+                }
+                .bind(host: peer.address, port: peer.hopPort).get()
+            try await loop.submit { service.channel = channel }.get()
+            wideArea = service
+        }
         let transport = try RingTransport(
             data: data, token: token, me: NodeID(peer.id), peers: config.siteDaemons(of: peer), multicast: config.multicast,
             segmentation: offload, logger: core.logger)
         // Started before the client listeners are bound: a client that connects as soon as it can
         // must find a running daemon (it was refused as "shutting down" before).
-        try await loop.submit {
+        try await loop.submit { [wideArea] in
             core.transport = transport
+            core.wideArea = wideArea
             core.start()
         }.get()
 

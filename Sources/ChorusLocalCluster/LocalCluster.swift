@@ -45,11 +45,13 @@ public final class LocalCluster: @unchecked Sendable {
         """
 
     /// Prepares (does not start) `count` daemons named d1…dN with client ports from `basePort`,
-    /// step 10 (ring ports follow each client port).
+    /// step 10 (ring ports follow each client port). `sites`: the site of each daemon, by name
+    /// (the `[[site]]` and `[[link]]` tables then go in `extraConfig`); nil: one site.
     public init(
         count: Int, basePort: Int, ringSection: String = LocalCluster.fastTimeouts, extraConfig: String = "",
-        logLevel: String = "notice", daemonPath: String? = nil, network: NamespaceNetwork? = nil
+        logLevel: String = "notice", daemonPath: String? = nil, network: NamespaceNetwork? = nil, sites: [String]? = nil
     ) throws {
+        precondition(sites.map { $0.count == count } ?? true, "one site per daemon")
         precondition(network.map { $0.count == count } ?? true, "one namespace per daemon")
         self.network = network
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -70,6 +72,7 @@ public final class LocalCluster: @unchecked Sendable {
                 port = \(member.ringPort)
                 client_port = \(network == nil ? member.clientPort : 0)
                 unix_socket = "\(member.unixSocket)"
+                \(sites.map { "site = \"\($0[index])\"" } ?? "")
 
 
                 """

@@ -86,7 +86,7 @@ public struct SiteNetworkSimulation {
                 for arrival in arrivals { queue.push(.arrive(to, bytes), at: arrival) }
             case .deliver(let message):
                 delivered[site, default: []].append((message.origin, message.seq, now))
-            case .topologyChanged:
+            case .topologyChanged, .linkUp, .linkDown:
                 break
             }
         }

@@ -44,6 +44,17 @@ struct StatusCommand: AsyncParsableCommand {
         for group in status.groups {
             lines.append("  \(group.name): \(group.members.count) member(s) [\(group.members.joined(separator: ", "))]")
         }
+        if let wide = status.wideArea {
+            lines.append("wide area: site \(wide.site), \(wide.representative ? "representative" : "not the representative")")
+            if wide.representative { lines.append("  reachable sites: \(wide.reachable.joined(separator: ", "))") }
+            for link in wide.links {
+                let rtt = link.roundTripMs.map { String(format: "%.1f ms", $0) } ?? "-"
+                let rate = link.rateBytesPerSecond > 0 ? "\(link.rateBytesPerSecond * 8 / 1_000_000) Mbit/s" : "no limit"
+                lines.append("  link to \(link.site): \(link.up ? "up" : "down"), rtt \(rtt), rate \(rate), unacknowledged \(link.unacknowledged), queued \(link.queued), sent \(link.dataSent), retransmitted \(link.retransmissions), duplicates \(link.duplicates), refused \(link.refused)")
+            }
+            let w = wide.counters
+            lines.append("  hop datagrams received \(w.datagramsReceived), sent \(w.datagramsSent), bad \(w.badDatagrams), while not representative \(w.notRepresentative)")
+        }
         let c = status.counters
         let r = status.ringCounters
         lines.append("counters:")

@@ -107,12 +107,15 @@ public struct SiteRouter: Sendable {
             case .send(let packet): actions.append(.send(packet, to: neighbour))
             case .deliver(_, let payload): arrived(payload, from: neighbour, now: now, into: &actions)
             case .up:
+                actions.append(.linkUp(neighbour))
                 reportLinks(now: now, into: &actions)
                 // The neighbour may know nothing yet: it gets every report held.
                 for report in database.reports.values.sorted(by: { $0.site < $1.site }) {
                     send(.linkState(report), to: neighbour, now: now, into: &actions)
                 }
-            case .down: reportLinks(now: now, into: &actions)
+            case .down:
+                actions.append(.linkDown(neighbour))
+                reportLinks(now: now, into: &actions)
             case .peerRestarted(let unacknowledged): counters.lostToRestarts += unacknowledged.count
             }
         }
@@ -206,6 +209,10 @@ public enum SiteRouterAction: Sendable, Equatable {
     case deliver(RoutedMessage)
     /// The topology (so the routes) changed.
     case topologyChanged
+    /// The hop link to this neighbour came up (the driver may now send to where it heard it).
+    case linkUp(SiteID)
+    /// The hop link to this neighbour went down (its representative may have moved).
+    case linkDown(SiteID)
 }
 
 /// What a site router counts.

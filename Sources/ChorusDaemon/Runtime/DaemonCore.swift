@@ -26,6 +26,9 @@ final class DaemonCore: @unchecked Sendable {
     @exclusivity(unchecked) private var actions: [EngineAction] = []
     @exclusivity(unchecked) private var timers = RingTimers()
     var transport: RingTransport?
+    /// The wide area (with more than one site): runs the site's router while this daemon is
+    /// its site's representative.
+    var wideArea: WideAreaService?
 
     @exclusivity(unchecked) var sessions: [UInt32: ClientSession] = [:]
     private var sessionNames: Set<String> = []
@@ -142,6 +145,7 @@ final class DaemonCore: @unchecked Sendable {
         state = .stopped
         timers.cancelAll()
         housekeeping?.cancel()
+        wideArea?.stop()
         for action in onStop { action() }
         latencyProbe?.write()
         stopped.succeed()
@@ -270,6 +274,7 @@ final class DaemonCore: @unchecked Sendable {
         switch configuration.kind {
         case .regular:
             counters.configurations += 1
+            wideArea?.ringChanged(members: configuration.members)
             logger.notice("regular configuration \(configuration.ringID): \(names.count) daemons [\(names.joined(separator: ", "))]")
         case .transitional:
             logger.notice("transitional configuration to \(configuration.ringID): \(names.count) daemons moved together [\(names.joined(separator: ", "))]")

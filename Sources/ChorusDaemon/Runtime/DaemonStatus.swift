@@ -35,6 +35,29 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
         public var tokenHolds: Int
     }
 
+    /// The wide area, as this daemon sees it (nil with one site).
+    public struct WideArea: Sendable, Codable, Equatable {
+        public struct Link: Sendable, Codable, Equatable {
+            public var site: String
+            public var up: Bool
+            /// Smoothed round trip, ms (nil before the first sample).
+            public var roundTripMs: Double?
+            public var rateBytesPerSecond: UInt64
+            public var unacknowledged: Int
+            public var queued: Int
+            public var dataSent: Int
+            public var retransmissions: Int
+            public var duplicates: Int
+            public var refused: Int
+        }
+        public var site: String
+        public var representative: Bool
+        /// Sites reachable over up links (this one included), when representative.
+        public var reachable: [String]
+        public var links: [Link]
+        public var counters: WideAreaCounters
+    }
+
     public var daemon: String
     public var nodeID: UInt32
     public var ring: Ring
@@ -42,6 +65,7 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
     public var groups: [Group]
     public var counters: DaemonCounters
     public var ringCounters: RingCounterValues
+    public var wideArea: WideArea?
 }
 
 extension DaemonCore {
@@ -70,7 +94,8 @@ extension DaemonCore {
                 tokenLosses: c.tokenLosses, configurationsInstalled: c.configurationsInstalled,
                 duplicatePackets: c.duplicatePackets, foreignPackets: c.foreignPackets,
                 implausiblePackets: c.implausiblePackets, failedToReceive: c.failedToReceive,
-                tokensAheadOfData: c.tokensAheadOfData, tokenHolds: c.tokenHolds))
+                tokensAheadOfData: c.tokensAheadOfData, tokenHolds: c.tokenHolds),
+            wideArea: wideArea?.status())
     }
 
     func statusJSON() -> String {

@@ -1,0 +1,202 @@
+import ChorusCore
+import ChorusWire
+import Foundation
+import Logging
+import NIOCore
+
+/// The daemon's part in the wide area: while it is its site's representative (the lowest id of
+/// its current regular ring), it runs the site's `SiteRouter` over its hop UDP socket. Until a
+/// neighbour site's representative is heard, packets for that site go to the hop port of every
+/// daemon of the site (only its representative answers); then to the address it was heard from,
+/// until the link goes down (the representative may have moved).
+///
+/// Confined to the daemon's event loop, like `DaemonCore` (hence `@unchecked Sendable`). Nothing
+/// is routed into the site yet: the order layer above the links is not built (issue 10).
+final class WideAreaService: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let config: DaemonConfig
+    let peer: DaemonConfig.Peer
+    let site: SiteID
+    var logger: Logger
+    var channel: (any Channel)?
+    private(set) var router: SiteRouter?
+    /// Every daemon's hop address, by site: where packets go until a representative is heard.
+    private let candidates: [SiteID: [SocketAddress]]
+    /// Where each neighbour site's representative was last heard from.
+    private var heardFrom: [SiteID: SocketAddress] = [:]
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: Instant = .max
+    private(set) var counters = WideAreaCounters()
+
+    init(eventLoop: any EventLoop, config: DaemonConfig, peer: DaemonConfig.Peer, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.config = config
+        self.peer = peer
+        self.site = SiteID(peer.site)
+        self.logger = logger
+        var candidates: [SiteID: [SocketAddress]] = [:]
+        for other in config.daemons where other.site != peer.site {
+            if let address = try? SocketAddress(ipAddress: other.address, port: other.hopPort) {
+                candidates[SiteID(other.site), default: []].append(address)
+            }
+        }
+        self.candidates = candidates
+    }
+
+    /// Whether the configuration has a wide area for this daemon (more than one site, and a link
+    /// from its own).
+    static func isNeeded(_ config: DaemonConfig, for peer: DaemonConfig.Peer) -> Bool {
+        config.sites.count > 1 && config.links.contains { $0.sites.0 == peer.site || $0.sites.1 == peer.site }
+    }
+
+    var now: Instant { NIODeadline.now().uptimeNanoseconds }
+
+    /// A regular configuration of this daemon's ring: it is the representative when it has the
+    /// lowest id. A new representative starts a router with a new incarnation (from the clock,
+    /// so it is newer than its predecessor's); one that is no longer the representative stops.
+    func ringChanged(members: [NodeID]) {
+        let isRepresentative = members.min() == NodeID(peer.id)
+        if isRepresentative, router == nil {
+            let incarnation = UInt64(max(1, Date().timeIntervalSince1970 * 1_000_000))
+            let neighbours = config.links.compactMap { link -> (site: SiteID, cost: UInt32, rate: UInt64)? in
+                if link.sites.0 == peer.site { return (SiteID(link.sites.1), link.cost, link.rate) }
+                if link.sites.1 == peer.site { return (SiteID(link.sites.0), link.cost, link.rate) }
+                return nil
+            }
+            router = SiteRouter(
+                site: site, sites: config.sites.map { SiteID($0.id) }, neighbours: neighbours, incarnation: incarnation,
+                now: now)
+            logger.notice("representative of site \(siteName(site)) for the wide area: \(neighbours.count) link(s)")
+            run { router, actions, now in router.start(now: now, into: &actions) }
+        } else if !isRepresentative, router != nil {
+            router = nil
+            heardFrom.removeAll()
+            timer?.cancel()
+            timer = nil
+            timerDeadline = .max
+            logger.notice("no longer the representative of site \(siteName(site))")
+        }
+    }
+
+    /// One datagram on the hop socket.
+    func datagram(_ buffer: ByteBuffer, from source: SocketAddress) {
+        counters.datagramsReceived += 1
+        let packet: HopPacket
+        do {
+            packet = try HopPacketCodec.decode(buffer)
+        } catch {
+            counters.badDatagrams += 1
+            if counters.badDatagrams & (counters.badDatagrams - 1) == 0 {  // 1st, 2nd, 4th… only
+                logger.warning("dropped a bad hop datagram (\(counters.badDatagrams) so far): \(error)")
+            }
+            return
+        }
+        guard router != nil else {
+            counters.notRepresentative += 1
+            return
+        }
+        if packet.header.to == site, candidates[packet.header.from] != nil { heardFrom[packet.header.from] = source }
+        run { router, actions, now in router.receive(packet, now: now, into: &actions) }
+    }
+
+    func stop() {
+        timer?.cancel()
+        router = nil
+    }
+
+    /// Runs `body` on the router and performs what it asks.
+    private func run(_ body: (inout SiteRouter, inout [SiteRouterAction], Instant) -> Void) {
+        guard router != nil else { return }
+        var actions: [SiteRouterAction] = []
+        body(&router!, &actions, now)
+        for action in actions {
+            switch action {
+            case .send(let packet, let to):
+                send(packet, to: to)
+            case .deliver(let message):
+                counters.messagesDelivered += 1
+                logger.debug("wide-area message \(message.origin)/\(message.seq): \(message.body.readableBytes) bytes")
+            case .topologyChanged:
+                let topology = router!.topology
+                let links = topology.links.keys.sorted().map { "\(siteName($0.low))-\(siteName($0.high))" }
+                let reached = topology.component(of: site).map(siteName)
+                logger.notice("wide area: \(reached.count) of \(config.sites.count) sites reachable [\(reached.joined(separator: ", "))], links up [\(links.joined(separator: ", "))]")
+            case .linkUp(let neighbour):
+                logger.notice("hop link to site \(siteName(neighbour)) up")
+            case .linkDown(let neighbour):
+                heardFrom[neighbour] = nil
+                logger.notice("hop link to site \(siteName(neighbour)) down")
+            }
+        }
+        schedule()
+    }
+
+    private func send(_ packet: HopPacket, to neighbour: SiteID) {
+        guard let channel else { return }
+        let buffer = HopPacketCodec.encode(packet, allocator: channel.allocator)
+        let destinations = heardFrom[neighbour].map { [$0] } ?? candidates[neighbour] ?? []
+        for destination in destinations {
+            counters.datagramsSent += 1
+            channel.write(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+        }
+        channel.flush()
+    }
+
+    private func schedule() {
+        guard let router else { return }
+        let deadline = router.nextDeadline
+        guard deadline < timerDeadline || timer == nil else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let delay = deadline > now ? deadline - now : 0
+        timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(min(delay, 10_000_000_000)))) { [self] in
+            timer = nil
+            timerDeadline = .max
+            run { router, actions, now in router.tick(now: now, into: &actions) }
+        }
+    }
+
+    func status() -> DaemonStatus.WideArea {
+        let links = (router?.links ?? [:]).sorted { $0.key < $1.key }.map { neighbour, link in
+            let c = link.counters
+            return DaemonStatus.WideArea.Link(
+                site: siteName(neighbour), up: link.isUp,
+                roundTripMs: link.roundTrip.samples > 0 ? Double(link.roundTrip.smoothed) / 1e6 : nil,
+                rateBytesPerSecond: link.options.rate, unacknowledged: link.unacknowledged, queued: link.queued,
+                dataSent: c.dataSent, retransmissions: c.retransmissions, duplicates: c.duplicates,
+                refused: c.implausible + c.stale + c.foreign + c.outOfWindow)
+        }
+        let reachable = router.map { $0.topology.component(of: site).map(siteName) } ?? []
+        return DaemonStatus.WideArea(
+            site: siteName(site), representative: router != nil, reachable: reachable, links: links, counters: counters)
+    }
+
+    func siteName(_ id: SiteID) -> String { config.sites.first { $0.id == id.rawValue }?.name ?? "\(id)" }
+}
+
+/// What the wide-area service counts (shown by `chorus status`).
+public struct WideAreaCounters: Sendable, Codable, Equatable {
+    public var datagramsReceived = 0
+    public var datagramsSent = 0
+    public var badDatagrams = 0
+    /// Hop datagrams that reached this daemon while it was not its site's representative.
+    public var notRepresentative = 0
+    /// Wide-area messages delivered to this site (none are routed yet).
+    public var messagesDelivered = 0
+    public init() {}
+}
+
+/// Reads the hop socket into the service.
+final class HopDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let service: WideAreaService
+
+    init(service: WideAreaService) {
+        self.service = service
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        service.datagram(envelope.data, from: envelope.remoteAddress)
+    }
+}

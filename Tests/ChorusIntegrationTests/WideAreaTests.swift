@@ -1,0 +1,74 @@
+import Chorus
+import ChorusLocalCluster
+import Foundation
+import Testing
+
+/// Real daemons in two sites on this host: the representatives bring up their hop link over real
+/// UDP; when a representative is killed, its site's next daemon takes over and the link comes
+/// back. (Routing of client messages across sites is not built yet.)
+@Suite struct WideAreaTests {
+    static let sites = """
+
+        [[site]]
+        name = "east"
+        [[site]]
+        name = "west"
+        [[link]]
+        sites = ["east", "west"]
+        cost = 30
+        rate_mbit = 100
+
+        """
+
+    /// The `wideArea` part of a daemon's status, as JSON.
+    static func wideArea(port: Int) async throws -> [String: Any] {
+        let json = try await BadClientTests.status(port: port)
+        let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        return document?["wideArea"] as? [String: Any] ?? [:]
+    }
+
+    static func linkIsUp(port: Int) async -> Bool {
+        guard let wide = try? await wideArea(port: port), wide["representative"] as? Bool == true,
+            let links = wide["links"] as? [[String: Any]]
+        else { return false }
+        return links.count == 1 && links[0]["up"] as? Bool == true
+    }
+
+    static func waitUntil(_ what: String, timeout: Double, _ condition: () async -> Bool) async throws -> Double {
+        let start = Date()
+        while Date().timeIntervalSince(start) < timeout {
+            if await condition() { return Date().timeIntervalSince(start) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("\(what): not within \(timeout) s")
+        return timeout
+    }
+
+    @Test func representativesLinkSitesAndHandOverWhenOneIsKilled() async throws {
+        let cluster = try LocalCluster(count: 3, basePort: 22_900, extraConfig: Self.sites, sites: ["east", "east", "west"])
+        defer { cluster.stop() }
+        try await cluster.start()
+        let (d1, d2, d3) = (cluster.members[0].clientPort, cluster.members[1].clientPort, cluster.members[2].clientPort)
+        _ = try await Self.waitUntil("the link up at d1 and d3", timeout: 10) {
+            let atD1 = await Self.linkIsUp(port: d1)
+            let atD3 = await Self.linkIsUp(port: d3)
+            return atD1 && atD3
+        }
+        let d2Before = try await Self.wideArea(port: d2)
+        #expect(d2Before["representative"] as? Bool == false, "d2 is not east's representative while d1 runs")
+        if let links = try await Self.wideArea(port: d3)["links"] as? [[String: Any]] {
+            #expect((links.first?["roundTripMs"] as? Double).map { $0 > 0 && $0 < 50 } == true, "\(links)")
+        }
+        cluster.kill9("d1")
+        // West notices within the dead interval; east's ring re-forms (token timeout 300 ms) and
+        // d2 takes over; the link comes back with d2.
+        let handOver = try await Self.waitUntil("the link up again at d2", timeout: 10) {
+            let atD2 = await Self.linkIsUp(port: d2)
+            let atD3 = await Self.linkIsUp(port: d3)
+            return atD2 && atD3
+        }
+        print("wide area: link back up \(String(format: "%.2f", handOver)) s after the representative was killed")
+        #expect(handOver < 5, "hand-over took \(handOver) s")
+        #expect(cluster.log("d3").contains("hop link to site east down"))
+    }
+}
