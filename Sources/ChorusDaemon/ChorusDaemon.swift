@@ -148,6 +148,7 @@ public final class ChorusDaemon: Sendable {
                 }
                 .bind(host: peer.address, port: peer.hopPort).get()
             try await loop.submit { service.channel = channel }.get()
+            channel.closeFuture.whenComplete { _ in loop.execute { service.socketClosed() } }
             wideArea = service
         }
         let transport = try RingTransport(

@@ -13,6 +13,9 @@ public struct SiteNetworkSimulation {
     public private(set) var delivered: [SiteID: [(origin: SiteID, seq: UInt64, at: Instant)]] = [:]
     public private(set) var decodeErrors = 0
 
+    private let sites: [SiteID]
+    private let configuredLinks: [(SiteID, SiteID, UInt32)]
+    private let options: HopLinkOptions
     private var random: SimRandom
     private var queue = EventQueue<Event>()
     private var scheduledTick: [SiteID: Instant] = [:]
@@ -28,14 +31,31 @@ public struct SiteNetworkSimulation {
         options: HopLinkOptions = HopLinkOptions(), seed: UInt64
     ) {
         random = SimRandom(seed: seed)
+        self.sites = sites
+        configuredLinks = links
+        self.options = options
         for site in sites {
-            let neighbours = links.compactMap { a, b, cost -> (site: SiteID, cost: UInt32, rate: UInt64)? in
-                a == site ? (b, cost, options.rate) : b == site ? (a, cost, options.rate) : nil
-            }
-            routers[site] = SiteRouter(site: site, sites: sites, neighbours: neighbours, incarnation: 1, options: options, now: 0)
+            routers[site] = Self.router(site, sites: sites, links: links, options: options, incarnation: 1_000_000, now: 0)
         }
         for (a, b, _) in links { channels[SiteLink(a, b)] = [a: WideAreaChannel(impairment), b: WideAreaChannel(impairment)] }
         for site in sites.sorted() { act(site) { router, actions, now in router.start(now: now, into: &actions) } }
+    }
+
+    /// Replaces `site`'s router by a new one with `incarnation` (a new representative, whose
+    /// clock may be behind its predecessor's).
+    public mutating func restart(_ site: SiteID, incarnation: UInt64) {
+        routers[site] = Self.router(site, sites: sites, links: configuredLinks, options: options, incarnation: incarnation, now: now)
+        act(site) { router, actions, now in router.start(now: now, into: &actions) }
+    }
+
+    static func router(
+        _ site: SiteID, sites: [SiteID], links: [(SiteID, SiteID, UInt32)], options: HopLinkOptions, incarnation: UInt64,
+        now: Instant
+    ) -> SiteRouter {
+        let neighbours = links.compactMap { a, b, cost -> (site: SiteID, cost: UInt32, rate: UInt64)? in
+            a == site ? (b, cost, options.rate) : b == site ? (a, cost, options.rate) : nil
+        }
+        return SiteRouter(site: site, sites: sites, neighbours: neighbours, incarnation: incarnation, options: options, now: now)
     }
 
     /// Cuts (or heals) the link between `a` and `b`, both ways.

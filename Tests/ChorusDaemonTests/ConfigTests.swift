@@ -195,6 +195,12 @@ import Testing
         // Two daemons on one host with ports two apart, as before sites existed: still valid.
         let close = "[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[daemon]]\nname = \"b\"\naddress = \"10.0.0.1\"\nport = 4803\nclient_port = 4900\nunix_socket = \"\"\n"
         #expect(throws: Never.self) { try DaemonConfig.parse(close, file: "site.toml") }
+        // A token port two above the ring port, or a ring port at the top of the range: valid
+        // with one site (the hop port is never used).
+        for daemon in ["port = 4801\ntoken_port = 4803\n", "port = 65534\ntoken_port = 65533\n"] {
+            let text = "[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n" + daemon
+            #expect(throws: Never.self) { try DaemonConfig.parse(text, file: "site.toml") }
+        }
     }
 
     static let twoSites = "[[site]]\nname = \"a\"\n[[site]]\nname = \"b\"\n"
@@ -215,7 +221,7 @@ import Testing
         (both + "[[link]]\nsites = [\"a\", \"b\"]\nlatency = 3\n", "wan.toml:15: link.latency: unknown key; expected one of sites, cost, rate_mbit"),
         ("[[site]]\nname = \"a\"\n[[site]]\nname = \"a\"\n" + daemonA, "wan.toml:4: site[2].name: 'a' is also the name of site[1]"),
         (daemonA, "wan.toml:4: daemon[1].site: 'a' names no site; expected a [[site]] table of that name"),
-        ("[[daemon]]\nname = \"a1\"\naddress = \"10.0.0.1\"\nhop_port = 4802\n", "wan.toml:4: daemon[1].hop_port: equals port or token_port (4802)"),
+        (twoSites + "[[daemon]]\nname = \"a1\"\naddress = \"10.0.0.1\"\nsite = \"a\"\nhop_port = 4802\n" + daemonB + "[[link]]\nsites = [\"a\", \"b\"]\n", "wan.toml:9: daemon[1].hop_port: equals port or token_port (4802)"),
         // Hop ports count only with more than one site (a one-site file never uses them).
         (twoSites + daemonA + "[[daemon]]\nname = \"a2\"\naddress = \"10.0.0.1\"\nsite = \"a\"\nport = 4803\nclient_port = 4900\nunix_socket = \"\"\n" + daemonB + "[[link]]\nsites = [\"a\", \"b\"]\n", "wan.toml:13: daemon[2].port: 10.0.0.1:4803 is already used by daemon[1]"),
     ]

@@ -13,9 +13,9 @@ import NIOCore
 ///   router that receives one delivers it (when its site is interested, or every site is) and
 ///   forwards it to its children in the origin's tree whose subtrees hold an interested site.
 ///   A message seen before (routes changed while it travelled) is dropped.
-/// - Losses are repaired on each link (`HopLink`); a message on a link that goes down, or
-///   held for a neighbour that restarted, is lost here: end-to-end repair belongs to the
-///   order layer above (issue 10, not built yet).
+/// - Losses are repaired on each link (`HopLink`); a message queued on a link that goes down
+///   waits for it to come back, and one held for a neighbour that restarted is lost here
+///   (counted): end-to-end repair belongs to the order layer above (issue 10, not built yet).
 public struct SiteRouter: Sendable {
     public let site: SiteID
     public private(set) var links: [SiteID: HopLink] = [:]
@@ -59,15 +59,22 @@ public struct SiteRouter: Sendable {
         reportLinks(now: now, into: &actions)
     }
 
-    /// Handles a hop packet from the network.
-    public mutating func receive(_ packet: HopPacket, now: Instant, into actions: inout [SiteRouterAction]) {
-        guard packet.header.to == site, links[packet.header.from] != nil else {
+    /// Handles a hop packet from the network. Returns whether its link took it as from the
+    /// peer's current incarnation (the driver may then send to where it came from).
+    @discardableResult
+    public mutating func receive(_ packet: HopPacket, now: Instant, into actions: inout [SiteRouterAction]) -> Bool {
+        let from = packet.header.from
+        guard packet.header.to == site, let before = links[from]?.counters else {
             counters.foreign += 1
-            return
+            return false
         }
-        drive(packet.header.from, now: now, into: &actions) { link, linkActions in
+        drive(from, now: now, into: &actions) { link, linkActions in
             link.receive(packet, now: now, into: &linkActions)
         }
+        guard let link = links[from] else { return false }
+        let after = link.counters
+        return after.stale == before.stale && after.foreign == before.foreign && after.implausible == before.implausible
+            && link.peerIncarnation == packet.header.senderIncarnation
     }
 
     /// Runs every link's timers that are due.
@@ -128,7 +135,16 @@ public struct SiteRouter: Sendable {
         }
         switch message {
         case .linkState(let report):
-            guard report.site != site else { return }  // our own, back from a neighbour
+            guard report.site != site else {
+                // Our own, back from a neighbour. One newer than ours (a predecessor's, whose
+                // clock was ahead, or a forgery) would outrank every report we send: jump past it.
+                if report.version >= reportVersion, report != database.reports[site] {
+                    counters.ownReportsSuperseded += 1
+                    reportVersion = report.version
+                    reportLinks(now: now, into: &actions)
+                }
+                return
+            }
             let refusedBefore = database.refused
             guard database.accept(report) else {
                 if database.refused > refusedBefore { counters.malformed += 1 }
@@ -137,6 +153,10 @@ public struct SiteRouter: Sendable {
             topologyChanged(into: &actions)
             flood(report, except: neighbour, now: now, into: &actions)
         case .routed(let routed):
+            guard database.sites.contains(routed.origin) else {
+                counters.malformed += 1  // no such site: it would only grow the filters
+                return
+            }
             guard routed.origin != site, links[neighbour] != nil,
                 seen[routed.origin, default: RecentSeqs()].firstSighting(routed.seq)
             else {
@@ -173,6 +193,7 @@ public struct SiteRouter: Sendable {
 
     /// This site's links changed (or the router started): a new report, taken and flooded.
     mutating func reportLinks(now: Instant, into actions: inout [SiteRouterAction]) {
+        guard reportVersion < .max else { return }  // only a forged report gets here
         reportVersion += 1
         let up = links.filter { $0.value.isUp }.keys.sorted()
         let report = LinkStateReport(
@@ -228,5 +249,7 @@ public struct SiteRouterCounters: Sendable, Equatable {
     public var lostToRestarts = 0
     /// Messages a link refused (its queue was full).
     public var refused = 0
+    /// Times a report of this site came back newer than this router's own (it then jumped past).
+    public var ownReportsSuperseded = 0
     public init() {}
 }

@@ -9,13 +9,7 @@ extension ConfigLoader {
     func site(_ section: TOMLDocument.Section, position: Int) throws(ConfigError) -> DaemonConfig.Site {
         let table = "site[\(position)]"
         try checkKeys(section, allowed: Self.siteKeys)
-        guard let nameEntry = section.entry("name") else {
-            throw fail(section.line, "\(table).name", "missing; every [[site]] needs a name such as \"east\"")
-        }
-        let name = try string(nameEntry, "\(table).name")
-        guard !name.isEmpty, name.utf8.count <= 32, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw fail(nameEntry.line, "\(table).name", "'\(name)' is not a valid name; expected 1 to 32 printable ASCII characters without spaces")
-        }
+        let name = try name(of: section, table: table, example: "east")
         var id = UInt32(position)
         if let entry = section.entry("id") { id = UInt32(try integer(entry, "\(table).id", 1...65_535)) }
         return DaemonConfig.Site(name: name, id: id)
@@ -98,6 +92,21 @@ extension ConfigLoader {
             links.append(link)
         }
         return links
+    }
+
+    /// With several sites every daemon needs a third UDP port of its own, the hop port.
+    func checkHopPorts(_ document: TOMLDocument, _ peers: [DaemonConfig.Peer]) throws(ConfigError) {
+        let sections = document.sections.filter { $0.name == "daemon" && $0.isArrayElement }
+        for (index, peer) in peers.enumerated() {
+            let section = sections[index]
+            let table = "daemon[\(index + 1)]"
+            guard peer.hopPort <= 65535 else {
+                throw fail(section.entry("port")?.line ?? section.line, "\(table).hop_port", "port + 2 = \(peer.hopPort) is not a port; set hop_port (1 to 65535) or a lower port")
+            }
+            if peer.hopPort == peer.port || peer.hopPort == peer.tokenPort {
+                throw fail(section.entry("hop_port")?.line ?? section.entry("token_port")?.line ?? section.line, "\(table).hop_port", "equals port or token_port (\(peer.hopPort)); expected a third UDP port for the wide area (set hop_port)")
+            }
+        }
     }
 
     /// Every site must reach every other over the links.

@@ -97,6 +97,7 @@ struct ConfigLoader {
         config.links = try links(linkSections, sites: config.sites)
         try checkConnected(config, sections: linkSections, document: document)
         config.daemons = peers
+        if config.sites.count > 1 { try checkHopPorts(document, peers) }
         try checkUnique(document, peers, wideArea: config.sites.count > 1)
         // An IPv6 header is 20 bytes longer: keep datagrams within a 1500-byte MTU unless told otherwise.
         if peers.contains(where: { $0.address.contains(":") }) { config.datagramSize = DaemonConfig.ipv6DatagramSize }
@@ -157,16 +158,23 @@ struct ConfigLoader {
 
     // MARK: Tables
 
+    /// The `name` of a `[[daemon]]` or `[[site]]` table: required, 1 to 32 printable ASCII
+    /// characters without spaces.
+    func name(of section: TOMLDocument.Section, table: String, example: String) throws(ConfigError) -> String {
+        guard let entry = section.entry("name") else {
+            throw fail(section.line, "\(table).name", "missing; every [[\(section.name)]] needs a name such as \"\(example)\"")
+        }
+        let name = try string(entry, "\(table).name")
+        guard !name.isEmpty, name.utf8.count <= 32, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw fail(entry.line, "\(table).name", "'\(name)' is not a valid name; expected 1 to 32 printable ASCII characters without spaces")
+        }
+        return name
+    }
+
     func peer(_ section: TOMLDocument.Section, position: Int) throws(ConfigError) -> DaemonConfig.Peer {
         let table = "daemon[\(position)]"
         try checkKeys(section, allowed: Self.daemonKeys)
-        guard let nameEntry = section.entry("name") else {
-            throw fail(section.line, "\(table).name", "missing; every [[daemon]] needs a name such as \"d\(position)\"")
-        }
-        let name = try string(nameEntry, "\(table).name")
-        guard !name.isEmpty, name.utf8.count <= 32, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw fail(nameEntry.line, "\(table).name", "'\(name)' is not a valid name; expected 1 to 32 printable ASCII characters without spaces")
-        }
+        let name = try name(of: section, table: table, example: "d\(position)")
         guard let addressEntry = section.entry("address") else {
             throw fail(section.line, "\(table).address", "missing; expected the daemon's IP address such as \"10.0.0.\(position)\"")
         }
@@ -183,14 +191,9 @@ struct ConfigLoader {
         if tokenPort == ringPort {
             throw fail(section.entry("token_port")?.line ?? section.line, "\(table).token_port", "equals port \(ringPort); expected a second UDP port for the token")
         }
+        // Checked in `checkHopPorts`, and only with several sites: a one-site file never uses it.
         var hopPort = ringPort + 2
         if let entry = section.entry("hop_port") { hopPort = try port(entry, "\(table).hop_port") }
-        guard hopPort <= 65535 else {
-            throw fail(section.entry("port")?.line ?? section.line, "\(table).hop_port", "port + 2 = \(hopPort) is not a port; set hop_port (1 to 65535) or a lower port")
-        }
-        if hopPort == ringPort || hopPort == tokenPort {
-            throw fail(section.entry("hop_port")?.line ?? section.line, "\(table).hop_port", "equals port or token_port (\(hopPort)); expected a third UDP port for the wide area")
-        }
         var clientPort = DaemonConfig.defaultClientPort
         if let entry = section.entry("client_port") { clientPort = try port(entry, "\(table).client_port", allowZero: true) }
         var clientAddress = "127.0.0.1"

@@ -27,6 +27,8 @@ final class WideAreaService: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDeadline: Instant = .max
     private(set) var counters = WideAreaCounters()
+    /// The topology last logged.
+    private var lastTopology: SiteTopology?
 
     init(eventLoop: any EventLoop, config: DaemonConfig, peer: DaemonConfig.Peer, logger: Logger) {
         self.eventLoop = eventLoop
@@ -35,8 +37,11 @@ final class WideAreaService: @unchecked Sendable {
         self.site = SiteID(peer.site)
         self.logger = logger
         var candidates: [SiteID: [SocketAddress]] = [:]
+        let family = (try? SocketAddress(ipAddress: peer.address, port: 0))?.protocol
         for other in config.daemons where other.site != peer.site {
-            if let address = try? SocketAddress(ipAddress: other.address, port: other.hopPort) {
+            // The hop socket speaks its own address family; a send to the other fails and would
+            // close it.
+            if let address = try? SocketAddress(ipAddress: other.address, port: other.hopPort), address.protocol == family {
                 candidates[SiteID(other.site), default: []].append(address)
             }
         }
@@ -95,13 +100,29 @@ final class WideAreaService: @unchecked Sendable {
             counters.notRepresentative += 1
             return
         }
-        if packet.header.to == site, candidates[packet.header.from] != nil { heardFrom[packet.header.from] = source }
-        run { router, actions, now in router.receive(packet, now: now, into: &actions) }
+        // Only a packet its link took from the peer's current incarnation says where the peer's
+        // representative is (a forged or stale one must not redirect the traffic).
+        var taken = false
+        run { router, actions, now in taken = router.receive(packet, now: now, into: &actions) }
+        if taken, heardFrom[packet.header.from] != source { heardFrom[packet.header.from] = source }
     }
 
     func stop() {
         timer?.cancel()
+        timer = nil
+        timerDeadline = .max
         router = nil
+        heardFrom.removeAll()
+        channel?.close(promise: nil)
+        channel = nil
+    }
+
+    /// The hop socket closed while the daemon runs (NIO closes a datagram socket on a send error
+    /// it cannot recover from): the site loses the wide area through this daemon, loudly.
+    func socketClosed() {
+        guard channel != nil else { return }
+        channel = nil
+        logger.critical("hop socket closed unexpectedly; this daemon no longer links its site to the wide area")
     }
 
     /// Runs `body` on the router and performs what it asks.
@@ -118,6 +139,8 @@ final class WideAreaService: @unchecked Sendable {
                 logger.debug("wide-area message \(message.origin)/\(message.seq): \(message.body.readableBytes) bytes")
             case .topologyChanged:
                 let topology = router!.topology
+                guard topology != lastTopology else { break }
+                lastTopology = topology
                 let links = topology.links.keys.sorted().map { "\(siteName($0.low))-\(siteName($0.high))" }
                 let reached = topology.component(of: site).map(siteName)
                 logger.notice("wide area: \(reached.count) of \(config.sites.count) sites reachable [\(reached.joined(separator: ", "))], links up [\(links.joined(separator: ", "))]")
