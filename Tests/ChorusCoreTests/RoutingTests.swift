@@ -135,3 +135,23 @@ struct Lehmer: RandomNumberGenerator {
         return state ^ (state >> 29)
     }
 }
+
+/// The routers' duplicate filter: first sightings only, across jumps of every size.
+@Suite struct RecentSeqsTests {
+    @Test func firstSightingsOnlyAcrossJumps() {
+        var seqs = RecentSeqs(capacity: 256)
+        var random = Lehmer(seed: 99)
+        var seen: Set<UInt64> = []
+        var highest: UInt64 = 0
+        for _ in 0..<20_000 {
+            // Mostly near the top, sometimes far ahead, sometimes a little behind.
+            let step = UInt64.random(in: 0...300, using: &random)
+            let seq = Bool.random(using: &random) ? highest + step : highest - min(highest, step % 200)
+            guard seq > 0 else { continue }
+            let expected = !seen.contains(seq) && (seq > highest || highest - seq < 256)
+            #expect(seqs.firstSighting(seq) == expected, "seq \(seq) after highest \(highest)")
+            if expected { seen.insert(seq) }
+            highest = max(highest, seq)
+        }
+    }
+}

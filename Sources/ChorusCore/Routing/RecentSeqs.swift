@@ -18,10 +18,17 @@ struct RecentSeqs: Sendable {
             if seq - highest >= capacity {
                 for index in bits.indices { bits[index] = 0 }
             } else {
+                // Clear the slots of the seqs skipped, a word at a time where whole words go.
                 var clear = highest + 1
                 while clear < seq {
-                    set(clear, false)
-                    clear += 1
+                    let slot = clear % capacity
+                    if slot % 64 == 0, seq - clear >= 64 {
+                        bits[Int(slot / 64)] = 0
+                        clear += 64
+                    } else {
+                        set(clear, false)
+                        clear += 1
+                    }
                 }
             }
             highest = seq

@@ -115,11 +115,12 @@ public struct SiteRouter: Sendable {
             case .deliver(_, let payload): arrived(payload, from: neighbour, now: now, into: &actions)
             case .up:
                 actions.append(.linkUp(neighbour))
-                reportLinks(now: now, into: &actions)
-                // The neighbour may know nothing yet: it gets every report held.
-                for report in database.reports.values.sorted(by: { $0.site < $1.site }) {
+                // The neighbour may know nothing yet: it gets every other report held, and this
+                // site's new one with the flood.
+                for report in database.reports.values.sorted(by: { $0.site < $1.site }) where report.site != site {
                     send(.linkState(report), to: neighbour, now: now, into: &actions)
                 }
+                reportLinks(now: now, into: &actions)
             case .down:
                 actions.append(.linkDown(neighbour))
                 reportLinks(now: now, into: &actions)
