@@ -90,29 +90,19 @@ public enum HopMessageCodec {
             guard report.links.count <= WireLimits.maxSites else {
                 throw .tooMany("linkState.links", count: report.links.count, limit: WireLimits.maxSites)
             }
-            var previous: SiteID?
+            try PacketCodec.checkStrictlyAscending(report.links.lazy.map(\.neighbour), "linkState.neighbour")
             for link in report.links {
                 guard link.neighbour != report.site else {
                     throw .invalidField("linkState.neighbour", reason: "\(report.site) reports a link to itself")
                 }
-                if let previous, !(previous < link.neighbour) {
-                    throw .invalidField("linkState.neighbour", reason: "not ascending without duplicates (\(previous) then \(link.neighbour))")
-                }
                 guard link.cost >= 1 else { throw .invalidField("linkState.cost", reason: "0 to \(link.neighbour)") }
-                previous = link.neighbour
             }
         case .routed(let routed):
             guard routed.interested.count <= WireLimits.maxSites else {
                 throw .tooMany("routed.interested", count: routed.interested.count, limit: WireLimits.maxSites)
             }
             guard routed.seq >= 1 else { throw .invalidField("routed.seq", reason: "seqs start at 1") }
-            var previous: SiteID?
-            for site in routed.interested {
-                if let previous, !(previous < site) {
-                    throw .invalidField("routed.interested", reason: "not ascending without duplicates (\(previous) then \(site))")
-                }
-                previous = site
-            }
+            try PacketCodec.checkStrictlyAscending(routed.interested, "routed.interested")
         }
     }
 }

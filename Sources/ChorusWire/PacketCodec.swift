@@ -184,8 +184,8 @@ public enum PacketCodec {
     }
 
     /// Strictly ascending: sorted with no duplicates.
-    static func checkStrictlyAscending(_ ids: [NodeID], _ field: String) throws(WireError) {
-        var previous: NodeID?
+    static func checkStrictlyAscending<ID: Comparable>(_ ids: some Sequence<ID>, _ field: String) throws(WireError) {
+        var previous: ID?
         for id in ids {
             if let previous, !(previous < id) {
                 throw .invalidField(field, reason: "not sorted ascending without duplicates (\(previous) then \(id))")

@@ -226,6 +226,17 @@ import Testing
         (twoSites + daemonA + "[[daemon]]\nname = \"a2\"\naddress = \"10.0.0.1\"\nsite = \"a\"\nport = 4803\nclient_port = 4900\nunix_socket = \"\"\n" + daemonB + "[[link]]\nsites = [\"a\", \"b\"]\n", "wan.toml:13: daemon[2].port: 10.0.0.1:4803 is already used by daemon[1]"),
     ]
 
+    /// Sites are listed on the wire (link state, routed messages): more than the wire allows is refused.
+    @Test func tooManySitesAreRefused() {
+        let sites = (1...1025).map { "[[site]]\nname = \"s\($0)\"\n" }.joined()
+        do {
+            _ = try DaemonConfig.parse(sites, file: "wan.toml")
+            Issue.record("1025 sites accepted")
+        } catch {
+            #expect(error.description.hasPrefix("wan.toml:2049: site: more than 1024 [[site]] tables"), "got: \(error.description)")
+        }
+    }
+
     @Test(arguments: mistakes)
     func topologyMistakesAreLocated(text: String, expected: String) {
         do {

@@ -58,6 +58,21 @@ import Testing
         #expect(simulation.ends[0].unacknowledged == 0 && simulation.ends[1].unacknowledged == 0)
     }
 
+    /// Reordering alone (10 ms of jitter, no loss) makes the sender resend little: a gap is
+    /// reported only once it is older than the reordering seen. Reporting after the fixed 2 ms
+    /// resent about half of 5,000 packets; now fewer than 5 % (the first reorderings, before the
+    /// estimate has seen them).
+    @Test(arguments: [UInt64(1), 2])
+    func reorderingAloneCausesFewResends(seed: UInt64) {
+        var simulation = Self.simulation(delay: 20 * Self.millisecond, jitter: 10 * Self.millisecond, seed: seed)
+        let start = simulation.now
+        simulation.offer(from: 0, count: 5000, size: 900, every: 200_000, startingAt: start)
+        simulation.run(until: start + 10 * Self.second)
+        Self.expectEveryPayloadOnce(simulation, from: 0, "seed \(seed)")
+        let resent = simulation.ends[0].counters.retransmissions
+        #expect(resent < 250, "seed \(seed): \(resent) resends of 5000 with no loss")
+    }
+
     /// One lost packet in a steady stream, and one at the stream's tail, each cost at most one
     /// round trip (50 ms) plus 10 ms over what the packet would have taken.
     @Test func aLostPacketCostsOneRoundTrip() {

@@ -41,6 +41,7 @@ import Testing
             let expected = sent.filter { $0.to.contains(site) && $0.origin != site }.map { "\($0.origin)/\($0.seq)" }
             #expect(Set(got) == Set(expected), "\(what): \(site) delivered \(got.count), expected \(expected.count)")
         }
+        #expect(network.sameInstantDeadlines == 0 && network.decodeErrors == 0, "\(what)")
     }
 
     @Test func linkStateConvergesAndMessagesReachEverySiteOnce() {

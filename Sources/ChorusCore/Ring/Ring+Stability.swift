@@ -76,7 +76,7 @@ extension Ring {
     /// `stabilityReportInterval`: under load the token's rules take over (a report only brings
     /// stability forward; none is needed for it).
     mutating func reportArrival(_ log: RingLog, now: Instant, into actions: inout [RingAction]) {
-        guard phase == .operational, announcesStability, options.reportArrivals, highestSafe.ring == log.ringID,
+        guard options.reportArrivals, phase == .operational, announcesStability, highestSafe.ring == log.ringID,
             log.myAru >= highestSafe.seq
         else { return }
         reports.reset(for: log.ringID)

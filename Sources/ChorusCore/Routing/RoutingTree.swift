@@ -12,6 +12,8 @@ public struct RoutingTree: Sendable, Equatable {
     public private(set) var distance: [SiteID: UInt64] = [:]
     /// Each reached site's children, ascending.
     public private(set) var children: [SiteID: [SiteID]] = [:]
+    /// Each reached site's subtree (itself included).
+    private var subtrees: [SiteID: Set<SiteID>] = [:]
 
     /// Dijkstra over `topology` from `source`, visiting sites in (distance, id) order, so the
     /// result depends on nothing but the topology.
@@ -34,21 +36,25 @@ public struct RoutingTree: Sendable, Equatable {
         }
         for (site, up) in parent { children[up, default: []].append(site) }
         for site in children.keys { children[site]!.sort() }
+        // Each site's subtree, once: forwarding asks for them on every message.
+        var order = distance.isEmpty ? [] : [source]  // breadth first: children after parents
+        var next = 0
+        while next < order.count {
+            order += children[order[next]] ?? []
+            next += 1
+        }
+        for site in order.reversed() {
+            var below: Set<SiteID> = [site]
+            for child in children[site] ?? [] { below.formUnion(subtrees[child]!) }
+            subtrees[site] = below
+        }
     }
 
     /// Whether the tree reaches `site`.
     public func reaches(_ site: SiteID) -> Bool { distance[site] != nil }
 
     /// The sites in the subtree below `site` (itself included).
-    public func subtree(of site: SiteID) -> Set<SiteID> {
-        guard reaches(site) else { return [] }
-        var result: Set<SiteID> = [site]
-        var frontier = [site]
-        while let next = frontier.popLast() {
-            for child in children[next] ?? [] where result.insert(child).inserted { frontier.append(child) }
-        }
-        return result
-    }
+    public func subtree(of site: SiteID) -> Set<SiteID> { subtrees[site] ?? [] }
 
     /// Where `site` forwards a message from the source: each child whose subtree holds a site in
     /// `interested` gets the message itself; the other children get only a stand-in (so they

@@ -175,7 +175,7 @@ public struct SiteRouter: Sendable {
     /// Sends `message` on to this site's children in its origin's tree that need it.
     mutating func forward(_ message: RoutedMessage, now: Instant, into actions: inout [SiteRouterAction]) {
         let tree = tree(from: message.origin)
-        let interested = message.interested.isEmpty ? Set(database.sites) : Set(message.interested)
+        let interested = message.interested.isEmpty ? database.sites : Set(message.interested)
         for child in tree.forwarding(at: site, interested: interested, standIns: false).bodies {
             counters.forwarded += 1
             send(.routed(message), to: child, now: now, into: &actions)

@@ -66,6 +66,10 @@ struct ConfigLoader {
             case ("daemon", true):
                 peers.append(try peer(section, position: peers.count + 1))
             case ("site", true):
+                // Link-state reports and routed messages list sites: their counts are bounded on the wire.
+                guard sites.count < WireLimits.maxSites else {
+                    throw fail(section.line, "site", "more than \(WireLimits.maxSites) [[site]] tables; expected at most \(WireLimits.maxSites) sites")
+                }
                 sites.append(try site(section, position: sites.count + 1))
             case ("link", true):
                 linkSections.append(section)
