@@ -13,6 +13,16 @@ public enum EngineAction: Sendable {
     case view(GroupView)
     /// A delivered payload that was not a valid group message (dropped and counted).
     case decodeError(String)
+    /// For the wide area (more than one site): see `WideAreaAction`.
+    case wideArea(WideAreaAction)
+}
+
+/// What the order layer asks of the driver's wide-area side.
+public enum WideAreaAction: Sendable {
+    /// Route this body to every other site (only while this daemon represents its site).
+    case originate(ByteBuffer)
+    /// Start (true) or stop running the site's router: this daemon now represents its site, or no longer does.
+    case representative(Bool)
 }
 
 /// One daemon's whole protocol stack as a single deterministic state machine: the ring below,
@@ -21,6 +31,9 @@ public enum EngineAction: Sendable {
 public struct Engine: Sendable {
     public private(set) var ring: Ring
     public private(set) var groups: GroupLayer
+    /// The order across sites, with more than one site (nil: the ring's order is the order).
+    public private(set) var order: SiteOrder?
+    private var orderActions: [SiteOrderAction] = []
     private var ringActions: [RingAction] = []
     private var groupActions: [GroupAction] = []
     // Spare buffers swapped with the two above while a batch runs, so no batch allocates.
@@ -29,9 +42,13 @@ public struct Engine: Sendable {
 
     public init(
         me: NodeID, site: [NodeID], ringOptions: RingOptions = RingOptions(), groupLimits: GroupLimits = .default,
-        ringSeqFloor: UInt64 = 0
+        ringSeqFloor: UInt64 = 0, wideArea: SiteOrder? = nil
     ) {
+        var ringOptions = ringOptions
+        // The order layer numbers the ring's stream: it must be the same at every member.
+        if wideArea != nil { ringOptions.earlyDelivery = false }
         self.ring = Ring(me: me, site: site, options: ringOptions, ringSeqFloor: ringSeqFloor)
+        self.order = wideArea
         // A message the group layer accepts must fit the ring whole, envelope included, so the
         // ring never refuses (and so never loses) an accepted message.
         var limits = groupLimits
@@ -61,7 +78,28 @@ public struct Engine: Sendable {
     }
 
     public mutating func timerFired(_ timer: RingTimer, now: Instant, into actions: inout [EngineAction]) {
-        ring.timerFired(timer, now: now, into: &ringActions)
+        if timer == .wideArea {
+            order?.timerFired(now: now, into: &orderActions)
+            applyOrderActions(now: now, into: &actions)
+        } else {
+            ring.timerFired(timer, now: now, into: &ringActions)
+        }
+        drain(now: now, into: &actions)
+    }
+
+    // MARK: The wide area
+
+    /// A routed body from another site reached this daemon's router.
+    public mutating func wideAreaReceived(_ body: ByteBuffer, now: Instant, into actions: inout [EngineAction]) {
+        order?.routed(body, now: now, into: &orderActions)
+        applyOrderActions(now: now, into: &actions)
+        drain(now: now, into: &actions)
+    }
+
+    /// The router's topology changed or a link came up: what is not yet acknowledged goes again.
+    public mutating func wideAreaTopologyChanged(now: Instant, into actions: inout [EngineAction]) {
+        order?.topologyChanged(now: now, into: &orderActions)
+        applyOrderActions(now: now, into: &actions)
         drain(now: now, into: &actions)
     }
 
@@ -140,13 +178,23 @@ public struct Engine: Sendable {
                     switch action {
                     case .send(let packet, let destination): actions.append(.send(packet, to: destination))
                     case .setTimer(let timer, let deadline): actions.append(.setTimer(timer, deadline: deadline))
-                    case .deliver(let delivery): groups.ringDelivered(delivery, deliveries: &actions, into: &groupActions)
+                    case .deliver(let delivery):
+                        if order == nil {
+                            groups.ringDelivered(delivery, deliveries: &actions, into: &groupActions)
+                        } else {
+                            order!.ringDelivered(delivery, now: now, into: &orderActions)
+                            applyOrderActions(now: now, into: &actions)
+                        }
                     case .configuration(let configuration):
                         // What the group layer still owes the ending configuration comes before it ends.
                         groups.ringConfigurationWillChange(configuration, into: &groupActions)
                         if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
                         actions.append(.configuration(configuration))
                         groups.ringConfiguration(configuration, into: &groupActions)
+                        if order != nil {
+                            order!.ringConfiguration(configuration, now: now, into: &orderActions)
+                            applyOrderActions(now: now, into: &actions)
+                        }
                     }
                     // Keep the order: group actions caused by this ring action come right after it.
                     if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
@@ -154,6 +202,27 @@ public struct Engine: Sendable {
                 swap(&batch, &ringBatch)
             }
         }
+    }
+
+    /// Performs what the order layer asked, in order; a delivery's group actions come right after it.
+    private mutating func applyOrderActions(now: Instant, into actions: inout [EngineAction]) {
+        guard !orderActions.isEmpty else { return }
+        var batch: [SiteOrderAction] = []
+        swap(&batch, &orderActions)
+        for action in batch {
+            switch action {
+            case .submit(let service, let payload):
+                ring.submit(service: service, payload: payload, now: now, into: &ringActions)
+            case .deliver(let delivery, let position):
+                groups.ringDelivered(delivery, position: position, deliveries: &actions, into: &groupActions)
+                if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
+            case .originate(let body): actions.append(.wideArea(.originate(body)))
+            case .setTimer(let deadline): actions.append(.setTimer(.wideArea, deadline: deadline))
+            case .representative(let represent): actions.append(.wideArea(.representative(represent)))
+            }
+        }
+        batch.removeAll(keepingCapacity: true)
+        if orderActions.isEmpty { swap(&batch, &orderActions) }
     }
 
     private mutating func drainGroupsInline(now: Instant, into actions: inout [EngineAction]) {

@@ -147,7 +147,11 @@ public final class ChorusDaemon: Sendable {
                     }
                 }
                 .bind(host: peer.address, port: peer.hopPort).get()
-            try await loop.submit { service.channel = channel }.get()
+            try await loop.submit {
+                service.channel = channel
+                service.onRouted = { [unowned core] body in core.wideAreaReceived(body) }
+                service.onTopologyChanged = { [unowned core] in core.wideAreaTopologyChanged() }
+            }.get()
             channel.closeFuture.whenComplete { _ in loop.execute { service.socketClosed() } }
             wideArea = service
         }

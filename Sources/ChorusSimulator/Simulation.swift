@@ -9,6 +9,13 @@ import Glibc
 import Darwin
 #endif
 
+/// Real (not virtual) seconds on the monotonic clock, to report how long a run took.
+func monotonicSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
 /// Runs 1 to 64 engines in one process on a virtual clock and a faulty virtual network.
 ///
 /// Every random choice (latency, loss, traffic, faults) comes from one generator seeded by
@@ -258,6 +265,8 @@ public struct Simulation {
                 recorder.view(view, at: process, time: now)
             case .decodeError:
                 report.decodeErrors += 1
+            case .wideArea:
+                break  // one site: no wide area
             }
         }
         actions.removeAll(keepingCapacity: true)
@@ -292,11 +301,6 @@ public struct Simulation {
         withEngine(index) { engine, actions, now in engine.timerFired(timer, now: now, into: &actions) }
     }
 
-    func monotonicSeconds() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
 
     mutating func note(_ text: String) {
         report.trace.append("\(Double(now / 1_000_000) / 1000)s \(text)")

@@ -21,6 +21,12 @@ public enum GroupMessageCodec {
     /// The format version this build writes and reads.
     public static let version: UInt8 = 1
 
+    /// Whether `payload` is a client data message (by its first two bytes; not validated).
+    @inlinable
+    public static func isClientData(_ payload: ByteBuffer) -> Bool {
+        payload.getInteger(at: payload.readerIndex, as: UInt16.self) == UInt16(version) << 8 | 1
+    }
+
     @usableFromInline
     enum Kind: UInt8 {
         case data = 1

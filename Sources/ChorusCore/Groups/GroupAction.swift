@@ -11,12 +11,17 @@ public struct GroupDelivery: Sendable, Equatable {
     /// The local sessions that get it, sorted, each once; empty when none of this daemon's
     /// sessions is addressed (the delivery is still reported, for daemon-level histories).
     public var recipients: [SessionID]
+    /// With more than one site: the message's place in the order across sites.
+    public var position: WideAreaPosition?
 
-    public init(data: ClientData, service: Service, ringID: RingID, recipients: [SessionID]) {
+    public init(
+        data: ClientData, service: Service, ringID: RingID, recipients: [SessionID], position: WideAreaPosition? = nil
+    ) {
         self.data = data
         self.service = service
         self.ringID = ringID
         self.recipients = recipients
+        self.position = position
     }
 }
 

@@ -11,16 +11,21 @@ extension GroupLayer {
     /// As `ringDelivered(_:into:)`, but a client message's delivery goes straight to the engine's
     /// actions (the common case skips one action array; nothing else is pending, so order holds).
     mutating func ringDelivered(
-        _ delivery: RingDelivery, deliveries: inout [EngineAction], into actions: inout [GroupAction]
+        _ delivery: RingDelivery, position: WideAreaPosition? = nil, deliveries: inout [EngineAction],
+        into actions: inout [GroupAction]
     ) {
-        if let data = clientData(in: delivery, into: &actions) { deliveries.append(.deliver(groupDelivery(data, delivery))) }
+        if let data = clientData(in: delivery, position: position, into: &actions) {
+            deliveries.append(.deliver(groupDelivery(data, delivery, position: position)))
+        }
     }
 
     /// Decodes what the ring delivered. Client data to deliver now comes back; anything else is
     /// held for the state exchange, applied, or counted and reported as a decode error. Client
     /// data outside a state exchange, the common case, is decoded bare (no `GroupMessage`) and
     /// moves into its delivery; the general decoder reads only what the fast one does not.
-    private mutating func clientData(in delivery: RingDelivery, into actions: inout [GroupAction]) -> ClientData? {
+    private mutating func clientData(
+        in delivery: RingDelivery, position: WideAreaPosition? = nil, into actions: inout [GroupAction]
+    ) -> ClientData? {
         let message: GroupMessage
         if let data = GroupMessageCodec.decodeData(delivery.payload, names: &lastGroupNames) {
             guard case .synchronizing = phase else { return data }
@@ -34,27 +39,33 @@ extension GroupLayer {
                 return nil
             }
         }
-        guard !holdDuringSync(message, delivery) else { return nil }
+        guard !holdDuringSync(message, delivery, position: position) else { return nil }
         if case .data(let data) = message { return data }
         apply(message, into: &actions)
         return nil
     }
 
-    private func groupDelivery(_ data: consuming ClientData, _ delivery: RingDelivery) -> GroupDelivery {
+    private func groupDelivery(
+        _ data: consuming ClientData, _ delivery: RingDelivery, position: WideAreaPosition? = nil
+    ) -> GroupDelivery {
         // Recipients first: `data` then moves into the delivery, where it would otherwise be copied.
         let recipients = recipients(for: data)
-        return GroupDelivery(data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients)
+        return GroupDelivery(
+            data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients, position: position)
     }
 
     /// While the state exchange runs, client data and joins, leaves and disconnects wait: they
     /// belong to the new configuration, whose regular views are not out yet. Returns whether
     /// `message` was held.
-    private mutating func holdDuringSync(_ message: GroupMessage, _ delivery: RingDelivery) -> Bool {
+    private mutating func holdDuringSync(
+        _ message: GroupMessage, _ delivery: RingDelivery, position: WideAreaPosition?
+    ) -> Bool {
         guard case .synchronizing(var sync) = phase else { return false }
         if case .state = message { return false }
         if case .data = message, brokenRules.dataDuringStateExchange { return false }
         phase = .initial  // so `sync.held` is uniquely referenced and grows in place
-        sync.held.append(HeldMessage(message: message, service: delivery.service, ringID: delivery.ringID))
+        sync.held.append(
+            HeldMessage(message: message, service: delivery.service, ringID: delivery.ringID, position: position))
         phase = .synchronizing(sync)
         return true
     }
@@ -65,7 +76,9 @@ extension GroupLayer {
             if case .data(let data) = item.message {
                 actions.append(
                     .deliver(
-                        GroupDelivery(data: data, service: item.service, ringID: item.ringID, recipients: recipients(for: data))))
+                        GroupDelivery(
+                            data: data, service: item.service, ringID: item.ringID, recipients: recipients(for: data),
+                            position: item.position)))
             } else {
                 apply(item.message, into: &actions)
             }

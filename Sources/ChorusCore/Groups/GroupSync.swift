@@ -20,6 +20,7 @@ struct HeldMessage: Sendable {
     var message: GroupMessage
     var service: Service
     var ringID: RingID
+    var position: WideAreaPosition? = nil
 }
 
 /// The state exchange after a regular configuration: every member announces its sessions'

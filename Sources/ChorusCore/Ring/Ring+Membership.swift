@@ -315,6 +315,7 @@ extension Ring {
             ringID: token.ringID, members: token.members, me: me, deliveryEnabled: false,
             maxMessageSize: options.maxMessageSize, window: options.logWindow)
         pending!.brokenRules = options.brokenRules
+        pending!.earlyDelivery = options.earlyDelivery
         lastTokenSeq = 0
         lastSentToken = nil
         previousVisitAru = 0

@@ -228,6 +228,8 @@ public struct Ring: Sendable {
             if held != nil { releaseHeldToken(now: now, into: &actions, keepingIdleCount: true) }
         case .mergeProbe:
             sendMergeProbes(now: now, into: &actions)
+        case .wideArea:
+            break  // the engine's order layer handles it
         }
     }
 

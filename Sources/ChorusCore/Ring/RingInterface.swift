@@ -21,6 +21,8 @@ public enum RingTimer: Int, Sendable, CaseIterable {
     case idleHold
     /// The representative periodically probes daemons outside the ring so partitions merge.
     case mergeProbe
+    /// The wide-area order layer's tick and resends (the engine's, not the ring's).
+    case wideArea
 }
 
 /// Where a packet goes.

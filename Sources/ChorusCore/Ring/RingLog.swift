@@ -63,6 +63,8 @@ struct RingLog {
     private var lastCausalDelivered: UInt64 = 0
     /// A sender-order chain stopped at a causal packet whose causal past the cursor has not passed.
     private var causalWaits = false
+    /// `RingOptions.earlyDelivery`: off, every packet waits for the cursor.
+    var earlyDelivery = true
     /// The ring's test switches (`RingOptions.brokenRules`); all off outside tests.
     var brokenRules = RingOptions.BrokenRules()
 
@@ -187,7 +189,7 @@ struct RingLog {
             advanceCursor(into: &actions)
             return
         }
-        if packet.service <= .causal {
+        if packet.service <= .causal, earlyDelivery {
             if packet.service == .reliable, packet.fragment == .packed {
                 deliver(at: index, into: &actions)
             }

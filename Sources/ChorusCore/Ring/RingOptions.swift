@@ -38,6 +38,10 @@ public struct RingOptions: Sendable, Equatable {
     /// member per safe message with three daemons) cost more CPU than the hop they save
     /// (docs/latency.md); where each daemon has a core of its own they should pay.
     public var reportArrivals = false
+    /// Reliable, fifo and causal packets may be delivered ahead of the in-order cursor (so a loss
+    /// outside their promise never holds them back). Off with more than one site: the order
+    /// layer numbers the ring's stream, which must then be the same at every member.
+    public var earlyDelivery = true
     /// At most one such report per daemon per this many nanoseconds (under load the token's
     /// rules deliver as soon; reports only bring stability forward).
     public var stabilityReportInterval: Duration64 = 100_000

@@ -83,6 +83,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var sites: [Site] = [Site(name: "local", id: 1)]
     /// The wide-area links between sites.
     public var links: [WideAreaLink] = []
+    /// The order across sites (heartbeat interval, resends), with more than one site.
+    public var siteOrder = SiteOrderOptions()
     /// Ring protocol tunables (timeouts, windows, packet and message sizes).
     public var ring: RingOptions
     /// Limits on what one client may ask.

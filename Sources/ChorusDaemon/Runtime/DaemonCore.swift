@@ -63,9 +63,18 @@ final class DaemonCore: @unchecked Sendable {
         // Ring ids must never repeat across restarts: start above any seq this daemon used
         // before, taken from the wall clock in microseconds.
         let floor = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        var order: SiteOrder?
+        if config.sites.count > 1 {
+            // Tick stamps from the wall clock, so the stamps of different hosts compare.
+            var options = config.siteOrder
+            let wall = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+            options.stampOffset = wall &- NIODeadline.now().uptimeNanoseconds
+            order = SiteOrder(
+                me: NodeID(peer.id), site: SiteID(peer.site), sites: config.sites.map { SiteID($0.id) }, options: options)
+        }
         self.engine = Engine(
             me: NodeID(peer.id), site: config.siteDaemons(of: peer).map { NodeID($0.id) }, ringOptions: config.ring,
-            groupLimits: config.groupLimits, ringSeqFloor: floor)
+            groupLimits: config.groupLimits, ringSeqFloor: floor, wideArea: order)
         self.stopped = eventLoop.makePromise()
         actions.reserveCapacity(256)
     }
@@ -185,6 +194,31 @@ final class DaemonCore: @unchecked Sendable {
         }
     }
 
+    // MARK: Wide-area input
+
+    /// A routed body from another site, from this daemon's router.
+    func wideAreaReceived(_ body: ByteBuffer) {
+        guard ringIsActive else { return }
+        engine.wideAreaReceived(body, now: now, into: &actions)
+        performActions()
+        endOfInput()
+    }
+
+    /// The router's topology changed or a link came up.
+    func wideAreaTopologyChanged() {
+        guard ringIsActive else { return }
+        engine.wideAreaTopologyChanged(now: now, into: &actions)
+        performActions()
+        endOfInput()
+    }
+
+    private func wideArea(_ request: WideAreaAction) {
+        switch request {
+        case .originate(let body): wideArea?.originate(body)
+        case .representative(let represent): wideArea?.setRepresentative(represent)
+        }
+    }
+
     private func timersDue() {
         guard ringIsActive else { return }
         let now = self.now
@@ -262,6 +296,8 @@ final class DaemonCore: @unchecked Sendable {
             case .decodeError(let text):
                 counters.malformedGroupMessages += 1
                 logger.warning("dropped a malformed group message: \(text)")
+            case .wideArea(let request):
+                wideArea(request)
             }
         }
         if actions.isEmpty { swap(&batch, &actions) } else { performActions() }
@@ -274,7 +310,6 @@ final class DaemonCore: @unchecked Sendable {
         switch configuration.kind {
         case .regular:
             counters.configurations += 1
-            wideArea?.ringChanged(members: configuration.members)
             logger.notice("regular configuration \(configuration.ringID): \(names.count) daemons [\(names.joined(separator: ", "))]")
         case .transitional:
             logger.notice("transitional configuration to \(configuration.ringID): \(names.count) daemons moved together [\(names.joined(separator: ", "))]")

@@ -10,8 +10,10 @@ import NIOCore
 /// daemon of the site (only its representative answers); then to the address it was heard from,
 /// until the link goes down (the representative may have moved).
 ///
-/// Confined to the daemon's event loop, like `DaemonCore` (hence `@unchecked Sendable`). Nothing
-/// is routed into the site yet: the order layer above the links is not built (issue 10).
+/// The engine's order layer (`SiteOrder`) says when this daemon represents its site, hands it
+/// bodies to route to the other sites, and takes what the router delivers (`onRouted`).
+///
+/// Confined to the daemon's event loop, like `DaemonCore` (hence `@unchecked Sendable`).
 final class WideAreaService: @unchecked Sendable {
     let eventLoop: any EventLoop
     let config: DaemonConfig
@@ -29,6 +31,10 @@ final class WideAreaService: @unchecked Sendable {
     private(set) var counters = WideAreaCounters()
     /// The topology last logged.
     private var lastTopology: SiteTopology?
+    /// Takes a routed body the router delivered to this site (the order layer's input).
+    var onRouted: (ByteBuffer) -> Void = { _ in }
+    /// Told when routes change or a link comes up (the order layer resends what is unanswered).
+    var onTopologyChanged: () -> Void = {}
 
     init(eventLoop: any EventLoop, config: DaemonConfig, peer: DaemonConfig.Peer, logger: Logger) {
         self.eventLoop = eventLoop
@@ -56,11 +62,10 @@ final class WideAreaService: @unchecked Sendable {
 
     var now: Instant { NIODeadline.now().uptimeNanoseconds }
 
-    /// A regular configuration of this daemon's ring: it is the representative when it has the
-    /// lowest id. A new representative starts a router with a new incarnation (from the clock,
-    /// so it is newer than its predecessor's); one that is no longer the representative stops.
-    func ringChanged(members: [NodeID]) {
-        let isRepresentative = members.min() == NodeID(peer.id)
+    /// The order layer made this daemon its site's representative (the lowest id of its regular
+    /// ring) or took it back. A new representative starts a router with a new incarnation (from
+    /// the clock, so it is newer than its predecessor's); one that is no longer it stops.
+    func setRepresentative(_ isRepresentative: Bool) {
         if isRepresentative, router == nil {
             let incarnation = UInt64(max(1, Date().timeIntervalSince1970 * 1_000_000))
             let neighbours = config.links.compactMap { link -> (site: SiteID, cost: UInt32, rate: UInt64)? in
@@ -81,6 +86,12 @@ final class WideAreaService: @unchecked Sendable {
             timerDeadline = .max
             logger.notice("no longer the representative of site \(siteName(site))")
         }
+    }
+
+    /// Routes `body` (from the order layer) to every other site.
+    func originate(_ body: ByteBuffer) {
+        guard router != nil else { return }
+        run { router, actions, now in _ = router.originate(body, now: now, into: &actions) }
     }
 
     /// One datagram on the hop socket.
@@ -136,8 +147,9 @@ final class WideAreaService: @unchecked Sendable {
                 send(packet, to: to)
             case .deliver(let message):
                 counters.messagesDelivered += 1
-                logger.debug("wide-area message \(message.origin)/\(message.seq): \(message.body.readableBytes) bytes")
+                onRouted(message.body)
             case .topologyChanged:
+                onTopologyChanged()
                 let topology = router!.topology
                 guard topology != lastTopology else { break }
                 lastTopology = topology
@@ -145,6 +157,8 @@ final class WideAreaService: @unchecked Sendable {
                 let reached = topology.component(of: site).map(siteName)
                 logger.notice("wide area: \(reached.count) of \(config.sites.count) sites reachable [\(reached.joined(separator: ", "))], links up [\(links.joined(separator: ", "))]")
             case .linkUp(let neighbour):
+                // Its other end may be a new representative that lost what was in flight.
+                onTopologyChanged()
                 logger.notice("hop link to site \(siteName(neighbour)) up")
             case .linkDown(let neighbour):
                 heardFrom[neighbour] = nil
@@ -204,7 +218,7 @@ public struct WideAreaCounters: Sendable, Codable, Equatable {
     public var badDatagrams = 0
     /// Hop datagrams that reached this daemon while it was not its site's representative.
     public var notRepresentative = 0
-    /// Wide-area messages delivered to this site (none are routed yet).
+    /// Routed messages (data and heartbeats of other sites) this daemon's router delivered.
     public var messagesDelivered = 0
     public init() {}
 }

@@ -1,0 +1,244 @@
+import ChorusWire
+import DequeModule
+import NIOCore
+
+/// What the order layer asks the engine to do, in order.
+public enum SiteOrderAction: Sendable {
+    /// Put this wide-area message into the site's ring with this service.
+    case submit(Service, ByteBuffer)
+    /// Hand this message to the group layer: it is at its place in the global order (`position`
+    /// nil: a membership message of this site, at its place in the ring's order).
+    case deliver(RingDelivery, WideAreaPosition?)
+    /// Send this body to every other site (representative only).
+    case originate(ByteBuffer)
+    case setTimer(Instant)
+    /// This daemon starts (true) or stops representing its site in the wide area.
+    case representative(Bool)
+}
+
+/// One daemon's share of the order across sites, as a deterministic state machine between its
+/// ring and its group layer. Every daemon of a site runs it on the same ring stream, so all
+/// compute the same timestamps and the same order; the representative (the lowest id of the
+/// regular ring) also moves messages between the ring and the other sites.
+///
+/// - A client message of this site gets, where the ring delivers it, the next `seq` of the
+///   site and a Lamport timestamp one above the site's clock.
+/// - Messages of other sites come into the ring (brought in by the representative, in each
+///   origin's seq order, as agreed, or safe when they are safe); each raises the clock to its
+///   timestamp. So do heartbeats, which promise that an origin's later messages have higher
+///   timestamps; the representative's clock tick raises the clock to its real-time stamp.
+/// - Causal, agreed and safe messages go to the group layer in `(lamport, origin, seq)` order,
+///   each once every other site has promised past its timestamp; safe ones also once every
+///   site reports holding it. Unreliable, reliable and fifo ones go at once, behind only the
+///   earlier messages of their own origin site.
+/// - Every daemon keeps its site's messages until every other site reports them taken; a new
+///   representative sends them all again, and the representative resends what stays unanswered.
+public struct SiteOrder: Sendable {
+    public let me: NodeID
+    public let site: SiteID
+    /// Every site, ascending (this one included).
+    public let sites: [SiteID]
+    public let options: SiteOrderOptions
+    let remote: [SiteID]
+
+    /// The site's Lamport clock: every later message of this site gets a higher timestamp.
+    public private(set) var clock: UInt64 = 0
+    /// This site's messages so far.
+    public private(set) var localSeq: UInt64 = 0
+    /// Per other site: its messages taken in order from the ring.
+    var received: [SiteID: UInt64] = [:]
+    /// Per site: its messages every daemon of this site holds (as of the last safe delivery).
+    var held: [SiteID: UInt64] = [:]
+    /// Per other site: its later messages all have timestamps above this.
+    var promised: [SiteID: UInt64] = [:]
+    /// What each other site last reported, per origin.
+    var reports: [SiteID: [SiteID: SiteProgress]] = [:]
+    /// Per origin: messages taken, not yet handed to the group layer, in seq order.
+    var waiting: [SiteID: Deque<WideAreaData>] = [:]
+    /// This site's messages that some other site has not reported taking.
+    var outbox = Deque<OutboxEntry>()
+    var ringID: RingID?
+    /// Set while this daemon represents its site.
+    var representative: RepresentativeState?
+    public internal(set) var counters = SiteOrderCounters()
+
+    struct OutboxEntry: Sendable {
+        var data: WideAreaData
+        /// When the representative last sent it (0: not by the current one).
+        var sentAt: Instant
+    }
+
+    /// `sites`: every site of the configuration (this one included).
+    public init(me: NodeID, site: SiteID, sites: [SiteID], options: SiteOrderOptions = SiteOrderOptions()) {
+        precondition(sites.contains(site), "\(site) is not among the sites")
+        self.me = me
+        self.site = site
+        self.sites = Array(Set(sites)).sorted()
+        self.options = options
+        remote = self.sites.filter { $0 != site }
+        for other in remote {
+            received[other] = 0
+            promised[other] = 0
+            waiting[other] = []
+        }
+        for any in self.sites { held[any] = 0 }
+        waiting[site] = []
+    }
+
+    public var isRepresentative: Bool { representative != nil }
+
+    /// Messages of `origin` this daemon has taken in order.
+    public func received(from origin: SiteID) -> UInt64 { origin == site ? localSeq : received[origin] ?? 0 }
+
+    /// Messages taken but not yet handed to the group layer.
+    public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
+    /// This site's messages kept until every other site has them.
+    public var unacknowledged: Int { outbox.count }
+
+    // MARK: The ring's stream
+
+    /// The ring delivered `delivery`: take it into the order (or pass a membership message on).
+    public mutating func ringDelivered(_ delivery: RingDelivery, now: Instant, into actions: inout [SiteOrderAction]) {
+        ringID = delivery.ringID
+        if WideAreaMessageCodec.isWideArea(delivery.payload) {
+            guard let message = try? WideAreaMessageCodec.decode(delivery.payload) else {
+                counters.malformed += 1
+                return
+            }
+            switch message {
+            case .tick(let stamp):
+                clock = max(clock, stamp)
+                if isRepresentative { sendHeartbeat(now: now, into: &actions) }
+            case .data(let data): takeRemote(data, safe: delivery.service == .safe)
+            case .heartbeat(let beat): takeHeartbeat(beat)
+            }
+        } else if GroupMessageCodec.isClientData(delivery.payload) {
+            takeLocal(delivery, now: now, into: &actions)
+        } else {
+            // Joins, leaves and state announcements stay inside the site, in its ring's order.
+            actions.append(.deliver(delivery, nil))
+            return
+        }
+        release(into: &actions)
+    }
+
+    /// The ring installed `configuration`: the lowest member of a regular ring represents the site.
+    public mutating func ringConfiguration(
+        _ configuration: RingConfiguration, now: Instant, into actions: inout [SiteOrderAction]
+    ) {
+        guard configuration.kind == .regular else { return }
+        ringID = configuration.ringID
+        let represent = configuration.members.first == me && !remote.isEmpty
+        if represent, representative == nil {
+            becomeRepresentative(now: now, into: &actions)
+        } else if !represent, representative != nil {
+            representative = nil
+            actions.append(.representative(false))
+        }
+    }
+
+    private mutating func takeLocal(_ delivery: RingDelivery, now: Instant, into actions: inout [SiteOrderAction]) {
+        localSeq += 1
+        clock += 1
+        let data = WideAreaData(
+            origin: site, seq: localSeq, lamport: clock, service: delivery.service, sender: delivery.sender,
+            payload: delivery.payload)
+        if delivery.service == .safe { snapshotHeld() }
+        if !remote.isEmpty {
+            outbox.append(OutboxEntry(data: data, sentAt: 0))
+            if representative != nil {
+                outbox[outbox.count - 1].sentAt = now
+                originate(.data(data), into: &actions)
+            }
+        }
+        waiting[site]!.append(data)
+    }
+
+    private mutating func takeRemote(_ data: WideAreaData, safe: Bool) {
+        guard let taken = received[data.origin] else {
+            counters.foreign += 1
+            return
+        }
+        guard data.seq == taken + 1 else {
+            if data.seq <= taken { counters.duplicates += 1 } else { counters.gaps += 1 }
+            return
+        }
+        guard data.lamport > promised[data.origin]! else {
+            counters.staleTimestamps += 1
+            return
+        }
+        received[data.origin] = data.seq
+        promised[data.origin] = data.lamport
+        clock = max(clock, data.lamport)
+        if safe { snapshotHeld() }
+        waiting[data.origin]!.append(data)
+    }
+
+    private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat) {
+        guard let taken = received[beat.origin] else {
+            counters.foreign += 1
+            return
+        }
+        guard beat.lastSeq <= taken else {
+            counters.earlyHeartbeats += 1
+            return
+        }
+        promised[beat.origin] = max(promised[beat.origin]!, beat.lamport)
+        clock = max(clock, beat.lamport)
+        var known = reports[beat.origin] ?? [:]
+        for entry in beat.progress where held[entry.site] != nil {
+            let before = known[entry.site]
+            known[entry.site] = SiteProgress(
+                site: entry.site, received: max(entry.received, before?.received ?? 0),
+                held: max(entry.held, before?.held ?? 0))
+        }
+        reports[beat.origin] = known
+        pruneOutbox()
+    }
+
+    /// A safe delivery: every daemon of the site holds everything the ring delivered so far.
+    private mutating func snapshotHeld() {
+        for (origin, count) in received { held[origin] = count }
+        held[site] = localSeq
+    }
+
+    private mutating func pruneOutbox() {
+        var everywhere = UInt64.max
+        for other in remote { everywhere = min(everywhere, reports[other]?[site]?.received ?? 0) }
+        while let first = outbox.first, first.data.seq <= everywhere { outbox.removeFirst() }
+    }
+
+    // MARK: The global order
+
+    /// Hands the group layer everything whose turn has come.
+    private mutating func release(into actions: inout [SiteOrderAction]) {
+        guard let ringID else { return }
+        while true {
+            var next: WideAreaData?
+            for origin in sites {
+                guard let head = waiting[origin]!.first else { continue }
+                if head.service < .causal {
+                    // Unreliable, reliable and fifo: only their origin's earlier messages come first.
+                    next = head
+                    break
+                }
+                if next.map({ head.position < $0.position }) ?? true { next = head }
+            }
+            guard let next, next.service < .causal || isDeliverable(next) else { return }
+            waiting[next.origin]!.removeFirst()
+            let delivery = RingDelivery(ringID: ringID, sender: next.sender, service: next.service, payload: next.payload)
+            actions.append(.deliver(delivery, next.position))
+        }
+    }
+
+    /// Every other site has promised past `data`'s timestamp, and (safe) every site holds it.
+    private func isDeliverable(_ data: WideAreaData) -> Bool {
+        if !options.brokenRules.promises {
+            for other in remote where other != data.origin && promised[other]! < data.lamport { return false }
+        }
+        if data.service == .safe, !options.brokenRules.stability {
+            for other in remote where (reports[other]?[data.origin]?.held ?? 0) < data.seq { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,54 @@
+/// Tuning of the wide-area order layer (`SiteOrder`).
+public struct SiteOrderOptions: Sendable, Equatable {
+    /// How often the representative ticks its site's clock and sends a heartbeat: the longest an
+    /// idle site makes the others wait, on top of the one-way delay.
+    public var heartbeatInterval: Duration64 = 10_000_000
+    /// A message of this site that some other site has not taken this long is sent again (end to
+    /// end: hop links repair losses, this repairs what a failed representative or a route
+    /// change dropped).
+    public var resendAfter: Duration64 = 1_000_000_000
+    /// Messages per origin the representative keeps ahead of a gap; beyond, it drops them (the
+    /// origin sends them again).
+    public var maxBuffered = 65_536
+    /// Added to the driver's clock for tick stamps. The daemon passes wall clock minus its
+    /// monotonic clock, so stamps of different hosts compare; the simulator models skew with it.
+    public var stampOffset: UInt64 = 0
+    /// Rules broken on purpose, only so tests can show the checkers catch it.
+    public var brokenRules = BrokenRules()
+
+    public struct BrokenRules: Sendable, Equatable {
+        /// Agreed messages go out without waiting for every site's promise (no total order).
+        public var promises = false
+        /// Safe messages go out without waiting for every site to hold them.
+        public var stability = false
+        public init() {}
+    }
+
+    public init() {}
+}
+
+/// What the order layer counts (bad or surprising input, and its own work).
+public struct SiteOrderCounters: Sendable, Equatable {
+    /// Ring payloads or routed bodies that are not valid wide-area messages.
+    public var malformed = 0
+    /// Messages naming this site as origin from elsewhere, or an unknown site.
+    public var foreign = 0
+    /// Data already taken (a resend, or two representatives bringing in the same message).
+    public var duplicates = 0
+    /// Data past a gap in the ring's stream (a representative's mistake; never taken).
+    public var gaps = 0
+    /// Data whose timestamp is not above its origin's promise (never taken: it would break the order).
+    public var staleTimestamps = 0
+    /// Heartbeats ahead of their origin's data in the ring's stream (ignored).
+    public var earlyHeartbeats = 0
+    /// Routed messages arriving at a daemon that does not represent its site.
+    public var notRepresentative = 0
+    /// Routed data dropped because too much waited behind a gap.
+    public var overflowed = 0
+    /// This site's messages sent to the others, and sent again.
+    public var originated = 0
+    public var resent = 0
+    /// Messages from other sites brought into the ring by this daemon.
+    public var injected = 0
+    public init() {}
+}

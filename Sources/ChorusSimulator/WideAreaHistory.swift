@@ -1,0 +1,127 @@
+import ChorusCore
+import ChorusWire
+
+/// What the clients of a multi-site run saw, per daemon, and the checks of the promises across
+/// sites. A pure value, so tests can break a history by hand and see the checks fail.
+public struct WideAreaHistory: Sendable {
+    /// A client message: its sender session and that session's seq.
+    public struct MessageKey: Hashable, Sendable, CustomStringConvertible {
+        public var sender: SessionID
+        public var seq: UInt64
+        public init(sender: SessionID, seq: UInt64) {
+            self.sender = sender
+            self.seq = seq
+        }
+        public var description: String { "\(sender.daemon).\(sender.local)#\(seq)" }
+    }
+
+    public struct Delivery: Sendable {
+        public var message: MessageKey
+        public var service: Service
+        public var position: WideAreaPosition?
+        public var time: Instant
+        public init(message: MessageKey, service: Service, position: WideAreaPosition?, time: Instant) {
+            self.message = message
+            self.service = service
+            self.position = position
+            self.time = time
+        }
+    }
+
+    public struct Sent: Sendable {
+        public var daemon: Int
+        public var service: Service
+        public var time: Instant
+        /// The highest position among the causal, agreed and safe messages the sender's daemon had
+        /// delivered when the message was sent (its causal past must come before it everywhere).
+        public var causalPast: WideAreaPosition?
+        public init(daemon: Int, service: Service, time: Instant, causalPast: WideAreaPosition?) {
+            self.daemon = daemon
+            self.service = service
+            self.time = time
+            self.causalPast = causalPast
+        }
+    }
+
+    /// Per daemon, in delivery order.
+    public var deliveries: [[Delivery]]
+    public var sent: [MessageKey: Sent] = [:]
+    /// Daemons still running at the end (crashed ones owe nothing after their crash).
+    public var alive: [Bool]
+    /// Safe messages delivered while some running daemon did not yet hold them (found online).
+    public var unsafeDeliveries: [String] = []
+
+    public init(daemons: Int) {
+        deliveries = Array(repeating: [], count: daemons)
+        alive = Array(repeating: true, count: daemons)
+    }
+
+    /// Every broken promise, at most `limit` of them, described.
+    ///
+    /// - No daemon delivers a message twice, or one nobody sent.
+    /// - Causal, agreed and safe messages: each has one position wherever it is delivered, and
+    ///   every daemon delivers them in increasing position (so any two daemons deliver the ones
+    ///   they share in the same order); each comes after its causal past.
+    /// - Fifo and above: each daemon delivers a sender's messages in the order they were sent.
+    /// - Every message but unreliable ones, sent by a running daemon or delivered by one, is
+    ///   delivered by every running daemon.
+    /// - Safe: no daemon delivered one before every running daemon held it.
+    public func violations(limit: Int = 20) -> [String] {
+        var found: [String] = []
+        func fail(_ text: String) { if found.count < limit { found.append(text) } }
+        var positions: [MessageKey: WideAreaPosition] = [:]
+        var deliveredSomewhere: Set<MessageKey> = []
+        for (daemon, list) in deliveries.enumerated() {
+            var seen: Set<MessageKey> = []
+            var lastPosition: WideAreaPosition?
+            var lastFifo: [SessionID: UInt64] = [:]
+            for delivery in list {
+                let key = delivery.message
+                guard seen.insert(key).inserted else {
+                    fail("daemon \(daemon) delivered \(key) twice")
+                    continue
+                }
+                guard let sent = sent[key] else {
+                    fail("daemon \(daemon) delivered \(key), which was never sent")
+                    continue
+                }
+                if delivery.service != sent.service {
+                    fail("daemon \(daemon) delivered \(key) as \(delivery.service), sent as \(sent.service)")
+                }
+                deliveredSomewhere.insert(key)
+                if delivery.service >= .fifo {
+                    if let last = lastFifo[key.sender], last >= key.seq {
+                        fail("daemon \(daemon) delivered \(key) after seq \(last) of the same sender (fifo)")
+                    }
+                    lastFifo[key.sender] = key.seq
+                }
+                guard delivery.service >= .causal else { continue }
+                guard let position = delivery.position else {
+                    fail("daemon \(daemon) delivered \(key) without a place in the order across sites")
+                    continue
+                }
+                if let known = positions[key], known != position {
+                    fail("\(key) is at \(known) at one daemon and at \(position) at daemon \(daemon)")
+                }
+                positions[key] = position
+                if let lastPosition, !(lastPosition < position) {
+                    fail("daemon \(daemon) delivered \(key) at \(position) after \(lastPosition): not one total order")
+                }
+                lastPosition = position
+                if let past = sent.causalPast, !(past < position) {
+                    fail("\(key) at \(position) does not come after its causal past \(past)")
+                }
+            }
+        }
+        for (daemon, list) in deliveries.enumerated() where alive[daemon] {
+            let have = Set(list.map(\.message))
+            for (key, sent) in sent where sent.service > .unreliable && !have.contains(key) {
+                if alive[sent.daemon] || deliveredSomewhere.contains(key) {
+                    fail("daemon \(daemon) never delivered \(key) (\(sent.service), sent by daemon \(sent.daemon))")
+                }
+            }
+        }
+        for text in unsafeDeliveries { fail(text) }
+        return found
+    }
+}

@@ -1,0 +1,346 @@
+import ChorusCore
+import ChorusWire
+import NIOCore
+
+/// Sites of whole daemons in virtual time: each site's engines run their ring over a simulated
+/// LAN; the daemon that represents a site runs its `SiteRouter` over `WideAreaChannel`s to the
+/// other sites' representatives. Clients on every daemon send to one group with mixed services;
+/// the run records what every daemon delivered and checks the promises across sites
+/// (`WideAreaHistory.violations`). Every random choice comes from `config.seed`.
+public struct WideAreaSimulation {
+    public let config: WideAreaSimulationConfig
+    public private(set) var history: WideAreaHistory
+    public private(set) var report: WideAreaSimulationReport
+    var random: SimRandom
+    var queue = EventQueue<Event>()
+    var now: Instant = 0
+    var engines: [Engine] = []
+    var alive: [Bool]
+    var sessions: [SessionID?]
+    var deadlines: [[Instant?]]
+    /// Per site: its router and the daemon running it.
+    var routers: [SiteRouter?]
+    var routerHost: [Int?]
+    var routerTick: [Instant?]
+    var channels: [SiteLink: [SiteID: WideAreaChannel]] = [:]
+    let links: [(Int, Int)]
+    /// Per daemon: the highest position of the causal and stronger messages it delivered.
+    var causalPast: [WideAreaPosition?]
+    let trafficStart: Instant
+    let trafficEnd: Instant
+    let endTime: Instant
+    static let group = "g"
+
+    enum Event {
+        case packet(Int, Packet)
+        case timer(Int, RingTimer)
+        case hop(Int, ByteBuffer)
+        case routerTick(Int)
+        case traffic(Int)
+        case cut(Int)
+        case heal(Int)
+        case crashRepresentative
+    }
+
+    public init(config: WideAreaSimulationConfig) {
+        precondition(config.sites >= 1 && config.daemonsPerSite >= 1, "at least one site of one daemon")
+        self.config = config
+        random = SimRandom(seed: config.seed)
+        let count = config.sites * config.daemonsPerSite
+        history = WideAreaHistory(daemons: count)
+        report = WideAreaSimulationReport(seed: config.seed, sites: config.sites, daemonsPerSite: config.daemonsPerSite)
+        alive = Array(repeating: true, count: count)
+        sessions = Array(repeating: nil, count: count)
+        deadlines = Array(repeating: Array(repeating: nil, count: RingTimer.allCases.count), count: count)
+        routers = Array(repeating: nil, count: config.sites)
+        routerHost = Array(repeating: nil, count: config.sites)
+        routerTick = Array(repeating: nil, count: config.sites)
+        causalPast = Array(repeating: nil, count: count)
+        links = config.resolvedLinks
+        trafficStart = Simulation.nanos(config.warmup)
+        trafficEnd = Simulation.nanos(max(config.warmup, config.duration - config.quiescence))
+        endTime = Simulation.nanos(config.duration)
+        let siteIDs = (0..<config.sites).map(siteID)
+        for site in 0..<config.sites {
+            let members = daemons(of: site).map(nodeID)
+            var options = config.orderOptions
+            options.stampOffset = config.clockSkew > 0 ? UInt64(random.int(below: Int(config.clockSkew) + 1)) : 0
+            for daemon in daemons(of: site) {
+                let order = config.sites > 1 ? SiteOrder(me: nodeID(daemon), site: siteID(site), sites: siteIDs, options: options) : nil
+                engines.append(Engine(me: nodeID(daemon), site: members, ringOptions: config.ringOptions, wideArea: order))
+            }
+        }
+        for (a, b) in links {
+            channels[SiteLink(siteID(a), siteID(b))] = [siteID(a): WideAreaChannel(config.impairment), siteID(b): WideAreaChannel(config.impairment)]
+        }
+    }
+
+    func siteID(_ site: Int) -> SiteID { SiteID(UInt32(site + 1)) }
+    func nodeID(_ daemon: Int) -> NodeID { NodeID(UInt32(daemon + 1)) }
+    func site(of daemon: Int) -> Int { daemon / config.daemonsPerSite }
+    func daemons(of site: Int) -> Range<Int> { (site * config.daemonsPerSite)..<((site + 1) * config.daemonsPerSite) }
+
+    /// Runs to the end and checks the history.
+    public mutating func run() -> WideAreaSimulationReport {
+        let started = monotonicSeconds()
+        for daemon in engines.indices {
+            act(daemon) { engine, actions, now in engine.start(now: now, into: &actions) }
+            let session = engines[daemon].openSession(local: 1)
+            sessions[daemon] = session
+            act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
+            queue.push(.traffic(daemon), at: trafficStart + Simulation.nanos(random.exponential(rate: config.rate)))
+        }
+        if config.linkCutRate > 0, !links.isEmpty {
+            queue.push(.cut(random.int(below: links.count)), at: trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate)))
+        }
+        for _ in 0..<config.representativeCrashes {
+            let span = Double(trafficEnd - trafficStart) / 1e9
+            queue.push(.crashRepresentative, at: trafficStart + Simulation.nanos(random.unit() * span))
+        }
+        var events = 0
+        while let (time, event) = queue.pop(), time <= endTime {
+            now = time
+            handle(event)
+            events += 1
+        }
+        now = endTime
+        history.alive = alive
+        report.events = events
+        report.violations = history.violations()
+        for (daemon, engine) in engines.enumerated() where alive[daemon] {
+            if let counters = engine.order?.counters { report.orderCounters.append(counters) }
+        }
+        report.realSeconds = monotonicSeconds() - started
+        return report
+    }
+
+    mutating func handle(_ event: Event) {
+        switch event {
+        case .packet(let daemon, let packet):
+            guard alive[daemon] else { return }
+            act(daemon) { engine, actions, now in engine.receive(packet, now: now, into: &actions) }
+        case .timer(let daemon, let timer):
+            guard alive[daemon], deadlines[daemon][timer.rawValue] == now else { return }
+            deadlines[daemon][timer.rawValue] = nil
+            act(daemon) { engine, actions, now in engine.timerFired(timer, now: now, into: &actions) }
+        case .hop(let site, let bytes):
+            guard routers[site] != nil else { return }
+            guard let packet = try? HopPacketCodec.decode(bytes) else {
+                report.decodeErrors += 1
+                return
+            }
+            route(site) { router, actions, now in _ = router.receive(packet, now: now, into: &actions) }
+        case .routerTick(let site):
+            guard routerTick[site] == now else { return }
+            routerTick[site] = nil
+            route(site) { router, actions, now in router.tick(now: now, into: &actions) }
+        case .traffic(let daemon):
+            guard alive[daemon], now < trafficEnd else { return }
+            sendMessage(from: daemon)
+            queue.push(.traffic(daemon), at: now + max(1, Simulation.nanos(random.exponential(rate: config.rate))))
+        case .cut(let index):
+            setCut(index, true)
+            report.linkCuts += 1
+            queue.push(.heal(index), at: now + Simulation.nanos(1 + 2 * random.unit()))
+            let next = now + Simulation.nanos(random.exponential(rate: config.linkCutRate))
+            if next < trafficEnd { queue.push(.cut(random.int(below: links.count)), at: next) }
+        case .heal(let index):
+            setCut(index, false)
+        case .crashRepresentative:
+            let candidates = (0..<config.sites).filter { routerHost[$0] != nil && daemons(of: $0).filter { alive[$0] }.count > 1 }
+            guard !candidates.isEmpty else { return }
+            let site = candidates[random.int(below: candidates.count)]
+            crash(routerHost[site]!)
+        }
+    }
+
+    mutating func setCut(_ index: Int, _ cut: Bool) {
+        let (a, b) = links[index]
+        let link = SiteLink(siteID(a), siteID(b))
+        for end in [link.low, link.high] { channels[link]?[end]?.isCut = cut }
+    }
+
+    mutating func crash(_ daemon: Int) {
+        alive[daemon] = false
+        report.crashes += 1
+        let site = site(of: daemon)
+        if routerHost[site] == daemon {
+            routers[site] = nil
+            routerHost[site] = nil
+        }
+    }
+
+    mutating func sendMessage(from daemon: Int) {
+        guard let session = sessions[daemon] else { return }
+        let service = config.services[random.int(below: config.services.count)]
+        let payload = ByteBuffer(repeating: 0x5A, count: config.payloadSize)
+        let past = causalPast[daemon]
+        var seq: UInt64 = 0
+        var refused = false
+        act(daemon) { engine, actions, now in
+            do {
+                seq = try engine.send(
+                    session: session, service: service, groups: [Self.group], payload: payload, now: now, into: &actions)
+            } catch {
+                refused = true
+            }
+        }
+        guard !refused else {
+            report.refused += 1
+            return
+        }
+        report.sent += 1
+        let key = WideAreaHistory.MessageKey(sender: session, seq: seq)
+        history.sent[key] = WideAreaHistory.Sent(daemon: daemon, service: service, time: now, causalPast: service >= .causal ? past : nil)
+    }
+
+    // MARK: Engines
+
+    mutating func act(_ daemon: Int, _ body: (inout Engine, inout [EngineAction], Instant) -> Void) {
+        var actions: [EngineAction] = []
+        body(&engines[daemon], &actions, now)
+        for action in actions { perform(action, at: daemon) }
+    }
+
+    mutating func perform(_ action: EngineAction, at daemon: Int) {
+        let site = site(of: daemon)
+        switch action {
+        case .send(let packet, let destination):
+            let targets: [Int]
+            switch destination {
+            case .node(let node): targets = [Int(node.rawValue) - 1]
+            case .members(let nodes): targets = nodes.map { Int($0.rawValue) - 1 }
+            case .site: targets = daemons(of: site).filter { $0 != daemon }
+            }
+            for target in targets where self.site(of: target) == site {
+                let delay = config.lanDelay + UInt64(random.int(below: Int(config.lanDelay) + 1))
+                queue.push(.packet(target, packet), at: now + delay)
+            }
+        case .setTimer(let timer, let deadline):
+            deadlines[daemon][timer.rawValue] = max(deadline, now)
+            queue.push(.timer(daemon, timer), at: max(deadline, now))
+        case .deliver(let delivery):
+            record(delivery, at: daemon)
+        case .configuration(let configuration):
+            if configuration.kind == .regular { report.configurations += 1 }
+        case .view:
+            break
+        case .decodeError:
+            report.decodeErrors += 1
+        case .wideArea(.representative(let represent)):
+            if represent {
+                // A new incarnation, later than any before it at this site.
+                let router = SiteNetworkSimulation.router(
+                    siteID(site), sites: (0..<config.sites).map(siteID), links: links.map { (siteID($0.0), siteID($0.1), 1) },
+                    options: config.hopOptions, incarnation: now / 1_000 + 1, now: now)
+                routers[site] = router
+                routerHost[site] = daemon
+                report.representativeChanges += 1
+                route(site) { router, actions, now in router.start(now: now, into: &actions) }
+            } else if routerHost[site] == daemon {
+                routers[site] = nil
+                routerHost[site] = nil
+            }
+        case .wideArea(.originate(let body)):
+            guard routerHost[site] == daemon else { return }
+            route(site) { router, actions, now in _ = router.originate(body, now: now, into: &actions) }
+        }
+    }
+
+    mutating func record(_ delivery: GroupDelivery, at daemon: Int) {
+        let key = WideAreaHistory.MessageKey(sender: delivery.data.sender, seq: delivery.data.sessionSeq)
+        history.deliveries[daemon].append(
+            WideAreaHistory.Delivery(message: key, service: delivery.service, position: delivery.position, time: now))
+        report.delivered += 1
+        if delivery.service >= .causal, let position = delivery.position {
+            causalPast[daemon] = max(causalPast[daemon] ?? position, position)
+        }
+        if delivery.service == .safe, let position = delivery.position {
+            for other in engines.indices where alive[other] {
+                let held = engines[other].order?.received(from: position.origin) ?? 0
+                if held < position.seq, history.unsafeDeliveries.count < 20 {
+                    history.unsafeDeliveries.append(
+                        "daemon \(daemon) delivered safe \(key) (\(position)) while daemon \(other) held \(position.origin) only up to \(held)")
+                }
+            }
+        }
+        if let sent = history.sent[key], sent.daemon != daemon, self.site(of: sent.daemon) != site(of: daemon) {
+            report.latency[Int(delivery.service.rawValue)].record(now - sent.time)
+        }
+    }
+
+    // MARK: Routers
+
+    mutating func route(_ site: Int, _ body: (inout SiteRouter, inout [SiteRouterAction], Instant) -> Void) {
+        guard routers[site] != nil, let host = routerHost[site] else { return }
+        var actions: [SiteRouterAction] = []
+        body(&routers[site]!, &actions, now)
+        for action in actions {
+            switch action {
+            case .send(let packet, let to):
+                let bytes = HopPacketCodec.encode(packet)
+                let link = SiteLink(siteID(site), to)
+                guard var channel = channels[link]?[siteID(site)] else { continue }
+                let arrivals = channel.transit(size: bytes.readableBytes + 28, now: now, random: &random)
+                channels[link]![siteID(site)] = channel
+                report.hopBytes += bytes.readableBytes + 28
+                for arrival in arrivals { queue.push(.hop(Int(to.rawValue) - 1, bytes), at: arrival) }
+            case .deliver(let message):
+                act(host) { engine, actions, now in engine.wideAreaReceived(message.body, now: now, into: &actions) }
+            case .topologyChanged, .linkUp:
+                act(host) { engine, actions, now in engine.wideAreaTopologyChanged(now: now, into: &actions) }
+            case .linkDown:
+                break
+            }
+        }
+        guard let router = routers[site] else { return }
+        let deadline = max(router.nextDeadline, now + 1_000)
+        if routerTick[site].map({ deadline < $0 }) ?? true {
+            routerTick[site] = deadline
+            queue.push(.routerTick(site), at: deadline)
+        }
+    }
+}
+
+/// What a multi-site run did and found.
+public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
+    public let seed: UInt64
+    public let sites: Int
+    public let daemonsPerSite: Int
+    public var sent = 0
+    public var refused = 0
+    public var delivered = 0
+    public var configurations = 0
+    public var representativeChanges = 0
+    public var linkCuts = 0
+    public var crashes = 0
+    public var decodeErrors = 0
+    public var hopBytes = 0
+    public var events = 0
+    public var realSeconds = 0.0
+    /// Per service (by raw value): from send to delivery at daemons of other sites.
+    public var latency = Array(repeating: LatencyHistogram(), count: Service.allCases.count)
+    public var orderCounters: [SiteOrderCounters] = []
+    public var violations: [String] = []
+
+    public var passed: Bool { violations.isEmpty }
+
+    public var description: String {
+        let seconds = (realSeconds * 10).rounded() / 10
+        var lines: [String] = [
+            "seed \(seed): \(sites) sites × \(daemonsPerSite) daemons, \(sent) sent (\(refused) refused), \(delivered) delivered, "
+                + "\(configurations) regular configurations, \(representativeChanges) representative starts, "
+                + "\(linkCuts) link cuts, \(crashes) crashes, \(events) events in \(seconds) s"
+        ]
+        for service in Service.allCases where !latency[Int(service.rawValue)].isEmpty {
+            let h = latency[Int(service.rawValue)]
+            lines.append(
+                "  \(service) across sites: p50 \(h.percentile(0.5) / 1_000_000) ms  p99 \(h.percentile(0.99) / 1_000_000) ms  max \(h.max / 1_000_000) ms (\(h.count))")
+        }
+        let resent = orderCounters.reduce(0) { $0 + $1.resent }
+        let duplicates = orderCounters.reduce(0) { $0 + $1.duplicates }
+        lines.append("  order layer: \(resent) resent, \(duplicates) duplicates dropped, \(decodeErrors) decode errors")
+        lines.append(violations.isEmpty ? "  no violations" : "  VIOLATIONS:\n    " + violations.joined(separator: "\n    "))
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,46 @@
+import ChorusCore
+import ChorusWire
+
+/// The shape of a multi-site run: sites of whole daemons (rings inside sites, representatives
+/// joined by hop links over simulated wide-area channels), client traffic, and faults.
+public struct WideAreaSimulationConfig: Sendable {
+    public var seed: UInt64 = 1
+    public var sites = 3
+    public var daemonsPerSite = 3
+    /// Wide-area links as pairs of site indices (0-based); nil: a full mesh up to four sites,
+    /// beyond it a ring of sites with chords across.
+    public var links: [(Int, Int)]?
+    /// Every direction of every wide-area link.
+    public var impairment = WideAreaImpairment(delay: 30_000_000)
+    /// One-way delay inside a site, ns (plus up to as much again of jitter).
+    public var lanDelay: Duration64 = 100_000
+    /// Virtual seconds in all; traffic runs from `warmup` to `duration - quiescence`.
+    public var duration: Double = 8
+    public var warmup: Double = 1.5
+    public var quiescence: Double = 3
+    /// Client messages per second per daemon (Poisson).
+    public var rate: Double = 20
+    public var services: [Service] = [.reliable, .fifo, .causal, .agreed, .safe]
+    public var payloadSize = 100
+    /// Per site, a clock offset drawn from 0 up to this (ns): tick stamps of sites disagree.
+    public var clockSkew: Duration64 = 0
+    /// Wide-area link cuts per virtual second during the traffic (each healed after 1-3 s).
+    public var linkCutRate: Double = 0
+    /// Representatives crashed (each stays down), at random times during the traffic.
+    public var representativeCrashes = 0
+    public var orderOptions = SiteOrderOptions()
+    public var ringOptions = RingOptions()
+    public var hopOptions = HopLinkOptions()
+
+    public init() {}
+
+    /// The links this run uses.
+    public var resolvedLinks: [(Int, Int)] {
+        if let links { return links }
+        guard sites > 1 else { return [] }
+        if sites <= 4 { return (0..<sites).flatMap { a in ((a + 1)..<sites).map { (a, $0) } } }
+        var result = (0..<sites).map { ($0, ($0 + 1) % sites) }
+        for a in 0..<(sites / 2) where a + sites / 2 != a + 1 { result.append((a, a + sites / 2)) }
+        return result
+    }
+}

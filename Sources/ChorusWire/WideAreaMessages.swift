@@ -1,0 +1,91 @@
+import NIOCore
+
+/// What the wide-area order layer sends. Inside a site these travel as ring payloads (a clock
+/// tick, and what the representative brings in from other sites); between sites they are the
+/// bodies of routed messages (data and heartbeats).
+///
+/// Layout: `marker u8 (0xA7) | kind u8 | body`, integers big endian. The marker tells these
+/// apart from group messages (whose first byte is their version, 1) in the ring's stream.
+/// Tick (kind 1): `stamp u64`. Data (kind 2): `origin u32 | seq u64 | lamport u64 | service u8 |
+/// sender u32 | payload` (the rest, an encoded group message). Heartbeat (kind 3): `origin u32 |
+/// lamport u64 | lastSeq u64 | count u16 | (site u32, received u64, held u64) * count`.
+public enum WideAreaMessage: Sendable, Equatable {
+    /// The representative's clock tick: every daemon of the site raises its Lamport clock to at
+    /// least `stamp` where the tick sits in the ring's order.
+    case tick(stamp: UInt64)
+    case data(WideAreaData)
+    case heartbeat(WideAreaHeartbeat)
+}
+
+/// One client message (or group message) of a site, at its place in the global order:
+/// `(lamport, origin, seq)` sorts every site's messages into one order.
+public struct WideAreaData: Sendable, Equatable {
+    public var origin: SiteID
+    /// Numbers the origin site's messages from 1, without gaps.
+    public var seq: UInt64
+    public var lamport: UInt64
+    public var service: Service
+    /// The daemon whose client sent it.
+    public var sender: NodeID
+    /// The encoded group message.
+    public var payload: ByteBuffer
+
+    public init(origin: SiteID, seq: UInt64, lamport: UInt64, service: Service, sender: NodeID, payload: ByteBuffer) {
+        self.origin = origin
+        self.seq = seq
+        self.lamport = lamport
+        self.service = service
+        self.sender = sender
+        self.payload = payload
+    }
+
+    public var position: WideAreaPosition { WideAreaPosition(lamport: lamport, origin: origin, seq: seq) }
+}
+
+/// A site's promise and progress, sent by its representative every heartbeat interval:
+/// none of its later messages has a timestamp at or below `lamport`; it has sent every
+/// message up to `lastSeq`; and, per origin site, what every daemon of it has taken in order
+/// (`received`) and what every daemon of it is known to hold (`held`, from its ring's stability).
+public struct WideAreaHeartbeat: Sendable, Equatable {
+    public var origin: SiteID
+    public var lamport: UInt64
+    public var lastSeq: UInt64
+    /// By site, ascending, without duplicates.
+    public var progress: [SiteProgress]
+
+    public init(origin: SiteID, lamport: UInt64, lastSeq: UInt64, progress: [SiteProgress]) {
+        self.origin = origin
+        self.lamport = lamport
+        self.lastSeq = lastSeq
+        self.progress = progress
+    }
+}
+
+/// What a site has of one origin site's messages: every seq up to `received` taken in order by
+/// every daemon that stays in its ring, and every seq up to `held` (≤ `received`) held by all.
+public struct SiteProgress: Sendable, Equatable {
+    public var site: SiteID
+    public var received: UInt64
+    public var held: UInt64
+    public init(site: SiteID, received: UInt64, held: UInt64) {
+        self.site = site
+        self.received = received
+        self.held = held
+    }
+}
+
+/// A message's place in the global order: by `lamport`, then `origin`, then `seq`.
+public struct WideAreaPosition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var lamport: UInt64
+    public var origin: SiteID
+    public var seq: UInt64
+    public init(lamport: UInt64, origin: SiteID, seq: UInt64) {
+        self.lamport = lamport
+        self.origin = origin
+        self.seq = seq
+    }
+    public static func < (a: WideAreaPosition, b: WideAreaPosition) -> Bool {
+        (a.lamport, a.origin.rawValue, a.seq) < (b.lamport, b.origin.rawValue, b.seq)
+    }
+    public var description: String { "\(lamport)/\(origin)#\(seq)" }
+}
