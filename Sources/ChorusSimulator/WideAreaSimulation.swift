@@ -256,11 +256,14 @@ public struct WideAreaSimulation {
             causalPast[daemon] = max(causalPast[daemon] ?? position, position)
         }
         if delivery.service == .safe, let position = delivery.position {
-            for other in engines.indices where alive[other] {
-                let held = engines[other].order?.received(from: position.origin) ?? 0
+            // Held by a site: taken by one of its running daemons, which the ring delivered it to
+            // as safe (brought in as safe, or sent as safe there), so every member holds it.
+            for site in 0..<config.sites {
+                let running = daemons(of: site).filter { alive[$0] }
+                let held = running.map { engines[$0].order?.received(from: position.origin) ?? 0 }.max() ?? .max
                 if held < position.seq, history.unsafeDeliveries.count < 20 {
                     history.unsafeDeliveries.append(
-                        "daemon \(daemon) delivered safe \(key) (\(position)) while daemon \(other) held \(position.origin) only up to \(held)")
+                        "daemon \(daemon) delivered safe \(key) (\(position)) while site \(siteID(site)) held \(position.origin) only up to \(held)")
                 }
             }
         }

@@ -44,3 +44,29 @@ public struct WideAreaSimulationConfig: Sendable {
         return result
     }
 }
+
+extension WideAreaSimulationConfig {
+    /// A harsh run drawn from `seed`: 2 to `maxSites` sites of 1 to `maxDaemonsPerSite` daemons;
+    /// one-way delay 1-100 ms, jitter up to 20 ms, loss up to 10 %, duplication up to 2 %; link
+    /// cuts half the time; up to two representative crashes; clock skew up to 20 ms; every service.
+    public static func randomFaulty(
+        seed: UInt64, maxSites: Int = 5, maxDaemonsPerSite: Int = 4, duration: Double = 10
+    ) -> WideAreaSimulationConfig {
+        var random = SimRandom(seed: seed ^ 0x57AD_E0A5)
+        var config = WideAreaSimulationConfig()
+        config.seed = seed
+        config.sites = random.int(in: 2...max(2, maxSites))
+        config.daemonsPerSite = random.int(in: 1...max(1, maxDaemonsPerSite))
+        config.impairment = WideAreaImpairment(
+            delay: UInt64(random.int(in: 1...100)) * 1_000_000, jitter: UInt64(random.int(in: 0...20)) * 1_000_000,
+            loss: Double(random.int(in: 0...10)) / 100)
+        config.impairment.duplication = Double(random.int(in: 0...2)) / 100
+        config.linkCutRate = random.chance(0.5) ? 0.5 : 0
+        config.representativeCrashes = random.int(in: 0...2)
+        config.clockSkew = UInt64(random.int(in: 0...20)) * 1_000_000
+        config.services = Service.allCases
+        config.duration = duration
+        config.quiescence = min(5, duration / 2)
+        return config
+    }
+}

@@ -107,15 +107,22 @@ public enum WideAreaMessageCodec {
         return message
     }
 
-    /// Data: `seq >= 1`, `lamport >= 1`. Heartbeat: progress sites strictly ascending, at most
+    /// Data: `seq >= 1` and `lamport >= 1`, but for unreliable data, which takes no place in the
+    /// order: seq and lamport both 0. Heartbeat: progress sites strictly ascending, at most
     /// `WireLimits.maxSites`, each `held <= received`.
     public static func validate(_ message: WideAreaMessage) throws(WireError) {
         switch message {
         case .tick:
             break
         case .data(let data):
-            guard data.seq >= 1 else { throw .invalidField("data.seq", reason: "seqs start at 1") }
-            guard data.lamport >= 1 else { throw .invalidField("data.lamport", reason: "timestamps start at 1") }
+            if data.service == .unreliable {
+                guard data.seq == 0, data.lamport == 0 else {
+                    throw .invalidField("data.seq", reason: "unreliable data has no place in the order (seq and lamport 0)")
+                }
+            } else {
+                guard data.seq >= 1 else { throw .invalidField("data.seq", reason: "seqs start at 1") }
+                guard data.lamport >= 1 else { throw .invalidField("data.lamport", reason: "timestamps start at 1") }
+            }
         case .heartbeat(let beat):
             guard beat.progress.count <= WireLimits.maxSites else {
                 throw .tooMany("heartbeat.progress", count: beat.progress.count, limit: WireLimits.maxSites)

@@ -21,7 +21,8 @@ public enum WideAreaMessage: Sendable, Equatable {
 /// `(lamport, origin, seq)` sorts every site's messages into one order.
 public struct WideAreaData: Sendable, Equatable {
     public var origin: SiteID
-    /// Numbers the origin site's messages from 1, without gaps.
+    /// Numbers the origin site's messages from 1, without gaps (0, with `lamport` 0: unreliable,
+    /// outside the order, as the ring sends them unsequenced).
     public var seq: UInt64
     public var lamport: UInt64
     public var service: Service

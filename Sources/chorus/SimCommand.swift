@@ -47,10 +47,15 @@ struct SimCommand: ParsableCommand {
     var hostileAttacks = "boundary,replay,mutate,forge"
     @Option(name: .customLong("hostile-rate"), help: "Hostile packets per virtual second.") var hostileRate = 200.0
     @Flag(help: "Measure the engine alone: no I/O, codec or checkers; agreed 1000-byte messages flat out.") var bench = false
+    @OptionGroup(title: "Wide area (--sites above 1)") var wideArea: WideAreaSimOptions
 
     mutating func run() throws {
         if bench {
             runBenchmark()
+            return
+        }
+        if wideArea.sites > 1 {
+            try runWideArea()
             return
         }
         let weights = mix.split(separator: ",").compactMap { Double($0) }
@@ -168,5 +173,26 @@ extension SimCommand {
             }
         }
         return (["chorus"] + kept + ["--seed", "\(seed)"]).joined(separator: " ")
+    }
+}
+
+extension SimCommand {
+    /// Sites of whole daemons over simulated wide-area links; every run checked across sites.
+    func runWideArea() throws {
+        let first = seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        var failures: [UInt64] = []
+        for offset in 0..<UInt64(seeds) {
+            let runSeed = first &+ offset
+            let config = try wideArea.config(
+                seed: runSeed, daemons: daemons, duration: duration, rate: rate, size: min(maxSize, 1000), randomize: randomize)
+            var simulation = WideAreaSimulation(config: config)
+            let report = simulation.run()
+            print(report)
+            if !report.passed { failures.append(runSeed) }
+        }
+        if !failures.isEmpty {
+            print("FAILED seeds: \(failures.map(String.init).joined(separator: " "))")
+            throw ExitCode(1)
+        }
     }
 }

@@ -5,7 +5,7 @@ import Testing
 
 /// Real daemons in two sites on this host: the representatives bring up their hop link over real
 /// UDP; when a representative is killed, its site's next daemon takes over and the link comes
-/// back. (Routing of client messages across sites is not built yet.)
+/// back; clients of both sites get every message, and agreed and safe ones in one order.
 @Suite struct WideAreaTests {
     static let sites = """
 
@@ -71,5 +71,73 @@ import Testing
         print("wide area: link back up \(String(format: "%.2f", handOver)) s after the representative was killed")
         #expect(handOver < 5, "hand-over took \(handOver) s")
         #expect(cluster.log("d3").contains("hop link to site east down"))
+    }
+
+    /// Clients on all three daemons (two in east, one in west) send fifo, agreed and safe
+    /// messages; every client gets every message, each sender's in its order, and the agreed and
+    /// safe ones in the same order everywhere. Then east's representative is killed with kill -9
+    /// under traffic: the survivors still get everything the surviving clients send, in one order.
+    @Test func clientMessagesCrossSitesInOneOrder() async throws {
+        let cluster = try LocalCluster(count: 3, basePort: 23_100, extraConfig: Self.sites, sites: ["east", "east", "west"])
+        defer { cluster.stop() }
+        try await cluster.start()
+        _ = try await Self.waitUntil("the link up", timeout: 10) {
+            let atD1 = await Self.linkIsUp(port: cluster.members[0].clientPort)
+            let atD3 = await Self.linkIsUp(port: cluster.members[2].clientPort)
+            return atD1 && atD3
+        }
+        let recorder = HistoryRecorder()
+        let clients = cluster.members.enumerated().map { index, member in
+            TestClient(
+                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
+                fullGroup: index < 2 ? 2 : 1, recorder: recorder)
+        }
+        for (index, client) in clients.enumerated() {
+            try await client.wait("its site's view") { $0.lastRegular?.members.count == (index < 2 ? 2 : 1) }
+        }
+        let services: [Service] = [.fifo, .agreed, .safe]
+        let rounds = 60
+        for round in 0..<rounds {
+            for client in clients { client.send(services[round % 3], size: 200) }
+        }
+        for client in clients {
+            try await client.wait("every message", timeout: 30) { $0.messages.count == rounds * clients.count }
+        }
+        Self.expectOneOrder(clients, "before the kill")
+
+        // Kill east's representative under traffic; the others go on sending.
+        for round in 0..<rounds {
+            for client in clients.dropFirst() { client.send(services[round % 3], size: 200) }
+            if round == rounds / 3 { cluster.kill9("d1") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let survivors = Array(clients.dropFirst())
+        for client in survivors {
+            try await client.wait("every survivor's message", timeout: 30) {
+                $0.messages.count == rounds * clients.count + rounds * survivors.count
+            }
+        }
+        Self.expectOneOrder(survivors, "after the kill")
+        for client in survivors { await client.stop() }
+    }
+
+    /// Each sender's messages arrive in its order at every client, and the agreed and safe ones in
+    /// one order at every client.
+    static func expectOneOrder(_ clients: [TestClient], _ when: String) {
+        func key(_ message: ChorusMessage) -> String {
+            "\(message.sender):\(String(describing: message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self)))"
+        }
+        for client in clients {
+            var last: [String: UInt64] = [:]
+            for message in client.messages {
+                let seq = message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self) ?? 0
+                #expect(seq > last[message.sender, default: 0], "\(when): \(client.name) got \(key(message)) out of its sender's order")
+                last[message.sender] = seq
+            }
+        }
+        let orders = clients.map { $0.messages.filter { $0.service >= .agreed }.map(key) }
+        for (client, order) in zip(clients, orders) {
+            #expect(order == orders[0], "\(when): \(client.name)'s agreed order differs from \(clients[0].name)'s")
+        }
     }
 }

@@ -38,6 +38,14 @@ extension SiteOrder {
         case .tick:
             counters.malformed += 1  // ticks never leave their site
             return
+        case .data(let data) where data.service == .unreliable:
+            guard data.origin != site, representative!.submitted[data.origin] != nil else {
+                counters.foreign += 1
+                return
+            }
+            counters.injected += 1
+            actions.append(.submit(.unreliable, body))
+            return
         case .data(let data):
             origin = data.origin
             guard let submitted = representative!.submitted[origin] else {

@@ -109,9 +109,24 @@ public struct SiteOrder: Sendable {
             case .tick(let stamp):
                 clock = max(clock, stamp)
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
+            case .data(let data) where data.service == .unreliable:
+                // Outside the order, as in the ring: delivered where it arrives.
+                actions.append(.deliver(RingDelivery(ringID: delivery.ringID, sender: data.sender, service: .unreliable, payload: data.payload), nil))
+                return
             case .data(let data): takeRemote(data, safe: delivery.service == .safe)
             case .heartbeat(let beat): takeHeartbeat(beat)
             }
+        } else if GroupMessageCodec.isClientData(delivery.payload), delivery.service == .unreliable {
+            // The ring sends unreliable messages unsequenced (not every member sees them, nor in one
+            // order), so they take no place in the order: delivered here, and sent on by the
+            // representative if it sees them.
+            actions.append(.deliver(delivery, nil))
+            if representative != nil {
+                originate(
+                    .data(WideAreaData(origin: site, seq: 0, lamport: 0, service: .unreliable, sender: delivery.sender, payload: delivery.payload)),
+                    into: &actions)
+            }
+            return
         } else if GroupMessageCodec.isClientData(delivery.payload) {
             takeLocal(delivery, now: now, into: &actions)
         } else {

@@ -1,0 +1,55 @@
+import ArgumentParser
+import ChorusSimulator
+import ChorusWire
+
+/// `chorus sim --sites N …`: whole daemons in several sites joined by simulated wide-area links.
+struct WideAreaSimOptions: ParsableArguments {
+    @Option(help: "Sites (more than 1 runs the wide-area simulation; --daemons is then per site).") var sites = 1
+    @Option(name: .customLong("wan-delay"), help: "One-way delay of every wide-area link, ms.") var wanDelay = 30.0
+    @Option(name: .customLong("wan-jitter"), help: "Extra random delay per datagram on wide-area links, up to this, ms.")
+    var wanJitter = 0.0
+    @Option(name: .customLong("wan-loss"), help: "Datagram loss probability on wide-area links.") var wanLoss = 0.0
+    @Option(name: .customLong("wan-duplicate"), help: "Datagram duplication probability on wide-area links.")
+    var wanDuplicate = 0.0
+    @Option(name: .customLong("wan-rate"), help: "Bandwidth of every wide-area link, Mbit/s (0: unlimited).") var wanRate = 0.0
+    @Option(name: .customLong("link-cuts"), help: "Wide-area link cuts per virtual second (each healed after 1-3 s).")
+    var linkCuts = 0.0
+    @Option(name: .customLong("representative-crashes"), help: "Site representatives crashed during the run.")
+    var representativeCrashes = 0
+    @Option(help: "Heartbeat interval of idle sites, ms.") var heartbeat = 10.0
+    @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
+    @Option(name: .customLong("services"), help: "Services clients send, comma separated.")
+    var services = "reliable,fifo,causal,agreed,safe"
+
+    /// The run `seed` asks for (or, with `randomize`, one drawn from it).
+    func config(seed: UInt64, daemons: Int, duration: Double, rate: Double, size: Int, randomize: Bool) throws
+        -> WideAreaSimulationConfig
+    {
+        if randomize { return .randomFaulty(seed: seed, maxSites: sites, maxDaemonsPerSite: daemons, duration: duration) }
+        var config = WideAreaSimulationConfig()
+        config.seed = seed
+        config.sites = sites
+        config.daemonsPerSite = daemons
+        config.duration = duration
+        config.quiescence = min(config.quiescence, duration / 2)
+        config.rate = rate
+        config.payloadSize = size
+        config.impairment = WideAreaImpairment(
+            delay: UInt64(wanDelay * 1e6), jitter: UInt64(wanJitter * 1e6), loss: wanLoss, bandwidth: UInt64(wanRate * 125_000))
+        config.impairment.duplication = wanDuplicate
+        config.linkCutRate = linkCuts
+        config.representativeCrashes = representativeCrashes
+        config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
+        config.clockSkew = UInt64(clockSkew * 1e6)
+        config.services = try services.split(separator: ",").map { name in
+            guard let service = Service.allCases.first(where: { $0.description == name.lowercased() }) else {
+                throw ValidationError("unknown service \(name): use \(Service.allCases.map(\.description).joined(separator: ","))")
+            }
+            return service
+        }
+        guard sites <= 64, daemons <= 64, sites * daemons <= 1024 else {
+            throw ValidationError("at most 64 sites of 64 daemons, 1024 daemons in all")
+        }
+        return config
+    }
+}
