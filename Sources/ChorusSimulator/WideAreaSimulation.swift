@@ -26,6 +26,10 @@ public struct WideAreaSimulation {
     let links: [(Int, Int)]
     /// Per daemon: the highest position of the causal and stronger messages it delivered.
     var causalPast: [WideAreaPosition?]
+    /// Per daemon: deliveries in the throughput window (from a second into the traffic to its end).
+    var windowDeliveries: [Int]
+    /// Per daemon, with `oneStretchedRing`: causal and stronger deliveries so far.
+    var ringOrderCount: [UInt64]
     let trafficStart: Instant
     let trafficEnd: Instant
     let endTime: Instant
@@ -56,18 +60,23 @@ public struct WideAreaSimulation {
         routerHost = Array(repeating: nil, count: config.sites)
         routerTick = Array(repeating: nil, count: config.sites)
         causalPast = Array(repeating: nil, count: count)
+        windowDeliveries = Array(repeating: 0, count: count)
+        ringOrderCount = Array(repeating: 0, count: count)
         links = config.resolvedLinks
         trafficStart = Simulation.nanos(config.warmup)
         trafficEnd = Simulation.nanos(max(config.warmup, config.duration - config.quiescence))
         endTime = Simulation.nanos(config.duration)
         let siteIDs = (0..<config.sites).map(siteID)
         for site in 0..<config.sites {
-            let members = daemons(of: site).map(nodeID)
+            let members = config.oneStretchedRing ? (0..<count).map(nodeID) : daemons(of: site).map(nodeID)
+            var ringOptions = config.ringOptions
+            // A stretched ring's causal messages in its one order too, so the order checks apply.
+            if config.oneStretchedRing { ringOptions.earlyDelivery = false }
             var options = config.orderOptions
             options.stampOffset = config.clockSkew > 0 ? UInt64(random.int(below: Int(config.clockSkew) + 1)) : 0
             for daemon in daemons(of: site) {
-                let order = config.sites > 1 ? SiteOrder(me: nodeID(daemon), site: siteID(site), sites: siteIDs, options: options) : nil
-                engines.append(Engine(me: nodeID(daemon), site: members, ringOptions: config.ringOptions, wideArea: order))
+                let order = config.sites > 1 && !config.oneStretchedRing ? SiteOrder(me: nodeID(daemon), site: siteID(site), sites: siteIDs, options: options) : nil
+                engines.append(Engine(me: nodeID(daemon), site: members, ringOptions: ringOptions, wideArea: order))
             }
         }
         for (a, b) in links {
@@ -107,6 +116,11 @@ public struct WideAreaSimulation {
         history.alive = alive
         report.events = events
         report.violations = history.violations()
+        let window = Double(trafficEnd) / 1e9 - config.warmup - 1
+        if window > 0 {
+            let slowest = engines.indices.filter { alive[$0] }.map { windowDeliveries[$0] }.min() ?? 0
+            report.deliveredBytesPerSecond = Double(slowest * config.payloadSize) / window
+        }
         for (daemon, engine) in engines.enumerated() where alive[daemon] {
             if let counters = engine.order?.counters { report.orderCounters.append(counters) }
         }
@@ -210,10 +224,15 @@ public struct WideAreaSimulation {
             switch destination {
             case .node(let node): targets = [Int(node.rawValue) - 1]
             case .members(let nodes): targets = nodes.map { Int($0.rawValue) - 1 }
-            case .site: targets = daemons(of: site).filter { $0 != daemon }
+            case .site: targets = (config.oneStretchedRing ? 0..<engines.count : daemons(of: site)).filter { $0 != daemon }
             }
-            for target in targets where self.site(of: target) == site {
-                let delay = config.lanDelay + UInt64(random.int(below: Int(config.lanDelay) + 1))
+            for target in targets {
+                var delay = config.lanDelay + UInt64(random.int(below: Int(config.lanDelay) + 1))
+                if self.site(of: target) != site {
+                    guard config.oneStretchedRing, !random.chance(config.impairment.loss) else { continue }
+                    let jitter = config.impairment.jitter
+                    delay = config.impairment.delay + (jitter > 0 ? UInt64(random.int(below: Int(jitter) + 1)) : 0)
+                }
                 queue.push(.packet(target, packet), at: now + delay)
             }
         case .setTimer(let timer, let deadline):
@@ -249,13 +268,19 @@ public struct WideAreaSimulation {
 
     mutating func record(_ delivery: GroupDelivery, at daemon: Int) {
         let key = WideAreaHistory.MessageKey(sender: delivery.data.sender, seq: delivery.data.sessionSeq)
-        history.deliveries[daemon].append(
-            WideAreaHistory.Delivery(message: key, service: delivery.service, position: delivery.position, time: now))
+        var position = delivery.position
+        if config.oneStretchedRing, delivery.service >= .causal {
+            // One ring: its order is the order (numbered here, so the same checks apply).
+            ringOrderCount[daemon] += 1
+            position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
+        }
+        history.deliveries[daemon].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
         report.delivered += 1
-        if delivery.service >= .causal, let position = delivery.position {
+        if now >= trafficStart + 1_000_000_000, now <= trafficEnd { windowDeliveries[daemon] += 1 }
+        if delivery.service >= .causal, let position {
             causalPast[daemon] = max(causalPast[daemon] ?? position, position)
         }
-        if delivery.service == .safe, let position = delivery.position {
+        if delivery.service == .safe, let position = delivery.position, !config.oneStretchedRing {
             // Held by a site: taken by one of its running daemons, which the ring delivered it to
             // as safe (brought in as safe, or sent as safe there), so every member holds it.
             for site in 0..<config.sites {
@@ -321,6 +346,9 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
     public var hopBytes = 0
     public var events = 0
     public var realSeconds = 0.0
+    /// Client payload bytes per second the slowest running daemon delivered, from a second into
+    /// the traffic to its end.
+    public var deliveredBytesPerSecond = 0.0
     /// Per service (by raw value): from send to delivery at daemons of other sites.
     public var latency = Array(repeating: LatencyHistogram(), count: Service.allCases.count)
     public var orderCounters: [SiteOrderCounters] = []
@@ -342,6 +370,7 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         }
         let resent = orderCounters.reduce(0) { $0 + $1.resent }
         let duplicates = orderCounters.reduce(0) { $0 + $1.duplicates }
+        lines.append("  delivered at the slowest daemon: \((deliveredBytesPerSecond / 1e4).rounded() / 100) MB/s of client payload")
         lines.append("  order layer: \(resent) resent, \(duplicates) duplicates dropped, \(decodeErrors) decode errors")
         lines.append(violations.isEmpty ? "  no violations" : "  VIOLATIONS:\n    " + violations.joined(separator: "\n    "))
         return lines.joined(separator: "\n")

@@ -28,11 +28,30 @@ public struct WideAreaSimulationConfig: Sendable {
     public var linkCutRate: Double = 0
     /// Representatives crashed (each stays down), at random times during the traffic.
     public var representativeCrashes = 0
+    /// For comparison, what Spread does: one token ring stretched over every daemon of every
+    /// site (no hop protocol); packets between daemons of different sites take the wide-area
+    /// delay, jitter and loss (not its bandwidth). `ringOptions` then need wide-area timeouts.
+    public var oneStretchedRing = false
     public var orderOptions = SiteOrderOptions()
     public var ringOptions = RingOptions()
     public var hopOptions = HopLinkOptions()
 
     public init() {}
+
+    /// Ring timeouts for one ring stretched over wide-area links (`oneStretchedRing`): a rotation
+    /// crosses every site, so the token timeouts must cover a few wide-area round trips.
+    public static func stretchedRingOptions(oneWayDelay: Duration64) -> RingOptions {
+        var options = RingOptions()
+        let unit = max(oneWayDelay, 1_000_000)
+        options.tokenRetransmitTimeout = 4 * unit
+        options.joinTimeout = 2 * unit
+        options.idleHold = 8 * unit
+        options.tokenTimeout = 60 * unit
+        options.consensusTimeout = 40 * unit
+        options.maxGatherTime = 200 * unit
+        options.mergeProbeInterval = 30 * unit
+        return options
+    }
 
     /// The links this run uses.
     public var resolvedLinks: [(Int, Int)] {

@@ -18,6 +18,8 @@ struct WideAreaSimOptions: ParsableArguments {
     var representativeCrashes = 0
     @Option(help: "Heartbeat interval of idle sites, ms.") var heartbeat = 10.0
     @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
+    @Flag(name: .customLong("stretched-ring"), help: "For comparison: one token ring over every daemon of every site (what Spread does), no hop protocol.")
+    var stretchedRing = false
     @Option(name: .customLong("services"), help: "Services clients send, comma separated.")
     var services = "reliable,fifo,causal,agreed,safe"
 
@@ -41,6 +43,10 @@ struct WideAreaSimOptions: ParsableArguments {
         config.representativeCrashes = representativeCrashes
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.clockSkew = UInt64(clockSkew * 1e6)
+        if stretchedRing {
+            config.oneStretchedRing = true
+            config.ringOptions = WideAreaSimulationConfig.stretchedRingOptions(oneWayDelay: config.impairment.delay)
+        }
         config.services = try services.split(separator: ",").map { name in
             guard let service = Service.allCases.first(where: { $0.description == name.lowercased() }) else {
                 throw ValidationError("unknown service \(name): use \(Service.allCases.map(\.description).joined(separator: ","))")
