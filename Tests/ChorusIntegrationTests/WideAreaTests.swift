@@ -1,6 +1,7 @@
 import Chorus
 import ChorusLocalCluster
 import Foundation
+import NIOCore
 import Testing
 
 /// Real daemons in two sites on this host: the representatives bring up their hop link over real
@@ -139,5 +140,105 @@ import Testing
         for (client, order) in zip(clients, orders) {
             #expect(order == orders[0], "\(when): \(client.name)'s agreed order differs from \(clients[0].name)'s")
         }
+    }
+
+    static func micros(since start: ContinuousClock.Instant, _ clock: ContinuousClock) -> Int64 {
+        let elapsed = clock.now - start
+        return elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+    }
+
+    /// Three sites, one daemon each, 30 ms apart (hop datagrams delayed by the daemons' test
+    /// impairment), 10 ms heartbeats: every client gets every agreed message in one order, and a
+    /// message from another site arrives within the one-way delay plus the heartbeat plus a few
+    /// milliseconds (the issue's bound, 45 ms, at p50; real scheduling on two cores adds a little).
+    /// With 5 % of hop datagrams lost too, nothing is lost or reordered, and the median holds.
+    @Test(arguments: [0, 5])
+    func agreedLatencyAcrossSitesThirtyMillisecondsApart(lossPercent: Int) async throws {
+        let config = """
+
+            [[site]]
+            name = "east"
+            [[site]]
+            name = "west"
+            [[site]]
+            name = "north"
+            [[link]]
+            sites = ["east", "west"]
+            [[link]]
+            sites = ["west", "north"]
+            [[link]]
+            sites = ["north", "east"]
+            [wide_area]
+            heartbeat_ms = 10
+            test_delay_ms = 30
+            test_loss_percent = \(lossPercent)
+
+            """
+        let cluster = try LocalCluster(
+            count: 3, basePort: 23_200 + 50 * lossPercent, extraConfig: config, sites: ["east", "west", "north"])
+        defer { cluster.stop() }
+        try await cluster.start()
+        _ = try await Self.waitUntil("every link up", timeout: 15) {
+            for member in cluster.members {
+                guard let wide = try? await Self.wideArea(port: member.clientPort),
+                    let links = wide["links"] as? [[String: Any]], links.count == 2,
+                    links.allSatisfy({ $0["up"] as? Bool == true })
+                else { return false }
+            }
+            return true
+        }
+        let count = 100
+        let clock = ContinuousClock()
+        let start = clock.now
+        let results = try await withThrowingTaskGroup(of: (Int, [String], [Double]).self) { group in
+            for (index, member) in cluster.members.enumerated() {
+                group.addTask {
+                    try await ChorusClient.withSession(to: member.endpoint, name: "lat\(index)") { session in
+                        try await session.join("g")
+                        let sender = Task {
+                            try await Task.sleep(for: .milliseconds(300))
+                            for seq in 0..<count {
+                                var payload = ByteBuffer()
+                                payload.writeInteger(UInt8(index))
+                                payload.writeInteger(UInt32(seq))
+                                payload.writeInteger(Self.micros(since: start, clock))
+                                try await session.multicast(payload, to: ["g"], service: .agreed)
+                                try await Task.sleep(for: .milliseconds(7 + 3 * index))
+                            }
+                        }
+                        var order: [String] = []
+                        var latencies: [Double] = []
+                        for try await event in session.events {
+                            guard case .message(let message) = event else { continue }
+                            var payload = message.payload
+                            guard let from = payload.readInteger(as: UInt8.self), let seq = payload.readInteger(as: UInt32.self),
+                                let sentAt = payload.readInteger(as: Int64.self)
+                            else { continue }
+                            order.append("\(from).\(seq)")
+                            if Int(from) != index {
+                                let now: Int64 = Self.micros(since: start, clock)
+                                latencies.append(Double(now - sentAt) / 1000)
+                            }
+                            if order.count == count * 3 { break }
+                        }
+                        try await sender.value
+                        return (index, order, latencies)
+                    }
+                }
+            }
+            var all: [(Int, [String], [Double])] = []
+            for try await result in group { all.append(result) }
+            return all.sorted { $0.0 < $1.0 }
+        }
+        let first: [String] = results[0].1
+        for (index, order, _) in results {
+            #expect(order.count == 3 * count)
+            #expect(order == first, "client \(index)'s agreed order differs from client 0's")
+        }
+        let latencies: [Double] = results.flatMap { $0.2 }.sorted()
+        let p50 = latencies[latencies.count / 2]
+        let p99 = latencies[latencies.count * 99 / 100]
+        print("agreed across 3 sites 30 ms apart, \(lossPercent) % loss (real daemons, 10 ms heartbeats): p50 \(p50) ms, p99 \(p99) ms over \(latencies.count) deliveries")
+        #expect(p50 <= 50, "p50 \(p50) ms")
     }
 }

@@ -61,7 +61,7 @@ struct ConfigLoader {
             switch (section.name, section.isArrayElement) {
             case ("", false):
                 if let entry = section.entries.first {
-                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [sessions] or [log] before it")
+                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions] or [log] before it")
                 }
             case ("daemon", true):
                 peers.append(try peer(section, position: peers.count + 1))
@@ -76,6 +76,8 @@ struct ConfigLoader {
             case ("ring", false):
                 try checkKeys(section, allowed: Self.ringKeys)
                 ringSection = section
+            case ("wide_area", false):
+                try wideArea(section, into: &config)
             case ("sessions", false):
                 try checkKeys(section, allowed: Self.sessionKeys)
                 try sessions(section, into: &config)
@@ -90,7 +92,7 @@ struct ConfigLoader {
                 }
             default:
                 let header = section.isArrayElement ? "[[\(section.name)]]" : "[\(section.name)]"
-                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [sessions] or [log]")
+                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions] or [log]")
             }
         }
         guard !peers.isEmpty else {

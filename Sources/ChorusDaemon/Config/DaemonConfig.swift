@@ -85,6 +85,17 @@ public struct DaemonConfig: Sendable, Equatable {
     public var links: [WideAreaLink] = []
     /// The order across sites (heartbeat interval, resends), with more than one site.
     public var siteOrder = SiteOrderOptions()
+    /// For tests only (`[wide_area] test_*`): hop datagrams this daemon sends are delayed and
+    /// dropped, standing in for a wide-area network on one host.
+    public var hopImpairment: HopImpairment?
+
+    /// Delay, jitter and loss applied to outgoing hop datagrams.
+    public struct HopImpairment: Sendable, Equatable {
+        public var delay: UInt64 = 0
+        public var jitter: UInt64 = 0
+        public var lossPercent = 0
+        public init() {}
+    }
     /// Ring protocol tunables (timeouts, windows, packet and message sizes).
     public var ring: RingOptions
     /// Limits on what one client may ask.

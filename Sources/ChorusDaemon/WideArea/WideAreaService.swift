@@ -52,6 +52,9 @@ final class WideAreaService: @unchecked Sendable {
             }
         }
         self.candidates = candidates
+        if let impairment = config.hopImpairment {
+            self.logger.warning("TEST IMPAIRMENT: hop datagrams delayed \(impairment.delay / 1_000_000) ms (+ up to \(impairment.jitter / 1_000_000) ms), \(impairment.lossPercent) % dropped ([wide_area] test_*); not for production")
+        }
     }
 
     /// Whether the configuration has a wide area for this daemon (more than one site, and a link
@@ -172,11 +175,30 @@ final class WideAreaService: @unchecked Sendable {
         guard let channel else { return }
         let buffer = HopPacketCodec.encode(packet, allocator: channel.allocator)
         let destinations = heardFrom[neighbour].map { [$0] } ?? candidates[neighbour] ?? []
+        if let impairment = config.hopImpairment {
+            sendImpaired(buffer, to: destinations, on: channel, impairment)
+            return
+        }
         for destination in destinations {
             counters.datagramsSent += 1
             channel.write(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
         }
         channel.flush()
+    }
+
+    /// Tests only: each datagram is dropped with the configured chance, or sent after the delay
+    /// plus up to the jitter (so datagrams can overtake each other).
+    private func sendImpaired(
+        _ buffer: ByteBuffer, to destinations: [SocketAddress], on channel: any Channel, _ impairment: DaemonConfig.HopImpairment
+    ) {
+        for destination in destinations {
+            counters.datagramsSent += 1
+            guard Int.random(in: 0..<100) >= impairment.lossPercent else { continue }
+            let delay = impairment.delay + (impairment.jitter > 0 ? UInt64.random(in: 0...impairment.jitter) : 0)
+            eventLoop.scheduleTask(in: .nanoseconds(Int64(delay))) {
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+            }
+        }
     }
 
     private func schedule() {

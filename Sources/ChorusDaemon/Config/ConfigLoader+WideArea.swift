@@ -1,0 +1,29 @@
+import ChorusCore
+
+/// `[wide_area]`: the order across sites, and an impairment for tests.
+extension ConfigLoader {
+    static let wideAreaKeys = ["heartbeat_ms", "resend_ms", "test_delay_ms", "test_jitter_ms", "test_loss_percent"]
+
+    func wideArea(_ section: TOMLDocument.Section, into config: inout DaemonConfig) throws(ConfigError) {
+        try checkKeys(section, allowed: Self.wideAreaKeys)
+        var impairment = DaemonConfig.HopImpairment()
+        for entry in section.entries {
+            let key = "wide_area.\(entry.key)"
+            switch entry.key {
+            case "heartbeat_ms":
+                config.siteOrder.heartbeatInterval = UInt64(try integer(entry, key, 1...10_000, unit: " (milliseconds)")) * 1_000_000
+            case "resend_ms":
+                config.siteOrder.resendAfter = UInt64(try integer(entry, key, 10...600_000, unit: " (milliseconds)")) * 1_000_000
+            case "test_delay_ms":
+                impairment.delay = UInt64(try integer(entry, key, 0...10_000, unit: " (milliseconds)")) * 1_000_000
+            case "test_jitter_ms":
+                impairment.jitter = UInt64(try integer(entry, key, 0...10_000, unit: " (milliseconds)")) * 1_000_000
+            case "test_loss_percent":
+                impairment.lossPercent = try integer(entry, key, 0...99, unit: " (percent)")
+            default:
+                break
+            }
+        }
+        if impairment != DaemonConfig.HopImpairment() { config.hopImpairment = impairment }
+    }
+}
