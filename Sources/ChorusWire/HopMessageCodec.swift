@@ -13,7 +13,7 @@ public enum HopMessageCodec {
     public static func encodedSize(_ message: HopMessage) -> Int {
         switch message {
         case .linkState(let report): 1 + 4 + 8 + 2 + 8 * report.links.count
-        case .routed(let routed): 1 + 4 + 8 + 2 + 4 * routed.interested.count + routed.body.readableBytes
+        case .routed(let routed): 1 + 4 + 8 + 8 + 2 + 4 * routed.interested.count + routed.body.readableBytes
         }
     }
 
@@ -34,6 +34,7 @@ public enum HopMessageCodec {
         case .routed(let routed):
             buffer.writeInteger(Kind.routed.rawValue)
             buffer.writeInteger(routed.origin.rawValue)
+            buffer.writeInteger(routed.incarnation)
             buffer.writeInteger(routed.seq)
             buffer.writeInteger(UInt16(routed.interested.count))
             for site in routed.interested { buffer.writeInteger(site.rawValue) }
@@ -68,13 +69,14 @@ public enum HopMessageCodec {
             message = .linkState(LinkStateReport(site: site, version: version, links: links))
         case .routed:
             let origin = SiteID(try reader.read(UInt32.self, "routed.origin"))
+            let incarnation = try reader.read(UInt64.self, "routed.incarnation")
             let seq = try reader.read(UInt64.self, "routed.seq")
             let count = try reader.readCount(UInt16.self, "routed.interested", limit: WireLimits.maxSites, minimumEntrySize: 4)
             var interested: [SiteID] = []
             interested.reserveCapacity(count)
             for _ in 0..<count { interested.append(SiteID(try reader.read(UInt32.self, "routed.interested"))) }
             let body = try reader.readSlice(reader.remaining, "routed.body")
-            message = .routed(RoutedMessage(origin: origin, seq: seq, interested: interested, body: body))
+            message = .routed(RoutedMessage(origin: origin, incarnation: incarnation, seq: seq, interested: interested, body: body))
         }
         try reader.expectEnd("hop message")
         try validate(message)

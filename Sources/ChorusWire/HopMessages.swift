@@ -4,25 +4,30 @@ import NIOCore
 /// link-state reports routing floods, and messages routed along the source site's tree.
 ///
 /// Layout: `kind u8 | body`, integers big endian. Link state (kind 1): `site u32 | version u64 |
-/// count u16 | (neighbour u32, cost u32) * count`. Routed (kind 2): `origin u32 | seq u64 |
-/// count u16 | interested site u32 * count | body` (the rest).
+/// count u16 | (neighbour u32, cost u32) * count`.
+/// Routed (kind 2): `origin u32 | incarnation u64 | seq u64 | count u16 | interested site u32 *
+/// count | body` (the rest).
 public enum HopMessage: Sendable, Equatable {
     case linkState(LinkStateReport)
     case routed(RoutedMessage)
 }
 
 /// A message from one site to the others, forwarded hop by hop along the tree rooted at its
-/// origin. `seq` numbers the origin's routed messages (per origin representative incarnation),
-/// so a site that gets one twice (routes change while it travels) can tell.
+/// origin. `seq` numbers the routed messages of the origin's representative `incarnation`, so
+/// a site that gets one twice (routes change while it travels) can tell, whatever the clocks of
+/// successive representatives say.
 public struct RoutedMessage: Sendable, Equatable {
     public var origin: SiteID
+    /// The origin representative's router incarnation.
+    public var incarnation: UInt64
     public var seq: UInt64
     /// The sites that need the body (they have members in its groups), ascending; empty: all.
     public var interested: [SiteID]
     public var body: ByteBuffer
 
-    public init(origin: SiteID, seq: UInt64, interested: [SiteID] = [], body: ByteBuffer) {
+    public init(origin: SiteID, incarnation: UInt64 = 1, seq: UInt64, interested: [SiteID] = [], body: ByteBuffer) {
         self.origin = origin
+        self.incarnation = incarnation
         self.seq = seq
         self.interested = interested
         self.body = body

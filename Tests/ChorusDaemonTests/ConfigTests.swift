@@ -109,7 +109,7 @@ import Testing
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\nidle_hold_ms = 900\n", "site.toml:5: ring.idle_hold_ms: 900 ms is more than half of token_timeout_ms (1000 ms)"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[log]\nlevel = \"loud\"\n", "site.toml:5: log.level: 'loud' is not a log level; expected one of trace, debug, info"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ndatagram_size = \"big\"\n", "site.toml:5: ring.datagram_size: \"big\" is not a size; expected \"auto\" or an integer from 576 to 65507"),
-        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [[site]], [[link]], [ring], [sessions] or [log]"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions] or [log]"),
         ("[[daemon]]\nname = \"a\"\naddress = 10.0.0.1\n", "site.toml:3: TOML syntax: expected a value"),
         ("[[daemon]]\nname = \"a\naddress = \"10.0.0.1\"\n", "site.toml:2: TOML syntax: unterminated string"),
         ("[ring]\nwindow = 100\n", "site.toml:1: daemon: no [[daemon]] table"),
@@ -219,12 +219,25 @@ import Testing
         (both + "[[link]]\nsites = \"a\"\n", "wan.toml:14: link[1].sites: is not two site names"),
         (both + "[[link]]\nsites = [\"a\", \"b\"]\ncost = 0\n", "wan.toml:15: link[1].cost: 0 is out of range; expected an integer from 1 to 1000000"),
         (both + "[[link]]\nsites = [\"a\", \"b\"]\nlatency = 3\n", "wan.toml:15: link.latency: unknown key; expected one of sites, cost, rate_mbit"),
+        (both + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\nheartbeat_ms = 0\n", "wan.toml:16: wide_area.heartbeat_ms: 0 is out of range; expected an integer from 1 to 10000 (milliseconds)"),
+        (both + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\ntest_loss_percent = 100\n", "wan.toml:16: wide_area.test_loss_percent: 100 is out of range; expected an integer from 0 to 99 (percent)"),
+        (both + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\nheartbeat = 5\n", "wan.toml:16: wide_area.heartbeat: unknown key; expected one of heartbeat_ms, resend_ms"),
         ("[[site]]\nname = \"a\"\n[[site]]\nname = \"a\"\n" + daemonA, "wan.toml:4: site[2].name: 'a' is also the name of site[1]"),
         (daemonA, "wan.toml:4: daemon[1].site: 'a' names no site; expected a [[site]] table of that name"),
         (twoSites + "[[daemon]]\nname = \"a1\"\naddress = \"10.0.0.1\"\nsite = \"a\"\nhop_port = 4802\n" + daemonB + "[[link]]\nsites = [\"a\", \"b\"]\n", "wan.toml:9: daemon[1].hop_port: equals port or token_port (4802)"),
         // Hop ports count only with more than one site (a one-site file never uses them).
         (twoSites + daemonA + "[[daemon]]\nname = \"a2\"\naddress = \"10.0.0.1\"\nsite = \"a\"\nport = 4803\nclient_port = 4900\nunix_socket = \"\"\n" + daemonB + "[[link]]\nsites = [\"a\", \"b\"]\n", "wan.toml:13: daemon[2].port: 10.0.0.1:4803 is already used by daemon[1]"),
     ]
+
+    @Test func wideAreaSettingsLoad() throws {
+        let text = Self.both + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\nheartbeat_ms = 25\nresend_ms = 2000\ntest_delay_ms = 30\ntest_loss_percent = 2\n"
+        let config = try DaemonConfig.parse(text, file: "wan.toml")
+        #expect(config.siteOrder.heartbeatInterval == 25_000_000)
+        #expect(config.siteOrder.resendAfter == 2_000_000_000)
+        #expect(config.hopImpairment?.delay == 30_000_000)
+        #expect(config.hopImpairment?.lossPercent == 2)
+        #expect(try DaemonConfig.parse(Self.both + "[[link]]\nsites = [\"a\", \"b\"]\n", file: "wan.toml").hopImpairment == nil)
+    }
 
     /// Sites are listed on the wire (link state, routed messages): more than the wire allows is refused.
     @Test func tooManySitesAreRefused() {

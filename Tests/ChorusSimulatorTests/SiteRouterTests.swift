@@ -140,7 +140,8 @@ import Testing
 
     /// A new representative whose incarnation (clock) is behind its predecessor's: its first
     /// reports are older than what the others hold, until one comes back to it and it jumps past
-    /// it. Then a link it gains (one its predecessor reported down) reaches every site.
+    /// it. Then a link it gains (one its predecessor reported down) reaches every site, and so do
+    /// its messages.
     @Test func aRepresentativeWithAnOlderClockIsHeard() {
         var network = Self.network()
         network.setCut(Self.s(1), Self.s(3), true)
@@ -153,6 +154,9 @@ import Testing
         Self.expectTopology(network, links: 6, "after the restart and the heal")
         var sent: [(origin: SiteID, seq: UInt64, to: Set<SiteID>)] = []
         for _ in 0..<20 { sent.append((Self.s(2), network.originate(from: Self.s(2)), Set(Self.sites))) }
+        // Its own messages too: their seqs start again at 1, below its predecessor's, and count
+        // as new because they carry its incarnation (with seqs alone, the others took them as seen).
+        for _ in 0..<20 { sent.append((Self.s(1), network.originate(from: Self.s(1)), Set(Self.sites).subtracting([Self.s(1)]))) }
         network.run(until: network.now + Self.second)
         Self.expectDelivered(network, sent, "after the restart")
     }

@@ -96,11 +96,14 @@ import Testing
     }
 
     @Test func routedMessagesRoundTrip() throws {
-        let routed = RoutedMessage(origin: SiteID(2), seq: 77, interested: [SiteID(1), SiteID(5)], body: ByteBuffer(bytes: [9, 8, 7]))
+        let routed = RoutedMessage(
+            origin: SiteID(2), incarnation: 3, seq: 77, interested: [SiteID(1), SiteID(5)], body: ByteBuffer(bytes: [9, 8, 7]))
         let bytes = HopMessageCodec.encode(.routed(routed))
         #expect(bytes.readableBytes == HopMessageCodec.encodedSize(.routed(routed)))
         #expect(try HopMessageCodec.decode(bytes) == .routed(routed))
-        #expect(Array(bytes.readableBytesView) == [2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 77, 0, 2, 0, 0, 0, 1, 0, 0, 0, 5, 9, 8, 7])
+        #expect(
+            Array(bytes.readableBytesView)
+                == [2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 77, 0, 2, 0, 0, 0, 1, 0, 0, 0, 5, 9, 8, 7])
         for bad in [
             RoutedMessage(origin: SiteID(2), seq: 0, body: ByteBuffer()),
             RoutedMessage(origin: SiteID(2), seq: 1, interested: [SiteID(5), SiteID(1)], body: ByteBuffer()),

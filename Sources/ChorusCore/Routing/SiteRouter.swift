@@ -25,11 +25,13 @@ public struct SiteRouter: Sendable {
     var trees: [SiteID: RoutingTree] = [:]
     var reportVersion: UInt64
     var nextSeq: UInt64
-    var seen: [SiteID: RecentSeqs] = [:]
+    /// Per origin, per representative incarnation (the latest two): the routed seqs seen.
+    var seen: [SiteID: [UInt64: RecentSeqs]] = [:]
+    let incarnation: UInt64
 
     /// `incarnation`: this representative's, never 0, larger after every restart (from the
-    /// clock); it also starts its link-state versions and routed seqs, so a restarted router's
-    /// reports and messages are newer than its predecessor's.
+    /// clock); it also starts its link-state versions, so a restarted router's reports are newer
+    /// than its predecessor's. Routed messages carry it, so their seqs start at 1 whatever it is.
     public init(
         site: SiteID, sites: [SiteID], neighbours: [(site: SiteID, cost: UInt32, rate: UInt64)], incarnation: UInt64,
         options: HopLinkOptions = HopLinkOptions(), now: Instant
@@ -45,7 +47,8 @@ public struct SiteRouter: Sendable {
         }
         self.costs = costs
         reportVersion = incarnation
-        nextSeq = incarnation
+        self.incarnation = incarnation
+        nextSeq = 1
     }
 
     /// The topology this router routes by.
@@ -93,7 +96,8 @@ public struct SiteRouter: Sendable {
     public mutating func originate(
         _ body: ByteBuffer, interested: [SiteID] = [], now: Instant, into actions: inout [SiteRouterAction]
     ) -> UInt64 {
-        let message = RoutedMessage(origin: site, seq: nextSeq, interested: Array(Set(interested)).sorted(), body: body)
+        let message = RoutedMessage(
+            origin: site, incarnation: incarnation, seq: nextSeq, interested: Array(Set(interested)).sorted(), body: body)
         nextSeq += 1
         counters.originated += 1
         forward(message, now: now, into: &actions)
@@ -158,9 +162,7 @@ public struct SiteRouter: Sendable {
                 counters.malformed += 1  // no such site: it would only grow the filters
                 return
             }
-            guard routed.origin != site, links[neighbour] != nil,
-                seen[routed.origin, default: RecentSeqs()].firstSighting(routed.seq)
-            else {
+            guard routed.origin != site, links[neighbour] != nil, firstSighting(routed) else {
                 counters.duplicates += 1
                 return
             }
@@ -170,6 +172,20 @@ public struct SiteRouter: Sendable {
             }
             forward(routed, now: now, into: &actions)
         }
+    }
+
+    /// Whether `routed` is new here. Filters are kept for an origin's two latest incarnations (a
+    /// late packet of an older one may then pass again: the order layer above drops it).
+    mutating func firstSighting(_ routed: RoutedMessage) -> Bool {
+        // Mutated in place: a copy would copy the filter's bitmap on every message.
+        if seen[routed.origin] == nil { seen[routed.origin] = [:] }
+        if seen[routed.origin]![routed.incarnation] == nil, seen[routed.origin]!.count >= 2,
+            let oldest = seen[routed.origin]!.keys.min()
+        {
+            guard oldest < routed.incarnation else { return false }  // older than both kept
+            seen[routed.origin]![oldest] = nil
+        }
+        return seen[routed.origin]![routed.incarnation, default: RecentSeqs()].firstSighting(routed.seq)
     }
 
     /// Sends `message` on to this site's children in its origin's tree that need it.
