@@ -19,8 +19,8 @@ public enum EngineAction: Sendable {
 
 /// What the order layer asks of the driver's wide-area side.
 public enum WideAreaAction: Sendable {
-    /// Route this body to every other site (only while this daemon represents its site).
-    case originate(ByteBuffer)
+    /// Route this body to these sites (empty: every other site; only while this daemon represents its site).
+    case originate(ByteBuffer, to: [SiteID])
     /// Start (true) or stop running the site's router: this daemon now represents its site, or no longer does.
     case representative(Bool)
 }
@@ -153,6 +153,9 @@ public struct Engine: Sendable {
     /// Client requests (messages, joins, leaves) wait once `maxPendingMessages` are queued;
     /// the group layer's own messages are queued regardless, so none is ever lost.
     private func checkQueue() throws(GroupError) {
+        if let order, order.unacknowledged >= order.options.maxUnacknowledged {
+            throw GroupError(.busy, "\(order.unacknowledged) messages wait for other sites to take them")
+        }
         guard ring.pendingMessages < ring.options.maxPendingMessages else {
             throw GroupError(.busy, "\(ring.pendingMessages) messages wait for the token")
         }
@@ -216,7 +219,7 @@ public struct Engine: Sendable {
             case .deliver(let delivery, let position):
                 groups.ringDelivered(delivery, position: position, deliveries: &actions, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
-            case .originate(let body): actions.append(.wideArea(.originate(body)))
+            case .originate(let body, let sites): actions.append(.wideArea(.originate(body, to: sites)))
             case .setTimer(let deadline): actions.append(.setTimer(.wideArea, deadline: deadline))
             case .representative(let represent): actions.append(.wideArea(.representative(represent)))
             }

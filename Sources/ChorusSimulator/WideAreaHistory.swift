@@ -59,9 +59,10 @@ public struct WideAreaHistory: Sendable {
     /// Every broken promise, at most `limit` of them, described.
     ///
     /// - No daemon delivers a message twice, or one nobody sent.
-    /// - Causal, agreed and safe messages: each has one position wherever it is delivered, and
-    ///   every daemon delivers them in increasing position (so any two daemons deliver the ones
-    ///   they share in the same order); each comes after its causal past.
+    /// - Causal, agreed and safe messages: each has one position wherever it is delivered, and no
+    ///   two share one; every daemon delivers them in increasing position (so any two daemons
+    ///   deliver the ones they share in the same order), without a hole between its first and its
+    ///   last (a crashed daemon's deliveries too); each comes after its causal past.
     /// - Fifo and above: each daemon delivers a sender's messages in the order they were sent.
     /// - Every message but unreliable ones, sent by a running daemon or delivered by one, is
     ///   delivered by every running daemon.
@@ -111,6 +112,27 @@ public struct WideAreaHistory: Sendable {
                 if let past = sent.causalPast, !(past < position) {
                     fail("\(key) at \(position) does not come after its causal past \(past)")
                 }
+            }
+        }
+        // One message per position, and no holes: each daemon's ordered deliveries are a run of
+        // consecutive entries of the one order all of them make up.
+        var keys: [WideAreaPosition: MessageKey] = [:]
+        for (key, position) in positions {
+            if let other = keys[position], other != key {
+                fail("\(key) and \(other) are both at \(position)")
+            }
+            keys[position] = key
+        }
+        let order = keys.keys.sorted()
+        let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        for (daemon, list) in deliveries.enumerated() {
+            var previous: Int?
+            for delivery in list where delivery.service >= .causal {
+                guard let position = delivery.position, let at = index[position] else { continue }
+                if let previous, at > previous + 1 {
+                    fail("daemon \(daemon) delivered \(delivery.message) at \(position) without \(order[previous + 1]) before it (\(at - previous - 1) missing)")
+                }
+                previous = max(previous ?? at, at)
             }
         }
         for (daemon, list) in deliveries.enumerated() where alive[daemon] {

@@ -22,6 +22,7 @@ public struct WideAreaSimulation {
     var routers: [SiteRouter?]
     var routerHost: [Int?]
     var routerTick: [Instant?]
+    var lastTopology: [SiteTopology?]
     var channels: [SiteLink: [SiteID: WideAreaChannel]] = [:]
     let links: [(Int, Int)]
     /// Per daemon: the highest position of the causal and stronger messages it delivered.
@@ -59,6 +60,7 @@ public struct WideAreaSimulation {
         routers = Array(repeating: nil, count: config.sites)
         routerHost = Array(repeating: nil, count: config.sites)
         routerTick = Array(repeating: nil, count: config.sites)
+        lastTopology = Array(repeating: nil, count: config.sites)
         causalPast = Array(repeating: nil, count: count)
         windowDeliveries = Array(repeating: 0, count: count)
         ringOrderCount = Array(repeating: 0, count: count)
@@ -260,9 +262,9 @@ public struct WideAreaSimulation {
                 routers[site] = nil
                 routerHost[site] = nil
             }
-        case .wideArea(.originate(let body)):
+        case .wideArea(.originate(let body, let sites)):
             guard routerHost[site] == daemon else { return }
-            route(site) { router, actions, now in _ = router.originate(body, now: now, into: &actions) }
+            route(site) { router, actions, now in _ = router.originate(body, interested: sites, now: now, into: &actions) }
         }
     }
 
@@ -281,11 +283,11 @@ public struct WideAreaSimulation {
             causalPast[daemon] = max(causalPast[daemon] ?? position, position)
         }
         if delivery.service == .safe, let position = delivery.position, !config.oneStretchedRing {
-            // Held by a site: taken by one of its running daemons, which the ring delivered it to
-            // as safe (brought in as safe, or sent as safe there), so every member holds it.
+            // Held by a site: one of its running daemons had a safe ring delivery at or after it
+            // (brought in as safe, or sent as safe there), so every member holds it.
             for site in 0..<config.sites {
                 let running = daemons(of: site).filter { alive[$0] }
-                let held = running.map { engines[$0].order?.received(from: position.origin) ?? 0 }.max() ?? .max
+                let held = running.map { engines[$0].order?.held(of: position.origin) ?? 0 }.max() ?? .max
                 if held < position.seq, history.unsafeDeliveries.count < 20 {
                     history.unsafeDeliveries.append(
                         "daemon \(daemon) delivered safe \(key) (\(position)) while site \(siteID(site)) held \(position.origin) only up to \(held)")
@@ -315,7 +317,12 @@ public struct WideAreaSimulation {
                 for arrival in arrivals { queue.push(.hop(Int(to.rawValue) - 1, bytes), at: arrival) }
             case .deliver(let message):
                 act(host) { engine, actions, now in engine.wideAreaReceived(message.body, now: now, into: &actions) }
-            case .topologyChanged, .linkUp:
+            case .topologyChanged:
+                // Only a change of the links themselves (a report that changes nothing resends nothing).
+                guard let topology = routers[site]?.topology, topology != lastTopology[site] else { break }
+                lastTopology[site] = topology
+                act(host) { engine, actions, now in engine.wideAreaTopologyChanged(now: now, into: &actions) }
+            case .linkUp:
                 act(host) { engine, actions, now in engine.wideAreaTopologyChanged(now: now, into: &actions) }
             case .linkDown:
                 break

@@ -90,3 +90,19 @@ import Testing
         #expect(history.violations().contains { $0.contains("never sent") })
     }
 }
+
+extension WideAreaHistoryTests {
+    @Test func aHoleAtACrashedDaemonIsCaught() {
+        var history = Self.legal()
+        history.deliveries[1].remove(at: 1)
+        history.alive[1] = false
+        #expect(history.violations().contains { $0.contains("missing") })
+    }
+
+    @Test func twoMessagesAtOnePositionAreCaught() {
+        var history = Self.legal()
+        history.deliveries[1][2].position = Self.position(10, 1, 1)
+        history.deliveries[0][2].position = Self.position(10, 1, 1)
+        #expect(history.violations().contains { $0.contains("are both at") })
+    }
+}

@@ -25,8 +25,10 @@ public struct SiteRouter: Sendable {
     var trees: [SiteID: RoutingTree] = [:]
     var reportVersion: UInt64
     var nextSeq: UInt64
-    /// Per origin, per representative incarnation (the latest two): the routed seqs seen.
-    var seen: [SiteID: [UInt64: RecentSeqs]] = [:]
+    /// Per origin, per representative incarnation (the two most recently heard): the routed seqs
+    /// seen, and when each incarnation was last heard (a count of routed messages taken).
+    var seen: [SiteID: [UInt64: (filter: RecentSeqs, heard: UInt64)]] = [:]
+    var routedHeard: UInt64 = 0
     let incarnation: UInt64
 
     /// `incarnation`: this representative's, never 0, larger after every restart (from the
@@ -174,18 +176,23 @@ public struct SiteRouter: Sendable {
         }
     }
 
-    /// Whether `routed` is new here. Filters are kept for an origin's two latest incarnations (a
-    /// late packet of an older one may then pass again: the order layer above drops it).
+    /// Whether `routed` is new here. Filters are kept for an origin's two most recently heard
+    /// incarnations, whatever their clocks say (a late packet of an older one may then pass
+    /// again: the order layer above drops it).
     mutating func firstSighting(_ routed: RoutedMessage) -> Bool {
+        routedHeard += 1
         // Mutated in place: a copy would copy the filter's bitmap on every message.
         if seen[routed.origin] == nil { seen[routed.origin] = [:] }
-        if seen[routed.origin]![routed.incarnation] == nil, seen[routed.origin]!.count >= 2,
-            let oldest = seen[routed.origin]!.keys.min()
-        {
-            guard oldest < routed.incarnation else { return false }  // older than both kept
-            seen[routed.origin]![oldest] = nil
+        if seen[routed.origin]![routed.incarnation] == nil {
+            if seen[routed.origin]!.count >= 2,
+                let stalest = seen[routed.origin]!.min(by: { $0.value.heard < $1.value.heard })?.key
+            {
+                seen[routed.origin]![stalest] = nil
+            }
+            seen[routed.origin]![routed.incarnation] = (RecentSeqs(), routedHeard)
         }
-        return seen[routed.origin]![routed.incarnation, default: RecentSeqs()].firstSighting(routed.seq)
+        seen[routed.origin]![routed.incarnation]!.heard = routedHeard
+        return seen[routed.origin]![routed.incarnation]!.filter.firstSighting(routed.seq)
     }
 
     /// Sends `message` on to this site's children in its origin's tree that need it.

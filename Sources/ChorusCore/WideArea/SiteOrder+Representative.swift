@@ -4,12 +4,14 @@ import NIOCore
 /// What only the representative keeps: what it has put into the ring from each other site, and
 /// what arrived ahead of a gap.
 struct RepresentativeState: Sendable {
-    /// Per other site: the highest seq put into the ring (or taken from it before this daemon
-    /// took over): data at or below it is not submitted again.
+    /// Per other site: the highest seq put into the ring or taken from it (what an earlier
+    /// representative put in counts when the ring delivers it): data at or below it is not
+    /// submitted again.
     var submitted: [SiteID: UInt64]
-    var arrivals: [SiteID: [UInt64: WideAreaData]] = [:]
+    /// Per other site: routed data ahead of a gap, with the bytes it came in (submitted as they are).
+    var arrivals: [SiteID: [UInt64: (data: WideAreaData, body: ByteBuffer)]] = [:]
     /// Per other site: its newest heartbeat, waiting for the data it follows.
-    var heartbeats: [SiteID: WideAreaHeartbeat] = [:]
+    var heartbeats: [SiteID: (beat: WideAreaHeartbeat, body: ByteBuffer)] = [:]
     var nextTick: Instant
 }
 
@@ -18,9 +20,18 @@ extension SiteOrder {
     /// message of this site some other site has not reported is sent again.
     mutating func becomeRepresentative(now: Instant, into actions: inout [SiteOrderAction]) {
         representative = RepresentativeState(submitted: received, nextTick: now)
-        for index in outbox.indices { outbox[index].sentAt = 0 }
+        for index in outbox.indices { outbox[index].sentAt = nil }
         actions.append(.representative(true))
         actions.append(.setTimer(now))
+    }
+
+    /// The ring delivered `origin`'s `seq` (perhaps put in by a predecessor): never submit it again.
+    mutating func representativeTook(_ origin: SiteID, _ seq: UInt64) {
+        guard let submitted = representative!.submitted[origin], seq > submitted else { return }
+        representative!.submitted[origin] = seq
+        if let waiting = representative!.arrivals[origin], !waiting.isEmpty {
+            representative!.arrivals[origin] = waiting.filter { $0.key > seq }
+        }
     }
 
     /// A routed body from another site reached this daemon (the router runs only here).
@@ -33,6 +44,10 @@ extension SiteOrder {
             counters.malformed += 1
             return
         }
+        // A timestamp far ahead of this daemon's clock would hold every later message back.
+        let horizon = now.addingReportingOverflow(options.stampOffset).partialValue
+            .addingReportingOverflow(options.maxTimestampLead)
+        let latest = horizon.overflow ? UInt64.max : horizon.partialValue
         let origin: SiteID
         switch message {
         case .tick:
@@ -56,21 +71,29 @@ extension SiteOrder {
                 counters.duplicates += 1
                 return
             }
+            guard data.lamport <= latest else {
+                counters.implausibleTimestamps += 1
+                return
+            }
             guard data.seq - submitted <= UInt64(options.maxBuffered) else {
                 counters.overflowed += 1
                 return
             }
-            representative!.arrivals[origin, default: [:]][data.seq] = data
+            representative!.arrivals[origin, default: [:]][data.seq] = (data, body)
         case .heartbeat(let beat):
             origin = beat.origin
             guard representative!.submitted[origin] != nil else {
                 counters.foreign += 1
                 return
             }
-            if let kept = representative!.heartbeats[origin], kept.lastSeq > beat.lastSeq || kept.lamport > beat.lamport {
+            guard beat.lamport <= latest else {
+                counters.implausibleTimestamps += 1
+                return
+            }
+            if let kept = representative!.heartbeats[origin]?.beat, kept.lastSeq > beat.lastSeq || kept.lamport > beat.lamport {
                 return  // an older one overtaken by a newer
             }
-            representative!.heartbeats[origin] = beat
+            representative!.heartbeats[origin] = (beat, body)
         }
         bringIn(from: origin, into: &actions)
     }
@@ -81,12 +104,12 @@ extension SiteOrder {
         while let next = representative!.arrivals[origin]?.removeValue(forKey: submitted + 1) {
             submitted += 1
             counters.injected += 1
-            actions.append(.submit(next.service == .safe ? .safe : .agreed, WideAreaMessageCodec.encode(.data(next))))
+            actions.append(.submit(next.data.service == .safe ? .safe : .agreed, next.body))
         }
         representative!.submitted[origin] = submitted
-        if let beat = representative!.heartbeats[origin], beat.lastSeq <= submitted {
+        if let waiting = representative!.heartbeats[origin], waiting.beat.lastSeq <= submitted {
             representative!.heartbeats[origin] = nil
-            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.heartbeat(beat))))
+            actions.append(.submit(.agreed, waiting.body))
         }
     }
 
@@ -94,7 +117,7 @@ extension SiteOrder {
     /// knows nothing of what was in flight): everything not yet reported is sent again now.
     public mutating func topologyChanged(now: Instant, into actions: inout [SiteOrderAction]) {
         guard representative != nil else { return }
-        for index in outbox.indices { outbox[index].sentAt = 0 }
+        for index in outbox.indices { outbox[index].sentAt = nil }
         resendDue(now: now, into: &actions)
     }
 
@@ -102,24 +125,32 @@ extension SiteOrder {
     public mutating func timerFired(now: Instant, into actions: inout [SiteOrderAction]) {
         guard representative != nil else { return }
         if now >= representative!.nextTick {
-            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.tick(stamp: now &+ options.stampOffset))))
-            representative!.nextTick = now + options.heartbeatInterval
+            let stamp = now.addingReportingOverflow(options.stampOffset)
+            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.tick(stamp: stamp.overflow ? Self.maxLamport : stamp.partialValue))))
+            let next = now.addingReportingOverflow(options.heartbeatInterval)
+            representative!.nextTick = next.overflow ? .max : next.partialValue
         }
         resendDue(now: now, into: &actions)
         actions.append(.setTimer(representative!.nextTick))
     }
 
-    /// Sends again the oldest messages unanswered for `resendAfter`. Sends happen in seq order, so
-    /// the due ones are a prefix (one resent in the previous round stops the scan until the
-    /// round after: a later one waits at most twice `resendAfter`).
+    /// Sends again, to the sites that have not reported them, the oldest messages unanswered for
+    /// `resendAfter`. Sends happen in seq order, so the due ones are a prefix (one resent in the
+    /// previous round stops the scan until the round after: a later one waits at most twice
+    /// `resendAfter`).
     private mutating func resendDue(now: Instant, into actions: inout [SiteOrderAction]) {
         var index = outbox.startIndex
         while index < outbox.endIndex {
             let sentAt = outbox[index].sentAt
-            guard sentAt == 0 || sentAt + options.resendAfter <= now else { break }
-            if sentAt != 0 { counters.resent += 1 }
+            if let sentAt, now - min(now, sentAt) < options.resendAfter { break }
+            let seq = outbox[index].data.seq
+            let lagging = remote.filter { (reports[$0]?[site]?.received ?? 0) < seq }
+            if sentAt != nil { counters.resent += 1 }
             outbox[index].sentAt = now
-            originate(.data(outbox[index].data), into: &actions)
+            if !lagging.isEmpty {
+                counters.originated += 1
+                actions.append(.originate(WideAreaMessageCodec.encode(.data(outbox[index].data)), to: lagging))
+            }
             index += 1
         }
     }
@@ -134,6 +165,6 @@ extension SiteOrder {
 
     mutating func originate(_ message: WideAreaMessage, into actions: inout [SiteOrderAction]) {
         if case .data = message { counters.originated += 1 }
-        actions.append(.originate(WideAreaMessageCodec.encode(message)))
+        actions.append(.originate(WideAreaMessageCodec.encode(message), to: []))
     }
 }

@@ -9,8 +9,8 @@ public enum SiteOrderAction: Sendable {
     /// Hand this message to the group layer: it is at its place in the global order (`position`
     /// nil: a membership message of this site, at its place in the ring's order).
     case deliver(RingDelivery, WideAreaPosition?)
-    /// Send this body to every other site (representative only).
-    case originate(ByteBuffer)
+    /// Send this body to these sites (empty: every other site; representative only).
+    case originate(ByteBuffer, to: [SiteID])
     case setTimer(Instant)
     /// This daemon starts (true) or stops representing its site in the wide area.
     case representative(Bool)
@@ -64,8 +64,9 @@ public struct SiteOrder: Sendable {
 
     struct OutboxEntry: Sendable {
         var data: WideAreaData
-        /// When the representative last sent it (0: not by the current one).
-        var sentAt: Instant
+        /// When the representative last sent it (nil: not by the current one).
+        var sentAt: Instant?
+        var bytes: Int { data.payload.readableBytes }
     }
 
     /// `sites`: every site of the configuration (this one included).
@@ -90,10 +91,17 @@ public struct SiteOrder: Sendable {
     /// Messages of `origin` this daemon has taken in order.
     public func received(from origin: SiteID) -> UInt64 { origin == site ? localSeq : received[origin] ?? 0 }
 
+    /// Messages of `origin` every daemon of this site holds, as of the last safe ring delivery here.
+    public func held(of origin: SiteID) -> UInt64 { held[origin] ?? 0 }
+
     /// Messages taken but not yet handed to the group layer.
     public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
     /// This site's messages kept until every other site has them.
     public var unacknowledged: Int { outbox.count }
+
+    /// Timestamps above this are refused by every daemon alike (they could only be forged, and
+    /// `clock += 1` must never overflow).
+    static let maxLamport = UInt64.max / 4
 
     // MARK: The ring's stream
 
@@ -107,11 +115,16 @@ public struct SiteOrder: Sendable {
             }
             switch message {
             case .tick(let stamp):
-                clock = max(clock, stamp)
+                clock = max(clock, min(stamp, Self.maxLamport))
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
             case .data(let data) where data.service == .unreliable:
-                // Outside the order, as in the ring: delivered where it arrives.
-                actions.append(.deliver(RingDelivery(ringID: delivery.ringID, sender: data.sender, service: .unreliable, payload: data.payload), nil))
+                // Outside the order, as in the ring: delivered where it arrives (client data only).
+                guard data.origin != site, received[data.origin] != nil, GroupMessageCodec.isClientData(data.payload) else {
+                    counters.notClientData += 1
+                    return
+                }
+                actions.append(
+                    .deliver(RingDelivery(ringID: delivery.ringID, sender: data.sender, service: .unreliable, payload: data.payload), nil))
                 return
             case .data(let data): takeRemote(data, safe: delivery.service == .safe)
             case .heartbeat(let beat): takeHeartbeat(beat)
@@ -160,11 +173,8 @@ public struct SiteOrder: Sendable {
             payload: delivery.payload)
         if delivery.service == .safe { snapshotHeld() }
         if !remote.isEmpty {
-            outbox.append(OutboxEntry(data: data, sentAt: 0))
-            if representative != nil {
-                outbox[outbox.count - 1].sentAt = now
-                originate(.data(data), into: &actions)
-            }
+            outbox.append(OutboxEntry(data: data, sentAt: representative != nil ? now : nil))
+            if representative != nil { originate(.data(data), into: &actions) }
         }
         waiting[site]!.append(data)
     }
@@ -178,7 +188,7 @@ public struct SiteOrder: Sendable {
             if data.seq <= taken { counters.duplicates += 1 } else { counters.gaps += 1 }
             return
         }
-        guard data.lamport > promised[data.origin]! else {
+        guard data.lamport > promised[data.origin]!, data.lamport <= Self.maxLamport else {
             counters.staleTimestamps += 1
             return
         }
@@ -186,6 +196,13 @@ public struct SiteOrder: Sendable {
         promised[data.origin] = data.lamport
         clock = max(clock, data.lamport)
         if safe { snapshotHeld() }
+        // What an earlier representative put into the ring counts as brought in.
+        if representative != nil { representativeTook(data.origin, data.seq) }
+        guard GroupMessageCodec.isClientData(data.payload) else {
+            // Joins, leaves and state stay inside their site: taken in its place, never applied.
+            counters.notClientData += 1
+            return
+        }
         waiting[data.origin]!.append(data)
     }
 
@@ -198,16 +215,19 @@ public struct SiteOrder: Sendable {
             counters.earlyHeartbeats += 1
             return
         }
+        guard beat.lamport <= Self.maxLamport else {
+            counters.implausibleTimestamps += 1
+            return
+        }
         promised[beat.origin] = max(promised[beat.origin]!, beat.lamport)
         clock = max(clock, beat.lamport)
-        var known = reports[beat.origin] ?? [:]
+        if reports[beat.origin] == nil { reports[beat.origin] = [:] }
         for entry in beat.progress where held[entry.site] != nil {
-            let before = known[entry.site]
-            known[entry.site] = SiteProgress(
+            let before = reports[beat.origin]![entry.site]
+            reports[beat.origin]![entry.site] = SiteProgress(
                 site: entry.site, received: max(entry.received, before?.received ?? 0),
                 held: max(entry.held, before?.held ?? 0))
         }
-        reports[beat.origin] = known
         pruneOutbox()
     }
 

@@ -10,6 +10,12 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// Messages per origin the representative keeps ahead of a gap; beyond, it drops them (the
     /// origin sends them again).
     public var maxBuffered = 65_536
+    /// This site's messages kept for other sites, at most: beyond, clients are told the daemon
+    /// is busy (a site cut off for long holds them all).
+    public var maxUnacknowledged = 100_000
+    /// A representative refuses data and heartbeats from other sites whose timestamps are more
+    /// than this ahead of its own clock (a forged or broken one would otherwise pin the order).
+    public var maxTimestampLead: Duration64 = 60_000_000_000
     /// Added to the driver's clock for tick stamps. The daemon passes wall clock minus its
     /// monotonic clock, so stamps of different hosts compare; the simulator models skew with it.
     public var stampOffset: UInt64 = 0
@@ -41,6 +47,10 @@ public struct SiteOrderCounters: Sendable, Equatable {
     public var staleTimestamps = 0
     /// Heartbeats ahead of their origin's data in the ring's stream (ignored).
     public var earlyHeartbeats = 0
+    /// Timestamps too far ahead (refused by the representative) or beyond any clock (refused by all).
+    public var implausibleTimestamps = 0
+    /// Data from another site that is not a client message (taken in its place, not delivered).
+    public var notClientData = 0
     /// Routed messages arriving at a daemon that does not represent its site.
     public var notRepresentative = 0
     /// Routed data dropped because too much waited behind a gap.

@@ -214,7 +214,7 @@ final class DaemonCore: @unchecked Sendable {
 
     private func wideArea(_ request: WideAreaAction) {
         switch request {
-        case .originate(let body): wideArea?.originate(body)
+        case .originate(let body, let sites): wideArea?.originate(body, to: sites)
         case .representative(let represent): wideArea?.setRepresentative(represent)
         }
     }

@@ -91,10 +91,10 @@ final class WideAreaService: @unchecked Sendable {
         }
     }
 
-    /// Routes `body` (from the order layer) to every other site.
-    func originate(_ body: ByteBuffer) {
+    /// Routes `body` (from the order layer) to `sites` (empty: every other site).
+    func originate(_ body: ByteBuffer, to sites: [SiteID]) {
         guard router != nil else { return }
-        run { router, actions, now in _ = router.originate(body, now: now, into: &actions) }
+        run { router, actions, now in _ = router.originate(body, interested: sites, now: now, into: &actions) }
     }
 
     /// One datagram on the hop socket.
@@ -152,10 +152,10 @@ final class WideAreaService: @unchecked Sendable {
                 counters.messagesDelivered += 1
                 onRouted(message.body)
             case .topologyChanged:
-                onTopologyChanged()
                 let topology = router!.topology
                 guard topology != lastTopology else { break }
                 lastTopology = topology
+                onTopologyChanged()
                 let links = topology.links.keys.sorted().map { "\(siteName($0.low))-\(siteName($0.high))" }
                 let reached = topology.component(of: site).map(siteName)
                 logger.notice("wide area: \(reached.count) of \(config.sites.count) sites reachable [\(reached.joined(separator: ", "))], links up [\(links.joined(separator: ", "))]")
