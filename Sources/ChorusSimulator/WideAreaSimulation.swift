@@ -16,6 +16,11 @@ public struct WideAreaSimulation {
     var now: Instant = 0
     var engines: [Engine] = []
     var alive: [Bool]
+    /// Per daemon: its slot in `history` (a restarted daemon is a new process with a new slot).
+    var slot: [Int]
+    /// Per daemon: its incarnation (1 at first; session locals follow it, so message keys stay unique).
+    var incarnation: [UInt32]
+    let siteIDs: [SiteID]
     var sessions: [SessionID?]
     var deadlines: [[Instant?]]
     /// Per site: its router and the daemon running it.
@@ -23,6 +28,8 @@ public struct WideAreaSimulation {
     var routerHost: [Int?]
     var routerTick: [Instant?]
     var lastTopology: [SiteTopology?]
+    /// Per site: its order options (each site's clock offset).
+    var siteOptions: [SiteOrderOptions] = []
     var channels: [SiteLink: [SiteID: WideAreaChannel]] = [:]
     let links: [(Int, Int)]
     /// Per daemon: the highest position of the causal and stronger messages it delivered.
@@ -45,6 +52,9 @@ public struct WideAreaSimulation {
         case cut(Int)
         case heal(Int)
         case crashRepresentative
+        case boot(Int)
+        case crashForRestart
+        case restart(Int)
     }
 
     public init(config: WideAreaSimulationConfig) {
@@ -54,7 +64,10 @@ public struct WideAreaSimulation {
         let count = config.sites * config.daemonsPerSite
         history = WideAreaHistory(daemons: count)
         report = WideAreaSimulationReport(seed: config.seed, sites: config.sites, daemonsPerSite: config.daemonsPerSite)
-        alive = Array(repeating: true, count: count)
+        alive = Array(repeating: false, count: count)
+        slot = Array(0..<count)
+        incarnation = Array(repeating: 1, count: count)
+        siteIDs = (0..<config.sites).map { SiteID(UInt32($0 + 1)) }
         sessions = Array(repeating: nil, count: count)
         deadlines = Array(repeating: Array(repeating: nil, count: RingTimer.allCases.count), count: count)
         routers = Array(repeating: nil, count: config.sites)
@@ -68,7 +81,7 @@ public struct WideAreaSimulation {
         trafficStart = Simulation.nanos(config.warmup)
         trafficEnd = Simulation.nanos(max(config.warmup, config.duration - config.quiescence))
         endTime = Simulation.nanos(config.duration)
-        let siteIDs = (0..<config.sites).map(siteID)
+        var siteOptions: [SiteOrderOptions] = []
         for site in 0..<config.sites {
             let members = config.oneStretchedRing ? (0..<count).map(nodeID) : daemons(of: site).map(nodeID)
             var ringOptions = config.ringOptions
@@ -76,11 +89,13 @@ public struct WideAreaSimulation {
             if config.oneStretchedRing { ringOptions.earlyDelivery = false }
             var options = config.orderOptions
             options.stampOffset = config.clockSkew > 0 ? UInt64(random.int(below: Int(config.clockSkew) + 1)) : 0
+            siteOptions.append(options)
             for daemon in daemons(of: site) {
-                let order = config.sites > 1 && !config.oneStretchedRing ? SiteOrder(me: nodeID(daemon), site: siteID(site), sites: siteIDs, options: options) : nil
+                let order = config.sites > 1 && !config.oneStretchedRing ? SiteOrder(me: nodeID(daemon), site: siteID(site), sites: siteIDs, siteSize: config.daemonsPerSite, options: options) : nil
                 engines.append(Engine(me: nodeID(daemon), site: members, ringOptions: ringOptions, wideArea: order))
             }
         }
+        self.siteOptions = siteOptions
         for (a, b) in links {
             channels[SiteLink(siteID(a), siteID(b))] = [siteID(a): WideAreaChannel(config.impairment), siteID(b): WideAreaChannel(config.impairment)]
         }
@@ -95,11 +110,13 @@ public struct WideAreaSimulation {
     public mutating func run() -> WideAreaSimulationReport {
         let started = monotonicSeconds()
         for daemon in engines.indices {
-            act(daemon) { engine, actions, now in engine.start(now: now, into: &actions) }
-            let session = engines[daemon].openSession(local: 1)
-            sessions[daemon] = session
-            act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
+            let delay = config.staggeredStart > 0 ? UInt64(random.int(below: Int(config.staggeredStart) + 1)) : 0
+            queue.push(.boot(daemon), at: delay)
             queue.push(.traffic(daemon), at: trafficStart + Simulation.nanos(random.exponential(rate: config.rate)))
+        }
+        for _ in 0..<config.restarts {
+            let span = Double(trafficEnd - trafficStart) / 1e9
+            queue.push(.crashForRestart, at: trafficStart + Simulation.nanos(random.unit() * span))
         }
         if config.linkCutRate > 0, !links.isEmpty {
             queue.push(.cut(random.int(below: links.count)), at: trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate)))
@@ -115,7 +132,6 @@ public struct WideAreaSimulation {
             events += 1
         }
         now = endTime
-        history.alive = alive
         report.events = events
         report.violations = history.violations()
         let window = Double(trafficEnd) / 1e9 - config.warmup - 1
@@ -162,6 +178,36 @@ public struct WideAreaSimulation {
             if next < trafficEnd { queue.push(.cut(random.int(below: links.count)), at: next) }
         case .heal(let index):
             setCut(index, false)
+        case .boot(let daemon):
+            boot(daemon)
+        case .crashForRestart:
+            // Any daemon of a site that keeps another running (so the state can come from it).
+            let candidates = engines.indices.filter { daemon in
+                alive[daemon] && daemons(of: site(of: daemon)).filter { alive[$0] && $0 != daemon }.count >= 1
+            }
+            guard !candidates.isEmpty else { return }
+            let daemon = candidates[random.int(below: candidates.count)]
+            crash(daemon)
+            queue.push(.restart(daemon), at: now + Simulation.nanos(0.5 + 1.5 * random.unit()))
+        case .restart(let daemon):
+            let site = site(of: daemon)
+            incarnation[daemon] += 1
+            let order = SiteOrder(
+                me: nodeID(daemon), site: siteID(site), sites: siteIDs, siteSize: config.daemonsPerSite, options: siteOptions[site])
+            var ringOptions = config.ringOptions
+            if config.oneStretchedRing { ringOptions.earlyDelivery = false }
+            engines[daemon] = Engine(
+                me: nodeID(daemon), site: daemons(of: site).map(nodeID), ringOptions: ringOptions, ringSeqFloor: now / 1_000 + 1,
+                wideArea: config.sites > 1 && !config.oneStretchedRing ? order : nil)
+            deadlines[daemon] = Array(repeating: nil, count: RingTimer.allCases.count)
+            causalPast[daemon] = nil
+            slot[daemon] = history.deliveries.count
+            history.deliveries.append([])
+            history.alive.append(true)
+            history.joinedAt.append(now)
+            report.restarts += 1
+            boot(daemon)
+            queue.push(.traffic(daemon), at: now + Simulation.nanos(random.exponential(rate: config.rate)))
         case .crashRepresentative:
             let candidates = (0..<config.sites).filter { routerHost[$0] != nil && daemons(of: $0).filter { alive[$0] }.count > 1 }
             guard !candidates.isEmpty else { return }
@@ -176,8 +222,17 @@ public struct WideAreaSimulation {
         for end in [link.low, link.high] { channels[link]?[end]?.isCut = cut }
     }
 
+    mutating func boot(_ daemon: Int) {
+        alive[daemon] = true
+        act(daemon) { engine, actions, now in engine.start(now: now, into: &actions) }
+        let session = engines[daemon].openSession(local: incarnation[daemon])
+        sessions[daemon] = session
+        act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
+    }
+
     mutating func crash(_ daemon: Int) {
         alive[daemon] = false
+        history.alive[slot[daemon]] = false
         report.crashes += 1
         let site = site(of: daemon)
         if routerHost[site] == daemon {
@@ -207,7 +262,8 @@ public struct WideAreaSimulation {
         }
         report.sent += 1
         let key = WideAreaHistory.MessageKey(sender: session, seq: seq)
-        history.sent[key] = WideAreaHistory.Sent(daemon: daemon, service: service, time: now, causalPast: service >= .causal ? past : nil)
+        history.sent[key] = WideAreaHistory.Sent(
+            daemon: slot[daemon], service: service, time: now, causalPast: service >= .causal ? past : nil)
     }
 
     // MARK: Engines
@@ -276,7 +332,7 @@ public struct WideAreaSimulation {
             ringOrderCount[daemon] += 1
             position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
         }
-        history.deliveries[daemon].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
+        history.deliveries[slot[daemon]].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
         report.delivered += 1
         if now >= trafficStart + 1_000_000_000, now <= trafficEnd { windowDeliveries[daemon] += 1 }
         if delivery.service >= .causal, let position {
@@ -349,6 +405,7 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
     public var representativeChanges = 0
     public var linkCuts = 0
     public var crashes = 0
+    public var restarts = 0
     public var decodeErrors = 0
     public var hopBytes = 0
     public var events = 0
@@ -368,7 +425,7 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         var lines: [String] = [
             "seed \(seed): \(sites) sites × \(daemonsPerSite) daemons, \(sent) sent (\(refused) refused), \(delivered) delivered, "
                 + "\(configurations) regular configurations, \(representativeChanges) representative starts, "
-                + "\(linkCuts) link cuts, \(crashes) crashes, \(events) events in \(seconds) s"
+                + "\(linkCuts) link cuts, \(crashes) crashes, \(restarts) restarts, \(events) events in \(seconds) s"
         ]
         for service in Service.allCases where !latency[Int(service.rawValue)].isEmpty {
             let h = latency[Int(service.rawValue)]

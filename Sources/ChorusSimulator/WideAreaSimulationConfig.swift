@@ -28,6 +28,11 @@ public struct WideAreaSimulationConfig: Sendable {
     public var linkCutRate: Double = 0
     /// Representatives crashed (each stays down), at random times during the traffic.
     public var representativeCrashes = 0
+    /// Daemons crashed and restarted 0.5-2 s later without their state, at random times during
+    /// the traffic (the restarted daemon gets the order's state from its site's ring).
+    public var restarts = 0
+    /// Each daemon starts at a random time up to this (ns), not all at once.
+    public var staggeredStart: Duration64 = 0
     /// For comparison, what Spread does: one token ring stretched over every daemon of every
     /// site (no hop protocol); packets between daemons of different sites take the wide-area
     /// delay, jitter and loss (not its bandwidth). `ringOptions` then need wide-area timeouts.
@@ -67,7 +72,8 @@ public struct WideAreaSimulationConfig: Sendable {
 extension WideAreaSimulationConfig {
     /// A harsh run drawn from `seed`: 2 to `maxSites` sites of 1 to `maxDaemonsPerSite` daemons;
     /// one-way delay 1-100 ms, jitter up to 20 ms, loss up to 10 %, duplication up to 2 %; link
-    /// cuts half the time; up to two representative crashes; clock skew up to 20 ms; every service.
+    /// cuts half the time; up to two representative crashes; up to two daemon restarts; starts
+    /// spread over up to 1 s half the time; clock skew up to 20 ms; every service.
     public static func randomFaulty(
         seed: UInt64, maxSites: Int = 5, maxDaemonsPerSite: Int = 4, duration: Double = 10
     ) -> WideAreaSimulationConfig {
@@ -83,6 +89,8 @@ extension WideAreaSimulationConfig {
         config.linkCutRate = random.chance(0.5) ? 0.5 : 0
         config.representativeCrashes = random.int(in: 0...2)
         config.clockSkew = UInt64(random.int(in: 0...20)) * 1_000_000
+        config.restarts = random.int(in: 0...2)
+        config.staggeredStart = random.chance(0.5) ? UInt64(random.int(in: 0...1_000)) * 1_000_000 : 0
         config.services = Service.allCases
         config.duration = duration
         config.quiescence = min(5, duration / 2)

@@ -11,7 +11,12 @@ public enum WideAreaMessageCodec {
         case tick = 1
         case data = 2
         case heartbeat = 3
+        case stateRequest = 4
+        case state = 5
     }
+
+    /// Data messages in one snapshot, at most (what waits and what other sites have not taken).
+    public static let maxSnapshotMessages = 1 << 22
 
     /// Whether a ring payload is a wide-area message rather than a group message.
     @inlinable
@@ -24,6 +29,11 @@ public enum WideAreaMessageCodec {
         case .tick: 2 + 8
         case .data(let data): 2 + 4 + 8 + 8 + 1 + 4 + data.payload.readableBytes
         case .heartbeat(let beat): 2 + 4 + 8 + 8 + 2 + 20 * beat.progress.count
+        case .stateRequest: 2 + 4
+        case .state(let snapshot):
+            2 + 4 + 4 + 8 + 8 + 2 + 28 * snapshot.sites.count + 2
+                + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
+                + (snapshot.waiting + snapshot.outbox).reduce(0) { $0 + 4 + encodedSize(.data($1)) }
         }
     }
 
@@ -49,13 +59,72 @@ public enum WideAreaMessageCodec {
             buffer.writeInteger(beat.origin.rawValue)
             buffer.writeInteger(beat.lamport)
             buffer.writeInteger(beat.lastSeq)
-            buffer.writeInteger(UInt16(beat.progress.count))
-            for entry in beat.progress {
+            writeProgress(beat.progress, into: &buffer)
+        case .stateRequest(let requester):
+            buffer.writeInteger(Kind.stateRequest.rawValue)
+            buffer.writeInteger(requester.rawValue)
+        case .state(let snapshot):
+            buffer.writeInteger(Kind.state.rawValue)
+            buffer.writeInteger(snapshot.requester.rawValue)
+            buffer.writeInteger(snapshot.takenAt.rawValue)
+            buffer.writeInteger(snapshot.clock)
+            buffer.writeInteger(snapshot.localSeq)
+            buffer.writeInteger(UInt16(snapshot.sites.count))
+            for entry in snapshot.sites {
                 buffer.writeInteger(entry.site.rawValue)
                 buffer.writeInteger(entry.received)
+                buffer.writeInteger(entry.promised)
                 buffer.writeInteger(entry.held)
             }
+            buffer.writeInteger(UInt16(snapshot.reports.count))
+            for report in snapshot.reports {
+                buffer.writeInteger(report.reporter.rawValue)
+                writeProgress(report.progress, into: &buffer)
+            }
+            for list in [snapshot.waiting, snapshot.outbox] {
+                buffer.writeInteger(UInt32(list.count))
+                for data in list {
+                    buffer.writeInteger(UInt32(encodedSize(.data(data))))
+                    encode(.data(data), into: &buffer)
+                }
+            }
         }
+    }
+
+    private static func writeProgress(_ progress: [SiteProgress], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(progress.count))
+        for entry in progress {
+            buffer.writeInteger(entry.site.rawValue)
+            buffer.writeInteger(entry.received)
+            buffer.writeInteger(entry.held)
+        }
+    }
+
+    private static func readProgress(_ reader: inout WireReader) throws(WireError) -> [SiteProgress] {
+        let count = try reader.readCount(UInt16.self, "progress.count", limit: WireLimits.maxSites, minimumEntrySize: 20)
+        var progress: [SiteProgress] = []
+        progress.reserveCapacity(count)
+        for _ in 0..<count {
+            let site = SiteID(try reader.read(UInt32.self, "progress.site"))
+            let received = try reader.read(UInt64.self, "progress.received")
+            let held = try reader.read(UInt64.self, "progress.held")
+            progress.append(SiteProgress(site: site, received: received, held: held))
+        }
+        return progress
+    }
+
+    private static func readDataList(_ reader: inout WireReader, _ field: String) throws(WireError) -> [WideAreaData] {
+        let count = try reader.readCount(UInt32.self, field, limit: maxSnapshotMessages, minimumEntrySize: 4 + 29)
+        var list: [WideAreaData] = []
+        list.reserveCapacity(count)
+        for _ in 0..<count {
+            let length = Int(try reader.read(UInt32.self, "\(field).length"))
+            guard case .data(let data) = try decode(try reader.readSlice(length, "\(field).message")) else {
+                throw .invalidField(field, reason: "a snapshot entry that is not data")
+            }
+            list.append(data)
+        }
+        return list
     }
 
     public static func encode(_ message: WideAreaMessage) -> ByteBuffer {
@@ -91,16 +160,38 @@ public enum WideAreaMessageCodec {
             let origin = SiteID(try reader.read(UInt32.self, "heartbeat.origin"))
             let lamport = try reader.read(UInt64.self, "heartbeat.lamport")
             let lastSeq = try reader.read(UInt64.self, "heartbeat.lastSeq")
-            let count = try reader.readCount(UInt16.self, "heartbeat.progress", limit: WireLimits.maxSites, minimumEntrySize: 20)
-            var progress: [SiteProgress] = []
-            progress.reserveCapacity(count)
-            for _ in 0..<count {
-                let site = SiteID(try reader.read(UInt32.self, "heartbeat.site"))
-                let received = try reader.read(UInt64.self, "heartbeat.received")
-                let held = try reader.read(UInt64.self, "heartbeat.held")
-                progress.append(SiteProgress(site: site, received: received, held: held))
-            }
+            let progress = try readProgress(&reader)
             message = .heartbeat(WideAreaHeartbeat(origin: origin, lamport: lamport, lastSeq: lastSeq, progress: progress))
+        case .stateRequest:
+            message = .stateRequest(requester: try reader.readNodeID("stateRequest.requester"))
+        case .state:
+            let requester = try reader.readNodeID("state.requester")
+            let takenAt = try reader.readNodeID("state.takenAt")
+            let clock = try reader.read(UInt64.self, "state.clock")
+            let localSeq = try reader.read(UInt64.self, "state.localSeq")
+            let count = try reader.readCount(UInt16.self, "state.sites", limit: WireLimits.maxSites, minimumEntrySize: 28)
+            var sites: [WideAreaSnapshot.SiteState] = []
+            sites.reserveCapacity(count)
+            for _ in 0..<count {
+                let site = SiteID(try reader.read(UInt32.self, "state.site"))
+                let received = try reader.read(UInt64.self, "state.received")
+                let promised = try reader.read(UInt64.self, "state.promised")
+                let held = try reader.read(UInt64.self, "state.held")
+                sites.append(.init(site: site, received: received, promised: promised, held: held))
+            }
+            let reporters = try reader.readCount(UInt16.self, "state.reports", limit: WireLimits.maxSites, minimumEntrySize: 6)
+            var reports: [WideAreaSnapshot.SiteReport] = []
+            reports.reserveCapacity(reporters)
+            for _ in 0..<reporters {
+                let reporter = SiteID(try reader.read(UInt32.self, "state.reporter"))
+                reports.append(.init(reporter: reporter, progress: try readProgress(&reader)))
+            }
+            let waiting = try readDataList(&reader, "state.waiting")
+            let outbox = try readDataList(&reader, "state.outbox")
+            message = .state(
+                WideAreaSnapshot(
+                    requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: sites, reports: reports, waiting: waiting,
+                    outbox: outbox))
         }
         try reader.expectEnd("wide-area message")
         try validate(message)
@@ -127,10 +218,30 @@ public enum WideAreaMessageCodec {
             guard beat.progress.count <= WireLimits.maxSites else {
                 throw .tooMany("heartbeat.progress", count: beat.progress.count, limit: WireLimits.maxSites)
             }
-            try PacketCodec.checkStrictlyAscending(beat.progress.lazy.map(\.site), "heartbeat.site")
-            for entry in beat.progress where entry.held > entry.received {
-                throw .invalidField("heartbeat.held", reason: "\(entry.held) above received \(entry.received) for \(entry.site)")
+            try validateProgress(beat.progress)
+        case .stateRequest:
+            break
+        case .state(let snapshot):
+            guard snapshot.sites.count <= WireLimits.maxSites, snapshot.reports.count <= WireLimits.maxSites else {
+                throw .tooMany("state.sites", count: max(snapshot.sites.count, snapshot.reports.count), limit: WireLimits.maxSites)
             }
+            guard snapshot.waiting.count <= maxSnapshotMessages, snapshot.outbox.count <= maxSnapshotMessages else {
+                throw .tooMany("state.messages", count: max(snapshot.waiting.count, snapshot.outbox.count), limit: maxSnapshotMessages)
+            }
+            try PacketCodec.checkStrictlyAscending(snapshot.sites.lazy.map(\.site), "state.site")
+            try PacketCodec.checkStrictlyAscending(snapshot.reports.lazy.map(\.reporter), "state.reporter")
+            for report in snapshot.reports { try validateProgress(report.progress) }
+            for data in snapshot.waiting + snapshot.outbox { try validate(.data(data)) }
+        }
+    }
+
+    private static func validateProgress(_ progress: [SiteProgress]) throws(WireError) {
+        guard progress.count <= WireLimits.maxSites else {
+            throw .tooMany("progress", count: progress.count, limit: WireLimits.maxSites)
+        }
+        try PacketCodec.checkStrictlyAscending(progress.lazy.map(\.site), "progress.site")
+        for entry in progress where entry.held > entry.received {
+            throw .invalidField("progress.held", reason: "\(entry.held) above received \(entry.received) for \(entry.site)")
         }
     }
 }

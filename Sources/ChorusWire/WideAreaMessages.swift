@@ -15,6 +15,68 @@ public enum WideAreaMessage: Sendable, Equatable {
     case tick(stamp: UInt64)
     case data(WideAreaData)
     case heartbeat(WideAreaHeartbeat)
+    /// Ring only: a daemon that joined its site's ring without the order's state asks for it.
+    case stateRequest(requester: NodeID)
+    /// Ring only: the order's state where the request sits in the ring's order, for `requester`.
+    case state(WideAreaSnapshot)
+}
+
+/// One daemon's order state, as of a point in its site's ring stream, for a daemon that joins
+/// the ring without it (a restart), taken where `takenAt`'s request sits in the ring's order.
+/// Layout (kind 5): `requester u32 | takenAt u32 | clock u64 | localSeq u64 |
+/// count u16 | (site u32, received u64, promised u64, held u64) * count | reporters u16 |
+/// (reporter u32, count u16, (site u32, received u64, held u64) * count) * reporters |
+/// waiting u32 | (length u32, data message) * waiting | outbox u32 | (length u32, data message) * outbox`.
+public struct WideAreaSnapshot: Sendable, Equatable {
+    public var requester: NodeID
+    /// The daemon whose request, delivered, made the answering daemon take this snapshot.
+    public var takenAt: NodeID
+    public var clock: UInt64
+    public var localSeq: UInt64
+    /// Per site (this one included, its `received` is `localSeq`), ascending.
+    public var sites: [SiteState]
+    /// Per reporting site, ascending: its last report.
+    public var reports: [SiteReport]
+    /// Messages taken but not yet delivered, per origin in seq order.
+    public var waiting: [WideAreaData]
+    /// This site's messages not yet reported taken by every other site, in seq order.
+    public var outbox: [WideAreaData]
+
+    public struct SiteState: Sendable, Equatable {
+        public var site: SiteID
+        public var received: UInt64
+        public var promised: UInt64
+        public var held: UInt64
+        public init(site: SiteID, received: UInt64, promised: UInt64, held: UInt64) {
+            self.site = site
+            self.received = received
+            self.promised = promised
+            self.held = held
+        }
+    }
+
+    public struct SiteReport: Sendable, Equatable {
+        public var reporter: SiteID
+        public var progress: [SiteProgress]
+        public init(reporter: SiteID, progress: [SiteProgress]) {
+            self.reporter = reporter
+            self.progress = progress
+        }
+    }
+
+    public init(
+        requester: NodeID, takenAt: NodeID, clock: UInt64, localSeq: UInt64, sites: [SiteState], reports: [SiteReport],
+        waiting: [WideAreaData], outbox: [WideAreaData]
+    ) {
+        self.requester = requester
+        self.takenAt = takenAt
+        self.clock = clock
+        self.localSeq = localSeq
+        self.sites = sites
+        self.reports = reports
+        self.waiting = waiting
+        self.outbox = outbox
+    }
 }
 
 /// One client message (or group message) of a site, at its place in the global order:

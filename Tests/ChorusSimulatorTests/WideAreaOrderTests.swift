@@ -87,6 +87,30 @@ import Testing
         #expect(report.orderCounters.reduce(0) { $0 + $1.duplicates } > 0, "takeover resent nothing")
     }
 
+    /// Daemons start up to a second apart (one alone first does not start an order of its own:
+    /// a majority of its site must), and two daemons crash and restart without their state
+    /// during the traffic: each gets the order's state from its site's ring, then delivers
+    /// everything sent from two seconds after its restart on, in the one order.
+    @Test func restartedDaemonsGetTheStateAndCarryOn() {
+        var config = WideAreaSimulationConfig()
+        config.seed = 21
+        config.staggeredStart = 1_000 * Self.millisecond
+        config.restarts = 2
+        config.duration = 14
+        config.quiescence = 4
+        config.rate = 30
+        var simulation = WideAreaSimulation(config: config)
+        let report = simulation.run()
+        print(report)
+        #expect(report.passed, "\(report.violations)")
+        #expect(report.restarts == 2)
+        let restarted = simulation.history.deliveries.dropFirst(9)
+        #expect(restarted.count == 2)
+        for deliveries in restarted {
+            #expect(deliveries.filter { $0.service >= .causal }.count > 200, "a restarted daemon delivered \(deliveries.count)")
+        }
+    }
+
     /// A cut link in a mesh of four: routes go around it, and messages queued on it are resent.
     @Test func linkCutsAreRoutedAround() {
         let report = Self.run { config in

@@ -16,7 +16,17 @@ import Testing
     static let unreliable = WideAreaMessage.data(
         WideAreaData(origin: SiteID(1), seq: 0, lamport: 0, service: .unreliable, sender: NodeID(2), payload: ByteBuffer(bytes: [1, 1])))
 
-    @Test(arguments: [WideAreaMessage.tick(stamp: 0), .tick(stamp: .max), data, heartbeat, unreliable])
+    static let snapshot = WideAreaMessage.state(
+        WideAreaSnapshot(
+            requester: NodeID(4), takenAt: NodeID(5), clock: 99, localSeq: 7,
+            sites: [.init(site: SiteID(1), received: 7, promised: 99, held: 6), .init(site: SiteID(3), received: 42, promised: 98, held: 40)],
+            reports: [.init(reporter: SiteID(3), progress: [SiteProgress(site: SiteID(1), received: 5, held: 4)])],
+            waiting: [WideAreaData(origin: SiteID(3), seq: 42, lamport: 98, service: .agreed, sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1]))],
+            outbox: [WideAreaData(origin: SiteID(1), seq: 7, lamport: 99, service: .safe, sender: NodeID(4), payload: ByteBuffer(bytes: [1, 1, 5]))]))
+
+    @Test(arguments: [
+        WideAreaMessage.tick(stamp: 0), .tick(stamp: .max), data, heartbeat, unreliable, .stateRequest(requester: NodeID(3)), snapshot,
+    ])
     func roundTrips(_ message: WideAreaMessage) throws {
         let encoded = WideAreaMessageCodec.encode(message)
         #expect(encoded.readableBytes == WideAreaMessageCodec.encodedSize(message))
@@ -32,7 +42,7 @@ import Testing
     }
 
     /// Every prefix of a valid message is refused (truncated), and a trailing byte too.
-    @Test(arguments: [WideAreaMessage.tick(stamp: 5), heartbeat])
+    @Test(arguments: [WideAreaMessage.tick(stamp: 5), heartbeat, snapshot])
     func truncationAndTrailingBytes(_ message: WideAreaMessage) {
         let encoded = WideAreaMessageCodec.encode(message)
         for length in 0..<encoded.readableBytes {

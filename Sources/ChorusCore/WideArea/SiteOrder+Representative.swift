@@ -50,8 +50,8 @@ extension SiteOrder {
         let latest = horizon.overflow ? UInt64.max : horizon.partialValue
         let origin: SiteID
         switch message {
-        case .tick:
-            counters.malformed += 1  // ticks never leave their site
+        case .tick, .stateRequest, .state:
+            counters.malformed += 1  // these never leave their site
             return
         case .data(let data) where data.service == .unreliable:
             guard data.origin != site, representative!.submitted[data.origin] != nil else {

@@ -42,9 +42,9 @@ public struct SiteOrder: Sendable {
     let remote: [SiteID]
 
     /// The site's Lamport clock: every later message of this site gets a higher timestamp.
-    public private(set) var clock: UInt64 = 0
+    public internal(set) var clock: UInt64 = 0
     /// This site's messages so far.
-    public private(set) var localSeq: UInt64 = 0
+    public internal(set) var localSeq: UInt64 = 0
     /// Per other site: its messages taken in order from the ring.
     var received: [SiteID: UInt64] = [:]
     /// Per site: its messages every daemon of this site holds (as of the last safe delivery).
@@ -58,6 +58,22 @@ public struct SiteOrder: Sendable {
     /// This site's messages that some other site has not reported taking.
     var outbox = Deque<OutboxEntry>()
     var ringID: RingID?
+    /// Whether this daemon has the order's state: a daemon starts without it, and gets it when a
+    /// majority of its site's daemons, all without it, start the order afresh, or from a member
+    /// that has it (`SiteOrder+StateTransfer`).
+    public internal(set) var isReady = false
+    /// The site's configured daemons.
+    let siteSize: Int
+    /// The current regular ring's members.
+    var members: [NodeID] = []
+    /// Members known to lack the state in this ring (their request delivered, no answer yet).
+    var requesters: Set<NodeID> = []
+    /// Requests already answered by this daemon in this ring.
+    var answered: Set<NodeID> = []
+    /// Until ready: what the ring delivered in this ring that the order must see, and where each
+    /// request sits in it (a snapshot is taken where a request sits).
+    var buffered: [RingDelivery] = []
+    var requestIndex: [NodeID: Int] = [:]
     /// Set while this daemon represents its site.
     var representative: RepresentativeState?
     public internal(set) var counters = SiteOrderCounters()
@@ -69,10 +85,12 @@ public struct SiteOrder: Sendable {
         var bytes: Int { data.payload.readableBytes }
     }
 
-    /// `sites`: every site of the configuration (this one included).
-    public init(me: NodeID, site: SiteID, sites: [SiteID], options: SiteOrderOptions = SiteOrderOptions()) {
+    /// `sites`: every site of the configuration (this one included); `siteSize`: the daemons
+    /// configured for this site.
+    public init(me: NodeID, site: SiteID, sites: [SiteID], siteSize: Int, options: SiteOrderOptions = SiteOrderOptions()) {
         precondition(sites.contains(site), "\(site) is not among the sites")
         self.me = me
+        self.siteSize = max(1, siteSize)
         self.site = site
         self.sites = Array(Set(sites)).sorted()
         self.options = options
@@ -114,6 +132,21 @@ public struct SiteOrder: Sendable {
                 return
             }
             switch message {
+            case .stateRequest(let requester):
+                stateRequested(by: requester, now: now, into: &actions)
+                return
+            case .state(let snapshot):
+                stateArrived(snapshot, now: now, into: &actions)
+                return
+            default:
+                guard isReady else {
+                    buffered.append(delivery)
+                    return
+                }
+            }
+            switch message {
+            case .stateRequest, .state:
+                return
             case .tick(let stamp):
                 clock = max(clock, min(stamp, Self.maxLamport))
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
@@ -141,6 +174,10 @@ public struct SiteOrder: Sendable {
             }
             return
         } else if GroupMessageCodec.isClientData(delivery.payload) {
+            guard isReady else {
+                buffered.append(delivery)
+                return
+            }
             takeLocal(delivery, now: now, into: &actions)
         } else {
             // Joins, leaves and state announcements stay inside the site, in its ring's order.
@@ -156,7 +193,18 @@ public struct SiteOrder: Sendable {
     ) {
         guard configuration.kind == .regular else { return }
         ringID = configuration.ringID
-        let represent = configuration.members.first == me && !remote.isEmpty
+        members = configuration.members
+        requesters = []
+        answered = []
+        buffered = []
+        requestIndex = [:]
+        if !isReady { actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.stateRequest(requester: me)))) }
+        updateRepresentative(now: now, into: &actions)
+    }
+
+    /// The lowest member with the state represents the site.
+    mutating func updateRepresentative(now: Instant, into actions: inout [SiteOrderAction]) {
+        let represent = isReady && !remote.isEmpty && members.filter { !requesters.contains($0) }.min() == me
         if represent, representative == nil {
             becomeRepresentative(now: now, into: &actions)
         } else if !represent, representative != nil {

@@ -70,7 +70,8 @@ final class DaemonCore: @unchecked Sendable {
             let wall = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
             options.stampOffset = wall &- NIODeadline.now().uptimeNanoseconds
             order = SiteOrder(
-                me: NodeID(peer.id), site: SiteID(peer.site), sites: config.sites.map { SiteID($0.id) }, options: options)
+                me: NodeID(peer.id), site: SiteID(peer.site), sites: config.sites.map { SiteID($0.id) },
+                siteSize: config.siteDaemons(of: peer).count, options: options)
         }
         self.engine = Engine(
             me: NodeID(peer.id), site: config.siteDaemons(of: peer).map { NodeID($0.id) }, ringOptions: config.ring,

@@ -1,0 +1,97 @@
+import ChorusWire
+import NIOCore
+
+/// How a daemon gets the order's state. A daemon starts without it and asks for it in every
+/// regular ring (`stateRequest`), keeping what the ring delivers for the order meanwhile. The
+/// lowest member not known to lack the state answers each request with a snapshot taken where
+/// the request sits in the ring's order; the requester applies it and replays what came after.
+/// When every member lacks it and they are a majority of the site's configured daemons, all
+/// start afresh where the last request sits (the site starting up): a minority without the
+/// state waits, so a daemon started alone does not start an order of its own.
+extension SiteOrder {
+    mutating func stateRequested(by requester: NodeID, now: Instant, into actions: inout [SiteOrderAction]) {
+        guard members.contains(requester) else { return }
+        requesters.insert(requester)
+        if !isReady {
+            requestIndex[requester] = buffered.count
+            if members.allSatisfy(requesters.contains), members.count * 2 > siteSize {
+                // A majority of the site, none with the state: the order starts here, the same
+                // way at each of them; what came before in this ring is taken in order.
+                isReady = true
+                requesters = []
+                replay(from: 0, now: now, into: &actions)
+            }
+        } else {
+            answerRequests(takenAt: requester, now: now, into: &actions)
+        }
+        updateRepresentative(now: now, into: &actions)
+    }
+
+    /// The lowest member not known to lack the state answers every request not yet answered,
+    /// with the state as of here (the request just delivered: its requester is named `takenAt`).
+    private mutating func answerRequests(takenAt: NodeID, now: Instant, into actions: inout [SiteOrderAction]) {
+        guard members.filter({ !requesters.contains($0) }).min() == me else { return }
+        for requester in requesters.sorted() where !answered.contains(requester) {
+            answered.insert(requester)
+            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.state(snapshot(for: requester, takenAt: takenAt)))))
+        }
+    }
+
+    mutating func stateArrived(_ snapshot: WideAreaSnapshot, now: Instant, into actions: inout [SiteOrderAction]) {
+        defer { updateRepresentative(now: now, into: &actions) }
+        guard !isReady, snapshot.requester == me else {
+            requesters.remove(snapshot.requester)
+            return
+        }
+        // The snapshot was taken where the latest request it answers sat: what this daemon
+        // kept after that point is replayed on top of it.
+        guard let start = requestIndex[snapshot.takenAt] else { return }
+        apply(snapshot)
+        isReady = true
+        requesters.remove(me)
+        replay(from: start, now: now, into: &actions)
+    }
+
+    private mutating func replay(from start: Int, now: Instant, into actions: inout [SiteOrderAction]) {
+        let kept = buffered
+        buffered = []
+        requestIndex = [:]
+        for delivery in kept[min(start, kept.count)...] { ringDelivered(delivery, now: now, into: &actions) }
+    }
+
+    func snapshot(for requester: NodeID, takenAt: NodeID) -> WideAreaSnapshot {
+        let siteStates = sites.map { other in
+            other == site
+                ? WideAreaSnapshot.SiteState(site: other, received: localSeq, promised: clock, held: held[other] ?? 0)
+                : WideAreaSnapshot.SiteState(
+                    site: other, received: received[other] ?? 0, promised: promised[other] ?? 0, held: held[other] ?? 0)
+        }
+        let reportList = reports.keys.sorted().map { reporter in
+            WideAreaSnapshot.SiteReport(reporter: reporter, progress: reports[reporter]!.values.sorted { $0.site < $1.site })
+        }
+        return WideAreaSnapshot(
+            requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: siteStates, reports: reportList,
+            waiting: sites.flatMap { Array(waiting[$0] ?? []) }, outbox: outbox.map(\.data))
+    }
+
+    private mutating func apply(_ snapshot: WideAreaSnapshot) {
+        clock = snapshot.clock
+        localSeq = snapshot.localSeq
+        for entry in snapshot.sites {
+            guard held[entry.site] != nil else { continue }
+            held[entry.site] = entry.held
+            if entry.site != site {
+                received[entry.site] = entry.received
+                promised[entry.site] = entry.promised
+            }
+        }
+        reports = [:]
+        for report in snapshot.reports where received[report.reporter] != nil {
+            reports[report.reporter] = Dictionary(
+                report.progress.filter { held[$0.site] != nil }.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
+        }
+        for origin in waiting.keys { waiting[origin] = [] }
+        for data in snapshot.waiting where waiting[data.origin] != nil { waiting[data.origin]!.append(data) }
+        outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil) })
+    }
+}
