@@ -63,7 +63,7 @@ public struct WideAreaHistory: Sendable {
 
     /// Every broken promise, at most `limit` of them, described.
     ///
-    /// - No daemon delivers a message twice (but unreliable ones, see below), or one nobody sent.
+    /// - No daemon delivers a message twice, or one nobody sent.
     /// - Causal, agreed and safe messages: each has one position wherever it is delivered, and no
     ///   two share one; every daemon delivers them in increasing position (so any two daemons
     ///   deliver the ones they share in the same order), without a hole between its first and its
@@ -84,10 +84,7 @@ public struct WideAreaHistory: Sendable {
             for delivery in list {
                 let key = delivery.message
                 guard seen.insert(key).inserted else {
-                    // Known limit: an unreliable message crossing sites while a representative
-                    // changes can come twice (routers' duplicate filters start afresh; unreliable
-                    // messages carry no seq for the order layer to check). docs/wide-area.md.
-                    if delivery.service != .unreliable { fail("daemon \(daemon) delivered \(key) twice") }
+                    fail("daemon \(daemon) delivered \(key) twice")
                     continue
                 }
                 guard let sent = sent[key] else {

@@ -199,7 +199,8 @@ public enum WideAreaMessageCodec {
     }
 
     /// Data: `seq >= 1` and `lamport >= 1`, but for unreliable data, which takes no place in the
-    /// order: seq and lamport both 0. Heartbeat: progress sites strictly ascending, at most
+    /// order: seq 0 (its `lamport` is an id its origin's representative gives it, for receivers to
+    /// drop a second copy). Heartbeat: progress sites strictly ascending, at most
     /// `WireLimits.maxSites`, each `held <= received`.
     public static func validate(_ message: WideAreaMessage) throws(WireError) {
         switch message {
@@ -207,8 +208,8 @@ public enum WideAreaMessageCodec {
             break
         case .data(let data):
             if data.service == .unreliable {
-                guard data.seq == 0, data.lamport == 0 else {
-                    throw .invalidField("data.seq", reason: "unreliable data has no place in the order (seq and lamport 0)")
+                guard data.seq == 0 else {
+                    throw .invalidField("data.seq", reason: "unreliable data has no place in the order (seq 0)")
                 }
             } else {
                 guard data.seq >= 1 else { throw .invalidField("data.seq", reason: "seqs start at 1") }

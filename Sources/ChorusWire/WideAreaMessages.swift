@@ -83,8 +83,8 @@ public struct WideAreaSnapshot: Sendable, Equatable {
 /// `(lamport, origin, seq)` sorts every site's messages into one order.
 public struct WideAreaData: Sendable, Equatable {
     public var origin: SiteID
-    /// Numbers the origin site's messages from 1, without gaps (0, with `lamport` 0: unreliable,
-    /// outside the order, as the ring sends them unsequenced).
+    /// Numbers the origin site's messages from 1, without gaps (0: unreliable, outside the order,
+    /// as the ring sends them unsequenced; `lamport` is then an id for dropping a second copy).
     public var seq: UInt64
     public var lamport: UInt64
     public var service: Service

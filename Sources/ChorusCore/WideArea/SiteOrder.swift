@@ -77,6 +77,10 @@ public struct SiteOrder: Sendable {
     /// Set while this daemon represents its site.
     var representative: RepresentativeState?
     public internal(set) var counters = SiteOrderCounters()
+    /// The id the representative gave its site's last unreliable message (from the clock, so a
+    /// successor's are new too), and per origin the ids of the unreliable messages seen lately.
+    var unreliableID: UInt64 = 0
+    var unreliableSeen: [SiteID: RecentIDs] = [:]
 
     struct OutboxEntry: Sendable {
         var data: WideAreaData
@@ -156,6 +160,10 @@ public struct SiteOrder: Sendable {
                     counters.notClientData += 1
                     return
                 }
+                guard unreliableSeen[data.origin, default: RecentIDs()].insert(data.lamport) else {
+                    counters.duplicates += 1  // a copy routed twice across a representative change
+                    return
+                }
                 actions.append(
                     .deliver(RingDelivery(ringID: delivery.ringID, sender: data.sender, service: .unreliable, payload: data.payload), nil))
                 return
@@ -168,8 +176,13 @@ public struct SiteOrder: Sendable {
             // representative if it sees them.
             actions.append(.deliver(delivery, nil))
             if representative != nil {
+                let stamp = now.addingReportingOverflow(options.stampOffset)
+                unreliableID = max(unreliableID &+ 1, stamp.overflow ? 0 : stamp.partialValue)
                 originate(
-                    .data(WideAreaData(origin: site, seq: 0, lamport: 0, service: .unreliable, sender: delivery.sender, payload: delivery.payload)),
+                    .data(
+                        WideAreaData(
+                            origin: site, seq: 0, lamport: unreliableID, service: .unreliable, sender: delivery.sender,
+                            payload: delivery.payload)),
                     into: &actions)
             }
             return
