@@ -105,6 +105,11 @@ import Testing
             try await client.wait("every message", timeout: 30) { $0.messages.count == rounds * clients.count }
         }
         Self.expectOneOrder(clients, "before the kill")
+        // Status shows the order: ready, and west's messages taken at east's d2.
+        let order = try #require(try await Self.wideArea(port: cluster.members[1].clientPort)["order"] as? [String: Any])
+        #expect(order["ready"] as? Bool == true)
+        let sites = try #require(order["sites"] as? [[String: Any]])
+        #expect(sites.first { $0["site"] as? String == "west" }?["received"] as? Int ?? 0 >= rounds, "\(sites)")
 
         // Kill east's representative under traffic; the others go on sending.
         for round in 0..<rounds {

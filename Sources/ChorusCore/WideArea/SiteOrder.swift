@@ -116,6 +116,14 @@ public struct SiteOrder: Sendable {
     /// Messages of `origin` every daemon of this site holds, as of the last safe ring delivery here.
     public func held(of origin: SiteID) -> UInt64 { held[origin] ?? 0 }
 
+    /// Per site: messages taken in order (this site: numbered), the promise (this site: the
+    /// clock), and held by every daemon of this site.
+    public var progress: [(site: SiteID, received: UInt64, promised: UInt64, held: UInt64)] {
+        sites.map { other in
+            (other, received(from: other), other == site ? clock : promised[other] ?? 0, held[other] ?? 0)
+        }
+    }
+
     /// Messages taken but not yet handed to the group layer.
     public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
     /// This site's messages kept until every other site has them.

@@ -34,7 +34,7 @@ public struct SiteOrderOptions: Sendable, Equatable {
 }
 
 /// What the order layer counts (bad or surprising input, and its own work).
-public struct SiteOrderCounters: Sendable, Equatable {
+public struct SiteOrderCounters: Sendable, Equatable, Codable {
     /// Ring payloads or routed bodies that are not valid wide-area messages.
     public var malformed = 0
     /// Messages naming this site as origin from elsewhere, or an unknown site.

@@ -56,6 +56,29 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
         public var reachable: [String]
         public var links: [Link]
         public var counters: WideAreaCounters
+        /// The order across sites at this daemon.
+        public var order: Order?
+
+        public struct Order: Sendable, Codable, Equatable {
+            public struct Site: Sendable, Codable, Equatable {
+                public var site: String
+                /// Its messages taken in order (this site: numbered so far).
+                public var received: UInt64
+                /// Its later messages have higher timestamps than this (this site: the clock).
+                public var promised: UInt64
+                /// Its messages every daemon of this site holds.
+                public var held: UInt64
+            }
+            /// Whether this daemon has the order's state (a restarted one asks its ring for it).
+            public var ready: Bool
+            public var clock: UInt64
+            /// Taken, waiting for their place in the order.
+            public var waiting: Int
+            /// This site's messages not yet reported taken by every other site.
+            public var unacknowledged: Int
+            public var sites: [Site]
+            public var counters: SiteOrderCounters
+        }
     }
 
     public var daemon: String
@@ -95,7 +118,18 @@ extension DaemonCore {
                 duplicatePackets: c.duplicatePackets, foreignPackets: c.foreignPackets,
                 implausiblePackets: c.implausiblePackets, failedToReceive: c.failedToReceive,
                 tokensAheadOfData: c.tokensAheadOfData, tokenHolds: c.tokenHolds),
-            wideArea: wideArea?.status())
+            wideArea: wideArea.map { service in
+                var wide = service.status()
+                if let order = engine.order {
+                    wide.order = .init(
+                        ready: order.isReady, clock: order.clock, waiting: order.waitingCount, unacknowledged: order.unacknowledged,
+                        sites: order.progress.map {
+                            .init(site: service.siteName($0.site), received: $0.received, promised: $0.promised, held: $0.held)
+                        },
+                        counters: order.counters)
+                }
+                return wide
+            })
     }
 
     func statusJSON() -> String {
