@@ -153,8 +153,11 @@ public struct Engine: Sendable {
     /// Client requests (messages, joins, leaves) wait once `maxPendingMessages` are queued;
     /// the group layer's own messages are queued regardless, so none is ever lost.
     private func checkQueue() throws(GroupError) {
-        if let order, order.unacknowledged >= order.options.maxUnacknowledged {
-            throw GroupError(.busy, "\(order.unacknowledged) messages wait for other sites to take them")
+        if let order,
+            order.unacknowledged >= order.options.maxUnacknowledged
+                || order.unacknowledgedBytes >= order.options.maxUnacknowledgedBytes
+        {
+            throw GroupError(.busy, "\(order.unacknowledged) messages (\(order.unacknowledgedBytes) bytes) wait for other sites to take them")
         }
         guard ring.pendingMessages < ring.options.maxPendingMessages else {
             throw GroupError(.busy, "\(ring.pendingMessages) messages wait for the token")

@@ -81,10 +81,49 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Option(help: "Sites to spread the local daemons over, round robin (more than 1: joined by the hop protocol, one order across sites).")
+    var sites = 1
+
+    @Option(name: .customLong("wan-delay"), help: "With --sites: one-way delay between sites, ms (the daemons delay their own hop datagrams: a test impairment).")
+    var wanDelay = 0
+
+    @Option(name: .customLong("wan-loss"), help: "With --sites: percent of hop datagrams dropped (test impairment).")
+    var wanLoss = 0
+
+    @Option(help: "With --sites: heartbeat interval of the order across sites, ms.")
+    var heartbeat = 10
+
+    @Option(name: .customLong("wan-rate"), help: "With --sites: rate limit of every wide-area link, Mbit/s (rate_mbit).")
+    var wanRate = 100
+
+    /// Each local daemon's site index (round robin), with --sites above 1.
+    var siteOf: [Int]? { sites > 1 && connect.isEmpty ? (0..<daemons).map { $0 % sites } : nil }
+
+    /// The `[[site]]`, `[[link]]` and `[wide_area]` tables for --sites.
+    var sitesConfig: String {
+        var text = "\n"
+        for site in 0..<sites { text += "[[site]]\nname = \"s\(site + 1)\"\n" }
+        var links: [(Int, Int)] = []
+        if sites <= 4 {
+            for a in 0..<sites { for b in (a + 1)..<sites { links.append((a, b)) } }
+        } else {
+            links = (0..<sites).map { ($0, ($0 + 1) % sites) }
+        }
+        for (a, b) in links { text += "[[link]]\nsites = [\"s\(a + 1)\", \"s\(b + 1)\"]\nrate_mbit = \(wanRate)\n" }
+        text += "[wide_area]\nheartbeat_ms = \(heartbeat)\ntest_delay_ms = \(wanDelay)\ntest_loss_percent = \(wanLoss)\n"
+        return text
+    }
+
     func validate() throws {
         if size < BenchPayload.headerSize { throw ValidationError("--size must be at least \(BenchPayload.headerSize)") }
         if daemons < 1 || daemons > 16 { throw ValidationError("--daemons is 1 to 16") }
         if senders < 0 { throw ValidationError("--senders is 0 or more") }
+        if sites < 1 || sites > daemons { throw ValidationError("--sites is 1 to --daemons") }
+        if !(0...10_000).contains(wanDelay) || !(0...99).contains(wanLoss) || !(1...10_000).contains(heartbeat)
+            || !(1...1_000_000).contains(wanRate)
+        {
+            throw ValidationError("--wan-delay is 0 to 10000 ms, --wan-loss 0 to 99 %, --heartbeat 1 to 10000 ms, --wan-rate 1 to 1000000 Mbit/s")
+        }
     }
 
     func run() async throws {
@@ -100,9 +139,13 @@ struct BenchCommand: AsyncParsableCommand {
                 if let datagramSize { ring += "datagram_size = \(datagramSize)\n" }
                 if noUdpOffload { ring += "udp_offload = false\n" }
             }
-            let local = try LocalCluster(count: daemons, basePort: basePort, ringSection: ring, logLevel: "warning")
+            let local = try LocalCluster(
+                count: daemons, basePort: basePort, ringSection: ring, extraConfig: sites > 1 ? sitesConfig : "", logLevel: "warning",
+                sites: siteOf.map { $0.map { "s\($0 + 1)" } })
             cluster = local
-            if !json { printError("starting \(daemons) daemon(s) on 127.0.0.1 from port \(basePort)") }
+            if !json {
+                printError("starting \(daemons) daemon(s) on 127.0.0.1 from port \(basePort)\(sites > 1 ? " in \(sites) sites, \(wanDelay) ms apart" : "")")
+            }
             try await local.start()
             endpoints = local.members.map { unix ? $0.unixEndpoint : $0.endpoint }
         } else {

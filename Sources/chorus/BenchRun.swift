@@ -146,7 +146,9 @@ struct BenchRun {
                         for try await event in session.events {
                             switch event {
                             case .membership(let view) where view.kind == .regular:
-                                if view.members.count == endpoints.count {
+                                // With sites, a group's views list the members of its own site.
+                                let expected = options.siteOf.map { sites in sites.filter { $0 == sites[index] }.count } ?? endpoints.count
+                                if view.members.count == expected {
                                     await ready.mark(index)
                                     if sendsInLoop, sentSeq == 0 {
                                         try await ready.wait(for: endpoints.count, timeout: 30)
@@ -202,7 +204,7 @@ struct BenchRun {
             let receivers = state.results { $0 }
             return BenchResult(
                 service: service, size: size, daemons: endpoints.count, senders: max(1, senderDaemons.count),
-                inFlight: options.inFlight, rate: options.rate, seconds: measured, receivers: receivers)
+                inFlight: options.inFlight, rate: options.rate, seconds: measured, receivers: receivers, siteOf: options.siteOf)
         }
 
         func runSender(
@@ -269,6 +271,8 @@ struct BenchResult {
     var rate: Int
     var seconds: Double
     var receivers: [ReceiverResult]
+    /// With sites: each daemon's site index.
+    var siteOf: [Int]? = nil
 
     func microseconds(_ value: UInt64) -> Double { Double(value) / 1000 }
 
@@ -287,6 +291,19 @@ struct BenchResult {
                 index, receiver.daemon + 1, Double(receiver.messages) / seconds, Double(receiver.bytes) / seconds / 1e6,
                 microseconds(h.valueAtPercentile(50)), microseconds(h.valueAtPercentile(90)),
                 microseconds(h.valueAtPercentile(99)), microseconds(h.max)))
+        }
+        if let siteOf {
+            for site in Set(siteOf).sorted() {
+                let here = receivers.filter { siteOf[$0.daemon] == site }
+                var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                for receiver in here { latency.add(receiver.latency) }
+                let messages = here.map(\.messages).reduce(0, +)
+                lines.append(String(
+                    format: "  site s%d (%d receiver(s)): %.0f msg/s %.2f MB/s per receiver; latency p50 %.0f µs p99 %.0f",
+                    site + 1, here.count, Double(messages) / seconds / Double(max(1, here.count)),
+                    Double(messages * size) / seconds / 1e6 / Double(max(1, here.count)),
+                    microseconds(latency.valueAtPercentile(50)), microseconds(latency.valueAtPercentile(99))))
+            }
         }
         let all = merged
         let messages = receivers.map(\.messages).reduce(0, +)

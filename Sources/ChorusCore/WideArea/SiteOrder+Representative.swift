@@ -13,13 +13,22 @@ struct RepresentativeState: Sendable {
     /// Per other site: its newest heartbeat, waiting for the data it follows.
     var heartbeats: [SiteID: (beat: WideAreaHeartbeat, body: ByteBuffer)] = [:]
     var nextTick: Instant
+    /// The seq a resend pass has reached (nil: none under way).
+    var resendFrom: UInt64?
+    /// How long the oldest message must stay unanswered before a pass: `resendAfter`, doubled
+    /// after each such pass up to 32 times (a slow link is not buried under resends), and back
+    /// to `resendAfter` when the oldest is answered.
+    var resendWait: Duration64
+    /// The oldest message's seq when the last timed pass began.
+    var resendOldest: UInt64 = 0
 }
 
 extension SiteOrder {
     /// Takes over: nothing of the predecessor's is known here but the ring's stream, so every
     /// message of this site some other site has not reported is sent again.
     mutating func becomeRepresentative(now: Instant, into actions: inout [SiteOrderAction]) {
-        representative = RepresentativeState(submitted: received, nextTick: now)
+        representative = RepresentativeState(submitted: received, nextTick: now, resendWait: options.resendAfter)
+        representative!.resendFrom = outbox.first?.data.seq
         for index in outbox.indices { outbox[index].sentAt = nil }
         actions.append(.representative(true))
         actions.append(.setTimer(now))
@@ -117,7 +126,7 @@ extension SiteOrder {
     /// knows nothing of what was in flight): everything not yet reported is sent again now.
     public mutating func topologyChanged(now: Instant, into actions: inout [SiteOrderAction]) {
         guard representative != nil else { return }
-        for index in outbox.indices { outbox[index].sentAt = nil }
+        representative!.resendFrom = outbox.first?.data.seq
         resendDue(now: now, into: &actions)
     }
 
@@ -134,25 +143,42 @@ extension SiteOrder {
         actions.append(.setTimer(representative!.nextTick))
     }
 
-    /// Sends again, to the sites that have not reported them, the oldest messages unanswered for
-    /// `resendAfter`. Sends happen in seq order, so the due ones are a prefix (one resent in the
-    /// previous round stops the scan until the round after: a later one waits at most twice
-    /// `resendAfter`).
+    /// Resends, a round (`maxResendsPerRound` messages, every heartbeat interval) at a time, to
+    /// the sites that have not reported them: a pass over the whole outbox after a takeover or a
+    /// change of links (messages routed while no route existed went nowhere), and one whenever
+    /// the oldest message has been unanswered for `resendAfter`.
     private mutating func resendDue(now: Instant, into actions: inout [SiteOrderAction]) {
-        var index = outbox.startIndex
-        while index < outbox.endIndex {
-            let sentAt = outbox[index].sentAt
-            if let sentAt, now - min(now, sentAt) < options.resendAfter { break }
+        guard let first = outbox.first else {
+            representative!.resendFrom = nil
+            return
+        }
+        if first.data.seq != representative!.resendOldest {
+            representative!.resendWait = options.resendAfter  // progress: the oldest was answered
+        }
+        if representative!.resendFrom == nil, first.sentAt.map({ now - min(now, $0) >= representative!.resendWait }) ?? true {
+            representative!.resendFrom = first.data.seq
+            if first.sentAt != nil {
+                representative!.resendOldest = first.data.seq
+                representative!.resendWait = min(representative!.resendWait * 2, options.resendAfter * 32)
+            }
+        }
+        guard let from = representative!.resendFrom else { return }
+        // Outbox seqs are consecutive from the first.
+        var index = Int(max(from, first.data.seq) - first.data.seq)
+        var sent = 0
+        while index < outbox.count, sent < options.maxResendsPerRound {
             let seq = outbox[index].data.seq
             let lagging = remote.filter { (reports[$0]?[site]?.received ?? 0) < seq }
-            if sentAt != nil { counters.resent += 1 }
+            if outbox[index].sentAt != nil { counters.resent += 1 }
             outbox[index].sentAt = now
             if !lagging.isEmpty {
                 counters.originated += 1
                 actions.append(.originate(WideAreaMessageCodec.encode(.data(outbox[index].data)), to: lagging))
+                sent += 1
             }
             index += 1
         }
+        representative!.resendFrom = index < outbox.count ? outbox[index].data.seq : nil
     }
 
     /// At the representative's tick in the ring's order: the site's promise and progress.

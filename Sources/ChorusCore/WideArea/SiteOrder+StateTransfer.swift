@@ -93,5 +93,6 @@ extension SiteOrder {
         for origin in waiting.keys { waiting[origin] = [] }
         for data in snapshot.waiting where waiting[data.origin] != nil { waiting[data.origin]!.append(data) }
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil) })
+        unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }
 }

@@ -126,8 +126,9 @@ public struct SiteOrder: Sendable {
 
     /// Messages taken but not yet handed to the group layer.
     public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
-    /// This site's messages kept until every other site has them.
+    /// This site's messages kept until every other site has them, and their payload bytes.
     public var unacknowledged: Int { outbox.count }
+    public internal(set) var unacknowledgedBytes = 0
 
     /// Timestamps above this are refused by every daemon alike (they could only be forged, and
     /// `clock += 1` must never overflow).
@@ -243,6 +244,7 @@ public struct SiteOrder: Sendable {
         if delivery.service == .safe { snapshotHeld() }
         if !remote.isEmpty {
             outbox.append(OutboxEntry(data: data, sentAt: representative != nil ? now : nil))
+            unacknowledgedBytes += data.payload.readableBytes
             if representative != nil { originate(.data(data), into: &actions) }
         }
         waiting[site]!.append(data)
@@ -309,7 +311,10 @@ public struct SiteOrder: Sendable {
     private mutating func pruneOutbox() {
         var everywhere = UInt64.max
         for other in remote { everywhere = min(everywhere, reports[other]?[site]?.received ?? 0) }
-        while let first = outbox.first, first.data.seq <= everywhere { outbox.removeFirst() }
+        while let first = outbox.first, first.data.seq <= everywhere {
+            unacknowledgedBytes -= first.bytes
+            outbox.removeFirst()
+        }
     }
 
     // MARK: The global order

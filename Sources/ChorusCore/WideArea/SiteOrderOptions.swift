@@ -12,7 +12,12 @@ public struct SiteOrderOptions: Sendable, Equatable {
     public var maxBuffered = 65_536
     /// This site's messages kept for other sites, at most: beyond, clients are told the daemon
     /// is busy (a site cut off for long holds them all).
-    public var maxUnacknowledged = 100_000
+    public var maxUnacknowledged = 20_000
+    /// And their payload bytes, at most.
+    public var maxUnacknowledgedBytes = 8 << 20
+    /// Messages the representative sends again per timer round (every heartbeat interval), at
+    /// most: a slow link must not be buried under resends of what it still carries.
+    public var maxResendsPerRound = 256
     /// A representative refuses data and heartbeats from other sites whose timestamps are more
     /// than this ahead of its own clock (a forged or broken one would otherwise pin the order).
     public var maxTimestampLead: Duration64 = 60_000_000_000

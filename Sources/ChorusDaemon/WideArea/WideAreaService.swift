@@ -207,7 +207,9 @@ final class WideAreaService: @unchecked Sendable {
         guard deadline < timerDeadline || timer == nil else { return }
         timer?.cancel()
         timerDeadline = deadline
-        let delay = deadline > now ? deadline - now : 0
+        // One reading of the clock: read twice, it could pass the deadline in between (a trap).
+        let current = now
+        let delay = deadline > current ? deadline - current : 0
         timer = eventLoop.scheduleTask(in: .nanoseconds(Int64(min(delay, 10_000_000_000)))) { [self] in
             timer = nil
             timerDeadline = .max
