@@ -83,6 +83,35 @@ import Testing
         #expect(!LocalCluster.canConnect(port: 21_700))
     }
 
+    /// `chorus bench --sites`: local daemons in two sites 20 ms apart; each site's receiver gets
+    /// both senders' messages, about a one-way delay after they were sent.
+    @Test func benchAcrossSites() throws {
+        let (status, output) = try Self.run(
+            ["bench", "--daemons", "2", "--sites", "2", "--wan-delay", "20", "--rate", "100", "--duration", "2", "--warmup", "1",
+             "--base-port", "23600"], timeout: 90)
+        #expect(status == 0, "\(output)")
+        for site in ["s1", "s2"] {
+            let line = output.split(separator: "\n").first { $0.contains("site \(site) (1 receiver(s))") }.map(String.init) ?? ""
+            let numbers = line.split(whereSeparator: { !$0.isNumber && $0 != "." }).compactMap { Double($0) }
+            // "site s1 (1 receiver(s)): 200 msg/s 0.20 MB/s per receiver; latency p50 21000 µs p99 29000":
+            // 1, 1, 200, 0.20, 50, 21000, 99, 29000
+            #expect(numbers.count == 8, "\(output)")
+            if numbers.count == 8 {
+                #expect(numbers[2] >= 150, "\(site) delivered \(numbers[2]) msg/s: \(line)")
+                #expect(numbers[5] >= 15_000 && numbers[5] <= 60_000, "\(site) p50 \(numbers[5]) µs: \(line)")
+            }
+        }
+    }
+
+    /// `chorus sim --sites`: whole daemons in three sites over lossy wide-area links, checked.
+    @Test func simAcrossSites() throws {
+        let (status, output) = try Self.run(
+            ["sim", "--sites", "3", "--daemons", "2", "--seed", "4", "--duration", "6", "--wan-delay", "20", "--wan-loss", "0.02"],
+            timeout: 60)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("3 sites × 2 daemons") && output.contains("no violations"), "\(output)")
+    }
+
     @Test func checkConfigPointsAtTheMistake() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-check-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
