@@ -103,10 +103,7 @@ public struct SiteNetworkSimulation {
             switch action {
             case .send(let packet, let to):
                 let bytes = HopPacketCodec.encode(packet)
-                let link = SiteLink(site, to)
-                guard var channel = channels[link]?[site] else { continue }
-                let arrivals = channel.transit(size: bytes.readableBytes + 28, now: now, random: &random)
-                channels[link]![site] = channel
+                let arrivals = channels.transit(from: site, to: to, size: bytes.readableBytes + 28, now: now, random: &random)
                 for arrival in arrivals { queue.push(.arrive(to, bytes), at: arrival) }
             case .deliver(let message):
                 delivered[site, default: []].append((message.origin, message.seq, now))

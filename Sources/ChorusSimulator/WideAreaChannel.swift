@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusWire
 
 /// How one direction of a simulated wide-area link treats datagrams.
 public struct WideAreaImpairment: Sendable, Equatable {
@@ -62,5 +63,15 @@ public struct WideAreaChannel: Sendable {
             let jitter = impairment.jitter > 0 ? UInt64(random.int(below: Int(impairment.jitter) + 1)) : 0
             return departure + impairment.delay + jitter
         }
+    }
+}
+
+extension Dictionary where Key == SiteLink, Value == [SiteID: WideAreaChannel] {
+    /// When the copies of a `size`-byte datagram `from` sends to `to` at `now` arrive (none if it
+    /// is lost or no link joins them): the channels of each link, by sending end.
+    mutating func transit(from: SiteID, to: SiteID, size: Int, now: Instant, random: inout SimRandom) -> [Instant] {
+        let link = SiteLink(from, to)
+        guard self[link]?[from] != nil else { return [] }
+        return self[link]![from]!.transit(size: size, now: now, random: &random)
     }
 }

@@ -365,10 +365,7 @@ public struct WideAreaSimulation {
             switch action {
             case .send(let packet, let to):
                 let bytes = HopPacketCodec.encode(packet)
-                let link = SiteLink(siteID(site), to)
-                guard var channel = channels[link]?[siteID(site)] else { continue }
-                let arrivals = channel.transit(size: bytes.readableBytes + 28, now: now, random: &random)
-                channels[link]![siteID(site)] = channel
+                let arrivals = channels.transit(from: siteID(site), to: to, size: bytes.readableBytes + 28, now: now, random: &random)
                 report.hopBytes += bytes.readableBytes + 28
                 for arrival in arrivals { queue.push(.hop(Int(to.rawValue) - 1, bytes), at: arrival) }
             case .deliver(let message):

@@ -151,14 +151,9 @@ public struct SiteOrder: Sendable {
             case .state(let snapshot):
                 stateArrived(snapshot, now: now, into: &actions)
                 return
-            default:
-                guard isReady else {
-                    buffered.append(delivery)
-                    return
-                }
-            }
-            switch message {
-            case .stateRequest, .state:
+            case _ where !isReady:
+                // Kept until the state arrives (`SiteOrder+StateTransfer`).
+                buffered.append(delivery)
                 return
             case .tick(let stamp):
                 clock = max(clock, min(stamp, Self.maxLamport))
