@@ -23,6 +23,8 @@ public enum WideAreaAction: Sendable {
     case originate(ByteBuffer, to: [SiteID])
     /// Start (true) or stop running the site's router: this daemon now represents its site, or no longer does.
     case representative(Bool)
+    /// A configuration of sites begins at this point of the delivered stream (transitional, then regular).
+    case configuration(SiteConfigurationChange)
 }
 
 /// One daemon's whole protocol stack as a single deterministic state machine: the ring below,
@@ -96,9 +98,11 @@ public struct Engine: Sendable {
         drain(now: now, into: &actions)
     }
 
-    /// The router's topology changed or a link came up: what is not yet acknowledged goes again.
-    public mutating func wideAreaTopologyChanged(now: Instant, into actions: inout [EngineAction]) {
+    /// The router's topology changed or a link came up: what is not yet acknowledged goes again,
+    /// and the configuration of sites follows `reached` (the sites the router reaches, this one included).
+    public mutating func wideAreaTopologyChanged(reached: [SiteID], now: Instant, into actions: inout [EngineAction]) {
         order?.topologyChanged(now: now, into: &orderActions)
+        order?.reachabilityChanged(reached, now: now, into: &orderActions)
         applyOrderActions(now: now, into: &actions)
         drain(now: now, into: &actions)
     }
@@ -225,6 +229,9 @@ public struct Engine: Sendable {
             case .originate(let body, let sites): actions.append(.wideArea(.originate(body, to: sites)))
             case .setTimer(let deadline): actions.append(.setTimer(.wideArea, deadline: deadline))
             case .representative(let represent): actions.append(.wideArea(.representative(represent)))
+            case .configuration(let change):
+                groups.siteConfiguration(change, into: &groupActions)
+                if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             }
         }
         batch.removeAll(keepingCapacity: true)
@@ -242,6 +249,7 @@ public struct Engine: Sendable {
             case .deliver(let delivery): actions.append(.deliver(delivery))
             case .view(let view): actions.append(.view(view))
             case .decodeError(let text): actions.append(.decodeError(text))
+            case .siteConfiguration(let change): actions.append(.wideArea(.configuration(change)))
             }
         }
         swap(&batch, &groupBatch)

@@ -150,7 +150,7 @@ public final class ChorusDaemon: Sendable {
             try await loop.submit {
                 service.channel = channel
                 service.onRouted = { [unowned core] body in core.wideAreaReceived(body) }
-                service.onTopologyChanged = { [unowned core] in core.wideAreaTopologyChanged() }
+                service.onTopologyChanged = { [unowned core] reached in core.wideAreaTopologyChanged(reached: reached) }
             }.get()
             channel.closeFuture.whenComplete { _ in loop.execute { service.socketClosed() } }
             wideArea = service

@@ -43,8 +43,20 @@ public struct WideAreaHistory: Sendable {
         }
     }
 
+    /// A configuration of sites a daemon installed, after its first `afterDeliveries` deliveries.
+    public struct Change: Sendable {
+        public var change: SiteConfigurationChange
+        public var afterDeliveries: Int
+        public init(change: SiteConfigurationChange, afterDeliveries: Int) {
+            self.change = change
+            self.afterDeliveries = afterDeliveries
+        }
+    }
+
     /// Per daemon, in delivery order.
     public var deliveries: [[Delivery]]
+    /// Per daemon, the configurations of sites it installed, in order (none: one configuration throughout).
+    public var changes: [[Change]]
     public var sent: [MessageKey: Sent] = [:]
     /// Daemons still running at the end (crashed ones owe nothing after their crash).
     public var alive: [Bool]
@@ -57,6 +69,7 @@ public struct WideAreaHistory: Sendable {
 
     public init(daemons: Int) {
         deliveries = Array(repeating: [], count: daemons)
+        changes = Array(repeating: [], count: daemons)
         alive = Array(repeating: true, count: daemons)
         joinedAt = Array(repeating: 0, count: daemons)
     }
@@ -64,24 +77,32 @@ public struct WideAreaHistory: Sendable {
     /// Every broken promise, at most `limit` of them, described.
     ///
     /// - No daemon delivers a message twice, or one nobody sent.
+    /// - Configurations of sites: one id names one set of sites everywhere; a transitional
+    ///   configuration holds the daemon's own site and only sites of the regular one it leads to.
+    ///   Each message is delivered in one configuration wherever it is delivered.
     /// - Causal, agreed and safe messages: each has one position wherever it is delivered, and no
-    ///   two share one; every daemon delivers them in increasing position (so any two daemons
-    ///   deliver the ones they share in the same order), without a hole between its first and its
-    ///   last (a crashed daemon's deliveries too); each comes after its causal past.
+    ///   two share one; every daemon delivers them in increasing position within a configuration
+    ///   (so any two deliver the ones they share in the same order); each after its causal past.
     /// - Fifo and above: each daemon delivers a sender's messages in the order they were sent.
-    /// - Every message but unreliable ones, sent by a running daemon or delivered by one, is
-    ///   delivered by every running daemon.
-    /// - Safe: no daemon delivered one before every running daemon held it.
+    /// - Virtual synchrony: daemons that move from one configuration to the same next one (or end
+    ///   the run in the same one) deliver the same messages in it; a crashed daemon delivers in
+    ///   its last configuration what such a group did, in order, without a hole; a restarted one,
+    ///   in its first, everything sent from `joinSettling` after its start.
+    /// - Every message but unreliable ones sent by a daemon running at the end is delivered by it.
+    /// - Safe: no daemon delivered one before every site of its configuration held it.
     public func violations(limit: Int = 20) -> [String] {
         var found: [String] = []
         func fail(_ text: String) { if found.count < limit { found.append(text) } }
         var positions: [MessageKey: WideAreaPosition] = [:]
-        var deliveredSomewhere: Set<MessageKey> = []
+        checkConfigurations(fail)
+        let bySegment = deliveries.indices.map { self.segments(of: $0) }
         for (daemon, list) in deliveries.enumerated() {
             var seen: Set<MessageKey> = []
             var lastPosition: WideAreaPosition?
             var lastFifo: [SessionID: UInt64] = [:]
-            for delivery in list {
+            let starts = Set(bySegment[daemon].map(\.range.lowerBound))
+            for (index, delivery) in list.enumerated() {
+                if starts.contains(index) { lastPosition = nil }  // a new configuration: a new order
                 let key = delivery.message
                 guard seen.insert(key).inserted else {
                     fail("daemon \(daemon) delivered \(key) twice")
@@ -94,7 +115,6 @@ public struct WideAreaHistory: Sendable {
                 if delivery.service != sent.service {
                     fail("daemon \(daemon) delivered \(key) as \(delivery.service), sent as \(sent.service)")
                 }
-                deliveredSomewhere.insert(key)
                 if delivery.service >= .fifo {
                     if let last = lastFifo[key.sender], last >= key.seq {
                         fail("daemon \(daemon) delivered \(key) after seq \(last) of the same sender (fifo)")
@@ -119,8 +139,6 @@ public struct WideAreaHistory: Sendable {
                 }
             }
         }
-        // One message per position, and no holes: each daemon's ordered deliveries are a run of
-        // consecutive entries of the one order all of them make up.
         var keys: [WideAreaPosition: MessageKey] = [:]
         for (key, position) in positions {
             if let other = keys[position], other != key {
@@ -128,25 +146,12 @@ public struct WideAreaHistory: Sendable {
             }
             keys[position] = key
         }
-        let order = keys.keys.sorted()
-        let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
-        for (daemon, list) in deliveries.enumerated() {
-            var previous: Int?
-            for delivery in list where delivery.service >= .causal {
-                guard let position = delivery.position, let at = index[position] else { continue }
-                if let previous, at > previous + 1 {
-                    fail("daemon \(daemon) delivered \(delivery.message) at \(position) without \(order[previous + 1]) before it (\(at - previous - 1) missing)")
-                }
-                previous = max(previous ?? at, at)
-            }
-        }
+        checkVirtualSynchrony(bySegment, fail)
         for (daemon, list) in deliveries.enumerated() where alive[daemon] {
             let have = Set(list.map(\.message))
             let owedFrom = joinedAt[daemon] == 0 ? 0 : joinedAt[daemon] + Self.joinSettling
-            for (key, sent) in sent where sent.service > .unreliable && sent.time >= owedFrom && !have.contains(key) {
-                if alive[sent.daemon] || deliveredSomewhere.contains(key) {
-                    fail("daemon \(daemon) never delivered \(key) (\(sent.service), sent by daemon \(sent.daemon))")
-                }
+            for (key, sent) in sent where sent.daemon == daemon && sent.service > .unreliable && sent.time >= owedFrom {
+                if !have.contains(key) { fail("daemon \(daemon) never delivered its own \(key) (\(sent.service))") }
             }
         }
         for text in unsafeDeliveries { fail(text) }

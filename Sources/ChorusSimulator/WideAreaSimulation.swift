@@ -1,3 +1,4 @@
+import Foundation
 import ChorusCore
 import ChorusWire
 import NIOCore
@@ -32,6 +33,10 @@ public struct WideAreaSimulation {
     var siteOptions: [SiteOrderOptions] = []
     var channels: [SiteLink: [SiteID: WideAreaChannel]] = [:]
     let links: [(Int, Int)]
+    /// Per daemon: the sites of the configuration it delivers in (the transitional one's, in its part).
+    var deliveringIn: [[SiteID]]
+    /// Per daemon: the last regular configuration of sites it installed.
+    public private(set) var finalConfiguration: [SiteConfigurationChange?]
     /// Per daemon: the highest position of the causal and stronger messages it delivered.
     var causalPast: [WideAreaPosition?]
     /// Per daemon: deliveries in the throughput window (from a second into the traffic to its end).
@@ -55,6 +60,9 @@ public struct WideAreaSimulation {
         case boot(Int)
         case crashForRestart
         case restart(Int)
+        /// Every link of a site cut (a site partitioned off), and healed.
+        case isolate(Int)
+        case rejoin(Int)
     }
 
     public init(config: WideAreaSimulationConfig) {
@@ -75,6 +83,8 @@ public struct WideAreaSimulation {
         routerTick = Array(repeating: nil, count: config.sites)
         lastTopology = Array(repeating: nil, count: config.sites)
         causalPast = Array(repeating: nil, count: count)
+        deliveringIn = Array(repeating: [], count: count)
+        finalConfiguration = Array(repeating: nil, count: count)
         windowDeliveries = Array(repeating: 0, count: count)
         ringOrderCount = Array(repeating: 0, count: count)
         links = config.resolvedLinks
@@ -121,6 +131,10 @@ public struct WideAreaSimulation {
         if config.linkCutRate > 0, !links.isEmpty {
             queue.push(.cut(random.int(below: links.count)), at: trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate)))
         }
+        for _ in 0..<config.isolations {
+            let span = Double(trafficEnd - trafficStart) / 1e9
+            queue.push(.isolate(random.int(below: config.sites)), at: trafficStart + Simulation.nanos(random.unit() * span))
+        }
         for _ in 0..<config.representativeCrashes {
             let span = Double(trafficEnd - trafficStart) / 1e9
             queue.push(.crashRepresentative, at: trafficStart + Simulation.nanos(random.unit() * span))
@@ -134,6 +148,11 @@ public struct WideAreaSimulation {
         now = endTime
         report.events = events
         report.violations = history.violations()
+        let finals = Set(engines.indices.filter { alive[$0] }.map { finalConfiguration[$0]?.description ?? "none" })
+        report.finalConfigurations = finals.sorted()
+        report.mergedAtEnd =
+            finals.count == 1
+            && engines.indices.filter { alive[$0] }.allSatisfy { finalConfiguration[$0]?.sites.count == config.sites }
         let window = Double(trafficEnd) / 1e9 - config.warmup - 1
         if window > 0 {
             let slowest = engines.indices.filter { alive[$0] }.map { windowDeliveries[$0] }.min() ?? 0
@@ -178,6 +197,13 @@ public struct WideAreaSimulation {
             if next < trafficEnd { queue.push(.cut(random.int(below: links.count)), at: next) }
         case .heal(let index):
             setCut(index, false)
+        case .isolate(let site):
+            report.isolations += 1
+            for (index, link) in links.enumerated() where link.0 == site || link.1 == site { setCut(index, true) }
+            let span = config.isolationSeconds
+            queue.push(.rejoin(site), at: now + Simulation.nanos(span.lowerBound + (span.upperBound - span.lowerBound) * random.unit()))
+        case .rejoin(let site):
+            for (index, link) in links.enumerated() where link.0 == site || link.1 == site { setCut(index, false) }
         case .boot(let daemon):
             boot(daemon)
         case .crashForRestart:
@@ -203,6 +229,9 @@ public struct WideAreaSimulation {
             causalPast[daemon] = nil
             slot[daemon] = history.deliveries.count
             history.deliveries.append([])
+            history.changes.append([])
+            deliveringIn[daemon] = []
+            finalConfiguration[daemon] = nil
             history.alive.append(true)
             history.joinedAt.append(now)
             report.restarts += 1
@@ -318,6 +347,15 @@ public struct WideAreaSimulation {
                 routers[site] = nil
                 routerHost[site] = nil
             }
+        case .wideArea(.configuration(let change)):
+            if ProcessInfo.processInfo.environment["DEBUG_CONF"] != nil { print("DEBUG \(now) daemon \(daemon) site \(site) \(change) after \(history.deliveries[slot[daemon]].count)") }
+            history.changes[slot[daemon]].append(
+                WideAreaHistory.Change(change: change, afterDeliveries: history.deliveries[slot[daemon]].count))
+            deliveringIn[daemon] = change.sites
+            if change.kind == .regular {
+                report.siteConfigurations += 1
+                finalConfiguration[daemon] = change
+            }
         case .wideArea(.originate(let body, let sites)):
             guard routerHost[site] == daemon else { return }
             route(site) { router, actions, now in _ = router.originate(body, interested: sites, now: now, into: &actions) }
@@ -332,6 +370,7 @@ public struct WideAreaSimulation {
             ringOrderCount[daemon] += 1
             position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
         }
+        if let k = ProcessInfo.processInfo.environment["DEBUG_KEY"], k == key.description { print("DEBUG \(now) daemon \(daemon) delivers \(key) at \(delivery.position.map(\.description) ?? "-") index \(history.deliveries[slot[daemon]].count)") }
         history.deliveries[slot[daemon]].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
         report.delivered += 1
         if now >= trafficStart + 1_000_000_000, now <= trafficEnd { windowDeliveries[daemon] += 1 }
@@ -340,11 +379,16 @@ public struct WideAreaSimulation {
         }
         if delivery.service == .safe, let position = delivery.position, !config.oneStretchedRing {
             // Held by a site: one of its running daemons had a safe ring delivery at or after it
-            // (brought in as safe, or sent as safe there), so every member holds it.
-            for site in 0..<config.sites {
+            // (brought in as safe, or sent as safe there), so every member holds it. Every site
+            // of the configuration it is delivered in (or of its transitional part).
+            for site in 0..<config.sites where deliveringIn[daemon].contains(siteID(site)) {
                 let running = daemons(of: site).filter { alive[$0] }
                 let held = running.map { engines[$0].order?.held(of: position.origin) ?? 0 }.max() ?? .max
                 if held < position.seq, history.unsafeDeliveries.count < 20 {
+                    if ProcessInfo.processInfo.environment["DEBUG_SAFE"] != nil {
+                        print("DEBUG \(now) daemon \(daemon) deliveringIn \(deliveringIn[daemon]) changes \(history.changes[slot[daemon]].suffix(3).map { "\($0.change)@\($0.afterDeliveries)" }) deliveries \(history.deliveries[slot[daemon]].count)")
+                        for d in daemons(of: site) { print("   site \(siteID(site)) daemon \(d) config \(engines[d].order!.configuration) held \(engines[d].order!.held(of: position.origin)) changes \(history.changes[slot[d]].suffix(3).map { "\($0.change)@\($0.afterDeliveries)" })") }
+                    }
                     history.unsafeDeliveries.append(
                         "daemon \(daemon) delivered safe \(key) (\(position)) while site \(siteID(site)) held \(position.origin) only up to \(held)")
                 }
@@ -374,9 +418,11 @@ public struct WideAreaSimulation {
                 // Only a change of the links themselves (a report that changes nothing resends nothing).
                 guard let topology = routers[site]?.topology, topology != lastTopology[site] else { break }
                 lastTopology[site] = topology
-                act(host) { engine, actions, now in engine.wideAreaTopologyChanged(now: now, into: &actions) }
+                let reached = topology.component(of: siteID(site))
+                act(host) { engine, actions, now in engine.wideAreaTopologyChanged(reached: reached, now: now, into: &actions) }
             case .linkUp:
-                act(host) { engine, actions, now in engine.wideAreaTopologyChanged(now: now, into: &actions) }
+                guard let reached = routers[site]?.topology.component(of: siteID(site)) else { break }
+                act(host) { engine, actions, now in engine.wideAreaTopologyChanged(reached: reached, now: now, into: &actions) }
             case .linkDown:
                 break
             }
@@ -399,6 +445,13 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
     public var refused = 0
     public var delivered = 0
     public var configurations = 0
+    /// Regular configurations of sites installed, summed over daemons.
+    public var siteConfigurations = 0
+    public var isolations = 0
+    /// The distinct last regular configurations of sites of the daemons running at the end.
+    public var finalConfigurations: [String] = []
+    /// Whether every running daemon ended in one configuration of every site.
+    public var mergedAtEnd = false
     public var representativeChanges = 0
     public var linkCuts = 0
     public var crashes = 0
@@ -422,7 +475,9 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         var lines: [String] = [
             "seed \(seed): \(sites) sites × \(daemonsPerSite) daemons, \(sent) sent (\(refused) refused), \(delivered) delivered, "
                 + "\(configurations) regular configurations, \(representativeChanges) representative starts, "
-                + "\(linkCuts) link cuts, \(crashes) crashes, \(restarts) restarts, \(events) events in \(seconds) s"
+                + "\(linkCuts) link cuts, \(isolations) sites cut off, \(crashes) crashes, \(restarts) restarts, \(events) events in \(seconds) s",
+            "  configurations of sites: \(siteConfigurations) installed over all daemons; at the end \(finalConfigurations.joined(separator: " | "))"
+                + (mergedAtEnd ? " (every site, every daemon)" : ""),
         ]
         for service in Service.allCases where !latency[Int(service.rawValue)].isEmpty {
             let h = latency[Int(service.rawValue)]

@@ -26,6 +26,10 @@ public struct WideAreaSimulationConfig: Sendable {
     public var clockSkew: Duration64 = 0
     /// Wide-area link cuts per virtual second during the traffic (each healed after 1-3 s).
     public var linkCutRate: Double = 0
+    /// Sites cut off from every other (all their links cut), at random times during the
+    /// traffic, each for a time drawn from `isolationSeconds`.
+    public var isolations = 0
+    public var isolationSeconds: ClosedRange<Double> = 1...3
     /// Representatives crashed (each stays down), at random times during the traffic.
     public var representativeCrashes = 0
     /// Daemons crashed and restarted 0.5-2 s later without their state, at random times during
@@ -72,7 +76,7 @@ public struct WideAreaSimulationConfig: Sendable {
 extension WideAreaSimulationConfig {
     /// A harsh run drawn from `seed`: 2 to `maxSites` sites of 1 to `maxDaemonsPerSite` daemons;
     /// one-way delay 1-100 ms, jitter up to 20 ms, loss up to 10 %, duplication up to 2 %; link
-    /// cuts half the time; up to two representative crashes; up to two daemon restarts; starts
+    /// cuts half the time; up to two sites cut off from all others for 1-3 s; up to two representative crashes; up to two daemon restarts; starts
     /// spread over up to 1 s half the time; clock skew up to 20 ms; every service.
     public static func randomFaulty(
         seed: UInt64, maxSites: Int = 5, maxDaemonsPerSite: Int = 4, duration: Double = 10
@@ -87,6 +91,7 @@ extension WideAreaSimulationConfig {
             loss: Double(random.int(in: 0...10)) / 100)
         config.impairment.duplication = Double(random.int(in: 0...2)) / 100
         config.linkCutRate = random.chance(0.5) ? 0.5 : 0
+        config.isolations = random.int(in: 0...2)
         config.representativeCrashes = random.int(in: 0...2)
         config.clockSkew = UInt64(random.int(in: 0...20)) * 1_000_000
         config.restarts = random.int(in: 0...2)

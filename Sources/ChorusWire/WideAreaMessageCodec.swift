@@ -13,6 +13,9 @@ public enum WideAreaMessageCodec {
         case heartbeat = 3
         case stateRequest = 4
         case state = 5
+        case propose = 6
+        case proposal = 7
+        case install = 8
     }
 
     /// Data messages in one snapshot, at most (what waits and what other sites have not taken).
@@ -27,13 +30,17 @@ public enum WideAreaMessageCodec {
     public static func encodedSize(_ message: WideAreaMessage) -> Int {
         switch message {
         case .tick: 2 + 8
-        case .data(let data): 2 + 4 + 8 + 8 + 1 + 4 + data.payload.readableBytes
-        case .heartbeat(let beat): 2 + 4 + 8 + 8 + 2 + 20 * beat.progress.count
+        case .data(let data): 2 + 4 + 8 + 8 + 12 + 1 + 4 + data.payload.readableBytes
+        case .heartbeat(let beat): 2 + 4 + 12 + 8 + 8 + 2 + 20 * beat.progress.count
         case .stateRequest: 2 + 4
         case .state(let snapshot):
             2 + 4 + 4 + 8 + 8 + 2 + 28 * snapshot.sites.count + 2
                 + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
                 + (snapshot.waiting + snapshot.outbox).reduce(0) { $0 + 4 + encodedSize(.data($1)) }
+                + membershipSize(snapshot.membership)
+        case .propose(let sites): 2 + 2 + 4 * sites.count
+        case .proposal(let proposal): 2 + proposalSize(proposal)
+        case .install(let install): 2 + installSize(install)
         }
     }
 
@@ -51,12 +58,14 @@ public enum WideAreaMessageCodec {
             buffer.writeInteger(data.origin.rawValue)
             buffer.writeInteger(data.seq)
             buffer.writeInteger(data.lamport)
+            writeConfigurationID(data.configuration, into: &buffer)
             buffer.writeInteger(data.service.rawValue)
             buffer.writeInteger(data.sender.rawValue)
             buffer.writeImmutableBuffer(data.payload)
         case .heartbeat(let beat):
             buffer.writeInteger(Kind.heartbeat.rawValue)
             buffer.writeInteger(beat.origin.rawValue)
+            writeConfigurationID(beat.configuration, into: &buffer)
             buffer.writeInteger(beat.lamport)
             buffer.writeInteger(beat.lastSeq)
             writeProgress(beat.progress, into: &buffer)
@@ -88,6 +97,16 @@ public enum WideAreaMessageCodec {
                     encode(.data(data), into: &buffer)
                 }
             }
+            writeMembership(snapshot.membership, into: &buffer)
+        case .propose(let sites):
+            buffer.writeInteger(Kind.propose.rawValue)
+            writeSites(sites, into: &buffer)
+        case .proposal(let proposal):
+            buffer.writeInteger(Kind.proposal.rawValue)
+            writeProposal(proposal, into: &buffer)
+        case .install(let install):
+            buffer.writeInteger(Kind.install.rawValue)
+            writeInstall(install, into: &buffer)
         }
     }
 
@@ -113,7 +132,7 @@ public enum WideAreaMessageCodec {
         return progress
     }
 
-    private static func readDataList(_ reader: inout WireReader, _ field: String) throws(WireError) -> [WideAreaData] {
+    static func readDataList(_ reader: inout WireReader, _ field: String) throws(WireError) -> [WideAreaData] {
         let count = try reader.readCount(UInt32.self, field, limit: maxSnapshotMessages, minimumEntrySize: 4 + 29)
         var list: [WideAreaData] = []
         list.reserveCapacity(count)
@@ -148,6 +167,7 @@ public enum WideAreaMessageCodec {
             let origin = SiteID(try reader.read(UInt32.self, "data.origin"))
             let seq = try reader.read(UInt64.self, "data.seq")
             let lamport = try reader.read(UInt64.self, "data.lamport")
+            let configuration = try readConfigurationID(&reader, "data.configuration")
             let serviceByte = try reader.read(UInt8.self, "data.service")
             guard let service = Service(rawValue: serviceByte) else {
                 throw .invalidField("data.service", reason: "no service \(serviceByte)")
@@ -155,13 +175,17 @@ public enum WideAreaMessageCodec {
             let sender = try reader.readNodeID("data.sender")
             let payload = try reader.readSlice(reader.remaining, "data.payload")
             message = .data(
-                WideAreaData(origin: origin, seq: seq, lamport: lamport, service: service, sender: sender, payload: payload))
+                WideAreaData(
+                    origin: origin, seq: seq, lamport: lamport, configuration: configuration, service: service, sender: sender,
+                    payload: payload))
         case .heartbeat:
             let origin = SiteID(try reader.read(UInt32.self, "heartbeat.origin"))
+            let configuration = try readConfigurationID(&reader, "heartbeat.configuration")
             let lamport = try reader.read(UInt64.self, "heartbeat.lamport")
             let lastSeq = try reader.read(UInt64.self, "heartbeat.lastSeq")
             let progress = try readProgress(&reader)
-            message = .heartbeat(WideAreaHeartbeat(origin: origin, lamport: lamport, lastSeq: lastSeq, progress: progress))
+            message = .heartbeat(
+                WideAreaHeartbeat(origin: origin, configuration: configuration, lamport: lamport, lastSeq: lastSeq, progress: progress))
         case .stateRequest:
             message = .stateRequest(requester: try reader.readNodeID("stateRequest.requester"))
         case .state:
@@ -188,10 +212,17 @@ public enum WideAreaMessageCodec {
             }
             let waiting = try readDataList(&reader, "state.waiting")
             let outbox = try readDataList(&reader, "state.outbox")
+            let membership = try readMembership(&reader)
             message = .state(
                 WideAreaSnapshot(
                     requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: sites, reports: reports, waiting: waiting,
-                    outbox: outbox))
+                    outbox: outbox, membership: membership))
+        case .propose:
+            message = .propose(sites: try readSites(&reader, "propose.sites"))
+        case .proposal:
+            message = .proposal(try readProposal(&reader))
+        case .install:
+            message = .install(try readInstall(&reader))
         }
         try reader.expectEnd("wide-area message")
         try validate(message)
@@ -233,6 +264,13 @@ public enum WideAreaMessageCodec {
             try PacketCodec.checkStrictlyAscending(snapshot.reports.lazy.map(\.reporter), "state.reporter")
             for report in snapshot.reports { try validateProgress(report.progress) }
             for data in snapshot.waiting + snapshot.outbox { try validate(.data(data)) }
+            try validateMembership(snapshot.membership)
+        case .propose(let sites):
+            try validateSites(sites, "propose.sites")
+        case .proposal(let proposal):
+            try validateProposal(proposal)
+        case .install(let install):
+            try validateInstall(install)
         }
     }
 

@@ -6,9 +6,12 @@ import NIOCore
 ///
 /// Layout: `marker u8 (0xA7) | kind u8 | body`, integers big endian. The marker tells these
 /// apart from group messages (whose first byte is their version, 1) in the ring's stream.
-/// Tick (kind 1): `stamp u64`. Data (kind 2): `origin u32 | seq u64 | lamport u64 | service u8 |
-/// sender u32 | payload` (the rest, an encoded group message). Heartbeat (kind 3): `origin u32 |
-/// lamport u64 | lastSeq u64 | count u16 | (site u32, received u64, held u64) * count`.
+/// Tick (kind 1): `stamp u64`. Data (kind 2): `origin u32 | seq u64 | lamport u64 |
+/// configuration (seq u64, coordinator u32) | service u8 | sender u32 | payload` (the rest, an
+/// encoded group message). Heartbeat (kind 3): `origin u32 | configuration (seq u64, coordinator
+/// u32) | lamport u64 | lastSeq u64 | count u16 | (site u32, received u64, held u64) * count`.
+/// Propose (kind 6): `count u16 | site u32 * count`. Proposal (kind 7) and install (kind 8): see
+/// `SiteProposal` and `SiteInstall`.
 public enum WideAreaMessage: Sendable, Equatable {
     /// The representative's clock tick: every daemon of the site raises its Lamport clock to at
     /// least `stamp` where the tick sits in the ring's order.
@@ -19,6 +22,13 @@ public enum WideAreaMessage: Sendable, Equatable {
     case stateRequest(requester: NodeID)
     /// Ring only: the order's state where the request sits in the ring's order, for `requester`.
     case state(WideAreaSnapshot)
+    /// Ring only: the representative asks its site to propose a configuration of these sites
+    /// (the ones it reaches); where it sits in the ring's order the site makes its proposal.
+    case propose(sites: [SiteID])
+    /// A site's proposal for the next configuration (routed to the sites it names, and brought into their rings).
+    case proposal(SiteProposal)
+    /// The coordinator's decision (routed to the new configuration's sites, and brought into their rings).
+    case install(SiteInstall)
 }
 
 /// One daemon's order state, as of a point in its site's ring stream, for a daemon that joins
@@ -26,7 +36,12 @@ public enum WideAreaMessage: Sendable, Equatable {
 /// Layout (kind 5): `requester u32 | takenAt u32 | clock u64 | localSeq u64 |
 /// count u16 | (site u32, received u64, promised u64, held u64) * count | reporters u16 |
 /// (reporter u32, count u16, (site u32, received u64, held u64) * count) * reporters |
-/// waiting u32 | (length u32, data message) * waiting | outbox u32 | (length u32, data message) * outbox`.
+/// waiting u32 | (length u32, data message) * waiting | outbox u32 | (length u32, data message) * outbox |
+/// membership` (`WideAreaMembershipState`: configuration seq u64, coordinator u32, count u16, site u32 * count |
+/// attempt u64 | phase u8 | count u16, site u32 * count (proposing) | installed u8 (0 or 1), then length u32, install |
+/// count u16, (length u32, proposal) * count | count u16, (site u32, attempt u64) * count |
+/// count u32, (service u8, sender u32, length u32, payload) * count (frozen) | count u32, (length u32, data) * count
+/// (relay) | count u16, site u32 * count (finishing)).
 public struct WideAreaSnapshot: Sendable, Equatable {
     public var requester: NodeID
     /// The daemon whose request, delivered, made the answering daemon take this snapshot.
@@ -41,6 +56,8 @@ public struct WideAreaSnapshot: Sendable, Equatable {
     public var waiting: [WideAreaData]
     /// This site's messages not yet reported taken by every other site, in seq order.
     public var outbox: [WideAreaData]
+    /// The configurations' part.
+    public var membership: WideAreaMembershipState
 
     public struct SiteState: Sendable, Equatable {
         public var site: SiteID
@@ -66,7 +83,7 @@ public struct WideAreaSnapshot: Sendable, Equatable {
 
     public init(
         requester: NodeID, takenAt: NodeID, clock: UInt64, localSeq: UInt64, sites: [SiteState], reports: [SiteReport],
-        waiting: [WideAreaData], outbox: [WideAreaData]
+        waiting: [WideAreaData], outbox: [WideAreaData], membership: WideAreaMembershipState
     ) {
         self.requester = requester
         self.takenAt = takenAt
@@ -76,6 +93,7 @@ public struct WideAreaSnapshot: Sendable, Equatable {
         self.reports = reports
         self.waiting = waiting
         self.outbox = outbox
+        self.membership = membership
     }
 }
 
@@ -87,16 +105,22 @@ public struct WideAreaData: Sendable, Equatable {
     /// as the ring sends them unsequenced; `lamport` is then an id for dropping a second copy).
     public var seq: UInt64
     public var lamport: UInt64
+    /// The configuration of sites it is delivered in (unreliable data: its origin's at the time).
+    public var configuration: SiteConfigurationID
     public var service: Service
     /// The daemon whose client sent it.
     public var sender: NodeID
     /// The encoded group message.
     public var payload: ByteBuffer
 
-    public init(origin: SiteID, seq: UInt64, lamport: UInt64, service: Service, sender: NodeID, payload: ByteBuffer) {
+    public init(
+        origin: SiteID, seq: UInt64, lamport: UInt64, configuration: SiteConfigurationID, service: Service, sender: NodeID,
+        payload: ByteBuffer
+    ) {
         self.origin = origin
         self.seq = seq
         self.lamport = lamport
+        self.configuration = configuration
         self.service = service
         self.sender = sender
         self.payload = payload
@@ -111,13 +135,16 @@ public struct WideAreaData: Sendable, Equatable {
 /// (`received`) and what every daemon of it is known to hold (`held`, from its ring's stability).
 public struct WideAreaHeartbeat: Sendable, Equatable {
     public var origin: SiteID
+    /// The origin's configuration: the promise holds for its messages of it.
+    public var configuration: SiteConfigurationID
     public var lamport: UInt64
     public var lastSeq: UInt64
     /// By site, ascending, without duplicates.
     public var progress: [SiteProgress]
 
-    public init(origin: SiteID, lamport: UInt64, lastSeq: UInt64, progress: [SiteProgress]) {
+    public init(origin: SiteID, configuration: SiteConfigurationID, lamport: UInt64, lastSeq: UInt64, progress: [SiteProgress]) {
         self.origin = origin
+        self.configuration = configuration
         self.lamport = lamport
         self.lastSeq = lastSeq
         self.progress = progress

@@ -56,11 +56,13 @@ struct StatusCommand: AsyncParsableCommand {
             lines.append("  hop datagrams received \(w.datagramsReceived), sent \(w.datagramsSent), bad \(w.badDatagrams), while not representative \(w.notRepresentative)")
             if let order = wide.order {
                 lines.append("  order across sites: \(order.ready ? "ready" : "waiting for the state from its ring"), clock \(order.clock), waiting \(order.waiting), unacknowledged \(order.unacknowledged)")
+                lines.append("  configuration of sites \(order.configuration): [\(order.configurationSites.joined(separator: ", "))]\(order.reconfiguring ? ", agreeing on the next" : "")")
                 for site in order.sites {
                     lines.append("    \(site.site): received \(site.received), promised \(site.promised), held \(site.held)")
                 }
                 let o = order.counters
                 lines.append("    originated \(o.originated), resent \(o.resent), brought in \(o.injected), duplicates \(o.duplicates), gaps \(o.gaps), malformed \(o.malformed + o.foreign + o.staleTimestamps + o.implausibleTimestamps + o.notClientData), early heartbeats \(o.earlyHeartbeats)")
+                lines.append("    configurations of sites \(o.configurations), agreements begun again \(o.abandonedAgreements), stale installs \(o.staleInstalls), of another configuration \(o.otherConfiguration), past a cut \(o.beyondCut)")
             }
         }
         let c = status.counters

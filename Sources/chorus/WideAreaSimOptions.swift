@@ -14,6 +14,8 @@ struct WideAreaSimOptions: ParsableArguments {
     @Option(name: .customLong("wan-rate"), help: "Bandwidth of every wide-area link, Mbit/s (0: unlimited).") var wanRate = 0.0
     @Option(name: .customLong("link-cuts"), help: "Wide-area link cuts per virtual second (each healed after 1-3 s).")
     var linkCuts = 0.0
+    @Option(name: .customLong("site-cutoffs"), help: "Sites cut off from every other (all their links cut for 1-3 s), at random times.")
+    var siteCutoffs = 0
     @Option(name: .customLong("representative-crashes"), help: "Site representatives crashed during the run.")
     var representativeCrashes = 0
     @Option(help: "Heartbeat interval of idle sites, ms.") var heartbeat = 10.0
@@ -40,6 +42,7 @@ struct WideAreaSimOptions: ParsableArguments {
             delay: UInt64(wanDelay * 1e6), jitter: UInt64(wanJitter * 1e6), loss: wanLoss, bandwidth: UInt64(wanRate * 125_000))
         config.impairment.duplication = wanDuplicate
         config.linkCutRate = linkCuts
+        config.isolations = siteCutoffs
         config.representativeCrashes = representativeCrashes
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.clockSkew = UInt64(clockSkew * 1e6)

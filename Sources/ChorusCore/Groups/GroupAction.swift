@@ -37,4 +37,6 @@ public enum GroupAction: Sendable, Equatable {
     case view(GroupView)
     /// A delivered payload was not a valid `GroupMessage`; it was dropped and counted.
     case decodeError(String)
+    /// A configuration of sites begins at this point of the delivered stream.
+    case siteConfiguration(SiteConfigurationChange)
 }

@@ -73,16 +73,31 @@ extension GroupLayer {
     /// Delivers and applies, in order, what waited for the regular views.
     mutating func replay(_ held: [HeldMessage], into actions: inout [GroupAction]) {
         for item in held {
-            if case .data(let data) = item.message {
+            guard let message = item.message else {
+                if let change = item.siteChange { actions.append(.siteConfiguration(change)) }
+                continue
+            }
+            if case .data(let data) = message {
                 actions.append(
                     .deliver(
                         GroupDelivery(
                             data: data, service: item.service, ringID: item.ringID, recipients: recipients(for: data),
                             position: item.position)))
             } else {
-                apply(item.message, into: &actions)
+                apply(message, into: &actions)
             }
         }
+    }
+
+    /// A configuration of sites begins here: after what waits for the state exchange, if one runs.
+    public mutating func siteConfiguration(_ change: SiteConfigurationChange, into actions: inout [GroupAction]) {
+        guard case .synchronizing(var sync) = phase else {
+            actions.append(.siteConfiguration(change))
+            return
+        }
+        phase = .initial
+        sync.held.append(HeldMessage(message: nil, service: .agreed, ringID: ring, siteChange: change))
+        phase = .synchronizing(sync)
     }
 
     /// Applies a membership message (anything but client data).

@@ -17,10 +17,12 @@ enum GroupPhase: Sendable {
 
 /// A group message delivered during a state exchange, kept until the regular views are out.
 struct HeldMessage: Sendable {
-    var message: GroupMessage
+    /// nil: a configuration of sites (`siteChange`) that waits in line with the messages.
+    var message: GroupMessage?
     var service: Service
     var ringID: RingID
     var position: WideAreaPosition? = nil
+    var siteChange: SiteConfigurationChange? = nil
 }
 
 /// The state exchange after a regular configuration: every member announces its sessions'

@@ -21,17 +21,53 @@ struct RepresentativeState: Sendable {
     var resendWait: Duration64
     /// The oldest message's seq when the last timed pass began.
     var resendOldest: UInt64 = 0
+    /// The sites the router reaches (this one included), ascending.
+    var reached: [SiteID]
+    /// Before this, a site the router does not reach may only not be up yet: no leaving it behind.
+    var settledAt: Instant
+    /// When the current agreement began (or this daemon took over), for `agreementTimeout`.
+    var phaseSince: Instant
+    /// A `propose` on its way through the ring.
+    var requested: (sites: [SiteID], at: Instant)?
+    var lastProposal: Instant = 0
+    var lastSupply: Instant = 0
+    /// Routed data of a configuration this site has not installed yet (bodies, in arrival order).
+    var early: [ByteBuffer] = []
 }
 
 extension SiteOrder {
     /// Takes over: nothing of the predecessor's is known here but the ring's stream, so every
     /// message of this site some other site has not reported is sent again.
     mutating func becomeRepresentative(now: Instant, into actions: inout [SiteOrderAction]) {
-        representative = RepresentativeState(submitted: received, nextTick: now, resendWait: options.resendAfter)
+        let settle = now.addingReportingOverflow(options.reachabilitySettle)
+        representative = RepresentativeState(
+            submitted: received, nextTick: now, resendWait: options.resendAfter, reached: [site],
+            settledAt: settle.overflow ? .max : settle.partialValue, phaseSince: now)
         representative!.resendFrom = outbox.first?.data.seq
         for index in outbox.indices { outbox[index].sentAt = nil }
         actions.append(.representative(true))
         actions.append(.setTimer(now))
+        sendProposal(now: now, into: &actions)
+        if !finishing.isEmpty { supply(now: now, into: &actions) }
+    }
+
+    /// The site entered the configuration `closing` installs: new members' streams start at their
+    /// cuts, departed ones are forgotten, and data that came early is taken now.
+    mutating func representativeEntered(_ closing: Closing, now: Instant, into actions: inout [SiteOrderAction]) {
+        for origin in Array(representative!.submitted.keys) where received[origin] == nil {
+            representative!.submitted[origin] = nil
+            representative!.arrivals[origin] = nil
+            representative!.heartbeats[origin] = nil
+        }
+        for member in remote where !closing.transitional.contains(member) {
+            representative!.submitted[member] = received[member]
+            representative!.arrivals[member] = nil
+            representative!.heartbeats[member] = nil
+        }
+        representative!.phaseSince = now
+        let early = representative!.early
+        representative!.early = []
+        for body in early { routed(body, now: now, into: &actions) }
     }
 
     /// The ring delivered `origin`'s `seq` (perhaps put in by a predecessor): never submit it again.
@@ -59,8 +95,22 @@ extension SiteOrder {
         let latest = horizon.overflow ? UInt64.max : horizon.partialValue
         let origin: SiteID
         switch message {
-        case .tick, .stateRequest, .state:
+        case .tick, .stateRequest, .state, .propose:
             counters.malformed += 1  // these never leave their site
+            return
+        case .proposal(let proposal):
+            guard sites.contains(proposal.origin), proposal.origin != site, proposal.sites.contains(site) else {
+                counters.foreign += 1
+                return
+            }
+            actions.append(.submit(.agreed, body))
+            return
+        case .install(let install):
+            guard install.proposal(of: site) != nil else {
+                counters.foreign += 1
+                return
+            }
+            actions.append(.submit(.agreed, body))
             return
         case .data(let data) where data.service == .unreliable:
             guard data.origin != site, representative!.submitted[data.origin] != nil else {
@@ -69,6 +119,14 @@ extension SiteOrder {
             }
             counters.injected += 1
             actions.append(.submit(.unreliable, body))
+            return
+        case .data(let data) where data.configuration != configuration.id:
+            // Of a configuration this site is about to install: kept until it has; an older one: done with.
+            if data.configuration.seq > configuration.id.seq, representative!.early.count < options.maxBuffered {
+                representative!.early.append(body)
+            } else {
+                counters.otherConfiguration += 1
+            }
             return
         case .data(let data):
             origin = data.origin
@@ -91,6 +149,16 @@ extension SiteOrder {
             representative!.arrivals[origin, default: [:]][data.seq] = (data, body)
         case .heartbeat(let beat):
             origin = beat.origin
+            guard beat.configuration == configuration.id else {
+                if case .closing(let closing) = phase, beat.configuration == closing.install.id,
+                    closing.transitional.contains(beat.origin), !closing.confirmed.contains(beat.origin)
+                {
+                    actions.append(.submit(.agreed, body))  // a member that finished: it has everything
+                } else {
+                    counters.otherConfiguration += 1  // they come again every heartbeat interval
+                }
+                return
+            }
             guard representative!.submitted[origin] != nil else {
                 counters.foreign += 1
                 return
@@ -140,6 +208,7 @@ extension SiteOrder {
             representative!.nextTick = next.overflow ? .max : next.partialValue
         }
         resendDue(now: now, into: &actions)
+        membershipTimer(now: now, into: &actions)
         actions.append(.setTimer(representative!.nextTick))
     }
 
@@ -184,13 +253,19 @@ extension SiteOrder {
     /// At the representative's tick in the ring's order: the site's promise and progress.
     mutating func sendHeartbeat(now: Instant, into actions: inout [SiteOrderAction]) {
         let progress = sites.map { origin in
-            SiteProgress(site: origin, received: received(from: origin), held: held[origin] ?? 0)
+            configuration.sites.contains(origin)
+                ? SiteProgress(site: origin, received: received(from: origin), held: held[origin] ?? 0)
+                : SiteProgress(site: origin, received: 0, held: 0)
         }
-        originate(.heartbeat(WideAreaHeartbeat(origin: site, lamport: clock, lastSeq: localSeq, progress: progress)), into: &actions)
+        guard !remote.isEmpty else { return }
+        originate(
+            .heartbeat(WideAreaHeartbeat(origin: site, configuration: configuration.id, lamport: clock, lastSeq: localSeq, progress: progress)),
+            into: &actions)
     }
 
     mutating func originate(_ message: WideAreaMessage, into actions: inout [SiteOrderAction]) {
+        guard !remote.isEmpty else { return }
         if case .data = message { counters.originated += 1 }
-        actions.append(.originate(WideAreaMessageCodec.encode(message), to: []))
+        actions.append(.originate(WideAreaMessageCodec.encode(message), to: remote))
     }
 }

@@ -19,6 +19,7 @@ extension SiteOrder {
                 // way at each of them; what came before in this ring is taken in order.
                 isReady = true
                 requesters = []
+                actions.append(.configuration(SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites)))
                 replay(from: 0, now: now, into: &actions)
             }
         } else {
@@ -48,6 +49,7 @@ extension SiteOrder {
         guard let start = requestIndex[snapshot.takenAt] else { return }
         apply(snapshot)
         isReady = true
+        actions.append(.configuration(SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites)))
         requesters.remove(me)
         replay(from: start, now: now, into: &actions)
     }
@@ -71,18 +73,56 @@ extension SiteOrder {
         }
         return WideAreaSnapshot(
             requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: siteStates, reports: reportList,
-            waiting: sites.flatMap { Array(waiting[$0] ?? []) }, outbox: outbox.map(\.data))
+            waiting: sites.flatMap { Array(waiting[$0] ?? []) }, outbox: outbox.map(\.data), membership: membershipState)
+    }
+
+    var membershipState: WideAreaMembershipState {
+        var phaseByte: UInt8 = 0
+        var proposing: [SiteID] = []
+        switch phase {
+        case .operational: break
+        case .proposing(let proposed):
+            phaseByte = 1
+            proposing = proposed
+        case .closing: phaseByte = 2
+        }
+        return WideAreaMembershipState(
+            configuration: configuration, attempt: attempt, phase: phaseByte, proposing: proposing, lastInstall: lastInstall,
+            proposals: proposals.keys.sorted().map { proposals[$0]! },
+            consumed: consumed.keys.sorted().map { SiteProgress.Received(site: $0, received: consumed[$0]!) }, frozen: frozen,
+            relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted())
     }
 
     private mutating func apply(_ snapshot: WideAreaSnapshot) {
         clock = snapshot.clock
         localSeq = snapshot.localSeq
+        let membership = snapshot.membership
+        configuration = SiteConfiguration(
+            id: membership.configuration.id, sites: membership.configuration.sites.filter(sites.contains))
+        remote = configuration.sites.filter { $0 != site }
+        attempt = membership.attempt
+        proposals = Dictionary(membership.proposals.filter { sites.contains($0.origin) }.map { ($0.origin, $0) }, uniquingKeysWith: { $1 })
+        consumed = Dictionary(membership.consumed.map { ($0.site, $0.received) }, uniquingKeysWith: { $1 })
+        frozen = membership.frozen
+        relay = [:]
+        for data in membership.relay { relay[data.origin, default: []].append(data) }
+        finishing = Set(membership.finishing)
+        lastInstall = membership.lastInstall
+        switch membership.phase {
+        case 1: phase = .proposing(membership.proposing)
+        case 2 where lastInstall?.proposal(of: site) != nil: phase = .closing(closingPlan(lastInstall!))
+        default: phase = .operational
+        }
+        received = [:]
+        promised = [:]
+        waiting = [site: []]
         for entry in snapshot.sites {
             guard held[entry.site] != nil else { continue }
             held[entry.site] = entry.held
-            if entry.site != site {
+            if entry.site != site, configuration.sites.contains(entry.site) {
                 received[entry.site] = entry.received
                 promised[entry.site] = entry.promised
+                waiting[entry.site] = []
             }
         }
         reports = [:]

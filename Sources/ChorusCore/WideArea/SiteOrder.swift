@@ -14,6 +14,24 @@ public enum SiteOrderAction: Sendable {
     case setTimer(Instant)
     /// This daemon starts (true) or stops representing its site in the wide area.
     case representative(Bool)
+    /// A configuration of sites begins: a transitional one (the sites that move together from
+    /// the last), then the regular one.
+    case configuration(SiteConfigurationChange)
+}
+
+/// A configuration of sites as delivered to the layer above, in the order's stream.
+public struct SiteConfigurationChange: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable { case transitional, regular }
+    public var kind: Kind
+    /// The configuration being installed (a transitional one carries the id of the regular one it leads to).
+    public var id: SiteConfigurationID
+    public var sites: [SiteID]
+    public init(kind: Kind, id: SiteConfigurationID, sites: [SiteID]) {
+        self.kind = kind
+        self.id = id
+        self.sites = sites
+    }
+    public var description: String { "\(kind) \(id){\(sites.map(\.description).joined(separator: ","))}" }
 }
 
 /// One daemon's share of the order across sites, as a deterministic state machine between its
@@ -33,13 +51,36 @@ public enum SiteOrderAction: Sendable {
 ///   earlier messages of their own origin site.
 /// - Every daemon keeps its site's messages until every other site reports them taken; a new
 ///   representative sends them all again, and the representative resends what stays unanswered.
+/// - The sites that reach each other form a configuration (`SiteOrder+Membership`): a site
+///   starts alone, merges with the sites it reaches, and leaves behind those it no longer reaches,
+///   with extended virtual synchrony across the change.
 public struct SiteOrder: Sendable {
     public let me: NodeID
     public let site: SiteID
-    /// Every site, ascending (this one included).
+    /// Every configured site, ascending (this one included).
     public let sites: [SiteID]
     public let options: SiteOrderOptions
-    let remote: [SiteID]
+    /// The other sites of the current configuration.
+    var remote: [SiteID] = []
+
+    /// The configuration of sites whose messages this daemon delivers now.
+    public internal(set) var configuration: SiteConfiguration
+    /// This site's proposals so far (where each sits in the ring's order).
+    var attempt: UInt64 = 0
+    var phase: MembershipPhase = .operational
+    /// Every site's latest proposal (this one's included).
+    var proposals: [SiteID: SiteProposal] = [:]
+    /// Per site: the highest attempt of it an install has used (older proposals are answered).
+    var consumed: [SiteID: UInt64] = [:]
+    /// This site's client messages held, not numbered, while a configuration is agreed.
+    var frozen: [WideAreaMembershipState.FrozenMessage] = []
+    /// Per other site: its messages taken, kept until every other site of the configuration has
+    /// them (if it departs, a site that has them supplies those that lack them).
+    var relay: [SiteID: Deque<WideAreaData>] = [:]
+    /// The last install applied, and the sites of it still finishing their old configuration
+    /// (supplied from `relay` until they are heard in the new one).
+    var lastInstall: SiteInstall?
+    var finishing: Set<SiteID> = []
 
     /// The site's Lamport clock: every later message of this site gets a higher timestamp.
     public internal(set) var clock: UInt64 = 0
@@ -98,12 +139,7 @@ public struct SiteOrder: Sendable {
         self.site = site
         self.sites = Array(Set(sites)).sorted()
         self.options = options
-        remote = self.sites.filter { $0 != site }
-        for other in remote {
-            received[other] = 0
-            promised[other] = 0
-            waiting[other] = []
-        }
+        configuration = .alone(site)
         for any in self.sites { held[any] = 0 }
         waiting[site] = []
     }
@@ -112,6 +148,12 @@ public struct SiteOrder: Sendable {
 
     /// Messages of `origin` this daemon has taken in order.
     public func received(from origin: SiteID) -> UInt64 { origin == site ? localSeq : received[origin] ?? 0 }
+
+    /// Whether this site is agreeing on a new configuration (its new messages wait meanwhile).
+    public var isReconfiguring: Bool {
+        if case .operational = phase { return false }
+        return true
+    }
 
     /// Messages of `origin` every daemon of this site holds, as of the last safe ring delivery here.
     public func held(of origin: SiteID) -> UInt64 { held[origin] ?? 0 }
@@ -158,6 +200,12 @@ public struct SiteOrder: Sendable {
             case .tick(let stamp):
                 clock = max(clock, min(stamp, Self.maxLamport))
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
+            case .propose(let wanted):
+                proposeDelivered(wanted, now: now, into: &actions)
+            case .proposal(let proposal):
+                proposalDelivered(proposal, now: now, into: &actions)
+            case .install(let install):
+                installDelivered(install, now: now, into: &actions)
             case .data(let data) where data.service == .unreliable:
                 // Outside the order, as in the ring: delivered where it arrives (client data only).
                 guard data.origin != site, received[data.origin] != nil, GroupMessageCodec.isClientData(data.payload) else {
@@ -185,8 +233,8 @@ public struct SiteOrder: Sendable {
                 originate(
                     .data(
                         WideAreaData(
-                            origin: site, seq: 0, lamport: unreliableID, service: .unreliable, sender: delivery.sender,
-                            payload: delivery.payload)),
+                            origin: site, seq: 0, lamport: unreliableID, configuration: configuration.id, service: .unreliable,
+                            sender: delivery.sender, payload: delivery.payload)),
                     into: &actions)
             }
             return
@@ -195,13 +243,18 @@ public struct SiteOrder: Sendable {
                 buffered.append(delivery)
                 return
             }
+            guard case .operational = phase else {
+                // Numbered once the next configuration is installed, in it.
+                frozen.append(.init(service: delivery.service, sender: delivery.sender, payload: delivery.payload))
+                return
+            }
             takeLocal(delivery, now: now, into: &actions)
         } else {
             // Joins, leaves and state announcements stay inside the site, in its ring's order.
             actions.append(.deliver(delivery, nil))
             return
         }
-        release(into: &actions)
+        release(now: now, into: &actions)
     }
 
     /// The ring installed `configuration`: the lowest member of a regular ring represents the site.
@@ -221,7 +274,7 @@ public struct SiteOrder: Sendable {
 
     /// The lowest member with the state represents the site.
     mutating func updateRepresentative(now: Instant, into actions: inout [SiteOrderAction]) {
-        let represent = isReady && !remote.isEmpty && members.filter { !requesters.contains($0) }.min() == me
+        let represent = isReady && sites.count > 1 && members.filter { !requesters.contains($0) }.min() == me
         if represent, representative == nil {
             becomeRepresentative(now: now, into: &actions)
         } else if !represent, representative != nil {
@@ -230,12 +283,12 @@ public struct SiteOrder: Sendable {
         }
     }
 
-    private mutating func takeLocal(_ delivery: RingDelivery, now: Instant, into actions: inout [SiteOrderAction]) {
+    mutating func takeLocal(_ delivery: RingDelivery, now: Instant, into actions: inout [SiteOrderAction]) {
         localSeq += 1
         clock += 1
         let data = WideAreaData(
-            origin: site, seq: localSeq, lamport: clock, service: delivery.service, sender: delivery.sender,
-            payload: delivery.payload)
+            origin: site, seq: localSeq, lamport: clock, configuration: configuration.id, service: delivery.service,
+            sender: delivery.sender, payload: delivery.payload)
         if delivery.service == .safe { snapshotHeld() }
         if !remote.isEmpty {
             outbox.append(OutboxEntry(data: data, sentAt: representative != nil ? now : nil))
@@ -250,8 +303,16 @@ public struct SiteOrder: Sendable {
             counters.foreign += 1
             return
         }
+        guard data.configuration == configuration.id else {
+            counters.otherConfiguration += 1
+            return
+        }
         guard data.seq == taken + 1 else {
             if data.seq <= taken { counters.duplicates += 1 } else { counters.gaps += 1 }
+            return
+        }
+        if case .closing(let closing) = phase, data.seq > closing.cuts[data.origin] ?? 0 {
+            counters.beyondCut += 1  // past where its stream ends in this configuration
             return
         }
         guard data.lamport > promised[data.origin]!, data.lamport <= Self.maxLamport else {
@@ -264,6 +325,8 @@ public struct SiteOrder: Sendable {
         if safe { snapshotHeld() }
         // What an earlier representative put into the ring counts as brought in.
         if representative != nil { representativeTook(data.origin, data.seq) }
+        // Kept for the others of the configuration, should the origin depart before they have it.
+        if remote.count > 1 { relay[data.origin, default: []].append(data) }
         guard GroupMessageCodec.isClientData(data.payload) else {
             // Joins, leaves and state stay inside their site: taken in its place, never applied.
             counters.notClientData += 1
@@ -275,6 +338,11 @@ public struct SiteOrder: Sendable {
     private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat) {
         guard let taken = received[beat.origin] else {
             counters.foreign += 1
+            return
+        }
+        closingHeard(beat)
+        guard beat.configuration == configuration.id else {
+            counters.otherConfiguration += 1
             return
         }
         guard beat.lastSeq <= taken else {
@@ -295,6 +363,7 @@ public struct SiteOrder: Sendable {
                 held: max(entry.held, before?.held ?? 0))
         }
         pruneOutbox()
+        pruneRelay(heard: beat.origin)
     }
 
     /// A safe delivery: every daemon of the site holds everything the ring delivered so far.
@@ -303,7 +372,7 @@ public struct SiteOrder: Sendable {
         held[site] = localSeq
     }
 
-    private mutating func pruneOutbox() {
+    mutating func pruneOutbox() {
         var everywhere = UInt64.max
         for other in remote { everywhere = min(everywhere, reports[other]?[site]?.received ?? 0) }
         while let first = outbox.first, first.data.seq <= everywhere {
@@ -314,29 +383,47 @@ public struct SiteOrder: Sendable {
 
     // MARK: The global order
 
-    /// Hands the group layer everything whose turn has come.
-    private mutating func release(into actions: inout [SiteOrderAction]) {
-        guard let ringID else { return }
-        while true {
-            var next: WideAreaData?
-            for origin in sites {
-                guard let head = waiting[origin]!.first else { continue }
-                if head.service < .causal {
-                    // Unreliable, reliable and fifo: only their origin's earlier messages come first.
-                    next = head
-                    break
-                }
-                if next.map({ head.position < $0.position }) ?? true { next = head }
-            }
-            guard let next, next.service < .causal || isDeliverable(next) else { return }
-            waiting[next.origin]!.removeFirst()
-            let delivery = RingDelivery(ringID: ringID, sender: next.sender, service: next.service, payload: next.payload)
-            actions.append(.deliver(delivery, next.position))
+    /// Hands the group layer everything whose turn has come; when a configuration's messages are
+    /// all in, the rest of them, the change, and what waited for it.
+    mutating func release(now: Instant, into actions: inout [SiteOrderAction]) {
+        deliverReady(into: &actions)
+        if case .closing(let closing) = phase, closing.isConfirmed, streamsComplete(closing) {
+            finishClosing(closing, now: now, into: &actions)
+            deliverReady(into: &actions)
         }
     }
 
-    /// Every other site has promised past `data`'s timestamp, and (safe) every site holds it.
-    private func isDeliverable(_ data: WideAreaData) -> Bool {
+    /// While a configuration is agreed nothing is delivered: where the old one ends is not known
+    /// yet (a message taken meanwhile may lie past a departed site's cut).
+    private mutating func deliverReady(into actions: inout [SiteOrderAction]) {
+        guard ringID != nil, case .operational = phase else { return }
+        while let next = nextHead(), next.service < .causal || isDeliverable(next) { deliverHead(next, into: &actions) }
+    }
+
+    /// The message whose turn is next: an unreliable, reliable or fifo head at once (only its
+    /// origin's earlier messages come first), else the lowest position among the heads.
+    func nextHead() -> WideAreaData? {
+        var next: WideAreaData?
+        for origin in configuration.sites {
+            guard let head = waiting[origin]?.first else { continue }
+            if head.service < .causal { return head }
+            if next.map({ head.position < $0.position }) ?? true { next = head }
+        }
+        return next
+    }
+
+    mutating func deliverHead(_ next: WideAreaData, into actions: inout [SiteOrderAction]) {
+        guard let ringID else { return }
+        waiting[next.origin]!.removeFirst()
+        let delivery = RingDelivery(ringID: ringID, sender: next.sender, service: next.service, payload: next.payload)
+        actions.append(.deliver(delivery, next.position))
+    }
+
+    /// Every other site has promised past `data`'s timestamp, and (safe) every site reports
+    /// holding it. (Where a configuration ends, what is left goes out once every stream is
+    /// complete and confirmed: `finishClosing`. Relying on a cut any earlier would break the order
+    /// if the agreement were begun again with other cuts.)
+    func isDeliverable(_ data: WideAreaData) -> Bool {
         if !options.brokenRules.promises {
             for other in remote where other != data.origin && promised[other]! < data.lamport { return false }
         }

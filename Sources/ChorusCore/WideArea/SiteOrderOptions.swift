@@ -21,6 +21,15 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// A representative refuses data and heartbeats from other sites whose timestamps are more
     /// than this ahead of its own clock (a forged or broken one would otherwise pin the order).
     public var maxTimestampLead: Duration64 = 60_000_000_000
+    /// A new representative proposes to leave sites behind only this long after it took over
+    /// (its router needs the time to bring its links up); merges it proposes at once.
+    public var reachabilitySettle: Duration64 = 1_500_000_000
+    /// Proposals and what a departed site's messages a site lacks are sent again this often
+    /// while a configuration is being agreed.
+    public var reconfigurationResend: Duration64 = 250_000_000
+    /// A site that has not installed the configuration it proposed (or finished its old one)
+    /// within this proposes again.
+    public var agreementTimeout: Duration64 = 3_000_000_000
     /// Added to the driver's clock for tick stamps. The daemon passes wall clock minus its
     /// monotonic clock, so stamps of different hosts compare; the simulator models skew with it.
     public var stampOffset: UInt64 = 0
@@ -65,5 +74,16 @@ public struct SiteOrderCounters: Sendable, Equatable, Codable {
     public var resent = 0
     /// Messages from other sites brought into the ring by this daemon.
     public var injected = 0
+    /// Data or heartbeats of another configuration than this daemon's (dropped; newer data the
+    /// representative keeps until it installs that configuration).
+    public var otherConfiguration = 0
+    /// Data past where its origin's stream ends in the configuration being closed.
+    public var beyondCut = 0
+    /// Installs that no longer apply here (a later proposal replaced the one they used).
+    public var staleInstalls = 0
+    /// Agreements given up (a site stopped answering, or the reachable sites changed) and begun again.
+    public var abandonedAgreements = 0
+    /// Regular configurations of sites installed.
+    public var configurations = 0
     public init() {}
 }

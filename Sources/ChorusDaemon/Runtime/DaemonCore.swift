@@ -206,9 +206,9 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     /// The router's topology changed or a link came up.
-    func wideAreaTopologyChanged() {
+    func wideAreaTopologyChanged(reached: [SiteID]) {
         guard ringIsActive else { return }
-        engine.wideAreaTopologyChanged(now: now, into: &actions)
+        engine.wideAreaTopologyChanged(reached: reached, now: now, into: &actions)
         performActions()
         endOfInput()
     }
@@ -217,6 +217,9 @@ final class DaemonCore: @unchecked Sendable {
         switch request {
         case .originate(let body, let sites): wideArea?.originate(body, to: sites)
         case .representative(let represent): wideArea?.setRepresentative(represent)
+        case .configuration(let change):
+            let names = change.sites.map { wideArea?.siteName($0) ?? "\($0)" }
+            logger.notice("\(change.kind) configuration of sites \(change.id): \(names.count) sites [\(names.joined(separator: ", "))]")
         }
     }
 

@@ -78,6 +78,11 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
             public var unacknowledged: Int
             public var sites: [Site]
             public var counters: SiteOrderCounters
+            /// The configuration of sites this daemon delivers in (id, and its sites).
+            public var configuration: String
+            public var configurationSites: [String]
+            /// Whether a new configuration of sites is being agreed (this site's new messages wait).
+            public var reconfiguring: Bool
         }
     }
 
@@ -126,7 +131,8 @@ extension DaemonCore {
                         sites: order.progress.map {
                             .init(site: service.siteName($0.site), received: $0.received, promised: $0.promised, held: $0.held)
                         },
-                        counters: order.counters)
+                        counters: order.counters, configuration: "\(order.configuration.id)",
+                        configurationSites: order.configuration.sites.map(service.siteName), reconfiguring: order.isReconfiguring)
                 }
                 return wide
             })

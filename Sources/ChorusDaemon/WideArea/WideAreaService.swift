@@ -33,8 +33,9 @@ final class WideAreaService: @unchecked Sendable {
     private var lastTopology: SiteTopology?
     /// Takes a routed body the router delivered to this site (the order layer's input).
     var onRouted: (ByteBuffer) -> Void = { _ in }
-    /// Told when routes change or a link comes up (the order layer resends what is unanswered).
-    var onTopologyChanged: () -> Void = {}
+    /// Told when routes change or a link comes up, with the sites the router reaches (the order
+    /// layer resends what is unanswered, and its configuration of sites follows them).
+    var onTopologyChanged: ([SiteID]) -> Void = { _ in }
 
     init(eventLoop: any EventLoop, config: DaemonConfig, peer: DaemonConfig.Peer, logger: Logger) {
         self.eventLoop = eventLoop
@@ -155,13 +156,13 @@ final class WideAreaService: @unchecked Sendable {
                 let topology = router!.topology
                 guard topology != lastTopology else { break }
                 lastTopology = topology
-                onTopologyChanged()
+                onTopologyChanged(topology.component(of: site))
                 let links = topology.links.keys.sorted().map { "\(siteName($0.low))-\(siteName($0.high))" }
                 let reached = topology.component(of: site).map(siteName)
                 logger.notice("wide area: \(reached.count) of \(config.sites.count) sites reachable [\(reached.joined(separator: ", "))], links up [\(links.joined(separator: ", "))]")
             case .linkUp(let neighbour):
                 // Its other end may be a new representative that lost what was in flight.
-                onTopologyChanged()
+                onTopologyChanged(router!.topology.component(of: site))
                 logger.notice("hop link to site \(siteName(neighbour)) up")
             case .linkDown(let neighbour):
                 heardFrom[neighbour] = nil

@@ -1,0 +1,144 @@
+import ChorusCore
+import ChorusWire
+
+/// The checks of configurations of sites: what daemons deliver in each, and virtual synchrony.
+extension WideAreaHistory {
+    /// One daemon's deliveries in one configuration (with its transitional part).
+    struct Segment {
+        /// nil: before the daemon's first configuration (or a history without any).
+        var configuration: SiteConfigurationID?
+        var range: Range<Int>
+        /// The regular configuration that followed (nil: the daemon's last).
+        var next: SiteConfigurationID?
+        var isFirst: Bool
+    }
+
+    func segments(of daemon: Int) -> [Segment] {
+        let regular = changes[daemon].filter { $0.change.kind == .regular }
+        var result: [Segment] = []
+        var start = 0
+        var current: SiteConfigurationID?
+        for change in regular {
+            let end = min(change.afterDeliveries, deliveries[daemon].count)
+            if current != nil || end > start {
+                result.append(Segment(configuration: current, range: start..<end, next: change.change.id, isFirst: result.isEmpty))
+            }
+            start = end
+            current = change.change.id
+        }
+        result.append(Segment(configuration: current, range: start..<deliveries[daemon].count, next: nil, isFirst: result.isEmpty))
+        return result
+    }
+
+    /// One id names one set of sites; a transitional configuration only sites of its regular one;
+    /// every message but unreliable ones is delivered in one configuration.
+    func checkConfigurations(_ fail: (String) -> Void) {
+        var sitesOf: [SiteConfigurationID: [SiteID]] = [:]
+        for (daemon, list) in changes.enumerated() {
+            for entry in list where entry.change.kind == .regular {
+                if let known = sitesOf[entry.change.id], known != entry.change.sites {
+                    fail("configuration \(entry.change.id) is \(known) at one daemon and \(entry.change.sites) at daemon \(daemon)")
+                }
+                sitesOf[entry.change.id] = entry.change.sites
+            }
+        }
+        for (daemon, list) in changes.enumerated() {
+            for entry in list where entry.change.kind == .transitional {
+                if let regular = sitesOf[entry.change.id], !Set(entry.change.sites).isSubset(of: regular) {
+                    fail("daemon \(daemon)'s transitional configuration to \(entry.change.id) holds \(entry.change.sites), not all of \(regular)")
+                }
+            }
+        }
+        var deliveredIn: [MessageKey: (SiteConfigurationID?, Int)] = [:]
+        for daemon in deliveries.indices {
+            for segment in segments(of: daemon) {
+                // Unreliable messages take no place in the order, nor in a configuration.
+                for delivery in deliveries[daemon][segment.range] where delivery.service > .unreliable {
+                    if let known = deliveredIn[delivery.message], known.0 != segment.configuration {
+                        fail("\(delivery.message) delivered in configuration \(known.0.map(\.description) ?? "none") at daemon \(known.1) and in \(segment.configuration.map(\.description) ?? "none") at daemon \(daemon)")
+                    }
+                    deliveredIn[delivery.message] = (segment.configuration, daemon)
+                }
+            }
+        }
+    }
+
+    /// Daemons that move from a configuration to the same next one (or end the run in the same
+    /// one) deliver the same messages in it; a crashed daemon a run of what such a group did; a
+    /// restarted one, in its first configuration, what was sent from `joinSettling` after its start.
+    func checkVirtualSynchrony(_ segments: [[Segment]], _ fail: (String) -> Void) {
+        struct GroupKey: Hashable {
+            var configuration: SiteConfigurationID?
+            var next: SiteConfigurationID?
+        }
+        var groups: [GroupKey: [(daemon: Int, segment: Segment)]] = [:]
+        var crashed: [(daemon: Int, segment: Segment)] = []
+        var latecomers: [(daemon: Int, segment: Segment)] = []
+        for (daemon, list) in segments.enumerated() {
+            for segment in list {
+                if segment.next == nil, !alive[daemon] {
+                    crashed.append((daemon, segment))
+                } else if segment.isFirst, joinedAt[daemon] > 0 {
+                    latecomers.append((daemon, segment))
+                } else {
+                    groups[GroupKey(configuration: segment.configuration, next: segment.next), default: []].append((daemon, segment))
+                }
+            }
+        }
+        func owed(_ daemon: Int, _ segment: Segment) -> Set<MessageKey> {
+            Set(deliveries[daemon][segment.range].filter { $0.service > .unreliable }.map(\.message))
+        }
+        for (key, members) in groups.sorted(by: { $0.key.configuration ?? .init(seq: 0, coordinator: SiteID(0)) < $1.key.configuration ?? .init(seq: 0, coordinator: SiteID(0)) }) where members.count > 1 {
+            var union: [MessageKey: Int] = [:]
+            for member in members { for message in owed(member.daemon, member.segment) { union[message] = member.daemon } }
+            for member in members {
+                let have = owed(member.daemon, member.segment)
+                for (message, other) in union where !have.contains(message) {
+                    let next = key.next.map { "before \($0)" } ?? "at the end"
+                    fail("daemon \(member.daemon) never delivered \(message), which daemon \(other) delivered in configuration \(key.configuration.map(\.description) ?? "none") \(next)")
+                }
+            }
+        }
+        for latecomer in latecomers {
+            let from = joinedAt[latecomer.daemon] + Self.joinSettling
+            let have = owed(latecomer.daemon, latecomer.segment)
+            let key = GroupKey(configuration: latecomer.segment.configuration, next: latecomer.segment.next)
+            for member in groups[key] ?? [] {
+                for message in owed(member.daemon, member.segment) where !have.contains(message) && (sent[message]?.time ?? 0) >= from {
+                    fail("daemon \(latecomer.daemon) (restarted) never delivered \(message), which daemon \(member.daemon) delivered in configuration \(key.configuration.map(\.description) ?? "none")")
+                }
+            }
+        }
+        // A crashed daemon's ordered deliveries in its last configuration: a run without holes of
+        // the order some group of that configuration delivered.
+        for entry in crashed {
+            let mine = deliveries[entry.daemon][entry.segment.range].filter { $0.service >= .causal }.compactMap(\.position)
+            guard mine.count > 1 else { continue }
+            let candidates = groups.filter { $0.key.configuration == entry.segment.configuration }.values
+            guard !candidates.isEmpty else { continue }
+            var firstHole: String?
+            var holeFree = false
+            for members in candidates {
+                var order = Set<WideAreaPosition>()
+                for member in members {
+                    for delivery in deliveries[member.daemon][member.segment.range] where delivery.service >= .causal {
+                        if let position = delivery.position { order.insert(position) }
+                    }
+                }
+                let sorted = order.union(mine).sorted()
+                let index = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
+                var hole: String?
+                for (a, b) in zip(mine, mine.dropFirst()) where index[b]! > index[a]! + 1 {
+                    hole = "daemon \(entry.daemon) delivered \(b) without \(sorted[index[a]! + 1]) before it (\(index[b]! - index[a]! - 1) missing)"
+                    break
+                }
+                if hole == nil {
+                    holeFree = true
+                    break
+                }
+                firstHole = firstHole ?? hole
+            }
+            if !holeFree, let firstHole { fail(firstHole) }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import NIOCore
+
+/// Names one configuration of sites (a global configuration): `seq` is one above the highest
+/// seq among the configurations its members come from, `coordinator` the lowest member site,
+/// which decided it. Configurations of disjoint components never share an id.
+public struct SiteConfigurationID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var seq: UInt64
+    public var coordinator: SiteID
+    public init(seq: UInt64, coordinator: SiteID) {
+        self.seq = seq
+        self.coordinator = coordinator
+    }
+    public static func < (a: SiteConfigurationID, b: SiteConfigurationID) -> Bool {
+        (a.seq, a.coordinator) < (b.seq, b.coordinator)
+    }
+    public var description: String { "\(seq).\(coordinator)" }
+}
+
+/// A configuration of sites: its id and its member sites, ascending.
+public struct SiteConfiguration: Hashable, Sendable, CustomStringConvertible {
+    public var id: SiteConfigurationID
+    public var sites: [SiteID]
+    public init(id: SiteConfigurationID, sites: [SiteID]) {
+        self.id = id
+        self.sites = sites
+    }
+    /// A site alone, as it starts: every site starts in its own and merges with those it reaches.
+    public static func alone(_ site: SiteID) -> SiteConfiguration {
+        SiteConfiguration(id: SiteConfigurationID(seq: 0, coordinator: site), sites: [site])
+    }
+    public var description: String { "\(id){\(sites.map(\.description).joined(separator: ","))}" }
+}
+
+/// A site's proposal for the next configuration, made where its `propose` sits in its ring's
+/// order (so every daemon of the site makes the same one). From that point the site numbers no
+/// new messages until a configuration is installed: its messages of `configuration` end at `cutSeq`.
+///
+/// Layout (kind 7): `origin u32 | attempt u64 | configuration seq u64 | coordinator u32 |
+/// cutSeq u64 | clock u64 | count u16 | site u32 * count | count u16 | (site u32, received u64) * count`.
+public struct SiteProposal: Sendable, Equatable {
+    public var origin: SiteID
+    /// Counts the origin's proposals (a later one replaces an earlier one).
+    public var attempt: UInt64
+    /// The configuration the origin comes from.
+    public var configuration: SiteConfigurationID
+    /// The origin's messages so far: the last of them in `configuration`.
+    public var cutSeq: UInt64
+    /// The origin's clock: every later message of it has a higher timestamp.
+    public var clock: UInt64
+    /// The sites the origin reaches, itself included, ascending: the configuration it proposes.
+    public var sites: [SiteID]
+    /// Per site of `configuration`, ascending: the messages of it the origin has taken in order.
+    public var received: [SiteProgress.Received]
+
+    public init(
+        origin: SiteID, attempt: UInt64, configuration: SiteConfigurationID, cutSeq: UInt64, clock: UInt64, sites: [SiteID],
+        received: [SiteProgress.Received]
+    ) {
+        self.origin = origin
+        self.attempt = attempt
+        self.configuration = configuration
+        self.cutSeq = cutSeq
+        self.clock = clock
+        self.sites = sites
+        self.received = received
+    }
+
+    /// What the origin had taken of `site`'s messages (nil: `site` is not in its configuration).
+    public func received(of site: SiteID) -> UInt64? { received.first { $0.site == site }?.received }
+}
+
+extension SiteProgress {
+    /// Messages of `site` taken in order.
+    public struct Received: Sendable, Equatable {
+        public var site: SiteID
+        public var received: UInt64
+        public init(site: SiteID, received: UInt64) {
+            self.site = site
+            self.received = received
+        }
+    }
+}
+
+/// The coordinator's decision: the new configuration is the origins of `proposals` (one per
+/// member, ascending), which fix everything else: where each member's messages of its old
+/// configuration end, and (the most any member took) where a departed site's end.
+///
+/// Layout (kind 8): `seq u64 | coordinator u32 | count u16 | (length u32, proposal) * count`.
+public struct SiteInstall: Sendable, Equatable {
+    public var id: SiteConfigurationID
+    public var proposals: [SiteProposal]
+    public init(id: SiteConfigurationID, proposals: [SiteProposal]) {
+        self.id = id
+        self.proposals = proposals
+    }
+    public var configuration: SiteConfiguration { SiteConfiguration(id: id, sites: proposals.map(\.origin)) }
+    public func proposal(of site: SiteID) -> SiteProposal? { proposals.first { $0.origin == site } }
+}
+
+/// The part of a daemon's order state about configurations, for a daemon that joins its site's
+/// ring without it (inside `WideAreaSnapshot`).
+public struct WideAreaMembershipState: Sendable, Equatable {
+    public var configuration: SiteConfiguration
+    /// The site's proposals so far.
+    public var attempt: UInt64
+    /// 0 operational, 1 proposing `proposing`, 2 closing the configuration towards `lastInstall`.
+    public var phase: UInt8
+    public var proposing: [SiteID]
+    public var lastInstall: SiteInstall?
+    /// Every site's latest proposal, ascending by origin.
+    public var proposals: [SiteProposal]
+    /// Per site, ascending: the highest attempt of it an install has used.
+    public var consumed: [SiteProgress.Received]
+    /// This site's client messages held while a configuration is being agreed (not yet numbered).
+    public var frozen: [FrozenMessage]
+    /// Other sites' messages kept until every site of the configuration has them.
+    public var relay: [WideAreaData]
+    /// Sites of the last install still finishing its old configuration (this one supplies them).
+    public var finishing: [SiteID]
+
+    public struct FrozenMessage: Sendable, Equatable {
+        public var service: Service
+        public var sender: NodeID
+        public var payload: ByteBuffer
+        public init(service: Service, sender: NodeID, payload: ByteBuffer) {
+            self.service = service
+            self.sender = sender
+            self.payload = payload
+        }
+    }
+
+    public init(
+        configuration: SiteConfiguration, attempt: UInt64, phase: UInt8, proposing: [SiteID], lastInstall: SiteInstall?,
+        proposals: [SiteProposal], consumed: [SiteProgress.Received], frozen: [FrozenMessage], relay: [WideAreaData],
+        finishing: [SiteID]
+    ) {
+        self.configuration = configuration
+        self.attempt = attempt
+        self.phase = phase
+        self.proposing = proposing
+        self.lastInstall = lastInstall
+        self.proposals = proposals
+        self.consumed = consumed
+        self.frozen = frozen
+        self.relay = relay
+        self.finishing = finishing
+    }
+}

@@ -1,0 +1,256 @@
+import NIOCore
+
+/// Configurations of sites: proposals, installs and the membership part of a snapshot. Every
+/// count is bounded before it sizes anything; site lists are strictly ascending.
+extension WideAreaMessageCodec {
+    /// Frozen messages or relayed ones in one snapshot, at most.
+    static let maxMembershipMessages = 1 << 22
+
+    static func proposalSize(_ proposal: SiteProposal) -> Int {
+        4 + 8 + 12 + 8 + 8 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count
+    }
+
+    static func installSize(_ install: SiteInstall) -> Int {
+        12 + 2 + install.proposals.reduce(0) { $0 + 4 + proposalSize($1) }
+    }
+
+    static func membershipSize(_ state: WideAreaMembershipState) -> Int {
+        12 + 2 + 4 * state.configuration.sites.count + 8 + 1 + 2 + 4 * state.proposing.count + 1
+            + (state.lastInstall.map { 4 + installSize($0) } ?? 0)
+            + 2 + state.proposals.reduce(0) { $0 + 4 + proposalSize($1) } + 2 + 12 * state.consumed.count
+            + 4 + state.frozen.reduce(0) { $0 + 9 + $1.payload.readableBytes }
+            + 4 + state.relay.reduce(0) { $0 + 4 + encodedSize(.data($1)) } + 2 + 4 * state.finishing.count
+    }
+
+    // MARK: Writing
+
+    static func writeConfigurationID(_ id: SiteConfigurationID, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(id.seq)
+        buffer.writeInteger(id.coordinator.rawValue)
+    }
+
+    static func writeSites(_ sites: [SiteID], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(sites.count))
+        for site in sites { buffer.writeInteger(site.rawValue) }
+    }
+
+    static func writeProposal(_ proposal: SiteProposal, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(proposal.origin.rawValue)
+        buffer.writeInteger(proposal.attempt)
+        writeConfigurationID(proposal.configuration, into: &buffer)
+        buffer.writeInteger(proposal.cutSeq)
+        buffer.writeInteger(proposal.clock)
+        writeSites(proposal.sites, into: &buffer)
+        writeReceived(proposal.received, into: &buffer)
+    }
+
+    static func writeReceived(_ list: [SiteProgress.Received], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(list.count))
+        for entry in list {
+            buffer.writeInteger(entry.site.rawValue)
+            buffer.writeInteger(entry.received)
+        }
+    }
+
+    static func writeInstall(_ install: SiteInstall, into buffer: inout ByteBuffer) {
+        writeConfigurationID(install.id, into: &buffer)
+        buffer.writeInteger(UInt16(install.proposals.count))
+        for proposal in install.proposals {
+            buffer.writeInteger(UInt32(proposalSize(proposal)))
+            writeProposal(proposal, into: &buffer)
+        }
+    }
+
+    static func writeMembership(_ state: WideAreaMembershipState, into buffer: inout ByteBuffer) {
+        writeConfigurationID(state.configuration.id, into: &buffer)
+        writeSites(state.configuration.sites, into: &buffer)
+        buffer.writeInteger(state.attempt)
+        buffer.writeInteger(state.phase)
+        writeSites(state.proposing, into: &buffer)
+        if let install = state.lastInstall {
+            buffer.writeInteger(UInt8(1))
+            buffer.writeInteger(UInt32(installSize(install)))
+            writeInstall(install, into: &buffer)
+        } else {
+            buffer.writeInteger(UInt8(0))
+        }
+        buffer.writeInteger(UInt16(state.proposals.count))
+        for proposal in state.proposals {
+            buffer.writeInteger(UInt32(proposalSize(proposal)))
+            writeProposal(proposal, into: &buffer)
+        }
+        writeReceived(state.consumed, into: &buffer)
+        buffer.writeInteger(UInt32(state.frozen.count))
+        for message in state.frozen {
+            buffer.writeInteger(message.service.rawValue)
+            buffer.writeInteger(message.sender.rawValue)
+            buffer.writeInteger(UInt32(message.payload.readableBytes))
+            buffer.writeImmutableBuffer(message.payload)
+        }
+        buffer.writeInteger(UInt32(state.relay.count))
+        for data in state.relay {
+            buffer.writeInteger(UInt32(encodedSize(.data(data))))
+            encode(.data(data), into: &buffer)
+        }
+        writeSites(state.finishing, into: &buffer)
+    }
+
+    // MARK: Reading
+
+    static func readConfigurationID(_ reader: inout WireReader, _ field: String) throws(WireError) -> SiteConfigurationID {
+        let seq = try reader.read(UInt64.self, "\(field).seq")
+        let coordinator = SiteID(try reader.read(UInt32.self, "\(field).coordinator"))
+        return SiteConfigurationID(seq: seq, coordinator: coordinator)
+    }
+
+    static func readSites(_ reader: inout WireReader, _ field: String) throws(WireError) -> [SiteID] {
+        let count = try reader.readCount(UInt16.self, field, limit: WireLimits.maxSites, minimumEntrySize: 4)
+        var sites: [SiteID] = []
+        sites.reserveCapacity(count)
+        for _ in 0..<count { sites.append(SiteID(try reader.read(UInt32.self, field))) }
+        return sites
+    }
+
+    static func readReceived(_ reader: inout WireReader, _ field: String) throws(WireError) -> [SiteProgress.Received] {
+        let count = try reader.readCount(UInt16.self, field, limit: WireLimits.maxSites, minimumEntrySize: 12)
+        var list: [SiteProgress.Received] = []
+        list.reserveCapacity(count)
+        for _ in 0..<count {
+            let site = SiteID(try reader.read(UInt32.self, "\(field).site"))
+            list.append(SiteProgress.Received(site: site, received: try reader.read(UInt64.self, "\(field).received")))
+        }
+        return list
+    }
+
+    static func readProposal(_ reader: inout WireReader) throws(WireError) -> SiteProposal {
+        let origin = SiteID(try reader.read(UInt32.self, "proposal.origin"))
+        let attempt = try reader.read(UInt64.self, "proposal.attempt")
+        let configuration = try readConfigurationID(&reader, "proposal.configuration")
+        let cutSeq = try reader.read(UInt64.self, "proposal.cutSeq")
+        let clock = try reader.read(UInt64.self, "proposal.clock")
+        let sites = try readSites(&reader, "proposal.sites")
+        let received = try readReceived(&reader, "proposal.received")
+        return SiteProposal(
+            origin: origin, attempt: attempt, configuration: configuration, cutSeq: cutSeq, clock: clock, sites: sites, received: received)
+    }
+
+    /// A length-prefixed proposal that must fill its length exactly.
+    static func readSizedProposal(_ reader: inout WireReader, _ field: String) throws(WireError) -> SiteProposal {
+        let length = Int(try reader.read(UInt32.self, "\(field).length"))
+        var inner = WireReader(try reader.readSlice(length, field))
+        let proposal = try readProposal(&inner)
+        try inner.expectEnd(field)
+        return proposal
+    }
+
+    static func readInstall(_ reader: inout WireReader) throws(WireError) -> SiteInstall {
+        let id = try readConfigurationID(&reader, "install.id")
+        let count = try reader.readCount(UInt16.self, "install.proposals", limit: WireLimits.maxSites, minimumEntrySize: 4 + 52)
+        var proposals: [SiteProposal] = []
+        proposals.reserveCapacity(count)
+        for _ in 0..<count { proposals.append(try readSizedProposal(&reader, "install.proposal")) }
+        return SiteInstall(id: id, proposals: proposals)
+    }
+
+    static func readMembership(_ reader: inout WireReader) throws(WireError) -> WideAreaMembershipState {
+        let id = try readConfigurationID(&reader, "membership.configuration")
+        let sites = try readSites(&reader, "membership.sites")
+        let attempt = try reader.read(UInt64.self, "membership.attempt")
+        let phase = try reader.read(UInt8.self, "membership.phase")
+        let proposing = try readSites(&reader, "membership.proposing")
+        var lastInstall: SiteInstall?
+        switch try reader.read(UInt8.self, "membership.installed") {
+        case 0: break
+        case 1:
+            let length = Int(try reader.read(UInt32.self, "membership.install.length"))
+            var inner = WireReader(try reader.readSlice(length, "membership.install"))
+            lastInstall = try readInstall(&inner)
+            try inner.expectEnd("membership.install")
+        case let other: throw .invalidField("membership.installed", reason: "\(other) is neither 0 nor 1")
+        }
+        let count = try reader.readCount(UInt16.self, "membership.proposals", limit: WireLimits.maxSites, minimumEntrySize: 4 + 52)
+        var proposals: [SiteProposal] = []
+        proposals.reserveCapacity(count)
+        for _ in 0..<count { proposals.append(try readSizedProposal(&reader, "membership.proposal")) }
+        let consumed = try readReceived(&reader, "membership.consumed")
+        let frozenCount = try reader.readCount(UInt32.self, "membership.frozen", limit: maxMembershipMessages, minimumEntrySize: 9)
+        var frozen: [WideAreaMembershipState.FrozenMessage] = []
+        frozen.reserveCapacity(frozenCount)
+        for _ in 0..<frozenCount {
+            let serviceByte = try reader.read(UInt8.self, "membership.frozen.service")
+            guard let service = Service(rawValue: serviceByte) else {
+                throw .invalidField("membership.frozen.service", reason: "no service \(serviceByte)")
+            }
+            let sender = try reader.readNodeID("membership.frozen.sender")
+            let length = Int(try reader.read(UInt32.self, "membership.frozen.length"))
+            frozen.append(.init(service: service, sender: sender, payload: try reader.readSlice(length, "membership.frozen.payload")))
+        }
+        let relay = try readDataList(&reader, "membership.relay")
+        let finishing = try readSites(&reader, "membership.finishing")
+        return WideAreaMembershipState(
+            configuration: SiteConfiguration(id: id, sites: sites), attempt: attempt, phase: phase, proposing: proposing,
+            lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing)
+    }
+
+    // MARK: Validation
+
+    static func validateSites(_ sites: [SiteID], _ field: String) throws(WireError) {
+        guard sites.count <= WireLimits.maxSites else { throw .tooMany(field, count: sites.count, limit: WireLimits.maxSites) }
+        try PacketCodec.checkStrictlyAscending(sites.lazy.map { $0 }, field)
+    }
+
+    /// The origin among the sites it proposes; site lists ascending; its own received entry is its cut.
+    static func validateProposal(_ proposal: SiteProposal) throws(WireError) {
+        try validateSites(proposal.sites, "proposal.sites")
+        guard proposal.sites.contains(proposal.origin) else {
+            throw .invalidField("proposal.sites", reason: "the origin \(proposal.origin) does not propose itself")
+        }
+        guard proposal.received.count <= WireLimits.maxSites else {
+            throw .tooMany("proposal.received", count: proposal.received.count, limit: WireLimits.maxSites)
+        }
+        try PacketCodec.checkStrictlyAscending(proposal.received.lazy.map(\.site), "proposal.received")
+        guard proposal.received(of: proposal.origin) == proposal.cutSeq else {
+            throw .invalidField("proposal.received", reason: "the origin's own entry is not its cut \(proposal.cutSeq)")
+        }
+    }
+
+    /// One proposal per member, ascending, each proposing exactly the members; the coordinator
+    /// the lowest of them.
+    static func validateInstall(_ install: SiteInstall) throws(WireError) {
+        guard !install.proposals.isEmpty, install.proposals.count <= WireLimits.maxSites else {
+            throw .tooMany("install.proposals", count: install.proposals.count, limit: WireLimits.maxSites)
+        }
+        let members = install.proposals.map(\.origin)
+        try PacketCodec.checkStrictlyAscending(members.lazy.map { $0 }, "install.proposals")
+        for proposal in install.proposals {
+            try validateProposal(proposal)
+            guard proposal.sites == members else {
+                throw .invalidField("install.proposals", reason: "\(proposal.origin) proposed other sites than the install's")
+            }
+        }
+        guard install.id.coordinator == members[0] else {
+            throw .invalidField("install.id", reason: "coordinator \(install.id.coordinator) is not the lowest member \(members[0])")
+        }
+    }
+
+    static func validateMembership(_ state: WideAreaMembershipState) throws(WireError) {
+        try validateSites(state.configuration.sites, "membership.sites")
+        try validateSites(state.proposing, "membership.proposing")
+        try validateSites(state.finishing, "membership.finishing")
+        guard state.phase <= 2 else { throw .invalidField("membership.phase", reason: "no phase \(state.phase)") }
+        if let install = state.lastInstall { try validateInstall(install) }
+        guard state.proposals.count <= WireLimits.maxSites else {
+            throw .tooMany("membership.proposals", count: state.proposals.count, limit: WireLimits.maxSites)
+        }
+        try PacketCodec.checkStrictlyAscending(state.proposals.lazy.map(\.origin), "membership.proposals")
+        for proposal in state.proposals { try validateProposal(proposal) }
+        guard state.consumed.count <= WireLimits.maxSites else {
+            throw .tooMany("membership.consumed", count: state.consumed.count, limit: WireLimits.maxSites)
+        }
+        try PacketCodec.checkStrictlyAscending(state.consumed.lazy.map(\.site), "membership.consumed")
+        guard state.frozen.count <= maxMembershipMessages, state.relay.count <= maxMembershipMessages else {
+            throw .tooMany("membership.messages", count: max(state.frozen.count, state.relay.count), limit: maxMembershipMessages)
+        }
+        for data in state.relay { try validate(.data(data)) }
+    }
+}
