@@ -1,4 +1,3 @@
-import Foundation
 import ChorusCore
 import ChorusWire
 import NIOCore
@@ -148,6 +147,12 @@ public struct WideAreaSimulation {
         now = endTime
         report.events = events
         report.violations = history.violations()
+        if config.traceConfigurations {
+            for daemon in engines.indices where alive[daemon] {
+                let rep = routerHost[site(of: daemon)] == daemon ? " (representative, reaches \(routers[site(of: daemon)]?.topology.component(of: siteID(site(of: daemon))) ?? []))" : ""
+                print("end: daemon \(daemon) of \(siteID(site(of: daemon)))\(rep): \(engines[daemon].order?.membershipDescription ?? "-")")
+            }
+        }
         let finals = Set(engines.indices.filter { alive[$0] }.map { finalConfiguration[$0]?.description ?? "none" })
         report.finalConfigurations = finals.sorted()
         report.mergedAtEnd =
@@ -199,10 +204,12 @@ public struct WideAreaSimulation {
             setCut(index, false)
         case .isolate(let site):
             report.isolations += 1
+            if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s site \(siteID(site)) cut off") }
             for (index, link) in links.enumerated() where link.0 == site || link.1 == site { setCut(index, true) }
             let span = config.isolationSeconds
             queue.push(.rejoin(site), at: now + Simulation.nanos(span.lowerBound + (span.upperBound - span.lowerBound) * random.unit()))
         case .rejoin(let site):
+            if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s site \(siteID(site)) back") }
             for (index, link) in links.enumerated() where link.0 == site || link.1 == site { setCut(index, false) }
         case .boot(let daemon):
             boot(daemon)
@@ -348,7 +355,9 @@ public struct WideAreaSimulation {
                 routerHost[site] = nil
             }
         case .wideArea(.configuration(let change)):
-            if ProcessInfo.processInfo.environment["DEBUG_CONF"] != nil { print("DEBUG \(now) daemon \(daemon) site \(site) \(change) after \(history.deliveries[slot[daemon]].count)") }
+            if config.traceConfigurations {
+                print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) (slot \(slot[daemon])) of \(siteID(site)): \(change)")
+            }
             history.changes[slot[daemon]].append(
                 WideAreaHistory.Change(change: change, afterDeliveries: history.deliveries[slot[daemon]].count))
             deliveringIn[daemon] = change.sites
@@ -370,7 +379,6 @@ public struct WideAreaSimulation {
             ringOrderCount[daemon] += 1
             position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
         }
-        if let k = ProcessInfo.processInfo.environment["DEBUG_KEY"], k == key.description { print("DEBUG \(now) daemon \(daemon) delivers \(key) at \(delivery.position.map(\.description) ?? "-") index \(history.deliveries[slot[daemon]].count)") }
         history.deliveries[slot[daemon]].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
         report.delivered += 1
         if now >= trafficStart + 1_000_000_000, now <= trafficEnd { windowDeliveries[daemon] += 1 }
@@ -385,10 +393,6 @@ public struct WideAreaSimulation {
                 let running = daemons(of: site).filter { alive[$0] }
                 let held = running.map { engines[$0].order?.held(of: position.origin) ?? 0 }.max() ?? .max
                 if held < position.seq, history.unsafeDeliveries.count < 20 {
-                    if ProcessInfo.processInfo.environment["DEBUG_SAFE"] != nil {
-                        print("DEBUG \(now) daemon \(daemon) deliveringIn \(deliveringIn[daemon]) changes \(history.changes[slot[daemon]].suffix(3).map { "\($0.change)@\($0.afterDeliveries)" }) deliveries \(history.deliveries[slot[daemon]].count)")
-                        for d in daemons(of: site) { print("   site \(siteID(site)) daemon \(d) config \(engines[d].order!.configuration) held \(engines[d].order!.held(of: position.origin)) changes \(history.changes[slot[d]].suffix(3).map { "\($0.change)@\($0.afterDeliveries)" })") }
-                    }
                     history.unsafeDeliveries.append(
                         "daemon \(daemon) delivered safe \(key) (\(position)) while site \(siteID(site)) held \(position.origin) only up to \(held)")
                 }

@@ -41,6 +41,8 @@ public struct WideAreaSimulationConfig: Sendable {
     /// site (no hop protocol); packets between daemons of different sites take the wide-area
     /// delay, jitter and loss (not its bandwidth). `ringOptions` then need wide-area timeouts.
     public var oneStretchedRing = false
+    /// Prints every configuration of sites each daemon installs, and site cut-offs, as they happen.
+    public var traceConfigurations = false
     public var orderOptions = SiteOrderOptions()
     public var ringOptions = RingOptions()
     public var hopOptions = HopLinkOptions()

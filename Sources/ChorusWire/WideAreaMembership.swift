@@ -117,6 +117,8 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public var relay: [WideAreaData]
     /// Sites of the last install still finishing its old configuration (this one supplies them).
     public var finishing: [SiteID]
+    /// Closing: the members moving on known to have every message up to the cuts.
+    public var confirmed: [SiteID]
 
     public struct FrozenMessage: Sendable, Equatable {
         public var service: Service
@@ -132,7 +134,7 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public init(
         configuration: SiteConfiguration, attempt: UInt64, phase: UInt8, proposing: [SiteID], lastInstall: SiteInstall?,
         proposals: [SiteProposal], consumed: [SiteProgress.Received], frozen: [FrozenMessage], relay: [WideAreaData],
-        finishing: [SiteID]
+        finishing: [SiteID], confirmed: [SiteID]
     ) {
         self.configuration = configuration
         self.attempt = attempt
@@ -144,5 +146,6 @@ public struct WideAreaMembershipState: Sendable, Equatable {
         self.frozen = frozen
         self.relay = relay
         self.finishing = finishing
+        self.confirmed = confirmed
     }
 }

@@ -20,6 +20,7 @@ extension WideAreaMessageCodec {
             + 2 + state.proposals.reduce(0) { $0 + 4 + proposalSize($1) } + 2 + 12 * state.consumed.count
             + 4 + state.frozen.reduce(0) { $0 + 9 + $1.payload.readableBytes }
             + 4 + state.relay.reduce(0) { $0 + 4 + encodedSize(.data($1)) } + 2 + 4 * state.finishing.count
+            + 2 + 4 * state.confirmed.count
     }
 
     // MARK: Writing
@@ -93,6 +94,7 @@ extension WideAreaMessageCodec {
             encode(.data(data), into: &buffer)
         }
         writeSites(state.finishing, into: &buffer)
+        writeSites(state.confirmed, into: &buffer)
     }
 
     // MARK: Reading
@@ -187,9 +189,11 @@ extension WideAreaMessageCodec {
         }
         let relay = try readDataList(&reader, "membership.relay")
         let finishing = try readSites(&reader, "membership.finishing")
+        let confirmed = try readSites(&reader, "membership.confirmed")
         return WideAreaMembershipState(
             configuration: SiteConfiguration(id: id, sites: sites), attempt: attempt, phase: phase, proposing: proposing,
-            lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing)
+            lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing,
+            confirmed: confirmed)
     }
 
     // MARK: Validation
@@ -237,6 +241,7 @@ extension WideAreaMessageCodec {
         try validateSites(state.configuration.sites, "membership.sites")
         try validateSites(state.proposing, "membership.proposing")
         try validateSites(state.finishing, "membership.finishing")
+        try validateSites(state.confirmed, "membership.confirmed")
         guard state.phase <= 2 else { throw .invalidField("membership.phase", reason: "no phase \(state.phase)") }
         if let install = state.lastInstall { try validateInstall(install) }
         guard state.proposals.count <= WireLimits.maxSites else {

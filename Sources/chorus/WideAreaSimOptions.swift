@@ -16,6 +16,8 @@ struct WideAreaSimOptions: ParsableArguments {
     var linkCuts = 0.0
     @Option(name: .customLong("site-cutoffs"), help: "Sites cut off from every other (all their links cut for 1-3 s), at random times.")
     var siteCutoffs = 0
+    @Flag(name: .customLong("trace-configurations"), help: "Print every configuration of sites each daemon installs.")
+    var traceConfigurations = false
     @Option(name: .customLong("representative-crashes"), help: "Site representatives crashed during the run.")
     var representativeCrashes = 0
     @Option(help: "Heartbeat interval of idle sites, ms.") var heartbeat = 10.0
@@ -29,7 +31,11 @@ struct WideAreaSimOptions: ParsableArguments {
     func config(seed: UInt64, daemons: Int, duration: Double, rate: Double, size: Int, randomize: Bool) throws
         -> WideAreaSimulationConfig
     {
-        if randomize { return .randomFaulty(seed: seed, maxSites: sites, maxDaemonsPerSite: daemons, duration: duration) }
+        if randomize {
+            var config = WideAreaSimulationConfig.randomFaulty(seed: seed, maxSites: sites, maxDaemonsPerSite: daemons, duration: duration)
+            config.traceConfigurations = traceConfigurations
+            return config
+        }
         var config = WideAreaSimulationConfig()
         config.seed = seed
         config.sites = sites
@@ -43,6 +49,7 @@ struct WideAreaSimOptions: ParsableArguments {
         config.impairment.duplication = wanDuplicate
         config.linkCutRate = linkCuts
         config.isolations = siteCutoffs
+        config.traceConfigurations = traceConfigurations
         config.representativeCrashes = representativeCrashes
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.clockSkew = UInt64(clockSkew * 1e6)

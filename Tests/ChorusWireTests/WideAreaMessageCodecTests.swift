@@ -4,28 +4,45 @@ import Testing
 
 /// The order layer's messages: round trips, and every malformed input refused with an error.
 @Suite struct WideAreaMessageCodecTests {
+    static let configuration = SiteConfigurationID(seq: 4, coordinator: SiteID(1))
     static let data = WideAreaMessage.data(
         WideAreaData(
-            origin: SiteID(3), seq: 42, lamport: 1_800_000_000_000_000_000, service: .safe, sender: NodeID(9),
+            origin: SiteID(3), seq: 42, lamport: 1_800_000_000_000_000_000, configuration: configuration, service: .safe, sender: NodeID(9),
             payload: ByteBuffer(bytes: [1, 1, 2, 3])))
     static let heartbeat = WideAreaMessage.heartbeat(
         WideAreaHeartbeat(
-            origin: SiteID(2), lamport: 77, lastSeq: 5,
+            origin: SiteID(2), configuration: configuration, lamport: 77, lastSeq: 5,
             progress: [SiteProgress(site: SiteID(1), received: 9, held: 8), SiteProgress(site: SiteID(2), received: 5, held: 5)]))
 
     static let unreliable = WideAreaMessage.data(
-        WideAreaData(origin: SiteID(1), seq: 0, lamport: 0, service: .unreliable, sender: NodeID(2), payload: ByteBuffer(bytes: [1, 1])))
+        WideAreaData(origin: SiteID(1), seq: 0, lamport: 0, configuration: configuration, service: .unreliable, sender: NodeID(2), payload: ByteBuffer(bytes: [1, 1])))
 
     static let snapshot = WideAreaMessage.state(
         WideAreaSnapshot(
             requester: NodeID(4), takenAt: NodeID(5), clock: 99, localSeq: 7,
             sites: [.init(site: SiteID(1), received: 7, promised: 99, held: 6), .init(site: SiteID(3), received: 42, promised: 98, held: 40)],
             reports: [.init(reporter: SiteID(3), progress: [SiteProgress(site: SiteID(1), received: 5, held: 4)])],
-            waiting: [WideAreaData(origin: SiteID(3), seq: 42, lamport: 98, service: .agreed, sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1]))],
-            outbox: [WideAreaData(origin: SiteID(1), seq: 7, lamport: 99, service: .safe, sender: NodeID(4), payload: ByteBuffer(bytes: [1, 1, 5]))]))
+            waiting: [WideAreaData(origin: SiteID(3), seq: 42, lamport: 98, configuration: configuration, service: .agreed, sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1]))],
+            outbox: [WideAreaData(origin: SiteID(1), seq: 7, lamport: 99, configuration: configuration, service: .safe, sender: NodeID(4), payload: ByteBuffer(bytes: [1, 1, 5]))],
+            membership: WideAreaMembershipState(
+                configuration: SiteConfiguration(id: configuration, sites: [SiteID(1), SiteID(3)]), attempt: 3, phase: 2, proposing: [],
+                lastInstall: install, proposals: [proposal(SiteID(1)), proposal(SiteID(3))],
+                consumed: [.init(site: SiteID(1), received: 3)],
+                frozen: [.init(service: .fifo, sender: NodeID(4), payload: ByteBuffer(bytes: [1, 1, 9]))],
+                relay: [WideAreaData(origin: SiteID(3), seq: 41, lamport: 97, configuration: configuration, service: .agreed, sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1]))],
+                finishing: [SiteID(3)], confirmed: [SiteID(1)])))
+
+    static func proposal(_ origin: SiteID, sites: [SiteID] = [SiteID(1), SiteID(3)]) -> SiteProposal {
+        SiteProposal(
+            origin: origin, attempt: 3, configuration: configuration, cutSeq: UInt64(origin.rawValue) * 10, clock: 500, sites: sites,
+            received: [.init(site: SiteID(1), received: 10), .init(site: SiteID(2), received: 17), .init(site: SiteID(3), received: 30)])
+    }
+    static let install = SiteInstall(
+        id: SiteConfigurationID(seq: 5, coordinator: SiteID(1)), proposals: [proposal(SiteID(1)), proposal(SiteID(3))])
 
     @Test(arguments: [
         WideAreaMessage.tick(stamp: 0), .tick(stamp: .max), data, heartbeat, unreliable, .stateRequest(requester: NodeID(3)), snapshot,
+        .propose(sites: [SiteID(1), SiteID(2)]), .proposal(proposal(SiteID(3))), .install(install),
     ])
     func roundTrips(_ message: WideAreaMessage) throws {
         let encoded = WideAreaMessageCodec.encode(message)
@@ -42,7 +59,7 @@ import Testing
     }
 
     /// Every prefix of a valid message is refused (truncated), and a trailing byte too.
-    @Test(arguments: [WideAreaMessage.tick(stamp: 5), heartbeat, snapshot])
+    @Test(arguments: [WideAreaMessage.tick(stamp: 5), heartbeat, snapshot, .proposal(proposal(SiteID(1))), .install(install)])
     func truncationAndTrailingBytes(_ message: WideAreaMessage) {
         let encoded = WideAreaMessageCodec.encode(message)
         for length in 0..<encoded.readableBytes {
@@ -63,16 +80,36 @@ import Testing
         let cases: [(String, ByteBuffer)] = [
             ("marker", Self.mutated(.tick(stamp: 1), at: 0, [1])),
             ("kind", Self.mutated(.tick(stamp: 1), at: 1, [9])),
-            ("service", Self.mutated(Self.data, at: 22, [6])),
+            ("service", Self.mutated(Self.data, at: 34, [6])),
             ("seq 0", Self.mutated(Self.data, at: 6, [0, 0, 0, 0, 0, 0, 0, 0])),
             ("lamport 0", Self.mutated(Self.data, at: 14, [0, 0, 0, 0, 0, 0, 0, 0])),
             ("unreliable with a seq", Self.mutated(Self.unreliable, at: 13, [1])),
             // held (8) above received (9 → 7)
-            ("held above received", Self.mutated(Self.heartbeat, at: 28, [0, 0, 0, 0, 0, 0, 0, 7])),
+            ("held above received", Self.mutated(Self.heartbeat, at: 40, [0, 0, 0, 0, 0, 0, 0, 7])),
             // second site 2 → 1: not ascending
-            ("sites not ascending", Self.mutated(Self.heartbeat, at: 44, [0, 0, 0, 1])),
+            ("sites not ascending", Self.mutated(Self.heartbeat, at: 56, [0, 0, 0, 1])),
             // count 2 → 0xFFFF: more than the bytes hold
-            ("count", Self.mutated(Self.heartbeat, at: 22, [0xFF, 0xFF])),
+            ("count", Self.mutated(Self.heartbeat, at: 34, [0xFF, 0xFF])),
+        ]
+        for (what, bytes) in cases {
+            #expect(throws: WireError.self, "\(what)") { try WideAreaMessageCodec.decode(bytes) }
+        }
+    }
+
+    /// Proposals and installs that break their rules are refused (encoding them would trap, so
+    /// the bytes are edited): an origin not among its sites, a cut that is not its own received
+    /// entry, an install whose members proposed other sites, or whose coordinator is not the lowest.
+    @Test func badProposalsAndInstallsAreRefused() {
+        // proposal layout: marker kind | origin 2 | attempt 6 | configuration 14 | cutSeq 26 | clock 34 | count 42 | sites 44...
+        let proposal = WideAreaMessage.proposal(Self.proposal(SiteID(3)))
+        let install = WideAreaMessage.install(Self.install)
+        let cases: [(String, ByteBuffer)] = [
+            ("origin not proposed", Self.mutated(proposal, at: 2, [0, 0, 0, 2])),
+            ("cut not its own entry", Self.mutated(proposal, at: 26, [0, 0, 0, 0, 0, 0, 0, 31])),
+            ("sites not ascending", Self.mutated(proposal, at: 44, [0, 0, 0, 3])),
+            // install: id 2 (12) | count 14 | length 16 | first proposal 20 (its second site at 20 + 48)
+            ("coordinator not the lowest", Self.mutated(install, at: 10, [0, 0, 0, 3])),
+            ("members proposed other sites", Self.mutated(install, at: 20 + 48, [0, 0, 0, 2])),
         ]
         for (what, bytes) in cases {
             #expect(throws: WireError.self, "\(what)") { try WideAreaMessageCodec.decode(bytes) }
@@ -85,7 +122,7 @@ import Testing
         for _ in 0..<20_000 {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let length = Int(state >> 58)
-            var buffer = ByteBuffer(bytes: [WideAreaMessageCodec.marker, UInt8(1 + (state >> 40) % 3)])
+            var buffer = ByteBuffer(bytes: [WideAreaMessageCodec.marker, UInt8(1 + (state >> 40) % 8)])
             for index in 0..<length { buffer.writeInteger(UInt8(truncatingIfNeeded: (state >> UInt64(index % 56)) &+ UInt64(index))) }
             _ = try? WideAreaMessageCodec.decode(buffer)
         }

@@ -83,7 +83,7 @@ extension SiteOrder {
         case .proposing(let proposed):
             propose = (reached != proposed && (settled || Set(reached).isSuperset(of: proposed))) || overdue
         case .closing(let closing):
-            propose = (reached != closing.install.configuration.sites && settled) || overdue
+            propose = (reached != closing.install.configuration.sites && settled) || overdue || isAbandoned(closing)
         }
         guard propose else { return }
         if let requested = state.requested, requested.sites == reached, now - min(now, requested.at) < options.agreementTimeout {
@@ -120,9 +120,7 @@ extension SiteOrder {
         }
         if let known = proposals[proposal.origin], known.attempt >= proposal.attempt {
             // A copy: the coordinator answers it with the install that used it (which was lost).
-            if representative != nil, let install = lastInstall, install.id.coordinator == site,
-                install.proposal(of: proposal.origin) == proposal
-            {
+            if representative != nil, let install = decided.last(where: { $0.proposal(of: proposal.origin) == proposal }) {
                 actions.append(.originate(WideAreaMessageCodec.encode(.install(install)), to: [proposal.origin]))
             }
             return
@@ -144,6 +142,8 @@ extension SiteOrder {
         // install (one it applied but gave up before finishing may be another's configuration).
         let seq = max(members.map(\.configuration.seq).max()!, lastInstall?.id.seq ?? 0) + 1
         let install = SiteInstall(id: SiteConfigurationID(seq: seq, coordinator: site), proposals: members)
+        decided.append(install)
+        if decided.count > 16 { decided.removeFirst() }
         if representative != nil, proposed.count > 1 {
             actions.append(.originate(WideAreaMessageCodec.encode(.install(install)), to: proposed.filter { $0 != site }))
         }
@@ -192,6 +192,15 @@ extension SiteOrder {
                 && closing.cuts.allSatisfy { cut in beat.progress.contains { $0.site == cut.key && $0.received >= cut.value } })
         guard complete, closing.confirmed.insert(beat.origin).inserted else { return }
         phase = .closing(closing)
+    }
+
+    /// A member moving on with this site proposed again instead of applying the install: it will
+    /// neither confirm nor supply, so the install cannot finish here.
+    func isAbandoned(_ closing: Closing) -> Bool {
+        closing.transitional.contains { member in
+            guard member != site, let latest = proposals[member], let used = closing.install.proposal(of: member) else { return false }
+            return latest.attempt > used.attempt && latest.configuration != closing.install.id
+        }
     }
 
     func streamsComplete(_ closing: Closing) -> Bool {
@@ -320,5 +329,20 @@ extension SiteOrder {
             supply(now: now, into: &actions)
         }
         considerProposing(now: now, into: &actions)
+    }
+}
+
+extension SiteOrder {
+    /// Where this daemon is with configurations of sites, in a line (for status and traces).
+    public var membershipDescription: String {
+        let state: String
+        switch phase {
+        case .operational: state = "operational"
+        case .proposing(let proposed): state = "proposing \(proposed) (attempt \(attempt))"
+        case .closing(let closing):
+            state = "closing towards \(closing.install.id), cuts \(closing.cuts.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }), transitional \(closing.transitional), confirmed \(closing.confirmed.sorted())"
+        }
+        let known = proposals.keys.sorted().map { "\($0)#\(proposals[$0]!.attempt)\(proposals[$0]!.sites)" }
+        return "\(configuration) \(state); proposals \(known.joined(separator: " ")); used \(consumed.keys.sorted().map { "\($0)#\(consumed[$0]!)" }); frozen \(frozen.count)"
     }
 }

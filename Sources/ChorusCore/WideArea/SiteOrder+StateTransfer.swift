@@ -79,18 +79,21 @@ extension SiteOrder {
     var membershipState: WideAreaMembershipState {
         var phaseByte: UInt8 = 0
         var proposing: [SiteID] = []
+        var confirmed: [SiteID] = []
         switch phase {
         case .operational: break
         case .proposing(let proposed):
             phaseByte = 1
             proposing = proposed
-        case .closing: phaseByte = 2
+        case .closing(let closing):
+            phaseByte = 2
+            confirmed = closing.confirmed.sorted()
         }
         return WideAreaMembershipState(
             configuration: configuration, attempt: attempt, phase: phaseByte, proposing: proposing, lastInstall: lastInstall,
             proposals: proposals.keys.sorted().map { proposals[$0]! },
             consumed: consumed.keys.sorted().map { SiteProgress.Received(site: $0, received: consumed[$0]!) }, frozen: frozen,
-            relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted())
+            relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted(), confirmed: confirmed)
     }
 
     private mutating func apply(_ snapshot: WideAreaSnapshot) {
@@ -110,7 +113,10 @@ extension SiteOrder {
         lastInstall = membership.lastInstall
         switch membership.phase {
         case 1: phase = .proposing(membership.proposing)
-        case 2 where lastInstall?.proposal(of: site) != nil: phase = .closing(closingPlan(lastInstall!))
+        case 2 where lastInstall?.proposal(of: site) != nil:
+            var closing = closingPlan(lastInstall!)
+            closing.confirmed.formUnion(membership.confirmed)
+            phase = .closing(closing)
         default: phase = .operational
         }
         received = [:]

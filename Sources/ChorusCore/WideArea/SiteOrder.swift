@@ -81,6 +81,9 @@ public struct SiteOrder: Sendable {
     /// (supplied from `relay` until they are heard in the new one).
     var lastInstall: SiteInstall?
     var finishing: Set<SiteID> = []
+    /// The installs this site decided lately, as coordinator, newest last: one a member never got
+    /// (it keeps sending the proposal it used) is sent to it again.
+    var decided: [SiteInstall] = []
 
     /// The site's Lamport clock: every later message of this site gets a higher timestamp.
     public internal(set) var clock: UInt64 = 0
