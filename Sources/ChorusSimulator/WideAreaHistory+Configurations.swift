@@ -10,6 +10,8 @@ extension WideAreaHistory {
         var range: Range<Int>
         /// The regular configuration that followed (nil: the daemon's last).
         var next: SiteConfigurationID?
+        /// Up to the daemon's first configuration (what a restarted daemon delivers before it has
+        /// the state, unreliable messages, comes before it).
         var isFirst: Bool
     }
 
@@ -27,6 +29,7 @@ extension WideAreaHistory {
             current = change.change.id
         }
         result.append(Segment(configuration: current, range: start..<deliveries[daemon].count, next: nil, isFirst: result.isEmpty))
+        if result.count > 1, result[0].configuration == nil { result[1].isFirst = true }
         return result
     }
 
@@ -105,7 +108,8 @@ extension WideAreaHistory {
             let key = GroupKey(configuration: latecomer.segment.configuration, next: latecomer.segment.next)
             for member in groups[key] ?? [] {
                 for message in owed(member.daemon, member.segment) where !have.contains(message) && (sent[message]?.time ?? 0) >= from {
-                    fail("daemon \(latecomer.daemon) (restarted) never delivered \(message), which daemon \(member.daemon) delivered in configuration \(key.configuration.map(\.description) ?? "none")")
+                    let sentAt = sent[message].map { "\($0.service), sent at \(Double($0.time / 1_000_000) / 1000) s" } ?? "never sent"
+                    fail("daemon \(latecomer.daemon) (restarted at \(Double(joinedAt[latecomer.daemon] / 1_000_000) / 1000) s) never delivered \(message) (\(sentAt)), which daemon \(member.daemon) delivered in configuration \(key.configuration.map(\.description) ?? "none")")
                 }
             }
         }

@@ -343,6 +343,8 @@ extension SiteOrder {
             state = "closing towards \(closing.install.id), cuts \(closing.cuts.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }), transitional \(closing.transitional), confirmed \(closing.confirmed.sorted())"
         }
         let known = proposals.keys.sorted().map { "\($0)#\(proposals[$0]!.attempt)\(proposals[$0]!.sites)" }
-        return "\(configuration) \(state); proposals \(known.joined(separator: " ")); used \(consumed.keys.sorted().map { "\($0)#\(consumed[$0]!)" }); frozen \(frozen.count)"
+        let heads = configuration.sites.compactMap { origin in waiting[origin]?.first.map { "\(origin):\($0.position)/\($0.service)x\(waiting[origin]!.count)" } }
+        let promises = remote.map { "\($0):\(promised[$0] ?? 0)/\(received[$0] ?? 0)" }
+        return "\(configuration) \(state); heads \(heads) promised \(promises) clock \(clock); proposals \(known.joined(separator: " ")); used \(consumed.keys.sorted().map { "\($0)#\(consumed[$0]!)" }); frozen \(frozen.count)"
     }
 }
