@@ -47,9 +47,11 @@ public struct WideAreaHistory: Sendable {
     public struct Change: Sendable {
         public var change: SiteConfigurationChange
         public var afterDeliveries: Int
-        public init(change: SiteConfigurationChange, afterDeliveries: Int) {
+        public var time: Instant
+        public init(change: SiteConfigurationChange, afterDeliveries: Int, time: Instant = 0) {
             self.change = change
             self.afterDeliveries = afterDeliveries
+            self.time = time
         }
     }
 

@@ -61,7 +61,8 @@ public struct WideAreaSimulation {
         case restart(Int)
         /// Every link of a site cut (a site partitioned off), and healed.
         case isolate(Int)
-        case rejoin(Int)
+        case isolateFor([Int], seconds: Double)
+        case rejoin([Int])
     }
 
     public init(config: WideAreaSimulationConfig) {
@@ -130,6 +131,9 @@ public struct WideAreaSimulation {
         if config.linkCutRate > 0, !links.isEmpty {
             queue.push(.cut(random.int(below: links.count)), at: trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate)))
         }
+        for planned in config.plannedCutoffs {
+            queue.push(.isolateFor(planned.sites, seconds: planned.seconds), at: Simulation.nanos(planned.at))
+        }
         for _ in 0..<config.isolations {
             let span = Double(trafficEnd - trafficStart) / 1e9
             queue.push(.isolate(random.int(below: config.sites)), at: trafficStart + Simulation.nanos(random.unit() * span))
@@ -151,6 +155,7 @@ public struct WideAreaSimulation {
             for daemon in engines.indices where alive[daemon] {
                 let rep = routerHost[site(of: daemon)] == daemon ? " (representative, reaches \(routers[site(of: daemon)]?.topology.component(of: siteID(site(of: daemon))) ?? []))" : ""
                 print("end: daemon \(daemon) of \(siteID(site(of: daemon)))\(rep): \(engines[daemon].order?.membershipDescription ?? "-")")
+                if let counters = engines[daemon].order?.counters { print("     counters \(counters)") }
             }
         }
         let finals = Set(engines.indices.filter { alive[$0] }.map { finalConfiguration[$0]?.description ?? "none" })
@@ -203,14 +208,13 @@ public struct WideAreaSimulation {
         case .heal(let index):
             setCut(index, false)
         case .isolate(let site):
-            report.isolations += 1
-            if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s site \(siteID(site)) cut off") }
-            for (index, link) in links.enumerated() where link.0 == site || link.1 == site { setCut(index, true) }
             let span = config.isolationSeconds
-            queue.push(.rejoin(site), at: now + Simulation.nanos(span.lowerBound + (span.upperBound - span.lowerBound) * random.unit()))
-        case .rejoin(let site):
-            if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s site \(siteID(site)) back") }
-            for (index, link) in links.enumerated() where link.0 == site || link.1 == site { setCut(index, false) }
+            isolate([site], seconds: span.lowerBound + (span.upperBound - span.lowerBound) * random.unit())
+        case .isolateFor(let group, let seconds):
+            isolate(group, seconds: seconds)
+        case .rejoin(let group):
+            if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s sites \(group.map(siteID)) back") }
+            for (index, link) in links.enumerated() where group.contains(link.0) != group.contains(link.1) { setCut(index, false) }
         case .boot(let daemon):
             boot(daemon)
         case .crashForRestart:
@@ -250,6 +254,14 @@ public struct WideAreaSimulation {
             let site = candidates[random.int(below: candidates.count)]
             crash(routerHost[site]!)
         }
+    }
+
+    /// Cuts every link between `group` and the other sites for `seconds`.
+    mutating func isolate(_ group: [Int], seconds: Double) {
+        report.isolations += 1
+        if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s sites \(group.map(siteID)) cut off") }
+        for (index, link) in links.enumerated() where group.contains(link.0) != group.contains(link.1) { setCut(index, true) }
+        queue.push(.rejoin(group), at: now + Simulation.nanos(seconds))
     }
 
     mutating func setCut(_ index: Int, _ cut: Bool) {
@@ -359,7 +371,7 @@ public struct WideAreaSimulation {
                 print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) (slot \(slot[daemon])) of \(siteID(site)): \(change)")
             }
             history.changes[slot[daemon]].append(
-                WideAreaHistory.Change(change: change, afterDeliveries: history.deliveries[slot[daemon]].count))
+                WideAreaHistory.Change(change: change, afterDeliveries: history.deliveries[slot[daemon]].count, time: now))
             deliveringIn[daemon] = change.sites
             if change.kind == .regular {
                 report.siteConfigurations += 1

@@ -30,6 +30,8 @@ public struct WideAreaSimulationConfig: Sendable {
     /// traffic, each for a time drawn from `isolationSeconds`.
     public var isolations = 0
     public var isolationSeconds: ClosedRange<Double> = 1...3
+    /// Groups of sites (indices) cut off from the others at set times (virtual seconds), each for `seconds`.
+    public var plannedCutoffs: [(sites: [Int], at: Double, seconds: Double)] = []
     /// Representatives crashed (each stays down), at random times during the traffic.
     public var representativeCrashes = 0
     /// Daemons crashed and restarted 0.5-2 s later without their state, at random times during

@@ -176,7 +176,8 @@ extension SiteOrder {
             if let member = transitional.first(where: { $0.origin == entry.site }) {
                 cuts[entry.site] = member.cutSeq
             } else {
-                cuts[entry.site] = transitional.compactMap { $0.received(of: entry.site) }.max() ?? entry.received
+                let taken = transitional.compactMap { $0.received(of: entry.site) }
+                cuts[entry.site] = (options.brokenRules.cutAtMinimum ? taken.min() : taken.max()) ?? entry.received
             }
         }
         return Closing(install: install, cuts: cuts, transitional: transitional.map(\.origin), confirmed: [site])

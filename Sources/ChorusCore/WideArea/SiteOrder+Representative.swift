@@ -70,6 +70,14 @@ extension SiteOrder {
         for body in early { routed(body, now: now, into: &actions) }
     }
 
+    /// The ring dropped data of `origin` past what it took (a cut that has since grown, or a
+    /// gap): what follows what the ring took is brought in again when it comes again.
+    mutating func representativeDropped(_ origin: SiteID) {
+        guard representative != nil, let taken = received[origin], let submitted = representative!.submitted[origin], submitted > taken
+        else { return }
+        representative!.submitted[origin] = taken
+    }
+
     /// The ring delivered `origin`'s `seq` (perhaps put in by a predecessor): never submit it again.
     mutating func representativeTook(_ origin: SiteID, _ seq: UInt64) {
         guard let submitted = representative!.submitted[origin], seq > submitted else { return }

@@ -311,11 +311,17 @@ public struct SiteOrder: Sendable {
             return
         }
         guard data.seq == taken + 1 else {
-            if data.seq <= taken { counters.duplicates += 1 } else { counters.gaps += 1 }
+            if data.seq <= taken {
+                counters.duplicates += 1
+            } else {
+                counters.gaps += 1
+                representativeDropped(data.origin)
+            }
             return
         }
         if case .closing(let closing) = phase, data.seq > closing.cuts[data.origin] ?? 0 {
             counters.beyondCut += 1  // past where its stream ends in this configuration
+            representativeDropped(data.origin)
             return
         }
         guard data.lamport > promised[data.origin]!, data.lamport <= Self.maxLamport else {

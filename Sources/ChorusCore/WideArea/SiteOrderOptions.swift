@@ -41,6 +41,9 @@ public struct SiteOrderOptions: Sendable, Equatable {
         public var promises = false
         /// Safe messages go out without waiting for every site to hold them.
         public var stability = false
+        /// A departed site's messages end, where a configuration ends, at the least any member
+        /// moving on had taken (not the most): the others drop what they took beyond it.
+        public var cutAtMinimum = false
         public init() {}
     }
 
