@@ -106,3 +106,73 @@ extension WideAreaHistoryTests {
         #expect(history.violations().contains { $0.contains("are both at") })
     }
 }
+
+/// The checks of configurations of sites, each broken by hand.
+extension WideAreaHistoryTests {
+    static let first = SiteConfigurationID(seq: 1, coordinator: SiteID(1))
+    static let second = SiteConfigurationID(seq: 2, coordinator: SiteID(1))
+
+    static func change(_ kind: SiteConfigurationChange.Kind, _ id: SiteConfigurationID, _ sites: [UInt32], after: Int)
+        -> WideAreaHistory.Change
+    {
+        WideAreaHistory.Change(change: SiteConfigurationChange(kind: kind, id: id, sites: sites.map(SiteID.init)), afterDeliveries: after)
+    }
+
+    /// Both daemons install `first` of both sites, deliver the three messages in it, then go on
+    /// to `second` (a transitional configuration of both, then the regular one).
+    static func withConfigurations() -> WideAreaHistory {
+        var history = legal()
+        for daemon in 0..<2 {
+            history.changes[daemon] = [
+                change(.regular, first, [1, 2], after: 0), change(.transitional, second, [1, 2], after: 3),
+                change(.regular, second, [1, 2], after: 3),
+            ]
+        }
+        return history
+    }
+
+    @Test func configurationsThatAgreePass() {
+        #expect(Self.withConfigurations().violations().isEmpty)
+    }
+
+    @Test func oneIdForTwoSetsOfSitesIsCaught() {
+        var history = Self.withConfigurations()
+        history.changes[1][2] = Self.change(.regular, Self.second, [2], after: 3)
+        #expect(history.violations().contains { $0.contains("configuration 2.s1 is") })
+    }
+
+    @Test func aTransitionalConfigurationBeyondItsRegularOneIsCaught() {
+        var history = Self.withConfigurations()
+        history.changes[1][1] = Self.change(.transitional, Self.second, [1, 2, 3], after: 3)
+        #expect(history.violations().contains { $0.contains("transitional") })
+    }
+
+    /// Daemon 1 delivers a2 only after installing `second`: in another configuration than daemon 0.
+    @Test func aMessageInTwoConfigurationsIsCaught() {
+        var history = Self.withConfigurations()
+        history.changes[1][1].afterDeliveries = 2
+        history.changes[1][2].afterDeliveries = 2
+        #expect(history.violations().contains { $0.contains("delivered in configuration") })
+    }
+
+    /// Both move from `first` to `second`, but daemon 1 never delivered a2 in `first`.
+    @Test func differentMessagesBeforeTheSameNextConfigurationAreCaught() {
+        var history = Self.withConfigurations()
+        history.deliveries[1].remove(at: 2)
+        history.changes[1][1].afterDeliveries = 2
+        history.changes[1][2].afterDeliveries = 2
+        #expect(history.violations().contains { $0.contains("never delivered") && $0.contains("before 2.s1") })
+    }
+
+    /// The same, but the daemons move to different configurations: allowed.
+    @Test func differentMessagesBeforeDifferentConfigurationsAreAllowed() {
+        var history = Self.withConfigurations()
+        history.deliveries[1].remove(at: 2)
+        history.changes[1] = [
+            Self.change(.regular, Self.first, [1, 2], after: 0), Self.change(.transitional, SiteConfigurationID(seq: 2, coordinator: SiteID(2)), [2], after: 2),
+            Self.change(.regular, SiteConfigurationID(seq: 2, coordinator: SiteID(2)), [2], after: 2),
+        ]
+        history.sent[Key(sender: Self.a, seq: 2)]!.daemon = 0
+        #expect(history.violations().isEmpty, "\(history.violations())")
+    }
+}
