@@ -35,6 +35,19 @@ import Testing
         return links.count == 1 && links[0]["up"] as? Bool == true
     }
 
+    /// Whether the daemons on `ports` all deliver in one configuration of `sites` sites, not agreeing on another.
+    static func merged(_ ports: [Int], sites: Int) async -> Bool {
+        var ids: Set<String> = []
+        for port in ports {
+            guard let order = try? await wideArea(port: port)["order"] as? [String: Any],
+                (order["configurationSites"] as? [String])?.count == sites, order["reconfiguring"] as? Bool == false,
+                let id = order["configuration"] as? String
+            else { return false }
+            ids.insert(id)
+        }
+        return ids.count == 1
+    }
+
     static func waitUntil(_ what: String, timeout: Double, _ condition: () async -> Bool) async throws -> Double {
         let start = Date()
         while Date().timeIntervalSince(start) < timeout {
@@ -86,6 +99,9 @@ import Testing
             let atD1 = await Self.linkIsUp(port: cluster.members[0].clientPort)
             let atD3 = await Self.linkIsUp(port: cluster.members[2].clientPort)
             return atD1 && atD3
+        }
+        _ = try await Self.waitUntil("one configuration of both sites", timeout: 10) {
+            await Self.merged(cluster.members.map(\.clientPort), sites: 2)
         }
         let recorder = HistoryRecorder()
         let clients = cluster.members.enumerated().map { index, member in
@@ -192,6 +208,9 @@ import Testing
             }
             return true
         }
+        _ = try await Self.waitUntil("one configuration of the three sites", timeout: 10) {
+            await Self.merged(cluster.members.map(\.clientPort), sites: 3)
+        }
         let count = 100
         let clock = ContinuousClock()
         let start = clock.now
@@ -272,6 +291,9 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         try cluster.launch("d3")
         try await cluster.waitUntilListening(cluster.members[2])
+        _ = try await Self.waitUntil("one configuration of both sites", timeout: 15) {
+            await Self.merged(cluster.members.map(\.clientPort), sites: 2)
+        }
 
         let recorder = HistoryRecorder()
         let clients = [0, 2, 3].map { index in

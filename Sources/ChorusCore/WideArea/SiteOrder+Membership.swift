@@ -57,6 +57,13 @@ extension SiteOrder {
     public mutating func reachabilityChanged(_ reached: [SiteID], now: Instant, into actions: inout [SiteOrderAction]) {
         guard representative != nil else { return }
         representative!.reached = Set(reached).intersection(sites).union([site]).sorted()
+        for other in sites where other != site {
+            if representative!.reached.contains(other) {
+                representative!.unreachableSince[other] = nil
+            } else if representative!.unreachableSince[other] == nil {
+                representative!.unreachableSince[other] = now
+            }
+        }
         considerProposing(now: now, into: &actions)
     }
 
@@ -65,7 +72,17 @@ extension SiteOrder {
     /// agreement takes too long.
     mutating func considerProposing(now: Instant, into actions: inout [SiteOrderAction]) {
         guard isReady, let state = representative, sites.count > 1 else { return }
-        let reached = state.reached
+        // Members lost only lately are kept a while (`departureGrace`).
+        let members: [SiteID]
+        switch phase {
+        case .operational: members = configuration.sites
+        case .proposing(let proposed): members = proposed
+        case .closing(let closing): members = closing.install.configuration.sites
+        }
+        let lately = members.filter { member in
+            state.unreachableSince[member].map { now - min(now, $0) < options.departureGrace } ?? false
+        }
+        let reached = Set(state.reached).union(lately).sorted()
         let settled = now >= state.settledAt
         let overdue = now - min(now, state.phaseSince) >= options.agreementTimeout
         var propose = false

@@ -33,6 +33,8 @@ struct RepresentativeState: Sendable {
     var lastSupply: Instant = 0
     /// Routed data of a configuration this site has not installed yet (bodies, in arrival order).
     var early: [ByteBuffer] = []
+    /// Per configured site the router does not reach: since when.
+    var unreachableSince: [SiteID: Instant] = [:]
 }
 
 extension SiteOrder {

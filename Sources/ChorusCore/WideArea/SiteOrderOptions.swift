@@ -24,6 +24,10 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// A new representative proposes to leave sites behind only this long after it took over
     /// (its router needs the time to bring its links up); merges it proposes at once.
     public var reachabilitySettle: Duration64 = 1_500_000_000
+    /// A site the router no longer reaches is left behind only once it has stayed unreachable
+    /// this long: a representative that fails over (its successor's router comes up within about
+    /// a second) does not split the configuration.
+    public var departureGrace: Duration64 = 1_500_000_000
     /// Proposals and what a departed site's messages a site lacks are sent again this often
     /// while a configuration is being agreed.
     public var reconfigurationResend: Duration64 = 250_000_000
