@@ -48,7 +48,7 @@ import Testing
 
     /// Site 3 cut off from 3 s to 6 s under traffic of every service: sites 1 and 2 install a
     /// configuration of the two of them, and site 3 one of its own, each within 3 s of the cut
-    /// (the hop links' dead interval, 0.8 s, plus an agreement); all three merge again within
+    /// (the hop links' dead interval, 0.8 s, the departure grace, 1.5 s, and an agreement); all three merge again within
     /// 3 s of the heal. Messages sent at site 3 meanwhile are delivered there, the others' at
     /// both of theirs (the checks: virtual synchrony and self-delivery), and the order holds.
     @Test func aSiteCutOffCarriesOnAndMergesBack() {
@@ -78,7 +78,7 @@ import Testing
         }
     }
 
-    /// Two sites against two (four sites, the links between {1, 2} and {3, 4} cut for 2 s) with
+    /// Two sites against two (four sites, the links between {1, 2} and {3, 4} cut for 4 s) with
     /// loss and jitter: each half carries on as a configuration of two, and all merge back.
     @Test func twoHalvesCarryOnAndMerge() {
         let (report, history) = Self.run { config in
@@ -89,7 +89,7 @@ import Testing
             config.quiescence = 4
             config.impairment = WideAreaImpairment(delay: 20_000_000, jitter: 5_000_000, loss: 0.02)
             config.services = Service.allCases
-            config.plannedCutoffs = [(sites: [0, 1], at: 3, seconds: 2)]
+            config.plannedCutoffs = [(sites: [0, 1], at: 3, seconds: 4)]
         }
         #expect(report.passed, "\(report.violations)")
         #expect(report.mergedAtEnd, "\(report.finalConfigurations)")
@@ -138,13 +138,13 @@ import Testing
                 config.seed = seed
                 config.sites = 4
                 config.daemonsPerSite = 2
-                config.duration = 9
+                config.duration = 11
                 config.rate = 60
                 config.services = [.reliable, .fifo]
                 // Losses the hop links cannot repair once cut: the others end with different prefixes.
                 config.impairment = WideAreaImpairment(delay: 10_000_000, jitter: 30_000_000, loss: 0.1)
                 config.orderOptions.brokenRules.cutAtMinimum = true
-                config.plannedCutoffs = [(sites: [3], at: 3, seconds: 2)]
+                config.plannedCutoffs = [(sites: [3], at: 3, seconds: 4)]
             }
             if report.violations.contains(where: { $0.contains("never delivered") }) { caught += 1 }
         }
