@@ -129,7 +129,10 @@ public struct WideAreaSimulation {
             queue.push(.crashForRestart, at: trafficStart + Simulation.nanos(random.unit() * span))
         }
         if config.linkCutRate > 0, !links.isEmpty {
-            queue.push(.cut(random.int(below: links.count)), at: trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate)))
+            // Cuts begin while traffic runs (each heals within 3 s), so the quiescence sees the links whole.
+            let first = trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate))
+            let link = random.int(below: links.count)
+            if first < trafficEnd { queue.push(.cut(link), at: first) }
         }
         for planned in config.plannedCutoffs {
             queue.push(.isolateFor(planned.sites, seconds: planned.seconds), at: Simulation.nanos(planned.at))
