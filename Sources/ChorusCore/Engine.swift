@@ -159,7 +159,7 @@ public struct Engine: Sendable {
     private func checkQueue() throws(GroupError) {
         if let order,
             order.unacknowledged >= order.options.maxUnacknowledged
-                || order.unacknowledgedBytes >= order.options.maxUnacknowledgedBytes
+                || order.unacknowledgedBytes + order.frozenBytes >= order.options.maxUnacknowledgedBytes
         {
             throw GroupError(.busy, "\(order.unacknowledged) messages (\(order.unacknowledgedBytes) bytes) wait for other sites to take them")
         }

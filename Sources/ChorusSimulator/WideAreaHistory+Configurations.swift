@@ -13,20 +13,37 @@ extension WideAreaHistory {
         /// Up to the daemon's first configuration (what a restarted daemon delivers before it has
         /// the state, unreliable messages, comes before it).
         var isFirst: Bool
+        /// The part after the transitional configuration that leads to `next`.
+        var transitional = false
     }
 
+    /// A daemon's deliveries cut at its configurations: each regular part, and the transitional
+    /// part after it (delivered after the transitional configuration, before the next regular one).
     func segments(of daemon: Int) -> [Segment] {
-        let regular = changes[daemon].filter { $0.change.kind == .regular }
         var result: [Segment] = []
         var start = 0
         var current: SiteConfigurationID?
-        for change in regular {
+        var inTransitional = false
+        for change in changes[daemon] {
             let end = min(change.afterDeliveries, deliveries[daemon].count)
-            if current != nil || end > start {
-                result.append(Segment(configuration: current, range: start..<end, next: change.change.id, isFirst: result.isEmpty))
+            switch change.change.kind {
+            case .transitional:
+                if current != nil || end > start {
+                    result.append(Segment(configuration: current, range: start..<end, next: change.change.id, isFirst: result.isEmpty))
+                }
+                start = end
+                inTransitional = true
+            case .regular:
+                if current != nil || end > start || inTransitional {
+                    result.append(
+                        Segment(
+                            configuration: current, range: start..<end, next: change.change.id, isFirst: result.isEmpty,
+                            transitional: inTransitional))
+                }
+                start = end
+                current = change.change.id
+                inTransitional = false
             }
-            start = end
-            current = change.change.id
         }
         result.append(Segment(configuration: current, range: start..<deliveries[daemon].count, next: nil, isFirst: result.isEmpty))
         if result.count > 1, result[0].configuration == nil { result[1].isFirst = true }
@@ -73,6 +90,7 @@ extension WideAreaHistory {
         struct GroupKey: Hashable {
             var configuration: SiteConfigurationID?
             var next: SiteConfigurationID?
+            var transitional: Bool
         }
         var groups: [GroupKey: [(daemon: Int, segment: Segment)]] = [:]
         var crashed: [(daemon: Int, segment: Segment)] = []
@@ -84,7 +102,8 @@ extension WideAreaHistory {
                 } else if segment.isFirst, joinedAt[daemon] > 0 {
                     latecomers.append((daemon, segment))
                 } else {
-                    groups[GroupKey(configuration: segment.configuration, next: segment.next), default: []].append((daemon, segment))
+                    groups[GroupKey(configuration: segment.configuration, next: segment.next, transitional: segment.transitional), default: []]
+                        .append((daemon, segment))
                 }
             }
         }
@@ -98,18 +117,43 @@ extension WideAreaHistory {
                 let have = owed(member.daemon, member.segment)
                 for (message, other) in union where !have.contains(message) {
                     let next = key.next.map { "before \($0)" } ?? "at the end"
-                    fail("daemon \(member.daemon) never delivered \(message), which daemon \(other) delivered in configuration \(key.configuration.map(\.description) ?? "none") \(next)")
+                    let part = key.transitional ? " (transitional part)" : ""
+                    fail("daemon \(member.daemon) never delivered \(message), which daemon \(other) delivered in configuration \(key.configuration.map(\.description) ?? "none")\(part) \(next)")
                 }
             }
         }
         for latecomer in latecomers {
             let from = joinedAt[latecomer.daemon] + Self.joinSettling
             let have = owed(latecomer.daemon, latecomer.segment)
-            let key = GroupKey(configuration: latecomer.segment.configuration, next: latecomer.segment.next)
+            let key = GroupKey(
+                configuration: latecomer.segment.configuration, next: latecomer.segment.next, transitional: latecomer.segment.transitional)
             for member in groups[key] ?? [] {
                 for message in owed(member.daemon, member.segment) where !have.contains(message) && (sent[message]?.time ?? 0) >= from {
                     let sentAt = sent[message].map { "\($0.service), sent at \(Double($0.time / 1_000_000) / 1000) s" } ?? "never sent"
                     fail("daemon \(latecomer.daemon) (restarted at \(Double(joinedAt[latecomer.daemon] / 1_000_000) / 1000) s) never delivered \(message) (\(sentAt)), which daemon \(member.daemon) delivered in configuration \(key.configuration.map(\.description) ?? "none")")
+                }
+            }
+        }
+        // In a regular part, a daemon delivers an ordered message only once every site promised
+        // past it, so it has everything before it: no daemon's regular part has a hole in what the
+        // regular parts of that configuration delivered.
+        var regularOrder: [SiteConfigurationID?: Set<WideAreaPosition>] = [:]
+        for (daemon, list) in segments.enumerated() {
+            for segment in list where !segment.transitional {
+                for delivery in deliveries[daemon][segment.range] where delivery.service >= .causal {
+                    if let position = delivery.position { regularOrder[segment.configuration, default: []].insert(position) }
+                }
+            }
+        }
+        let sortedOrders = regularOrder.mapValues { $0.sorted() }
+        for (daemon, list) in segments.enumerated() {
+            for segment in list where !segment.transitional {
+                let mine = deliveries[daemon][segment.range].filter { $0.service >= .causal }.compactMap(\.position)
+                guard mine.count > 1, let order = sortedOrders[segment.configuration] else { continue }
+                let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+                for (a, b) in zip(mine, mine.dropFirst()) where index[b]! > index[a]! + 1 {
+                    fail("daemon \(daemon) delivered \(b) without \(order[index[a]! + 1]) before it in configuration \(segment.configuration.map(\.description) ?? "none") (\(index[b]! - index[a]! - 1) missing)")
+                    break
                 }
             }
         }

@@ -102,7 +102,8 @@ public struct WideAreaHistory: Sendable {
             var seen: Set<MessageKey> = []
             var lastPosition: WideAreaPosition?
             var lastFifo: [SessionID: UInt64] = [:]
-            let starts = Set(bySegment[daemon].map(\.range.lowerBound))
+            // A new configuration, a new order (its transitional part continues the regular one's).
+            let starts = Set(bySegment[daemon].filter { !$0.transitional }.map(\.range.lowerBound))
             for (index, delivery) in list.enumerated() {
                 if starts.contains(index) { lastPosition = nil }  // a new configuration: a new order
                 let key = delivery.message

@@ -36,7 +36,8 @@ public struct SiteConfiguration: Hashable, Sendable, CustomStringConvertible {
 /// new messages until a configuration is installed: its messages of `configuration` end at `cutSeq`.
 ///
 /// Layout (kind 7): `origin u32 | attempt u64 | configuration seq u64 | coordinator u32 |
-/// cutSeq u64 | clock u64 | count u16 | site u32 * count | count u16 | (site u32, received u64) * count`.
+/// cutSeq u64 | clock u64 | delivered (lamport u64, origin u32, seq u64; all 0: none) | count u16 |
+/// site u32 * count | count u16 | (site u32, received u64) * count`.
 public struct SiteProposal: Sendable, Equatable {
     public var origin: SiteID
     /// Counts the origin's proposals (a later one replaces an earlier one).
@@ -47,20 +48,25 @@ public struct SiteProposal: Sendable, Equatable {
     public var cutSeq: UInt64
     /// The origin's clock: every later message of it has a higher timestamp.
     public var clock: UInt64
+    /// The last ordered message the origin delivered in its configuration (nil: none); it delivers
+    /// nothing more until a configuration is installed. Everything up to here goes out before the
+    /// transitional configuration at every site that moves on with it.
+    public var delivered: WideAreaPosition?
     /// The sites the origin reaches, itself included, ascending: the configuration it proposes.
     public var sites: [SiteID]
     /// Per site of `configuration`, ascending: the messages of it the origin has taken in order.
     public var received: [SiteProgress.Received]
 
     public init(
-        origin: SiteID, attempt: UInt64, configuration: SiteConfigurationID, cutSeq: UInt64, clock: UInt64, sites: [SiteID],
-        received: [SiteProgress.Received]
+        origin: SiteID, attempt: UInt64, configuration: SiteConfigurationID, cutSeq: UInt64, clock: UInt64,
+        delivered: WideAreaPosition? = nil, sites: [SiteID], received: [SiteProgress.Received]
     ) {
         self.origin = origin
         self.attempt = attempt
         self.configuration = configuration
         self.cutSeq = cutSeq
         self.clock = clock
+        self.delivered = delivered
         self.sites = sites
         self.received = received
     }
@@ -119,6 +125,10 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public var finishing: [SiteID]
     /// Closing: the members moving on known to have every message up to the cuts.
     public var confirmed: [SiteID]
+    /// The last ordered message delivered in the configuration (nil: none).
+    public var delivered: WideAreaPosition?
+    /// The highest configuration seq this site has decided or applied (a coordinator's next is above it).
+    public var highestSeq: UInt64
 
     public struct FrozenMessage: Sendable, Equatable {
         public var service: Service
@@ -134,7 +144,7 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public init(
         configuration: SiteConfiguration, attempt: UInt64, phase: UInt8, proposing: [SiteID], lastInstall: SiteInstall?,
         proposals: [SiteProposal], consumed: [SiteProgress.Received], frozen: [FrozenMessage], relay: [WideAreaData],
-        finishing: [SiteID], confirmed: [SiteID]
+        finishing: [SiteID], confirmed: [SiteID], delivered: WideAreaPosition? = nil, highestSeq: UInt64 = 0
     ) {
         self.configuration = configuration
         self.attempt = attempt
@@ -147,5 +157,7 @@ public struct WideAreaMembershipState: Sendable, Equatable {
         self.relay = relay
         self.finishing = finishing
         self.confirmed = confirmed
+        self.delivered = delivered
+        self.highestSeq = highestSeq
     }
 }

@@ -7,7 +7,7 @@ extension WideAreaMessageCodec {
     static let maxMembershipMessages = 1 << 22
 
     static func proposalSize(_ proposal: SiteProposal) -> Int {
-        4 + 8 + 12 + 8 + 8 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count
+        4 + 8 + 12 + 8 + 8 + 20 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count
     }
 
     static func installSize(_ install: SiteInstall) -> Int {
@@ -20,7 +20,7 @@ extension WideAreaMessageCodec {
             + 2 + state.proposals.reduce(0) { $0 + 4 + proposalSize($1) } + 2 + 12 * state.consumed.count
             + 4 + state.frozen.reduce(0) { $0 + 9 + $1.payload.readableBytes }
             + 4 + state.relay.reduce(0) { $0 + 4 + encodedSize(.data($1)) } + 2 + 4 * state.finishing.count
-            + 2 + 4 * state.confirmed.count
+            + 2 + 4 * state.confirmed.count + 20 + 8
     }
 
     // MARK: Writing
@@ -41,6 +41,7 @@ extension WideAreaMessageCodec {
         writeConfigurationID(proposal.configuration, into: &buffer)
         buffer.writeInteger(proposal.cutSeq)
         buffer.writeInteger(proposal.clock)
+        writePosition(proposal.delivered, into: &buffer)
         writeSites(proposal.sites, into: &buffer)
         writeReceived(proposal.received, into: &buffer)
     }
@@ -95,6 +96,22 @@ extension WideAreaMessageCodec {
         }
         writeSites(state.finishing, into: &buffer)
         writeSites(state.confirmed, into: &buffer)
+        writePosition(state.delivered, into: &buffer)
+        buffer.writeInteger(state.highestSeq)
+    }
+
+    static func writePosition(_ position: WideAreaPosition?, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(position?.lamport ?? 0)
+        buffer.writeInteger(position?.origin.rawValue ?? 0)
+        buffer.writeInteger(position?.seq ?? 0)
+    }
+
+    static func readPosition(_ reader: inout WireReader, _ field: String) throws(WireError) -> WideAreaPosition? {
+        let lamport = try reader.read(UInt64.self, "\(field).lamport")
+        let origin = try reader.read(UInt32.self, "\(field).origin")
+        let seq = try reader.read(UInt64.self, "\(field).seq")
+        if lamport == 0, origin == 0, seq == 0 { return nil }
+        return WideAreaPosition(lamport: lamport, origin: SiteID(origin), seq: seq)
     }
 
     // MARK: Reading
@@ -130,10 +147,12 @@ extension WideAreaMessageCodec {
         let configuration = try readConfigurationID(&reader, "proposal.configuration")
         let cutSeq = try reader.read(UInt64.self, "proposal.cutSeq")
         let clock = try reader.read(UInt64.self, "proposal.clock")
+        let delivered = try readPosition(&reader, "proposal.delivered")
         let sites = try readSites(&reader, "proposal.sites")
         let received = try readReceived(&reader, "proposal.received")
         return SiteProposal(
-            origin: origin, attempt: attempt, configuration: configuration, cutSeq: cutSeq, clock: clock, sites: sites, received: received)
+            origin: origin, attempt: attempt, configuration: configuration, cutSeq: cutSeq, clock: clock, delivered: delivered,
+            sites: sites, received: received)
     }
 
     /// A length-prefixed proposal that must fill its length exactly.
@@ -147,7 +166,7 @@ extension WideAreaMessageCodec {
 
     static func readInstall(_ reader: inout WireReader) throws(WireError) -> SiteInstall {
         let id = try readConfigurationID(&reader, "install.id")
-        let count = try reader.readCount(UInt16.self, "install.proposals", limit: WireLimits.maxSites, minimumEntrySize: 4 + 52)
+        let count = try reader.readCount(UInt16.self, "install.proposals", limit: WireLimits.maxSites, minimumEntrySize: 4 + 64)
         var proposals: [SiteProposal] = []
         proposals.reserveCapacity(count)
         for _ in 0..<count { proposals.append(try readSizedProposal(&reader, "install.proposal")) }
@@ -170,7 +189,7 @@ extension WideAreaMessageCodec {
             try inner.expectEnd("membership.install")
         case let other: throw .invalidField("membership.installed", reason: "\(other) is neither 0 nor 1")
         }
-        let count = try reader.readCount(UInt16.self, "membership.proposals", limit: WireLimits.maxSites, minimumEntrySize: 4 + 52)
+        let count = try reader.readCount(UInt16.self, "membership.proposals", limit: WireLimits.maxSites, minimumEntrySize: 4 + 64)
         var proposals: [SiteProposal] = []
         proposals.reserveCapacity(count)
         for _ in 0..<count { proposals.append(try readSizedProposal(&reader, "membership.proposal")) }
@@ -190,10 +209,12 @@ extension WideAreaMessageCodec {
         let relay = try readDataList(&reader, "membership.relay")
         let finishing = try readSites(&reader, "membership.finishing")
         let confirmed = try readSites(&reader, "membership.confirmed")
+        let delivered = try readPosition(&reader, "membership.delivered")
+        let highestSeq = try reader.read(UInt64.self, "membership.highestSeq")
         return WideAreaMembershipState(
             configuration: SiteConfiguration(id: id, sites: sites), attempt: attempt, phase: phase, proposing: proposing,
             lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing,
-            confirmed: confirmed)
+            confirmed: confirmed, delivered: delivered, highestSeq: highestSeq)
     }
 
     // MARK: Validation

@@ -41,7 +41,7 @@ public enum WideAreaMessage: Sendable, Equatable {
 /// attempt u64 | phase u8 | count u16, site u32 * count (proposing) | installed u8 (0 or 1), then length u32, install |
 /// count u16, (length u32, proposal) * count | count u16, (site u32, attempt u64) * count |
 /// count u32, (service u8, sender u32, length u32, payload) * count (frozen) | count u32, (length u32, data) * count
-/// (relay) | count u16, site u32 * count (finishing) | count u16, site u32 * count (confirmed)).
+/// (relay) | count u16, site u32 * count (finishing) | count u16, site u32 * count (confirmed) | delivered (lamport u64, origin u32, seq u64) | highestSeq u64).
 public struct WideAreaSnapshot: Sendable, Equatable {
     public var requester: NodeID
     /// The daemon whose request, delivered, made the answering daemon take this snapshot.

@@ -30,11 +30,13 @@ import Testing
                 consumed: [.init(site: SiteID(1), received: 3)],
                 frozen: [.init(service: .fifo, sender: NodeID(4), payload: ByteBuffer(bytes: [1, 1, 9]))],
                 relay: [WideAreaData(origin: SiteID(3), seq: 41, lamport: 97, configuration: configuration, service: .agreed, sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1]))],
-                finishing: [SiteID(3)], confirmed: [SiteID(1)])))
+                finishing: [SiteID(3)], confirmed: [SiteID(1)], delivered: WideAreaPosition(lamport: 96, origin: SiteID(3), seq: 40),
+                highestSeq: 5)))
 
     static func proposal(_ origin: SiteID, sites: [SiteID] = [SiteID(1), SiteID(3)]) -> SiteProposal {
         SiteProposal(
-            origin: origin, attempt: 3, configuration: configuration, cutSeq: UInt64(origin.rawValue) * 10, clock: 500, sites: sites,
+            origin: origin, attempt: 3, configuration: configuration, cutSeq: UInt64(origin.rawValue) * 10, clock: 500,
+            delivered: WideAreaPosition(lamport: 480, origin: SiteID(2), seq: 17), sites: sites,
             received: [.init(site: SiteID(1), received: 10), .init(site: SiteID(2), received: 17), .init(site: SiteID(3), received: 30)])
     }
     static let install = SiteInstall(
@@ -100,16 +102,16 @@ import Testing
     /// the bytes are edited): an origin not among its sites, a cut that is not its own received
     /// entry, an install whose members proposed other sites, or whose coordinator is not the lowest.
     @Test func badProposalsAndInstallsAreRefused() {
-        // proposal layout: marker kind | origin 2 | attempt 6 | configuration 14 | cutSeq 26 | clock 34 | count 42 | sites 44...
+        // proposal layout: marker kind | origin 2 | attempt 6 | configuration 14 | cutSeq 26 | clock 34 | delivered 42 | count 62 | sites 64...
         let proposal = WideAreaMessage.proposal(Self.proposal(SiteID(3)))
         let install = WideAreaMessage.install(Self.install)
         let cases: [(String, ByteBuffer)] = [
             ("origin not proposed", Self.mutated(proposal, at: 2, [0, 0, 0, 2])),
             ("cut not its own entry", Self.mutated(proposal, at: 26, [0, 0, 0, 0, 0, 0, 0, 31])),
-            ("sites not ascending", Self.mutated(proposal, at: 44, [0, 0, 0, 3])),
-            // install: id 2 (12) | count 14 | length 16 | first proposal 20 (its second site at 20 + 48)
+            ("sites not ascending", Self.mutated(proposal, at: 64, [0, 0, 0, 3])),
+            // install: id 2 (12) | count 14 | length 16 | first proposal 20 (its second site at 20 + 68)
             ("coordinator not the lowest", Self.mutated(install, at: 10, [0, 0, 0, 3])),
-            ("members proposed other sites", Self.mutated(install, at: 20 + 48, [0, 0, 0, 2])),
+            ("members proposed other sites", Self.mutated(install, at: 20 + 68, [0, 0, 0, 2])),
         ]
         for (what, bytes) in cases {
             #expect(throws: WireError.self, "\(what)") { try WideAreaMessageCodec.decode(bytes) }

@@ -119,7 +119,8 @@ extension SiteOrder {
         attempt += 1
         phase = .proposing(proposed)
         let proposal = SiteProposal(
-            origin: site, attempt: attempt, configuration: configuration.id, cutSeq: localSeq, clock: clock, sites: proposed,
+            origin: site, attempt: attempt, configuration: configuration.id, cutSeq: localSeq, clock: clock,
+            delivered: lastDelivered, sites: proposed,
             received: configuration.sites.map { SiteProgress.Received(site: $0, received: received(from: $0)) })
         proposals[site] = proposal
         if representative != nil {
@@ -157,7 +158,7 @@ extension SiteOrder {
         }
         // Above every configuration the members come from, and above this coordinator's last
         // install (one it applied but gave up before finishing may be another's configuration).
-        let seq = max(members.map(\.configuration.seq).max()!, lastInstall?.id.seq ?? 0) + 1
+        let seq = max(members.map(\.configuration.seq).max()!, highestSeq) + 1
         let install = SiteInstall(id: SiteConfigurationID(seq: seq, coordinator: site), proposals: members)
         decided.append(install)
         if decided.count > 16 { decided.removeFirst() }
@@ -173,6 +174,7 @@ extension SiteOrder {
             return
         }
         for proposal in install.proposals { consumed[proposal.origin] = max(consumed[proposal.origin] ?? 0, proposal.attempt) }
+        highestSeq = max(highestSeq, install.id.seq)
         let closing = closingPlan(install)
         phase = .closing(closing)
         lastInstall = install
@@ -233,6 +235,9 @@ extension SiteOrder {
         let next = closing.install.configuration
         let transitional = SiteConfigurationChange(kind: .transitional, id: next.id, sites: closing.transitional)
         var transitionalDelivered = false
+        // Delivered in the regular configuration by some member moving on: so here too (for a
+        // safe one, every site held it). Every member computes the same from the install.
+        let boundary = closing.transitional.compactMap { closing.install.proposal(of: $0)?.delivered }.max()
         for origin in configuration.sites where origin != site {
             // Taken while agreeing, past where the origin's stream ends in this configuration.
             while let last = waiting[origin]?.last, last.seq > closing.cuts[origin] ?? 0 {
@@ -241,7 +246,7 @@ extension SiteOrder {
             }
         }
         while let head = nextHead() {
-            if !transitionalDelivered, head.service >= .causal, !isDeliverable(head) {
+            if !transitionalDelivered, head.service >= .causal, !(boundary.map { head.position <= $0 } ?? false) {
                 actions.append(.configuration(transitional))
                 transitionalDelivered = true
             }
@@ -254,11 +259,12 @@ extension SiteOrder {
         if representative != nil { representativeEntered(closing, now: now, into: &actions) }
         let held = frozen
         frozen = []
+        frozenBytes = 0
         guard let ringID else { return }
         for message in held {
             takeLocal(
-                RingDelivery(ringID: ringID, sender: message.sender, service: message.service, payload: message.payload), now: now,
-                into: &actions)
+                RingDelivery(ringID: ringID, sender: message.sender, service: message.service, payload: message.payload),
+                wasFrozen: true, now: now, into: &actions)
         }
     }
 
@@ -291,6 +297,7 @@ extension SiteOrder {
         configuration = next
         remote = next.sites.filter { $0 != site }
         phase = .operational
+        lastDelivered = nil
         if finishing.isEmpty { relay = relay.filter { next.sites.contains($0.key) } }
         pruneOutbox()
     }

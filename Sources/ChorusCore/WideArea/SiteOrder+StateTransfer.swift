@@ -93,7 +93,8 @@ extension SiteOrder {
             configuration: configuration, attempt: attempt, phase: phaseByte, proposing: proposing, lastInstall: lastInstall,
             proposals: proposals.keys.sorted().map { proposals[$0]! },
             consumed: consumed.keys.sorted().map { SiteProgress.Received(site: $0, received: consumed[$0]!) }, frozen: frozen,
-            relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted(), confirmed: confirmed)
+            relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted(), confirmed: confirmed,
+            delivered: lastDelivered, highestSeq: highestSeq)
     }
 
     private mutating func apply(_ snapshot: WideAreaSnapshot) {
@@ -107,6 +108,9 @@ extension SiteOrder {
         proposals = Dictionary(membership.proposals.filter { sites.contains($0.origin) }.map { ($0.origin, $0) }, uniquingKeysWith: { $1 })
         consumed = Dictionary(membership.consumed.map { ($0.site, $0.received) }, uniquingKeysWith: { $1 })
         frozen = membership.frozen
+        frozenBytes = frozen.reduce(0) { $0 + $1.payload.readableBytes }
+        lastDelivered = membership.delivered
+        highestSeq = membership.highestSeq
         relay = [:]
         for data in membership.relay { relay[data.origin, default: []].append(data) }
         finishing = Set(membership.finishing)

@@ -84,6 +84,12 @@ public struct SiteOrder: Sendable {
     /// The installs this site decided lately, as coordinator, newest last: one a member never got
     /// (it keeps sending the proposal it used) is sent to it again.
     var decided: [SiteInstall] = []
+    /// The highest configuration seq decided or applied here: a coordinator's next is above it.
+    var highestSeq: UInt64 = 0
+    /// The last ordered message delivered in this configuration (nil: none yet).
+    var lastDelivered: WideAreaPosition?
+    /// The payload bytes of `frozen` (they count against the bound on what waits for other sites).
+    public internal(set) var frozenBytes = 0
 
     /// The site's Lamport clock: every later message of this site gets a higher timestamp.
     public internal(set) var clock: UInt64 = 0
@@ -171,8 +177,9 @@ public struct SiteOrder: Sendable {
 
     /// Messages taken but not yet handed to the group layer.
     public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
-    /// This site's messages kept until every other site has them, and their payload bytes.
-    public var unacknowledged: Int { outbox.count }
+    /// This site's messages kept until every other site has them (or held, not yet numbered,
+    /// while a configuration is agreed), and their payload bytes.
+    public var unacknowledged: Int { outbox.count + frozen.count }
     public internal(set) var unacknowledgedBytes = 0
 
     /// Timestamps above this are refused by every daemon alike (they could only be forged, and
@@ -247,8 +254,11 @@ public struct SiteOrder: Sendable {
                 return
             }
             guard case .operational = phase else {
-                // Numbered once the next configuration is installed, in it.
+                // Numbered once the next configuration is installed, in it. A safe one: every daemon
+                // holds everything the ring delivered so far (numbering it later must not claim more).
                 frozen.append(.init(service: delivery.service, sender: delivery.sender, payload: delivery.payload))
+                frozenBytes += delivery.payload.readableBytes
+                if delivery.service == .safe { snapshotHeld() }
                 return
             }
             takeLocal(delivery, now: now, into: &actions)
@@ -286,13 +296,18 @@ public struct SiteOrder: Sendable {
         }
     }
 
-    mutating func takeLocal(_ delivery: RingDelivery, now: Instant, into actions: inout [SiteOrderAction]) {
+    mutating func takeLocal(
+        _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
+    ) {
         localSeq += 1
         clock += 1
         let data = WideAreaData(
             origin: site, seq: localSeq, lamport: clock, configuration: configuration.id, service: delivery.service,
             sender: delivery.sender, payload: delivery.payload)
-        if delivery.service == .safe { snapshotHeld() }
+        if delivery.service == .safe {
+            // Held where the ring delivered it; one held back while agreeing holds only itself more.
+            if wasFrozen { held[site] = localSeq } else { snapshotHeld() }
+        }
         if !remote.isEmpty {
             outbox.append(OutboxEntry(data: data, sentAt: representative != nil ? now : nil))
             unacknowledgedBytes += data.payload.readableBytes
@@ -424,6 +439,7 @@ public struct SiteOrder: Sendable {
     mutating func deliverHead(_ next: WideAreaData, into actions: inout [SiteOrderAction]) {
         guard let ringID else { return }
         waiting[next.origin]!.removeFirst()
+        if next.service >= .causal { lastDelivered = next.position }
         let delivery = RingDelivery(ringID: ringID, sender: next.sender, service: next.service, payload: next.payload)
         actions.append(.deliver(delivery, next.position))
     }
