@@ -16,6 +16,8 @@ struct WideAreaSimOptions: ParsableArguments {
     var linkCuts = 0.0
     @Option(name: .customLong("site-cutoffs"), help: "Sites cut off from every other (all their links cut for 1-3 s), at random times.")
     var siteCutoffs = 0
+    @Option(name: .customLong("cutoff-seconds"), help: "How long each cut-off lasts (default: 1-3 s at random).")
+    var cutoffSeconds: Double?
     @Flag(name: .customLong("trace-configurations"), help: "Print every configuration of sites each daemon installs.")
     var traceConfigurations = false
     @Option(name: .customLong("representative-crashes"), help: "Site representatives crashed during the run.")
@@ -49,6 +51,7 @@ struct WideAreaSimOptions: ParsableArguments {
         config.impairment.duplication = wanDuplicate
         config.linkCutRate = linkCuts
         config.isolations = siteCutoffs
+        if let cutoffSeconds { config.isolationSeconds = cutoffSeconds...cutoffSeconds }
         config.traceConfigurations = traceConfigurations
         config.representativeCrashes = representativeCrashes
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)

@@ -112,6 +112,19 @@ import Testing
         #expect(output.contains("3 sites × 2 daemons") && output.contains("no violations"), "\(output)")
     }
 
+    /// A site cut off for 4 s: the trace shows it alone and the others without it, then all merged.
+    @Test func simAcrossSitesWithASiteCutOff() throws {
+        let (status, output) = try Self.run(
+            ["sim", "--sites", "3", "--daemons", "2", "--seed", "7", "--duration", "12", "--wan-delay", "20", "--site-cutoffs", "1",
+             "--cutoff-seconds", "4", "--trace-configurations"],
+            timeout: 60)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("cut off") && output.contains("no violations"), "\(output)")
+        // Some site alone, in a configuration of its own, and all of them together at the end.
+        #expect(output.range(of: #"regular [0-9]+\.s([1-3])\{s\1\}"#, options: .regularExpression) != nil, "\(output)")
+        #expect(output.contains("(every site, every daemon)"), "\(output)")
+    }
+
     @Test func checkConfigPointsAtTheMistake() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-check-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

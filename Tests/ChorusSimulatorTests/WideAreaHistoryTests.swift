@@ -176,3 +176,22 @@ extension WideAreaHistoryTests {
         #expect(history.violations().isEmpty, "\(history.violations())")
     }
 }
+
+extension WideAreaHistoryTests {
+    /// Daemon 1 delivers a2 after the transitional configuration, daemon 0 before it, and both
+    /// move on to the same configuration: they disagree on where the configuration changed.
+    @Test func aMessageOnEitherSideOfTheTransitionalConfigurationIsCaught() {
+        var history = Self.withConfigurations()
+        history.changes[1][1].afterDeliveries = 2
+        #expect(history.violations().contains { $0.contains("transitional part") })
+    }
+
+    /// A running daemon's regular part skips b1, which the other delivered between a1 and a2.
+    @Test func aHoleInARegularPartIsCaught() {
+        var history = Self.withConfigurations()
+        history.deliveries[1].remove(at: 1)
+        for index in 1...2 { history.changes[1][index].afterDeliveries = 2 }
+        history.sent[Key(sender: Self.b, seq: 1)]!.daemon = 0
+        #expect(history.violations().contains { $0.contains("missing") })
+    }
+}
