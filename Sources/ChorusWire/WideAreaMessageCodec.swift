@@ -32,7 +32,7 @@ public enum WideAreaMessageCodec {
         case .tick: 2 + 8
         case .data(let data): 2 + 4 + 8 + 8 + 12 + 1 + 4 + data.payload.readableBytes
         case .heartbeat(let beat): 2 + 4 + 12 + 8 + 8 + 2 + 20 * beat.progress.count
-        case .stateRequest: 2 + 4
+        case .stateRequest: 2 + 4 + 8
         case .state(let snapshot):
             2 + 4 + 4 + 8 + 8 + 2 + 28 * snapshot.sites.count + 2
                 + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
@@ -69,9 +69,10 @@ public enum WideAreaMessageCodec {
             buffer.writeInteger(beat.lamport)
             buffer.writeInteger(beat.lastSeq)
             writeProgress(beat.progress, into: &buffer)
-        case .stateRequest(let requester):
+        case .stateRequest(let requester, let stamp):
             buffer.writeInteger(Kind.stateRequest.rawValue)
             buffer.writeInteger(requester.rawValue)
+            buffer.writeInteger(stamp)
         case .state(let snapshot):
             buffer.writeInteger(Kind.state.rawValue)
             buffer.writeInteger(snapshot.requester.rawValue)
@@ -187,7 +188,8 @@ public enum WideAreaMessageCodec {
             message = .heartbeat(
                 WideAreaHeartbeat(origin: origin, configuration: configuration, lamport: lamport, lastSeq: lastSeq, progress: progress))
         case .stateRequest:
-            message = .stateRequest(requester: try reader.readNodeID("stateRequest.requester"))
+            let requester = try reader.readNodeID("stateRequest.requester")
+            message = .stateRequest(requester: requester, stamp: try reader.read(UInt64.self, "stateRequest.stamp"))
         case .state:
             let requester = try reader.readNodeID("state.requester")
             let takenAt = try reader.readNodeID("state.takenAt")

@@ -19,7 +19,9 @@ public enum WideAreaMessage: Sendable, Equatable {
     case data(WideAreaData)
     case heartbeat(WideAreaHeartbeat)
     /// Ring only: a daemon that joined its site's ring without the order's state asks for it.
-    case stateRequest(requester: NodeID)
+    /// `stamp`: the requester's wall clock, ns; a site that starts afresh numbers its proposals
+    /// from the highest (so a restarted site's are newer than its earlier incarnation's).
+    case stateRequest(requester: NodeID, stamp: UInt64)
     /// Ring only: the order's state where the request sits in the ring's order, for `requester`.
     case state(WideAreaSnapshot)
     /// Ring only: the representative asks its site to propose a configuration of these sites

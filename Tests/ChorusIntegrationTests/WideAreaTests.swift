@@ -267,6 +267,56 @@ import Testing
         #expect(p50 <= (lossPercent == 0 ? 50 : 100), "p50 \(p50) ms")
     }
 
+    /// A whole site stopped and started again: west's only daemon killed with kill -9; east goes
+    /// on as a configuration of its own (and its clients' messages flow meanwhile); west started
+    /// again begins a new stream alone and merges; then every client gets every message, agreed
+    /// and safe ones in one order.
+    @Test func aWholeSiteRestartedMergesAgain() async throws {
+        let cluster = try LocalCluster(count: 3, basePort: 23_600, extraConfig: Self.sites, sites: ["east", "east", "west"])
+        defer { cluster.stop() }
+        try await cluster.start()
+        let ports = cluster.members.map(\.clientPort)
+        _ = try await Self.waitUntil("one configuration of both sites", timeout: 15) { await Self.merged(ports, sites: 2) }
+        cluster.kill9("d3")
+        let alone = try await Self.waitUntil("east in a configuration of its own", timeout: 15) {
+            await Self.merged(Array(ports.prefix(2)), sites: 1)
+        }
+        print("whole site killed: east alone after \(String(format: "%.2f", alone)) s")
+        #expect(alone < 4, "east alone after \(alone) s")
+        // East's clients carry on meanwhile.
+        let recorder = HistoryRecorder()
+        let east = [0, 1].map { index in
+            TestClient(
+                name: "e\(index + 1)", endpoint: cluster.members[index].endpoint, process: recorder.incarnate(UInt32(index + 1)),
+                group: "g", fullGroup: 2, recorder: recorder)
+        }
+        for client in east { try await client.wait("east's view") { $0.lastRegular?.members.count == 2 } }
+        for round in 0..<20 { for client in east { client.send([.fifo, .agreed, .safe][round % 3], size: 100) } }
+        for client in east { try await client.wait("east's messages while west is down", timeout: 20) { $0.messages.count == 40 } }
+
+        try cluster.launch("d3")
+        try await cluster.waitUntilListening(cluster.members[2])
+        let merged = try await Self.waitUntil("one configuration of both sites again", timeout: 20) { await Self.merged(ports, sites: 2) }
+        print("whole site restarted: merged \(String(format: "%.2f", merged)) s after it listened")
+        // Its proposals are numbered from the wall clock, so east does not take them for its
+        // earlier incarnation's (which cost an agreement timeout, 3 s, before).
+        #expect(merged < 3, "merged \(merged) s after the restart")
+        let west = TestClient(
+            name: "w", endpoint: cluster.members[2].endpoint, process: recorder.incarnate(3), group: "g", fullGroup: 1, recorder: recorder)
+        try await west.wait("west's view") { $0.lastRegular?.members.count == 1 }
+        let clients = east + [west]
+        let marks = clients.map { $0.messages.count }
+        let rounds = 30
+        for round in 0..<rounds { for client in clients { client.send([.fifo, .agreed, .safe][round % 3], size: 200) } }
+        for (index, client) in clients.enumerated() {
+            try await client.wait("every message after the merge", timeout: 30) { $0.messages.count - marks[index] == rounds * clients.count }
+        }
+        let after = clients.indices.map { Array(clients[$0].messages[marks[$0]...]) }
+        let orders = after.map { $0.filter { $0.service >= .agreed }.map { "\($0.sender):\($0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) ?? 0)" } }
+        for (client, order) in zip(clients, orders) { #expect(order == orders[0], "\(client.name)'s agreed order differs") }
+        for client in clients { await client.stop() }
+    }
+
     /// Real restarts inside a site: east's representative is killed with kill -9 and restarted,
     /// then another east daemon; each comes back without the order's state, gets it from its
     /// ring, and the restarted representative takes its site back. Clients on the restarted

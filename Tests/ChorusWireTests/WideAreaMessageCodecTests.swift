@@ -43,7 +43,7 @@ import Testing
         id: SiteConfigurationID(seq: 5, coordinator: SiteID(1)), proposals: [proposal(SiteID(1)), proposal(SiteID(3))])
 
     @Test(arguments: [
-        WideAreaMessage.tick(stamp: 0), .tick(stamp: .max), data, heartbeat, unreliable, .stateRequest(requester: NodeID(3)), snapshot,
+        WideAreaMessage.tick(stamp: 0), .tick(stamp: .max), data, heartbeat, unreliable, .stateRequest(requester: NodeID(3), stamp: 1_790_000_000_000_000_000), snapshot,
         .propose(sites: [SiteID(1), SiteID(2)]), .proposal(proposal(SiteID(3))), .install(install),
     ])
     func roundTrips(_ message: WideAreaMessage) throws {

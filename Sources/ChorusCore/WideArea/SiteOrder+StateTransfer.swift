@@ -9,9 +9,10 @@ import NIOCore
 /// start afresh where the last request sits (the site starting up): a minority without the
 /// state waits, so a daemon started alone does not start an order of its own.
 extension SiteOrder {
-    mutating func stateRequested(by requester: NodeID, now: Instant, into actions: inout [SiteOrderAction]) {
+    mutating func stateRequested(by requester: NodeID, stamp: UInt64, now: Instant, into actions: inout [SiteOrderAction]) {
         guard members.contains(requester) else { return }
         requesters.insert(requester)
+        requestStamp = max(requestStamp, stamp)
         if !isReady {
             requestIndex[requester] = buffered.count
             if members.allSatisfy(requesters.contains), members.count * 2 > siteSize {
@@ -19,6 +20,9 @@ extension SiteOrder {
                 // way at each of them; what came before in this ring is taken in order.
                 isReady = true
                 requesters = []
+                // Proposals numbered from the wall clock: a restarted site's are newer than those
+                // its earlier incarnation made, which the other sites remember.
+                attempt = requestStamp
                 actions.append(.configuration(SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites)))
                 replay(from: 0, now: now, into: &actions)
             }

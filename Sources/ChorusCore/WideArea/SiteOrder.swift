@@ -124,6 +124,8 @@ public struct SiteOrder: Sendable {
     /// request sits in it (a snapshot is taken where a request sits).
     var buffered: [RingDelivery] = []
     var requestIndex: [NodeID: Int] = [:]
+    /// The highest stamp among this ring's state requests.
+    var requestStamp: UInt64 = 0
     /// Set while this daemon represents its site.
     var representative: RepresentativeState?
     public internal(set) var counters = SiteOrderCounters()
@@ -197,8 +199,8 @@ public struct SiteOrder: Sendable {
                 return
             }
             switch message {
-            case .stateRequest(let requester):
-                stateRequested(by: requester, now: now, into: &actions)
+            case .stateRequest(let requester, let stamp):
+                stateRequested(by: requester, stamp: stamp, now: now, into: &actions)
                 return
             case .state(let snapshot):
                 stateArrived(snapshot, now: now, into: &actions)
@@ -281,7 +283,12 @@ public struct SiteOrder: Sendable {
         answered = []
         buffered = []
         requestIndex = [:]
-        if !isReady { actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.stateRequest(requester: me)))) }
+        requestStamp = 0
+        if !isReady {
+            let stamp = now.addingReportingOverflow(options.stampOffset)
+            let request = WideAreaMessage.stateRequest(requester: me, stamp: stamp.overflow ? 0 : min(stamp.partialValue, Self.maxLamport))
+            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(request)))
+        }
         updateRepresentative(now: now, into: &actions)
     }
 
