@@ -14,23 +14,6 @@ import Testing
 /// order. Skips, saying why, where namespaces cannot be made (not root).
 @Suite(.serialized, .enabled(if: NamespaceNetwork.unavailableReason == nil, "\(NamespaceNetwork.unavailableReason ?? "")"))
 struct SiteCutOffTests {
-    static let sites = """
-
-        [[site]]
-        name = "east"
-        [[site]]
-        name = "west"
-        [[site]]
-        name = "north"
-        [[link]]
-        sites = ["east", "west"]
-        [[link]]
-        sites = ["west", "north"]
-        [[link]]
-        sites = ["north", "east"]
-
-        """
-
     /// The order across sites at a daemon, from its status over its Unix socket.
     static func order(_ member: LocalCluster.Member) async -> [String: Any]? {
         guard
@@ -52,16 +35,6 @@ struct SiteCutOffTests {
         return order["configurationSites"] as? [String]
     }
 
-    static func waitFor(_ what: String, timeout: Double, _ condition: () async -> Bool) async throws -> Double {
-        let start = Date()
-        while Date().timeIntervalSince(start) < timeout {
-            if await condition() { return Date().timeIntervalSince(start) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        Issue.record("\(what): not within \(timeout) s")
-        return timeout
-    }
-
     /// The seq a test client puts at the start of each payload.
     static func seq(_ message: ChorusMessage) -> UInt64 { message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self) ?? 0 }
     static func key(_ message: ChorusMessage) -> String { "\(message.sender)#\(seq(message))" }
@@ -70,11 +43,11 @@ struct SiteCutOffTests {
         let network = try NamespaceNetwork(count: 4, tag: "site")
         defer { network.destroy() }
         let cluster = try LocalCluster(
-            count: 4, basePort: 24_600, extraConfig: Self.sites, network: network, sites: ["east", "east", "west", "north"])
+            count: 4, basePort: 24_600, extraConfig: WideAreaTests.threeSites, network: network, sites: ["east", "east", "west", "north"])
         defer { cluster.stop() }
         try await cluster.start()
         let all = ["east", "north", "west"]
-        _ = try await Self.waitFor("one configuration of the three sites", timeout: 20) {
+        _ = try await WideAreaTests.waitUntil("one configuration of the three sites", timeout: 20) {
             for member in cluster.members { guard await Self.configurationSites(member)?.sorted() == all else { return false } }
             return true
         }
@@ -102,7 +75,7 @@ struct SiteCutOffTests {
         try network.cut(3)
         let cutAt = Date()
         let traffic = Task { try await round(400, from: clients) }
-        let apart = try await Self.waitFor("east and north without west, west alone", timeout: 15) {
+        let apart = try await WideAreaTests.waitUntil("east and north without west, west alone", timeout: 15) {
             let east = await Self.configurationSites(cluster.members[0])
             let north = await Self.configurationSites(cluster.members[3])
             let west = await Self.configurationSites(cluster.members[2])
@@ -113,7 +86,7 @@ struct SiteCutOffTests {
         try await traffic.value
         let pulledFor = Date().timeIntervalSince(cutAt)
         try network.restore(3)
-        let merged = try await Self.waitFor("one configuration of the three sites again", timeout: 20) {
+        let merged = try await WideAreaTests.waitUntil("one configuration of the three sites again", timeout: 20) {
             for member in cluster.members { guard await Self.configurationSites(member)?.sorted() == all else { return false } }
             return true
         }

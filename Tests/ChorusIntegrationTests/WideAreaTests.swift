@@ -21,6 +21,24 @@ import Testing
 
         """
 
+    /// Three sites, each linked to the other two.
+    static let threeSites = """
+
+        [[site]]
+        name = "east"
+        [[site]]
+        name = "west"
+        [[site]]
+        name = "north"
+        [[link]]
+        sites = ["east", "west"]
+        [[link]]
+        sites = ["west", "north"]
+        [[link]]
+        sites = ["north", "east"]
+
+        """
+
     /// The `wideArea` part of a daemon's status, as JSON.
     static func wideArea(port: Int) async throws -> [String: Any] {
         let json = try await BadClientTests.status(port: port)
@@ -175,20 +193,7 @@ import Testing
     /// With 5 % of hop datagrams lost too, nothing is lost or reordered, and the median holds.
     @Test(arguments: [0, 5])
     func agreedLatencyAcrossSitesThirtyMillisecondsApart(lossPercent: Int) async throws {
-        let config = """
-
-            [[site]]
-            name = "east"
-            [[site]]
-            name = "west"
-            [[site]]
-            name = "north"
-            [[link]]
-            sites = ["east", "west"]
-            [[link]]
-            sites = ["west", "north"]
-            [[link]]
-            sites = ["north", "east"]
+        let config = Self.threeSites + """
             [wide_area]
             heartbeat_ms = 10
             test_delay_ms = 30
