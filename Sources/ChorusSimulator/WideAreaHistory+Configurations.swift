@@ -63,6 +63,17 @@ extension WideAreaHistory {
             }
         }
         for (daemon, list) in changes.enumerated() {
+            // A transitional configuration leads to the regular one with its id, next.
+            for (index, entry) in list.enumerated() where entry.change.kind == .transitional {
+                if index + 1 < list.count {
+                    let next = list[index + 1].change
+                    if next.kind != .regular || next.id != entry.change.id {
+                        fail("daemon \(daemon)'s transitional configuration to \(entry.change.id) is followed by \(next), not by its regular configuration")
+                    }
+                } else if alive[daemon] {
+                    fail("daemon \(daemon) ended in the transitional configuration to \(entry.change.id)")
+                }
+            }
             for entry in list where entry.change.kind == .transitional {
                 if let regular = sitesOf[entry.change.id], !Set(entry.change.sites).isSubset(of: regular) {
                     fail("daemon \(daemon)'s transitional configuration to \(entry.change.id) holds \(entry.change.sites), not all of \(regular)")

@@ -195,3 +195,14 @@ extension WideAreaHistoryTests {
         #expect(history.violations().contains { $0.contains("missing") })
     }
 }
+
+extension WideAreaHistoryTests {
+    /// A transitional configuration not followed by its regular one is caught.
+    @Test func aTransitionalConfigurationWithoutItsRegularOneIsCaught() {
+        var history = Self.withConfigurations()
+        history.changes[1].removeLast()
+        #expect(history.violations().contains { $0.contains("ended in the transitional configuration") })
+        history.changes[1].append(Self.change(.regular, SiteConfigurationID(seq: 3, coordinator: SiteID(1)), [1, 2], after: 3))
+        #expect(history.violations().contains { $0.contains("not by its regular configuration") })
+    }
+}

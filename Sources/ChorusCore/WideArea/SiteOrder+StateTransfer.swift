@@ -20,9 +20,11 @@ extension SiteOrder {
                 // way at each of them; what came before in this ring is taken in order.
                 isReady = true
                 requesters = []
-                // Proposals numbered from the wall clock: a restarted site's are newer than those
-                // its earlier incarnation made, which the other sites remember.
+                // Proposals and the clock start from the wall clock: a restarted site's proposals
+                // are newer than those its earlier incarnation made, which the other sites may
+                // remember, and its messages' timestamps (so their positions) are new too.
                 attempt = requestStamp
+                clock = max(clock, requestStamp)
                 actions.append(.configuration(SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites)))
                 replay(from: 0, now: now, into: &actions)
             }
