@@ -230,9 +230,12 @@ import Testing
     ]
 
     @Test func wideAreaSettingsLoad() throws {
-        let text = Self.both + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\nheartbeat_ms = 25\nresend_ms = 2000\ntest_delay_ms = 30\ntest_loss_percent = 2\n"
+        let text = Self.both
+            + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\nheartbeat_ms = 25\nresend_ms = 2000\ndeparture_grace_ms = 500\nagreement_timeout_ms = 4000\ntest_delay_ms = 30\ntest_loss_percent = 2\n"
         let config = try DaemonConfig.parse(text, file: "wan.toml")
         #expect(config.siteOrder.heartbeatInterval == 25_000_000)
+        #expect(config.siteOrder.departureGrace == 500_000_000)
+        #expect(config.siteOrder.agreementTimeout == 4_000_000_000)
         #expect(config.siteOrder.resendAfter == 2_000_000_000)
         #expect(config.hopImpairment?.delay == 30_000_000)
         #expect(config.hopImpairment?.lossPercent == 2)

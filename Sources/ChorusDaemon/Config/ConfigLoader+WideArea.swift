@@ -2,7 +2,9 @@ import ChorusCore
 
 /// `[wide_area]`: the order across sites, and an impairment for tests.
 extension ConfigLoader {
-    static let wideAreaKeys = ["heartbeat_ms", "resend_ms", "test_delay_ms", "test_jitter_ms", "test_loss_percent"]
+    static let wideAreaKeys = [
+        "heartbeat_ms", "resend_ms", "departure_grace_ms", "agreement_timeout_ms", "test_delay_ms", "test_jitter_ms", "test_loss_percent",
+    ]
 
     func wideArea(_ section: TOMLDocument.Section, into config: inout DaemonConfig) throws(ConfigError) {
         try checkKeys(section, allowed: Self.wideAreaKeys)
@@ -14,6 +16,10 @@ extension ConfigLoader {
                 config.siteOrder.heartbeatInterval = UInt64(try integer(entry, key, 1...10_000, unit: " (milliseconds)")) * 1_000_000
             case "resend_ms":
                 config.siteOrder.resendAfter = UInt64(try integer(entry, key, 10...600_000, unit: " (milliseconds)")) * 1_000_000
+            case "departure_grace_ms":
+                config.siteOrder.departureGrace = UInt64(try integer(entry, key, 0...600_000, unit: " (milliseconds)")) * 1_000_000
+            case "agreement_timeout_ms":
+                config.siteOrder.agreementTimeout = UInt64(try integer(entry, key, 100...600_000, unit: " (milliseconds)")) * 1_000_000
             case "test_delay_ms":
                 impairment.delay = UInt64(try integer(entry, key, 0...10_000, unit: " (milliseconds)")) * 1_000_000
             case "test_jitter_ms":
