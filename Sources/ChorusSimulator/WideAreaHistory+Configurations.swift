@@ -10,8 +10,8 @@ extension WideAreaHistory {
         var range: Range<Int>
         /// The regular configuration that followed (nil: the daemon's last).
         var next: SiteConfigurationID?
-        /// Up to the daemon's first configuration (what a restarted daemon delivers before it has
-        /// the state, unreliable messages, comes before it).
+        /// Before or in the daemon's first configuration (a restarted daemon delivers unreliable
+        /// messages before it has the state, and joins its first configuration part way).
         var isFirst: Bool
         /// The part after the transitional configuration that leads to `next`.
         var transitional = false
@@ -23,36 +23,35 @@ extension WideAreaHistory {
         var result: [Segment] = []
         var start = 0
         var current: SiteConfigurationID?
+        var regularSeen = 0
         var inTransitional = false
+        func close(at end: Int, next: SiteConfigurationID?) {
+            guard current != nil || end > start || inTransitional else { return }
+            result.append(
+                Segment(configuration: current, range: start..<end, next: next, isFirst: regularSeen <= 1, transitional: inTransitional))
+            start = end
+        }
         for change in changes[daemon] {
             let end = min(change.afterDeliveries, deliveries[daemon].count)
+            close(at: end, next: change.change.id)
+            start = end
             switch change.change.kind {
             case .transitional:
-                if current != nil || end > start {
-                    result.append(Segment(configuration: current, range: start..<end, next: change.change.id, isFirst: result.isEmpty))
-                }
-                start = end
                 inTransitional = true
             case .regular:
-                if current != nil || end > start || inTransitional {
-                    result.append(
-                        Segment(
-                            configuration: current, range: start..<end, next: change.change.id, isFirst: result.isEmpty,
-                            transitional: inTransitional))
-                }
-                start = end
                 current = change.change.id
+                regularSeen += 1
                 inTransitional = false
             }
         }
-        result.append(Segment(configuration: current, range: start..<deliveries[daemon].count, next: nil, isFirst: result.isEmpty))
-        if result.count > 1, result[0].configuration == nil { result[1].isFirst = true }
+        close(at: deliveries[daemon].count, next: nil)
+        if result.isEmpty { result.append(Segment(configuration: nil, range: 0..<0, next: nil, isFirst: true)) }
         return result
     }
 
     /// One id names one set of sites; a transitional configuration only sites of its regular one;
     /// every message but unreliable ones is delivered in one configuration.
-    func checkConfigurations(_ fail: (String) -> Void) {
+    func checkConfigurations(_ segments: [[Segment]], _ fail: (String) -> Void) {
         var sitesOf: [SiteConfigurationID: [SiteID]] = [:]
         for (daemon, list) in changes.enumerated() {
             for entry in list where entry.change.kind == .regular {
@@ -81,8 +80,8 @@ extension WideAreaHistory {
             }
         }
         var deliveredIn: [MessageKey: (SiteConfigurationID?, Int)] = [:]
-        for daemon in deliveries.indices {
-            for segment in segments(of: daemon) {
+        for (daemon, list) in segments.enumerated() {
+            for segment in list {
                 // Unreliable messages take no place in the order, nor in a configuration.
                 for delivery in deliveries[daemon][segment.range] where delivery.service > .unreliable {
                     if let known = deliveredIn[delivery.message], known.0 != segment.configuration {
@@ -121,7 +120,7 @@ extension WideAreaHistory {
         func owed(_ daemon: Int, _ segment: Segment) -> Set<MessageKey> {
             Set(deliveries[daemon][segment.range].filter { $0.service > .unreliable }.map(\.message))
         }
-        for (key, members) in groups.sorted(by: { $0.key.configuration ?? .init(seq: 0, coordinator: SiteID(0)) < $1.key.configuration ?? .init(seq: 0, coordinator: SiteID(0)) }) where members.count > 1 {
+        for (key, members) in groups where members.count > 1 {
             var union: [MessageKey: Int] = [:]
             for member in members { for message in owed(member.daemon, member.segment) { union[message] = member.daemon } }
             for member in members {

@@ -96,8 +96,8 @@ public struct WideAreaHistory: Sendable {
         var found: [String] = []
         func fail(_ text: String) { if found.count < limit { found.append(text) } }
         var positions: [MessageKey: WideAreaPosition] = [:]
-        checkConfigurations(fail)
         let bySegment = deliveries.indices.map { self.segments(of: $0) }
+        checkConfigurations(bySegment, fail)
         for (daemon, list) in deliveries.enumerated() {
             var seen: Set<MessageKey> = []
             var lastPosition: WideAreaPosition?

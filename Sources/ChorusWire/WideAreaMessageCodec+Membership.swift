@@ -264,6 +264,9 @@ extension WideAreaMessageCodec {
         try validateSites(state.finishing, "membership.finishing")
         try validateSites(state.confirmed, "membership.confirmed")
         guard state.phase <= 2 else { throw .invalidField("membership.phase", reason: "no phase \(state.phase)") }
+        guard state.phase != 2 || state.lastInstall != nil else {
+            throw .invalidField("membership.phase", reason: "closing without the install it closes towards")
+        }
         if let install = state.lastInstall { try validateInstall(install) }
         guard state.proposals.count <= WireLimits.maxSites else {
             throw .tooMany("membership.proposals", count: state.proposals.count, limit: WireLimits.maxSites)

@@ -136,7 +136,11 @@ import Glibc
     }
 
     static func status(port: Int) async throws -> String {
-        try await ChorusClient.withSession(to: .tcp(host: "127.0.0.1", port: port), name: "status-probe", membershipNotices: false) {
+        try await status(.tcp(host: "127.0.0.1", port: port))
+    }
+
+    static func status(_ endpoint: ChorusEndpoint) async throws -> String {
+        try await ChorusClient.withSession(to: endpoint, name: "status-probe", membershipNotices: false) {
             session in
             try await session.requestStatus()
             for try await event in session.events { if case .status(let json) = event { return json } }

@@ -16,17 +16,7 @@ import Testing
 struct SiteCutOffTests {
     /// The order across sites at a daemon, from its status over its Unix socket.
     static func order(_ member: LocalCluster.Member) async -> [String: Any]? {
-        guard
-            let json = try? await ChorusClient.withSession(to: member.unixEndpoint, name: "probe", membershipNotices: false, {
-                session in
-                try await session.requestStatus()
-                for try await event in session.events { if case .status(let json) = event { return json } }
-                return ""
-            }),
-            let document = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-            let wide = document["wideArea"] as? [String: Any]
-        else { return nil }
-        return wide["order"] as? [String: Any]
+        (try? await WideAreaTests.wideArea(member.unixEndpoint))?["order"] as? [String: Any]
     }
 
     /// The sites of the configuration `member` delivers in, once it is not agreeing on another.

@@ -41,7 +41,11 @@ import Testing
 
     /// The `wideArea` part of a daemon's status, as JSON.
     static func wideArea(port: Int) async throws -> [String: Any] {
-        let json = try await BadClientTests.status(port: port)
+        try await wideArea(.tcp(host: "127.0.0.1", port: port))
+    }
+
+    static func wideArea(_ endpoint: ChorusEndpoint) async throws -> [String: Any] {
+        let json = try await BadClientTests.status(endpoint)
         let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         return document?["wideArea"] as? [String: Any] ?? [:]
     }
@@ -343,7 +347,14 @@ import Testing
         try await cluster.waitUntilListening(d1)
         _ = try await Self.waitUntil("d1 representing east again", timeout: 10) { await Self.linkIsUp(port: d1.clientPort) }
         cluster.kill9("d3")
-        try await Task.sleep(for: .milliseconds(500))
+        // Relaunched only once east's ring has gone on without it (a new incarnation, not a blip).
+        _ = try await Self.waitUntil("east's ring without d3", timeout: 10) {
+            guard let json = try? await BadClientTests.status(port: d1.clientPort),
+                let document = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+                let ring = document["ring"] as? [String: Any], let members = ring["members"] as? [String]
+            else { return false }
+            return !members.contains("d3")
+        }
         try cluster.launch("d3")
         try await cluster.waitUntilListening(cluster.members[2])
         _ = try await Self.waitUntil("one configuration of both sites", timeout: 15) {

@@ -98,6 +98,15 @@ import Testing
         }
     }
 
+    /// A snapshot closing towards no install is refused (the state it describes cannot exist).
+    @Test func aSnapshotClosingTowardsNoInstallIsRefused() throws {
+        guard case .state(var snapshot) = Self.snapshot else { return }
+        snapshot.membership.lastInstall = nil
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.state(snapshot)) }
+        snapshot.membership.phase = 0
+        try WideAreaMessageCodec.validate(.state(snapshot))
+    }
+
     /// Proposals and installs that break their rules are refused (encoding them would trap, so
     /// the bytes are edited): an origin not among its sites, a cut that is not its own received
     /// entry, an install whose members proposed other sites, or whose coordinator is not the lowest.

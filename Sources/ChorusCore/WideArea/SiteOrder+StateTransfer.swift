@@ -123,7 +123,7 @@ extension SiteOrder {
         lastInstall = membership.lastInstall
         switch membership.phase {
         case 1: phase = .proposing(membership.proposing)
-        case 2 where lastInstall?.proposal(of: site) != nil:
+        case 2 where lastInstall?.proposal(of: site) != nil:  // (an install without this site: a forged snapshot)
             var closing = closingPlan(lastInstall!)
             closing.confirmed.formUnion(membership.confirmed)
             phase = .closing(closing)
