@@ -57,7 +57,7 @@ public struct Engine: Sendable {
         let envelope = limits.maxGroupsPerMessage * (limits.maxGroupNameLength + 2) + 64
         limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - envelope))
         limits.maxAnnouncementBytes = max(1024, min(ringOptions.maxMessageSize, 1 << 20))
-        self.groups = GroupLayer(me: me, limits: limits)
+        self.groups = GroupLayer(me: me, limits: limits, spansSites: wideArea != nil)
         self.groups.brokenRules = ringOptions.brokenRules
         ringActions.reserveCapacity(64)
         groupActions.reserveCapacity(64)
@@ -197,6 +197,7 @@ public struct Engine: Sendable {
                         }
                     case .configuration(let configuration):
                         // What the group layer still owes the ending configuration comes before it ends.
+                        // (Across sites the group layer follows the site's stream instead: no-ops.)
                         groups.ringConfigurationWillChange(configuration, into: &groupActions)
                         if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
                         actions.append(.configuration(configuration))
@@ -223,14 +224,17 @@ public struct Engine: Sendable {
             switch action {
             case .submit(let service, let payload):
                 ring.submit(service: service, payload: payload, now: now, into: &ringActions)
-            case .deliver(let delivery, let position):
-                groups.ringDelivered(delivery, position: position, deliveries: &actions, into: &groupActions)
+            case .deliver(let delivery, let position, let ordinal):
+                groups.ringDelivered(delivery, position: position, ordinal: ordinal, deliveries: &actions, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             case .originate(let body, let sites): actions.append(.wideArea(.originate(body, to: sites)))
             case .setTimer(let deadline): actions.append(.setTimer(.wideArea, deadline: deadline))
             case .representative(let represent): actions.append(.wideArea(.representative(represent)))
             case .configuration(let change):
                 groups.siteConfiguration(change, into: &groupActions)
+                if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
+            case .joinedLate(let change, let siteDaemons, let ordinal):
+                groups.sitesJoinedLate(change, siteDaemons: siteDaemons, ordinal: ordinal, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             }
         }

@@ -55,8 +55,28 @@ public struct WideAreaHistory: Sendable {
         }
     }
 
+    /// A group view a daemon emitted, after its first `afterDeliveries` deliveries, while the last
+    /// regular configuration of sites it had installed was `configuration`.
+    public struct ViewRecord: Sendable {
+        public var view: GroupView
+        public var afterDeliveries: Int
+        public var configuration: SiteConfigurationID?
+        public var time: Instant
+        public init(view: GroupView, afterDeliveries: Int, configuration: SiteConfigurationID?, time: Instant = 0) {
+            self.view = view
+            self.afterDeliveries = afterDeliveries
+            self.configuration = configuration
+            self.time = time
+        }
+    }
+
     /// Per daemon, in delivery order.
     public var deliveries: [[Delivery]]
+    /// Per daemon, the group views it emitted, in order.
+    public var views: [[ViewRecord]]
+    /// Per group, the members every running daemon's last view must show at the end (nil: not
+    /// checked; set when the run ends merged and quiet).
+    public var expectedFinalMembers: [String: [SessionID]]?
     /// Per daemon, the configurations of sites it installed, in order (none: one configuration throughout).
     public var changes: [[Change]]
     public var sent: [MessageKey: Sent] = [:]
@@ -71,6 +91,7 @@ public struct WideAreaHistory: Sendable {
 
     public init(daemons: Int) {
         deliveries = Array(repeating: [], count: daemons)
+        views = Array(repeating: [], count: daemons)
         changes = Array(repeating: [], count: daemons)
         alive = Array(repeating: true, count: daemons)
         joinedAt = Array(repeating: 0, count: daemons)
@@ -92,6 +113,9 @@ public struct WideAreaHistory: Sendable {
     ///   in its first, everything sent from `joinSettling` after its start.
     /// - Every message but unreliable ones sent by a daemon running at the end is delivered by it.
     /// - Safe: no daemon delivered one before every site of its configuration held it.
+    /// - Group views (`checkViews`): per daemon and group, ids increase and a transitional view
+    ///   is followed by a regular one; one id (after one configuration) is one membership at every
+    ///   daemon, at one place of the order; at the end, every running daemon shows the expected members.
     public func violations(limit: Int = 20) -> [String] {
         var found: [String] = []
         func fail(_ text: String) { if found.count < limit { found.append(text) } }
@@ -150,6 +174,7 @@ public struct WideAreaHistory: Sendable {
             keys[position] = key
         }
         checkVirtualSynchrony(bySegment, fail)
+        checkViews(fail)
         for (daemon, list) in deliveries.enumerated() where alive[daemon] {
             let have = Set(list.map(\.message))
             let owedFrom = joinedAt[daemon] == 0 ? 0 : joinedAt[daemon] + Self.joinSettling

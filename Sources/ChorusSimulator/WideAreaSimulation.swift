@@ -63,6 +63,8 @@ public struct WideAreaSimulation {
         case isolate(Int)
         case isolateFor([Int], seconds: Double)
         case rejoin([Int])
+        /// A session that left the group joins it again.
+        case joinAgain(Int, SessionID)
     }
 
     public init(config: WideAreaSimulationConfig) {
@@ -153,7 +155,6 @@ public struct WideAreaSimulation {
         }
         now = endTime
         report.events = events
-        report.violations = history.violations()
         if config.traceConfigurations {
             for daemon in engines.indices where alive[daemon] {
                 let rep = routerHost[site(of: daemon)] == daemon ? " (representative, reaches \(routers[site(of: daemon)]?.topology.component(of: siteID(site(of: daemon))) ?? []))" : ""
@@ -166,6 +167,13 @@ public struct WideAreaSimulation {
         report.mergedAtEnd =
             finals.count == 1
             && engines.indices.filter { alive[$0] }.allSatisfy { finalConfiguration[$0]?.sites.count == config.sites }
+        if report.mergedAtEnd, config.sites > 1, !config.oneStretchedRing {
+            // Merged and quiet: every running daemon's session is in the group, and every daemon's
+            // last view of it says so.
+            let members = engines.indices.filter { alive[$0] }.compactMap { sessions[$0] }.sorted()
+            history.expectedFinalMembers = [Self.group: members]
+        }
+        report.violations = history.violations()
         let window = Double(trafficEnd) / 1e9 - config.warmup - 1
         if window > 0 {
             let slowest = engines.indices.filter { alive[$0] }.map { windowDeliveries[$0] }.min() ?? 0
@@ -200,7 +208,16 @@ public struct WideAreaSimulation {
             route(site) { router, actions, now in router.tick(now: now, into: &actions) }
         case .traffic(let daemon):
             guard alive[daemon], now < trafficEnd else { return }
-            sendMessage(from: daemon)
+            if config.churn > 0, let session = sessions[daemon], random.chance(min(1, config.churn / config.rate)),
+                now + Simulation.nanos(1) < trafficEnd
+            {
+                // The session leaves its group and joins it again a little later.
+                act(daemon) { engine, actions, now in try? engine.leave(session: session, group: Self.group, now: now, into: &actions) }
+                queue.push(.joinAgain(daemon, session), at: now + Simulation.nanos(0.1 + 0.4 * random.unit()))
+                report.leaves += 1
+            } else {
+                sendMessage(from: daemon)
+            }
             queue.push(.traffic(daemon), at: now + max(1, Simulation.nanos(random.exponential(rate: config.rate))))
         case .cut(let index):
             setCut(index, true)
@@ -218,6 +235,9 @@ public struct WideAreaSimulation {
         case .rejoin(let group):
             if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s sites \(group.map(siteID)) back") }
             for (index, link) in links.enumerated() where group.contains(link.0) != group.contains(link.1) { setCut(index, false) }
+        case .joinAgain(let daemon, let session):
+            guard alive[daemon], sessions[daemon] == session else { return }
+            act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
         case .boot(let daemon):
             boot(daemon)
         case .crashForRestart:
@@ -244,6 +264,7 @@ public struct WideAreaSimulation {
             slot[daemon] = history.deliveries.count
             history.deliveries.append([])
             history.changes.append([])
+            history.views.append([])
             deliveringIn[daemon] = []
             finalConfiguration[daemon] = nil
             history.alive.append(true)
@@ -351,8 +372,12 @@ public struct WideAreaSimulation {
             record(delivery, at: daemon)
         case .configuration(let configuration):
             if configuration.kind == .regular { report.configurations += 1 }
-        case .view:
-            break
+        case .view(let view):
+            history.views[slot[daemon]].append(
+                WideAreaHistory.ViewRecord(
+                    view: view, afterDeliveries: history.deliveries[slot[daemon]].count,
+                    configuration: finalConfiguration[daemon]?.id, time: now))
+            report.views += 1
         case .decodeError:
             report.decodeErrors += 1
         case .wideArea(.representative(let represent)):
@@ -475,6 +500,9 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
     public var linkCuts = 0
     public var crashes = 0
     public var restarts = 0
+    /// Group views shown (summed over daemons), and leaves of the group (each joined again).
+    public var views = 0
+    public var leaves = 0
     public var decodeErrors = 0
     public var hopBytes = 0
     public var events = 0
@@ -497,6 +525,7 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
                 + "\(linkCuts) link cuts, \(isolations) sites cut off, \(crashes) crashes, \(restarts) restarts, \(events) events in \(seconds) s",
             "  configurations of sites: \(siteConfigurations) installed over all daemons; at the end \(finalConfigurations.joined(separator: " | "))"
                 + (mergedAtEnd ? " (every site, every daemon)" : ""),
+            "  group views: \(views) shown over all daemons, \(leaves) leaves and joins again",
         ]
         for service in Service.allCases where !latency[Int(service.rawValue)].isEmpty {
             let h = latency[Int(service.rawValue)]

@@ -21,6 +21,8 @@ public struct WideAreaSimulationConfig: Sendable {
     /// Client messages per second per daemon (Poisson).
     public var rate: Double = 20
     public var services: [Service] = [.reliable, .fifo, .causal, .agreed, .safe]
+    /// Per session, leaves per second (each joins again 0.1-0.5 s later); 0: none.
+    public var churn: Double = 0
     public var payloadSize = 100
     /// Per site, a clock offset drawn from 0 up to this (ns): tick stamps of sites disagree.
     public var clockSkew: Duration64 = 0
@@ -101,6 +103,7 @@ extension WideAreaSimulationConfig {
         config.restarts = random.int(in: 0...2)
         config.staggeredStart = random.chance(0.5) ? UInt64(random.int(in: 0...1_000)) * 1_000_000 : 0
         config.services = Service.allCases
+        config.churn = random.chance(0.5) ? 0.5 : 0
         config.duration = duration
         config.quiescence = min(5, duration / 2)
         return config

@@ -14,6 +14,7 @@ import NIOCore
 ///     state:      daemon u32 | configuration (seq u64, representative u32) | sessionCount u32 |
 ///                 (session | groupCount u16 | group * groupCount) * sessionCount
 ///     statePiece: as state; a piece of an announcement that the next piece continues
+///     siteDaemons: site u32 | daemonCount u16 | daemon u32 * daemonCount (ascending, distinct)
 ///     session:    daemon u32 | local u32
 ///
 /// Like `PacketCodec`, the encoding is canonical: re-encoding a decoded message gives the same bytes.
@@ -35,6 +36,13 @@ public enum GroupMessageCodec {
         case disconnect = 4
         case state = 5
         case statePiece = 6
+        case siteDaemons = 7
+    }
+
+    /// Whether `payload` is a `siteDaemons` message (by its first two bytes; not validated).
+    @inlinable
+    public static func isSiteDaemons(_ payload: ByteBuffer) -> Bool {
+        payload.getInteger(at: payload.readerIndex, as: UInt16.self) == UInt16(version) << 8 | UInt16(Kind.siteDaemons.rawValue)
     }
 
     static let selfDiscardFlag: UInt8 = 0x01
@@ -75,6 +83,12 @@ public enum GroupMessageCodec {
                 writeSession(entry.session, into: &buffer)
                 writeGroups(entry.groups, limit: WireLimits.maxGroupsPerSession, into: &buffer)
             }
+        case .siteDaemons(let site, let daemons):
+            precondition(daemons.count <= WireLimits.maxMembers, "too many daemons")
+            writeHeader(.siteDaemons, message, into: &buffer)
+            buffer.writeInteger(site.rawValue)
+            buffer.writeInteger(UInt16(daemons.count))
+            for daemon in daemons { buffer.writeInteger(daemon.rawValue) }
         }
     }
 
@@ -146,6 +160,13 @@ public enum GroupMessageCodec {
                 sessions.append(SessionMemberships(session: session, groups: groups))
             }
             message = .state(daemon: daemon, configuration: configuration, sessions: sessions, more: kind == .statePiece)
+        case .siteDaemons:
+            let site = SiteID(try reader.read(UInt32.self, "group.siteDaemons.site"))
+            let count = try reader.readCount(UInt16.self, "group.siteDaemons.daemons", limit: WireLimits.maxMembers, minimumEntrySize: 4)
+            var daemons: [NodeID] = []
+            daemons.reserveCapacity(count)
+            for _ in 0..<count { daemons.append(NodeID(try reader.read(UInt32.self, "group.siteDaemons.daemon"))) }
+            message = .siteDaemons(site: site, daemons: daemons)
         }
         try reader.expectEnd("group message")
         try validate(message)
@@ -180,6 +201,14 @@ public enum GroupMessageCodec {
                 }
                 try checkGroupNames(entry.groups, "group.state.groups")
             }
+        case .siteDaemons(_, let daemons):
+            guard daemons.count <= WireLimits.maxMembers else {
+                throw .tooMany("group.siteDaemons.daemons", count: daemons.count, limit: WireLimits.maxMembers)
+            }
+            // Ascending and distinct: one encoding per set (canonical).
+            for (a, b) in zip(daemons, daemons.dropFirst()) where !(a.rawValue < b.rawValue) {
+                throw .invalidField("group.siteDaemons.daemons", reason: "daemons must be ascending and distinct")
+            }
         }
     }
 
@@ -208,6 +237,8 @@ public enum GroupMessageCodec {
             sessionSize
         case .state(_, _, let sessions, _):
             4 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize + groupsSize($1.groups) }
+        case .siteDaemons(_, let daemons):
+            4 + 2 + 4 * daemons.count
         }
     }
 

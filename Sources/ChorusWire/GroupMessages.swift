@@ -63,4 +63,8 @@ public enum GroupMessage: Sendable, Equatable {
     /// pieces, each within one ring message: every piece but the last has `more` set (a session's
     /// groups may continue in the next piece).
     case state(daemon: NodeID, configuration: RingID, sessions: [SessionMemberships], more: Bool = false)
+    /// With more than one site: the daemons of `site` that take part in the order now, put in the
+    /// site's stream by its order layer where its ring changed (or a configuration of sites began),
+    /// so every daemon of every site changes its group views at the same point of the global order.
+    case siteDaemons(site: SiteID, daemons: [NodeID])
 }

@@ -129,6 +129,24 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public var delivered: WideAreaPosition?
     /// The highest configuration seq this site has decided or applied (a coordinator's next is above it).
     public var highestSeq: UInt64
+    /// Members of the site's ring still waiting for the state (ascending): the site's daemons
+    /// are announced to the other sites once none waits.
+    public var pending: [NodeID] = []
+    /// Per site of the configuration, ascending: its daemons as last announced in the order
+    /// (a site missing: none announced yet in this configuration).
+    public var siteDaemons: [SiteDaemons] = []
+    /// Causal, agreed and safe messages delivered in this configuration (views take their ids from it).
+    public var ordinal: UInt64 = 0
+
+    /// One site's daemons as the order last announced them.
+    public struct SiteDaemons: Sendable, Equatable {
+        public var site: SiteID
+        public var daemons: [NodeID]
+        public init(site: SiteID, daemons: [NodeID]) {
+            self.site = site
+            self.daemons = daemons
+        }
+    }
 
     public struct FrozenMessage: Sendable, Equatable {
         public var service: Service
@@ -144,8 +162,12 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public init(
         configuration: SiteConfiguration, attempt: UInt64, phase: UInt8, proposing: [SiteID], lastInstall: SiteInstall?,
         proposals: [SiteProposal], consumed: [SiteProgress.Received], frozen: [FrozenMessage], relay: [WideAreaData],
-        finishing: [SiteID], confirmed: [SiteID], delivered: WideAreaPosition? = nil, highestSeq: UInt64 = 0
+        finishing: [SiteID], confirmed: [SiteID], delivered: WideAreaPosition? = nil, highestSeq: UInt64 = 0,
+        pending: [NodeID] = [], siteDaemons: [SiteDaemons] = [], ordinal: UInt64 = 0
     ) {
+        self.pending = pending
+        self.siteDaemons = siteDaemons
+        self.ordinal = ordinal
         self.configuration = configuration
         self.attempt = attempt
         self.phase = phase

@@ -21,6 +21,7 @@ extension WideAreaMessageCodec {
             + 4 + state.frozen.reduce(0) { $0 + 9 + $1.payload.readableBytes }
             + 4 + state.relay.reduce(0) { $0 + 4 + encodedSize(.data($1)) } + 2 + 4 * state.finishing.count
             + 2 + 4 * state.confirmed.count + 20 + 8
+            + 2 + 4 * state.pending.count + 2 + state.siteDaemons.reduce(0) { $0 + 6 + 4 * $1.daemons.count } + 8
     }
 
     // MARK: Writing
@@ -98,6 +99,28 @@ extension WideAreaMessageCodec {
         writeSites(state.confirmed, into: &buffer)
         writePosition(state.delivered, into: &buffer)
         buffer.writeInteger(state.highestSeq)
+        writeNodes(state.pending, into: &buffer)
+        buffer.writeInteger(UInt16(state.siteDaemons.count))
+        for entry in state.siteDaemons {
+            buffer.writeInteger(entry.site.rawValue)
+            writeNodes(entry.daemons, into: &buffer)
+        }
+        buffer.writeInteger(state.ordinal)
+    }
+
+    static func writeNodes(_ nodes: [NodeID], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(nodes.count))
+        for node in nodes { buffer.writeInteger(node.rawValue) }
+    }
+
+    /// A strictly ascending list of at most `WireLimits.maxMembers` daemons.
+    static func readNodes(_ reader: inout WireReader, _ field: String) throws(WireError) -> [NodeID] {
+        let count = try reader.readCount(UInt16.self, field, limit: WireLimits.maxMembers, minimumEntrySize: 4)
+        var nodes: [NodeID] = []
+        nodes.reserveCapacity(count)
+        for _ in 0..<count { nodes.append(try reader.readNodeID(field)) }
+        try PacketCodec.checkStrictlyAscending(nodes.lazy.map { $0 }, field)
+        return nodes
     }
 
     static func writePosition(_ position: WideAreaPosition?, into buffer: inout ByteBuffer) {
@@ -211,10 +234,21 @@ extension WideAreaMessageCodec {
         let confirmed = try readSites(&reader, "membership.confirmed")
         let delivered = try readPosition(&reader, "membership.delivered")
         let highestSeq = try reader.read(UInt64.self, "membership.highestSeq")
+        let pending = try readNodes(&reader, "membership.pending")
+        let siteCount = try reader.readCount(UInt16.self, "membership.siteDaemons", limit: WireLimits.maxSites, minimumEntrySize: 6)
+        var siteDaemons: [WideAreaMembershipState.SiteDaemons] = []
+        siteDaemons.reserveCapacity(siteCount)
+        for _ in 0..<siteCount {
+            let site = SiteID(try reader.read(UInt32.self, "membership.siteDaemons.site"))
+            siteDaemons.append(.init(site: site, daemons: try readNodes(&reader, "membership.siteDaemons.daemons")))
+        }
+        try PacketCodec.checkStrictlyAscending(siteDaemons.lazy.map(\.site), "membership.siteDaemons")
+        let ordinal = try reader.read(UInt64.self, "membership.ordinal")
         return WideAreaMembershipState(
             configuration: SiteConfiguration(id: id, sites: sites), attempt: attempt, phase: phase, proposing: proposing,
             lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing,
-            confirmed: confirmed, delivered: delivered, highestSeq: highestSeq)
+            confirmed: confirmed, delivered: delivered, highestSeq: highestSeq, pending: pending, siteDaemons: siteDaemons,
+            ordinal: ordinal)
     }
 
     // MARK: Validation

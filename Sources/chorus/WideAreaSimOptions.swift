@@ -23,6 +23,10 @@ struct WideAreaSimOptions: ParsableArguments {
     @Option(name: .customLong("representative-crashes"), help: "Site representatives crashed during the run.")
     var representativeCrashes = 0
     @Option(help: "Heartbeat interval of idle sites, ms.") var heartbeat = 10.0
+    @Option(name: .customLong("group-leaves"), help: "Per session, leaves of the group per virtual second (each joins again 0.1-0.5 s later).")
+    var groupLeaves = 0.0
+    @Option(name: .customLong("daemon-restarts"), help: "Daemons crashed and restarted during the run (another of their site keeps running).")
+    var daemonRestarts = 0
     @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
     @Flag(name: .customLong("stretched-ring"), help: "For comparison: one token ring over every daemon of every site (what Spread does), no hop protocol.")
     var stretchedRing = false
@@ -54,6 +58,8 @@ struct WideAreaSimOptions: ParsableArguments {
         if let cutoffSeconds { config.isolationSeconds = cutoffSeconds...cutoffSeconds }
         config.traceConfigurations = traceConfigurations
         config.representativeCrashes = representativeCrashes
+        config.churn = groupLeaves
+        config.restarts = daemonRestarts
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.clockSkew = UInt64(clockSkew * 1e6)
         if stretchedRing {

@@ -11,9 +11,10 @@ extension GroupLayer {
     /// As `ringDelivered(_:into:)`, but a client message's delivery goes straight to the engine's
     /// actions (the common case skips one action array; nothing else is pending, so order holds).
     mutating func ringDelivered(
-        _ delivery: RingDelivery, position: WideAreaPosition? = nil, deliveries: inout [EngineAction],
+        _ delivery: RingDelivery, position: WideAreaPosition? = nil, ordinal: UInt64 = 0, deliveries: inout [EngineAction],
         into actions: inout [GroupAction]
     ) {
+        if position != nil { deliveredAt(ordinal: ordinal) }
         if let data = clientData(in: delivery, position: position, into: &actions) {
             deliveries.append(.deliver(groupDelivery(data, delivery, position: position)))
         }
@@ -41,7 +42,7 @@ extension GroupLayer {
         }
         guard !holdDuringSync(message, delivery, position: position) else { return nil }
         if case .data(let data) = message { return data }
-        apply(message, into: &actions)
+        apply(message, origin: position?.origin, into: &actions)
         return nil
     }
 
@@ -62,6 +63,7 @@ extension GroupLayer {
     ) -> Bool {
         guard case .synchronizing(var sync) = phase else { return false }
         if case .state = message { return false }
+        if case .siteDaemons = message { return false }
         if case .data = message, brokenRules.dataDuringStateExchange { return false }
         phase = .initial  // so `sync.held` is uniquely referenced and grows in place
         sync.held.append(
@@ -89,8 +91,13 @@ extension GroupLayer {
         }
     }
 
-    /// A configuration of sites begins here: after what waits for the state exchange, if one runs.
+    /// A configuration of sites begins here: after what waits for the state exchange, if one runs
+    /// (views per ring), or with the views it causes (views span sites).
     public mutating func siteConfiguration(_ change: SiteConfigurationChange, into actions: inout [GroupAction]) {
+        if sites != nil {
+            sitesConfiguration(change, into: &actions)
+            return
+        }
         guard case .synchronizing(var sync) = phase else {
             actions.append(.siteConfiguration(change))
             return
@@ -101,7 +108,7 @@ extension GroupLayer {
     }
 
     /// Applies a membership message (anything but client data).
-    private mutating func apply(_ message: GroupMessage, into actions: inout [GroupAction]) {
+    private mutating func apply(_ message: GroupMessage, origin: SiteID? = nil, into actions: inout [GroupAction]) {
         switch message {
         case .data:
             preconditionFailure("client data is delivered, not applied")
@@ -112,14 +119,20 @@ extension GroupLayer {
         case .disconnect(let session):
             applyDisconnect(session, into: &actions)
         case .state(let daemon, let configuration, let announced, let more):
-            applyState(daemon: daemon, configuration: configuration, sessions: announced, more: more, into: &actions)
+            if sites != nil {
+                applySitesState(daemon: daemon, tag: configuration, sessions: announced, more: more, into: &actions)
+            } else {
+                applyState(daemon: daemon, configuration: configuration, sessions: announced, more: more, into: &actions)
+            }
+        case .siteDaemons(let site, let daemons):
+            applySiteDaemons(site, daemons, origin: origin, into: &actions)
         }
     }
 
     /// The ring is about to install `configuration`: a state exchange it cuts short is finished
     /// now (see `finishInterrupted`), so its views and messages fall in the configuration that ends.
     public mutating func ringConfigurationWillChange(_ configuration: RingConfiguration, into actions: inout [GroupAction]) {
-        guard case .synchronizing(let sync) = phase, configuration.ringID != ring else { return }
+        guard sites == nil, case .synchronizing(let sync) = phase, configuration.ringID != ring else { return }
         finishInterrupted(sync, into: &actions)
     }
 
@@ -129,6 +142,8 @@ extension GroupLayer {
     /// still has members gets a transitional view. Regular: this daemon announces its sessions'
     /// groups; once every member's announcement is delivered, each group gets a regular view.
     public mutating func ringConfiguration(_ configuration: RingConfiguration, into actions: inout [GroupAction]) {
+        // With views across sites, a ring's changes reach views through the site's stream (`siteDaemons`).
+        guard sites == nil else { return }
         switch configuration.kind {
         case .transitional:
             enterTransitional(ring: configuration.ringID, members: configuration.members, into: &actions)
@@ -144,7 +159,7 @@ extension GroupLayer {
     /// configuration; applying it would bring back a session that is gone.)
     private func admits(_ daemon: NodeID) -> Bool {
         switch phase {
-        case .initial: true
+        case .initial: sites == nil
         case .transitional(let members, _): members.contains(daemon)
         case .operational: viewedDaemons.contains(daemon)
         case .synchronizing: regularMembers.contains(daemon)
@@ -153,6 +168,8 @@ extension GroupLayer {
 
     mutating func applyJoin(_ session: SessionID, _ group: String, into actions: inout [GroupAction]) {
         guard GroupNames.isJoinable(group), admits(session.daemon) else {
+            // A daemon not yet taking part in views across sites: its next announcement brings it.
+            if sites != nil, session.daemon == me, GroupNames.isJoinable(group) { sessions[session.local]?.joined.insert(group) }
             ignoredMessages += 1
             return
         }
@@ -180,8 +197,7 @@ extension GroupLayer {
         into actions: inout [GroupAction]
     ) {
         guard case .operational = phase else { return }
-        viewIndex += 1
-        let id = GroupViewID(ring: ring, index: viewIndex)
+        let id = nextViewID()
         for name in names {
             let entry = state.groups[name] ?? GroupEntry()
             let view = GroupView(

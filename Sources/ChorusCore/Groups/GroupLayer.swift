@@ -48,6 +48,8 @@ public struct GroupLayer: Sendable {
     var brokenRules = RingOptions.BrokenRules()
     /// The group names of the last data message delivered, reused by the next one to the same groups.
     var lastGroupNames = GroupNameCache()
+    /// With more than one site: the configuration of sites views span (nil: one site, views per ring).
+    var sites: SitesView?
 
     /// Delivered payloads that were not valid `GroupMessage`s.
     public internal(set) var decodeErrors = 0
@@ -56,10 +58,13 @@ public struct GroupLayer: Sendable {
     public internal(set) var ignoredMessages = 0
 
     /// A group layer for daemon `me`, before any configuration.
-    public init(me: NodeID, limits: GroupLimits = .default) {
+    /// A group layer for daemon `me`, before any configuration. `spansSites`: the engine runs an
+    /// order across sites, and views follow its configurations of sites (not the ring's).
+    public init(me: NodeID, limits: GroupLimits = .default, spansSites: Bool = false) {
         self.me = me
         self.limits = limits
         self.state = GroupState(me: me)
+        if spansSites { sites = SitesView(configuration: SiteConfigurationID(seq: 0, coordinator: SiteID(0)), sites: [], daemons: [:], ordinal: 0) }
     }
 
     // MARK: Inspection

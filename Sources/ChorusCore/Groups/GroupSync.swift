@@ -242,9 +242,9 @@ extension GroupLayer {
     }
 
     /// One regular network view per group with members: the state exchange's result.
-    private mutating func emitNetworkViews(into actions: inout [GroupAction]) {
-        if !state.groups.isEmpty { viewIndex += 1 }  // a view-producing event only if some group has members
-        let id = GroupViewID(ring: ring, index: viewIndex)
+    mutating func emitNetworkViews(into actions: inout [GroupAction]) {
+        // A view-producing event only if some group has members.
+        let id = state.groups.isEmpty ? GroupViewID(ring: ring, index: viewIndex) : nextViewID()
         // A group without a regular view here (no members left) starts afresh at its next join.
         let previousViews = lastViewMembers
         lastViewMembers.removeAll()

@@ -261,6 +261,8 @@ extension SiteOrder {
         frozen = []
         frozenBytes = 0
         guard let ringID else { return }
+        // Every site's daemons first: the group views of the new configuration are built on them.
+        announceDaemons(now: now, into: &actions)
         for message in held {
             takeLocal(
                 RingDelivery(ringID: ringID, sender: message.sender, service: message.service, payload: message.payload),
@@ -298,6 +300,8 @@ extension SiteOrder {
         remote = next.sites.filter { $0 != site }
         phase = .operational
         lastDelivered = nil
+        ordinal = 0
+        siteDaemons = [:]
         if finishing.isEmpty { relay = relay.filter { next.sites.contains($0.key) } }
         pruneOutbox()
     }

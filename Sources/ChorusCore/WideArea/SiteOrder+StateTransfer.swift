@@ -25,7 +25,15 @@ extension SiteOrder {
                 // remember, and its messages' timestamps (so their positions) are new too.
                 attempt = requestStamp
                 clock = max(clock, requestStamp)
-                actions.append(.configuration(SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites)))
+                readyMembers = Set(members)
+                pending = []
+                siteDaemons = [:]
+                ordinal = 0
+                actions.append(
+                    .joinedLate(
+                        SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites, joinedLate: true),
+                        siteDaemons: siteDaemons, ordinal: ordinal))
+                announceDaemons(now: now, into: &actions)
                 replay(from: 0, now: now, into: &actions)
             }
         } else {
@@ -48,6 +56,7 @@ extension SiteOrder {
         defer { updateRepresentative(now: now, into: &actions) }
         guard !isReady, snapshot.requester == me else {
             requesters.remove(snapshot.requester)
+            if isReady { becameReady(snapshot.requester, now: now, into: &actions) }
             return
         }
         // The snapshot was taken where the latest request it answers sat: what this daemon
@@ -55,9 +64,23 @@ extension SiteOrder {
         guard let start = requestIndex[snapshot.takenAt] else { return }
         apply(snapshot)
         isReady = true
-        actions.append(.configuration(SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites)))
+        actions.append(
+            .joinedLate(
+                SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites, joinedLate: true),
+                siteDaemons: siteDaemons, ordinal: ordinal))
         requesters.remove(me)
         replay(from: start, now: now, into: &actions)
+        becameReady(me, now: now, into: &actions)
+    }
+
+    /// `member` got the state here: once no member waits, the site's daemons go into its stream.
+    private mutating func becameReady(_ member: NodeID, now: Instant, into actions: inout [SiteOrderAction]) {
+        guard pending.remove(member) != nil else { return }
+        readyMembers.insert(member)
+        if pending.isEmpty {
+            announceDaemons(now: now, into: &actions)
+            release(now: now, into: &actions)
+        }
     }
 
     private mutating func replay(from start: Int, now: Instant, into actions: inout [SiteOrderAction]) {
@@ -100,7 +123,8 @@ extension SiteOrder {
             proposals: proposals.keys.sorted().map { proposals[$0]! },
             consumed: consumed.keys.sorted().map { SiteProgress.Received(site: $0, received: consumed[$0]!) }, frozen: frozen,
             relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted(), confirmed: confirmed,
-            delivered: lastDelivered, highestSeq: highestSeq)
+            delivered: lastDelivered, highestSeq: highestSeq, pending: pending.sorted(),
+            siteDaemons: siteDaemons.keys.sorted().map { .init(site: $0, daemons: siteDaemons[$0]!) }, ordinal: ordinal)
     }
 
     private mutating func apply(_ snapshot: WideAreaSnapshot) {
@@ -117,6 +141,12 @@ extension SiteOrder {
         frozenBytes = frozen.reduce(0) { $0 + $1.payload.readableBytes }
         lastDelivered = membership.delivered
         highestSeq = membership.highestSeq
+        pending = Set(membership.pending).intersection(members)
+        readyMembers = Set(members).subtracting(pending)
+        siteDaemons = Dictionary(
+            membership.siteDaemons.filter { configuration.sites.contains($0.site) }.map { ($0.site, $0.daemons) },
+            uniquingKeysWith: { $1 })
+        ordinal = membership.ordinal
         relay = [:]
         for data in membership.relay { relay[data.origin, default: []].append(data) }
         finishing = Set(membership.finishing)

@@ -7,8 +7,10 @@ public enum SiteOrderAction: Sendable {
     /// Put this wide-area message into the site's ring with this service.
     case submit(Service, ByteBuffer)
     /// Hand this message to the group layer: it is at its place in the global order (`position`
-    /// nil: a membership message of this site, at its place in the ring's order).
-    case deliver(RingDelivery, WideAreaPosition?)
+    /// nil: an unreliable message, outside the order). `ordinal`: the causal, agreed and safe
+    /// messages delivered in this configuration so far, this one included (the same at every
+    /// daemon of the configuration; view ids are made from it).
+    case deliver(RingDelivery, WideAreaPosition?, ordinal: UInt64 = 0)
     /// Send this body to these sites (empty: every other site; representative only).
     case originate(ByteBuffer, to: [SiteID])
     case setTimer(Instant)
@@ -17,6 +19,9 @@ public enum SiteOrderAction: Sendable {
     /// A configuration of sites begins: a transitional one (the sites that move together from
     /// the last), then the regular one.
     case configuration(SiteConfigurationChange)
+    /// This daemon got the order's state part way through `change` (started or restarted), with
+    /// every site's daemons as last delivered and the configuration's ordinal at that point.
+    case joinedLate(SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64)
 }
 
 /// A configuration of sites as delivered to the layer above, in the order's stream.
@@ -26,10 +31,14 @@ public struct SiteConfigurationChange: Sendable, Equatable, CustomStringConverti
     /// The configuration being installed (a transitional one carries the id of the regular one it leads to).
     public var id: SiteConfigurationID
     public var sites: [SiteID]
-    public init(kind: Kind, id: SiteConfigurationID, sites: [SiteID]) {
+    /// Set where a daemon gets the order's state and begins delivering part way through the
+    /// configuration (a daemon started or restarted): it was not there when it began.
+    public var joinedLate: Bool
+    public init(kind: Kind, id: SiteConfigurationID, sites: [SiteID], joinedLate: Bool = false) {
         self.kind = kind
         self.id = id
         self.sites = sites
+        self.joinedLate = joinedLate
     }
     public var description: String { "\(kind) \(id){\(sites.map(\.description).joined(separator: ","))}" }
 }
@@ -90,6 +99,16 @@ public struct SiteOrder: Sendable {
     var lastDelivered: WideAreaPosition?
     /// The payload bytes of `frozen` (they count against the bound on what waits for other sites).
     public internal(set) var frozenBytes = 0
+
+    /// Members of the current ring known to have the state, and those still waiting for it. The
+    /// site's daemons go into its stream (`GroupMessage.siteDaemons`) where its ring changes
+    /// (those with the state) and again once none waits, so group views everywhere follow them.
+    var readyMembers: Set<NodeID> = []
+    var pending: Set<NodeID> = []
+    /// Per site of the configuration: its daemons as last delivered here (none yet: absent).
+    public internal(set) var siteDaemons: [SiteID: [NodeID]] = [:]
+    /// Causal, agreed and safe messages delivered in this configuration.
+    public internal(set) var ordinal: UInt64 = 0
 
     /// The site's Lamport clock: every later message of this site gets a higher timestamp.
     public internal(set) var clock: UInt64 = 0
@@ -203,6 +222,9 @@ public struct SiteOrder: Sendable {
                 stateRequested(by: requester, stamp: stamp, now: now, into: &actions)
                 return
             case .state(let snapshot):
+                // Another member's state, before this daemon has its own: replayed on top of the
+                // snapshot this daemon gets (it marks where that member became ready).
+                if !isReady, snapshot.requester != me { buffered.append(delivery) }
                 stateArrived(snapshot, now: now, into: &actions)
                 return
             case _ where !isReady:
@@ -250,35 +272,52 @@ public struct SiteOrder: Sendable {
                     into: &actions)
             }
             return
-        } else if GroupMessageCodec.isClientData(delivery.payload) {
+        } else {
+            // Client messages, and joins, leaves and state announcements: numbered here, delivered
+            // everywhere at their place in the global order.
             guard isReady else {
                 buffered.append(delivery)
                 return
             }
-            guard case .operational = phase else {
-                // Numbered once the next configuration is installed, in it. A safe one: every daemon
-                // holds everything the ring delivered so far (numbering it later must not claim more).
-                frozen.append(.init(service: delivery.service, sender: delivery.sender, payload: delivery.payload))
-                frozenBytes += delivery.payload.readableBytes
-                if delivery.service == .safe { snapshotHeld() }
-                return
-            }
-            takeLocal(delivery, now: now, into: &actions)
-        } else {
-            // Joins, leaves and state announcements stay inside the site, in its ring's order.
-            actions.append(.deliver(delivery, nil))
-            return
+            takeLocalOrFreeze(delivery, now: now, into: &actions)
         }
         release(now: now, into: &actions)
+    }
+
+    /// Numbers `delivery` in this site's stream, or, while a configuration is agreed, holds it
+    /// to be numbered once the next one is installed, in it. A safe one held: every daemon holds
+    /// everything the ring delivered so far (numbering it later must not claim more).
+    mutating func takeLocalOrFreeze(_ delivery: RingDelivery, now: Instant, into actions: inout [SiteOrderAction]) {
+        guard case .operational = phase else {
+            frozen.append(.init(service: delivery.service, sender: delivery.sender, payload: delivery.payload))
+            frozenBytes += delivery.payload.readableBytes
+            if delivery.service == .safe { snapshotHeld() }
+            return
+        }
+        takeLocal(delivery, now: now, into: &actions)
+    }
+
+    /// Puts the site's daemons with the state into its stream (see `readyMembers`).
+    mutating func announceDaemons(now: Instant, into actions: inout [SiteOrderAction]) {
+        guard isReady, let ringID, let lowest = members.min() else { return }
+        let daemons = members.filter { !pending.contains($0) }.sorted()
+        let payload = GroupMessageCodec.encode(.siteDaemons(site: site, daemons: daemons))
+        takeLocalOrFreeze(RingDelivery(ringID: ringID, sender: lowest, service: .agreed, payload: payload), now: now, into: &actions)
     }
 
     /// The ring installed `configuration`: the lowest member of a regular ring represents the site.
     public mutating func ringConfiguration(
         _ configuration: RingConfiguration, now: Instant, into actions: inout [SiteOrderAction]
     ) {
-        guard configuration.kind == .regular else { return }
+        guard configuration.kind == .regular else {
+            // Members that move on with the state; any other (a daemon restarted meanwhile) waits for it anew.
+            readyMembers.formIntersection(configuration.members)
+            return
+        }
         ringID = configuration.ringID
         members = configuration.members
+        readyMembers.formIntersection(members)
+        pending = Set(members).subtracting(readyMembers)
         requesters = []
         answered = []
         buffered = []
@@ -290,6 +329,10 @@ public struct SiteOrder: Sendable {
             actions.append(.submit(.agreed, WideAreaMessageCodec.encode(request)))
         }
         updateRepresentative(now: now, into: &actions)
+        if isReady {
+            announceDaemons(now: now, into: &actions)
+            release(now: now, into: &actions)
+        }
     }
 
     /// The lowest member with the state represents the site.
@@ -358,11 +401,6 @@ public struct SiteOrder: Sendable {
         if representative != nil { representativeTook(data.origin, data.seq) }
         // Kept for the others of the configuration, should the origin depart before they have it.
         if remote.count > 1 { relay[data.origin, default: []].append(data) }
-        guard GroupMessageCodec.isClientData(data.payload) else {
-            // Joins, leaves and state stay inside their site: taken in its place, never applied.
-            counters.notClientData += 1
-            return
-        }
         waiting[data.origin]!.append(data)
     }
 
@@ -446,9 +484,17 @@ public struct SiteOrder: Sendable {
     mutating func deliverHead(_ next: WideAreaData, into actions: inout [SiteOrderAction]) {
         guard let ringID else { return }
         waiting[next.origin]!.removeFirst()
-        if next.service >= .causal { lastDelivered = next.position }
+        if next.service >= .causal {
+            lastDelivered = next.position
+            ordinal += 1
+        }
+        if GroupMessageCodec.isSiteDaemons(next.payload),
+            case .siteDaemons(let origin, let daemons)? = try? GroupMessageCodec.decode(next.payload), origin == next.origin
+        {
+            siteDaemons[origin] = daemons
+        }
         let delivery = RingDelivery(ringID: ringID, sender: next.sender, service: next.service, payload: next.payload)
-        actions.append(.deliver(delivery, next.position))
+        actions.append(.deliver(delivery, next.position, ordinal: ordinal))
     }
 
     /// Every other site has promised past `data`'s timestamp, and (safe) every site reports

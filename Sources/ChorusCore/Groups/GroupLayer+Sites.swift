@@ -1,0 +1,234 @@
+import ChorusWire
+
+/// With more than one site, what the group layer knows of the configuration of sites it
+/// delivers in. Group views then span sites: every membership event (a join, a leave, a
+/// disconnect, a site's daemons changing, a configuration of sites) comes out of the order
+/// across sites at one place of the global order, the same at every daemon of every site.
+struct SitesView: Sendable {
+    var configuration: SiteConfigurationID
+    var sites: [SiteID]
+    /// Per site: its daemons, as its last `siteDaemons` message in this configuration listed them
+    /// (absent: none delivered yet; each site puts one in its stream first in a configuration).
+    var daemons: [SiteID: [NodeID]]
+    /// The ordinal of the last ordered delivery (`SiteOrder.ordinal`) and how many view-producing
+    /// events came at it: a view's id is `(configuration, ordinal << 20 | count)`, the same at every
+    /// daemon, also at one that got the order's state part way through the configuration.
+    var ordinal: UInt64
+    var eventsAtOrdinal: UInt64 = 0
+
+    /// Every daemon of every site whose daemons are known.
+    var allDaemons: Set<NodeID> { Set(daemons.values.joined()) }
+    /// Whether every site of the configuration has listed its daemons.
+    var isComplete: Bool { sites.allSatisfy { daemons[$0] != nil } }
+    /// The tag of this configuration's state announcements (the ring field of their message).
+    var tag: RingID { Self.tag(configuration) }
+
+    static func tag(_ configuration: SiteConfigurationID) -> RingID {
+        RingID(seq: configuration.seq, representative: NodeID(configuration.coordinator.rawValue))
+    }
+
+    /// The next view id: one per view-producing event.
+    mutating func nextViewID() -> GroupViewID {
+        eventsAtOrdinal += 1
+        return GroupViewID(ring: tag, index: ordinal << 20 | min(eventsAtOrdinal, (1 << 20) - 1))
+    }
+}
+
+extension GroupLayer {
+    /// The id of the next view-producing event: per configuration of sites when views span
+    /// sites, else per ring.
+    mutating func nextViewID() -> GroupViewID {
+        guard sites == nil else { return sites!.nextViewID() }
+        viewIndex += 1
+        return GroupViewID(ring: ring, index: viewIndex)
+    }
+
+    /// A delivery at `ordinal` of the configuration of sites (views made at it take ids from it).
+    mutating func deliveredAt(ordinal: UInt64) {
+        guard sites != nil, ordinal != sites!.ordinal else { return }
+        sites!.ordinal = ordinal
+        sites!.eventsAtOrdinal = 0
+    }
+
+    /// This daemon got the order's state part way through configuration `change` (a daemon
+    /// started or restarted): it knows the sites' daemons and the ordinal from the snapshot, but no
+    /// group's members. It takes part from the point where its own site lists it (or the next
+    /// configuration of sites), when every daemon announces its sessions again.
+    public mutating func sitesJoinedLate(
+        _ change: SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64, into actions: inout [GroupAction]
+    ) {
+        sites = SitesView(configuration: change.id, sites: change.sites, daemons: siteDaemons, ordinal: ordinal)
+        phase = .initial
+        movedTogether = nil
+        actions.append(.siteConfiguration(change))
+    }
+
+    /// A configuration of sites, where the order delivers it: transitional (the members that move
+    /// on together: a transitional view of every group, without the sessions of the sites left
+    /// behind) or regular (every daemon announces its sessions; the regular views follow once
+    /// every daemon of every site has).
+    mutating func sitesConfiguration(_ change: SiteConfigurationChange, into actions: inout [GroupAction]) {
+        actions.append(.siteConfiguration(change))
+        guard var view = sites else { return }
+        switch change.kind {
+        case .transitional:
+            if case .synchronizing(let sync) = phase { finishInterruptedSites(sync, into: &actions) }
+            guard case .operational = phase else {
+                // Not a member yet (or already transitional): only what is known changes.
+                view.daemons = view.daemons.filter { change.sites.contains($0.key) }
+                sites = view
+                return
+            }
+            view.daemons = view.daemons.filter { change.sites.contains($0.key) }
+            let together = view.allDaemons
+            state.removeSessions(ofDaemons: { !together.contains($0) })
+            view.sites = change.sites
+            sites = view
+            emitTransitionalViews(id: GroupViewID(ring: SitesView.tag(change.id), index: 0), into: &actions)
+            phase = .transitional(members: together, consistent: together)
+        case .regular:
+            if case .synchronizing(let sync) = phase { finishInterruptedSites(sync, into: &actions) }
+            if case .operational = phase {
+                // No transitional configuration came first: every known daemon moved on.
+                emitTransitionalViews(id: GroupViewID(ring: SitesView.tag(change.id), index: 0), into: &actions)
+            }
+            let wasMember: Bool
+            if case .initial = phase { wasMember = false } else { wasMember = true }
+            if !wasMember { movedTogether = nil }
+            sites = SitesView(configuration: change.id, sites: change.sites, daemons: [:], ordinal: 0)
+            startSitesSync(into: &actions)
+        }
+    }
+
+    /// A site's daemons, where the order delivers its `siteDaemons` message. Departed daemons'
+    /// sessions leave every group (a transitional view, then a regular one); new daemons know no
+    /// group yet, so every daemon announces its sessions again and the regular views wait for that.
+    mutating func applySiteDaemons(
+        _ site: SiteID, _ listed: [NodeID], origin: SiteID?, into actions: inout [GroupAction]
+    ) {
+        if brokenRules.viewsIgnoreOtherSites, sites?.daemons[site]?.contains(me) == false { return }
+        guard var view = sites, view.sites.contains(site), origin == site else {
+            ignoredMessages += 1
+            return
+        }
+        let previous = view.daemons[site]
+        view.daemons[site] = listed
+        sites = view
+        let departed = Set(previous ?? []).subtracting(listed)
+        let newcomers = previous == nil ? [] : Set(listed).subtracting(previous!)
+        switch phase {
+        case .initial:
+            // This daemon takes part from where its own site lists it.
+            if listed.contains(me) { startSitesSync(into: &actions) }
+        case .transitional(let members, _):
+            state.removeSessions(ofDaemons: departed.contains)
+            phase = .transitional(members: members.subtracting(departed), consistent: members.subtracting(departed))
+        case .operational:
+            guard !departed.isEmpty || !newcomers.isEmpty else { return }
+            state.removeSessions(ofDaemons: departed.contains)
+            viewedDaemons.subtract(departed)
+            emitTransitionalViews(id: nextViewID(), into: &actions)
+            if newcomers.isEmpty {
+                phase = .operational
+                emitNetworkViews(into: &actions)
+            } else {
+                startSitesSync(into: &actions)
+            }
+        case .synchronizing(var sync):
+            state.removeSessions(ofDaemons: departed.contains)
+            if !newcomers.isEmpty {
+                // They know nothing announced so far: every daemon announces again.
+                // (One part way through an announcement finishes it: it counts, older but complete.)
+                sync.announced = []
+                phase = .synchronizing(sync)
+                announceSessions(tag: view.tag, into: &actions)
+            }
+            completeSitesSyncIfDone(into: &actions)
+        }
+    }
+
+    /// A state announcement while group views span sites: taken from any daemon of the
+    /// configuration's sites during an exchange of this configuration.
+    mutating func applySitesState(
+        daemon: NodeID, tag: RingID, sessions announced: [SessionMemberships], more: Bool, into actions: inout [GroupAction]
+    ) {
+        guard case .synchronizing(var sync) = phase, let view = sites, tag == view.tag, view.allDaemons.contains(daemon),
+            !sync.announced.contains(daemon)
+        else {
+            ignoredMessages += 1
+            return
+        }
+        phase = .initial  // so `sync.held` stays uniquely referenced
+        if sync.started.insert(daemon).inserted {
+            state.replaceSessions(of: daemon, with: announced)
+        } else {
+            state.addSessions(of: daemon, announced)
+        }
+        if !more {
+            sync.started.remove(daemon)
+            sync.announced.insert(daemon)
+        }
+        phase = .synchronizing(sync)
+        completeSitesSyncIfDone(into: &actions)
+    }
+
+    /// Starts (or starts again) the exchange of sessions: this daemon announces its own.
+    private mutating func startSitesSync(into actions: inout [GroupAction]) {
+        var sync = GroupSync(ring: sites!.tag, members: [])
+        if case .synchronizing(let running) = phase {
+            sync.held = running.held
+            sync.started = running.started
+        }
+        phase = .synchronizing(sync)
+        announceSessions(tag: sites!.tag, into: &actions)
+    }
+
+    private mutating func announceSessions(tag: RingID, into actions: inout [GroupAction]) {
+        let pieces = Self.announcementPieces(sessions.announcement(), limit: limits.maxAnnouncementBytes)
+        for (index, piece) in pieces.enumerated() {
+            let announcement = GroupMessage.state(daemon: me, configuration: tag, sessions: piece, more: index < pieces.count - 1)
+            submit(announcement, service: .agreed, into: &actions)
+        }
+    }
+
+    /// Once every site has listed its daemons and every one of them announced: the regular views,
+    /// then what waited for them.
+    private mutating func completeSitesSyncIfDone(into actions: inout [GroupAction]) {
+        guard case .synchronizing(let sync) = phase, let view = sites, view.isComplete else { return }
+        let everyone = view.allDaemons
+        guard everyone.isSubset(of: sync.announced) else { return }
+        state.removeSessions(ofDaemons: { !everyone.contains($0) })
+        phase = .operational
+        viewedDaemons = everyone
+        emitNetworkViews(into: &actions)
+        replay(sync.held, into: &actions)
+    }
+
+    /// The exchange was cut short by a configuration of sites: the sessions of the daemons that
+    /// announced in it are shown (the same at every daemon moving on), then what waited.
+    private mutating func finishInterruptedSites(_ sync: GroupSync, into actions: inout [GroupAction]) {
+        let kept = sync.announced
+        state.removeSessions(ofDaemons: { !kept.contains($0) })
+        phase = .operational
+        viewedDaemons = kept
+        emitNetworkViews(into: &actions)
+        replay(sync.held, into: &actions)
+    }
+
+    /// A transitional view of every group with members, `id`; `movedTogether` records them.
+    private mutating func emitTransitionalViews(id: GroupViewID, into actions: inout [GroupAction]) {
+        var moved: [String: [SessionID]] = [:]
+        let previousViews = lastViewMembers
+        lastViewMembers.removeAll()
+        for name in state.sortedGroupNames {
+            let entry = state.groups[name]!
+            guard !entry.members.isEmpty else { continue }
+            moved[name] = entry.members
+            let view = GroupView(
+                group: name, viewID: id, kind: .transitional, reason: .network, members: entry.members,
+                changed: entry.members, recipients: entry.localMembers)
+            emitView(view, previous: previousViews[name] ?? [], into: &actions)
+        }
+        movedTogether = moved
+    }
+}

@@ -1,0 +1,85 @@
+import ChorusCore
+import ChorusWire
+
+/// The checks of group views across sites, on what every daemon showed its clients.
+extension WideAreaHistory {
+    /// One view as shown after one configuration: the same at every daemon that shows it.
+    private struct ViewKey: Hashable {
+        var group: String
+        var id: GroupViewID
+        /// The configuration the daemon was in (a transitional view's id names the next one, which
+        /// daemons coming from different configurations share with different members).
+        var configuration: SiteConfigurationID?
+    }
+
+    /// What one daemon showed of one view, and where among the ordered messages.
+    private struct Shown {
+        var daemon: Int
+        var kind: GroupView.Kind
+        var reason: GroupView.Reason
+        var members: [SessionID]
+        var changed: [SessionID]
+        /// The last causal, agreed or safe message delivered before the view, and the first after
+        /// it (nil: none at this daemon).
+        var before: WideAreaPosition?
+        var after: WideAreaPosition?
+    }
+
+    /// - Per daemon and group: view ids strictly increase; a transitional view is followed by a
+    ///   regular one before any other transitional view.
+    /// - One view (group, id, configuration before it) has the same kind, reason and members
+    ///   (and, but for network views, the same `changed`) wherever it is shown, and sits between
+    ///   the same ordered messages wherever both neighbours were delivered.
+    /// - At the end (`expectedFinalMembers`): every running daemon's last view of each group
+    ///   lists exactly the expected members, and is regular.
+    func checkViews(_ fail: (String) -> Void) {
+        var shown: [ViewKey: Shown] = [:]
+        for (daemon, records) in views.enumerated() {
+            let ordered = deliveries[daemon].enumerated().filter { $0.element.service >= .causal && $0.element.position != nil }
+            var last: [String: GroupView] = [:]
+            for record in records {
+                let view = record.view
+                if let previous = last[view.group] {
+                    if !(previous.viewID < view.viewID) {
+                        fail("daemon \(daemon): view ids of group \(view.group) do not increase: \(previous.viewID) then \(view.viewID)")
+                    }
+                    if previous.kind == .transitional, view.kind == .transitional {
+                        fail("daemon \(daemon): transitional view \(previous.viewID) of group \(view.group) followed by transitional view \(view.viewID)")
+                    }
+                }
+                last[view.group] = view
+                let before = ordered.last { $0.offset < record.afterDeliveries }?.element.position
+                let after = ordered.first { $0.offset >= record.afterDeliveries }?.element.position
+                let mine = Shown(
+                    daemon: daemon, kind: view.kind, reason: view.reason, members: view.members, changed: view.changed,
+                    before: before, after: after)
+                let key = ViewKey(group: view.group, id: view.viewID, configuration: record.configuration)
+                guard let other = shown[key] else {
+                    shown[key] = mine
+                    continue
+                }
+                if other.kind != mine.kind || other.reason != mine.reason || other.members != mine.members
+                    || (mine.reason != .network && other.changed != mine.changed)
+                {
+                    fail("view \(view.viewID) of group \(view.group) is \(other.kind) \(other.reason) \(other.members) at daemon \(other.daemon) but \(mine.kind) \(mine.reason) \(mine.members) at daemon \(daemon)")
+                }
+                if let a = other.before, let b = mine.before, a != b {
+                    fail("view \(view.viewID) of group \(view.group) comes after \(a) at daemon \(other.daemon) but after \(b) at daemon \(daemon)")
+                }
+                if let a = other.after, let b = mine.after, a != b {
+                    fail("view \(view.viewID) of group \(view.group) comes before \(a) at daemon \(other.daemon) but before \(b) at daemon \(daemon)")
+                }
+            }
+            guard alive[daemon], let expected = expectedFinalMembers else { continue }
+            for (group, members) in expected.sorted(by: { $0.key < $1.key }) {
+                guard let final = last[group] else {
+                    fail("daemon \(daemon) showed no view of group \(group); expected \(members) at the end")
+                    continue
+                }
+                if final.members != members || final.kind != .regular {
+                    fail("daemon \(daemon)'s last view of group \(group) is \(final.kind) \(final.viewID) \(final.members); expected \(members) at the end")
+                }
+            }
+        }
+    }
+}
