@@ -224,6 +224,10 @@ public struct Engine: Sendable {
             switch action {
             case .submit(let service, let payload):
                 ring.submit(service: service, payload: payload, now: now, into: &ringActions)
+            case .answer(var snapshot):
+                // Taken where the request sits: the group layer has applied everything delivered before it.
+                snapshot.membership.exchange = groups.sitesExchange
+                ring.submit(service: .agreed, payload: WideAreaMessageCodec.encode(.state(snapshot)), now: now, into: &ringActions)
             case .deliver(let delivery, let position, let ordinal):
                 groups.ringDelivered(delivery, position: position, ordinal: ordinal, deliveries: &actions, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
@@ -233,8 +237,8 @@ public struct Engine: Sendable {
             case .configuration(let change):
                 groups.siteConfiguration(change, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
-            case .joinedLate(let change, let siteDaemons, let ordinal):
-                groups.sitesJoinedLate(change, siteDaemons: siteDaemons, ordinal: ordinal, into: &groupActions)
+            case .joinedLate(let change, let siteDaemons, let ordinal, let exchange):
+                groups.sitesJoinedLate(change, siteDaemons: siteDaemons, ordinal: ordinal, exchange: exchange, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             }
         }

@@ -48,8 +48,12 @@ extension WideAreaHistory {
                     }
                 }
                 last[view.group] = view
-                let before = ordered.last { $0.offset < record.afterDeliveries }?.element.position
-                let after = ordered.first { $0.offset >= record.afterDeliveries }?.element.position
+                // Neighbours within the configuration the daemon was in (from its regular change to the next).
+                let regular = changes[daemon].filter { $0.change.kind == .regular }
+                let start = regular.last { $0.change.id == record.configuration && $0.afterDeliveries <= record.afterDeliveries }?.afterDeliveries ?? 0
+                let end = regular.first { $0.afterDeliveries >= record.afterDeliveries && $0.change.id != record.configuration }?.afterDeliveries ?? Int.max
+                let before = ordered.last { $0.offset < record.afterDeliveries && $0.offset >= start }?.element.position
+                let after = ordered.first { $0.offset >= record.afterDeliveries && $0.offset < end }?.element.position
                 let mine = Shown(
                     daemon: daemon, kind: view.kind, reason: view.reason, members: view.members, changed: view.changed,
                     before: before, after: after)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ChorusCore
 import ChorusWire
 import NIOCore
@@ -46,6 +49,8 @@ public struct WideAreaSimulation {
     let trafficEnd: Instant
     let endTime: Instant
     static let group = "g"
+    /// Debugging: every causal, agreed and safe delivery printed (CHORUS_TRACE_DELIVERIES set).
+    let traceDeliveries = getenv("CHORUS_TRACE_DELIVERIES") != nil
 
     enum Event {
         case packet(Int, Packet)
@@ -373,6 +378,9 @@ public struct WideAreaSimulation {
         case .configuration(let configuration):
             if configuration.kind == .regular { report.configurations += 1 }
         case .view(let view):
+            if config.traceConfigurations {
+                print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) (slot \(slot[daemon])): \(view.kind) view \(view.viewID) of \(view.group) (\(view.reason)) \(view.members)")
+            }
             history.views[slot[daemon]].append(
                 WideAreaHistory.ViewRecord(
                     view: view, afterDeliveries: history.deliveries[slot[daemon]].count,
@@ -420,6 +428,9 @@ public struct WideAreaSimulation {
             position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
         }
         history.deliveries[slot[daemon]].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
+        if traceDeliveries, delivery.service >= .causal {
+            print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) (slot \(slot[daemon])) delivers \(key) at \(position.map(\.description) ?? "-")")
+        }
         report.delivered += 1
         if now >= trafficStart + 1_000_000_000, now <= trafficEnd { windowDeliveries[daemon] += 1 }
         if delivery.service >= .causal, let position {

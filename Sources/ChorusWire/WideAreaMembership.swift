@@ -137,6 +137,37 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public var siteDaemons: [SiteDaemons] = []
     /// Causal, agreed and safe messages delivered in this configuration (views take their ids from it).
     public var ordinal: UInt64 = 0
+    /// The group layer's exchange of sessions where the snapshot was taken (filled in by the engine).
+    public var exchange = ViewsExchange()
+
+    /// Where the group layer's exchange of sessions across sites stands: a daemon that gets the
+    /// state holds and releases messages exactly where the others do, though it shows no view yet.
+    public struct ViewsExchange: Sendable, Equatable {
+        public var running: Bool
+        /// Daemons whose announcement is complete, and those part way through one (ascending).
+        public var announced: [NodeID]
+        public var started: [NodeID]
+        /// Group messages delivered during the exchange, waiting for its views, in order.
+        public var held: [HeldMessage]
+        public init(running: Bool = false, announced: [NodeID] = [], started: [NodeID] = [], held: [HeldMessage] = []) {
+            self.running = running
+            self.announced = announced
+            self.started = started
+            self.held = held
+        }
+
+        public struct HeldMessage: Sendable, Equatable {
+            public var service: Service
+            public var position: WideAreaPosition?
+            /// An encoded `GroupMessage`.
+            public var payload: ByteBuffer
+            public init(service: Service, position: WideAreaPosition?, payload: ByteBuffer) {
+                self.service = service
+                self.position = position
+                self.payload = payload
+            }
+        }
+    }
 
     /// One site's daemons as the order last announced them.
     public struct SiteDaemons: Sendable, Equatable {
@@ -163,8 +194,9 @@ public struct WideAreaMembershipState: Sendable, Equatable {
         configuration: SiteConfiguration, attempt: UInt64, phase: UInt8, proposing: [SiteID], lastInstall: SiteInstall?,
         proposals: [SiteProposal], consumed: [SiteProgress.Received], frozen: [FrozenMessage], relay: [WideAreaData],
         finishing: [SiteID], confirmed: [SiteID], delivered: WideAreaPosition? = nil, highestSeq: UInt64 = 0,
-        pending: [NodeID] = [], siteDaemons: [SiteDaemons] = [], ordinal: UInt64 = 0
+        pending: [NodeID] = [], siteDaemons: [SiteDaemons] = [], ordinal: UInt64 = 0, exchange: ViewsExchange = ViewsExchange()
     ) {
+        self.exchange = exchange
         self.pending = pending
         self.siteDaemons = siteDaemons
         self.ordinal = ordinal

@@ -22,6 +22,8 @@ extension WideAreaMessageCodec {
             + 4 + state.relay.reduce(0) { $0 + 4 + encodedSize(.data($1)) } + 2 + 4 * state.finishing.count
             + 2 + 4 * state.confirmed.count + 20 + 8
             + 2 + 4 * state.pending.count + 2 + state.siteDaemons.reduce(0) { $0 + 6 + 4 * $1.daemons.count } + 8
+            + 1 + 2 + 4 * state.exchange.announced.count + 2 + 4 * state.exchange.started.count
+            + 4 + state.exchange.held.reduce(0) { $0 + 1 + 20 + 4 + $1.payload.readableBytes }
     }
 
     // MARK: Writing
@@ -106,6 +108,16 @@ extension WideAreaMessageCodec {
             writeNodes(entry.daemons, into: &buffer)
         }
         buffer.writeInteger(state.ordinal)
+        buffer.writeInteger(UInt8(state.exchange.running ? 1 : 0))
+        writeNodes(state.exchange.announced, into: &buffer)
+        writeNodes(state.exchange.started, into: &buffer)
+        buffer.writeInteger(UInt32(state.exchange.held.count))
+        for held in state.exchange.held {
+            buffer.writeInteger(held.service.rawValue)
+            writePosition(held.position, into: &buffer)
+            buffer.writeInteger(UInt32(held.payload.readableBytes))
+            buffer.writeImmutableBuffer(held.payload)
+        }
     }
 
     static func writeNodes(_ nodes: [NodeID], into buffer: inout ByteBuffer) {
@@ -244,11 +256,31 @@ extension WideAreaMessageCodec {
         }
         try PacketCodec.checkStrictlyAscending(siteDaemons.lazy.map(\.site), "membership.siteDaemons")
         let ordinal = try reader.read(UInt64.self, "membership.ordinal")
+        var exchange = WideAreaMembershipState.ViewsExchange()
+        switch try reader.read(UInt8.self, "membership.exchange.running") {
+        case 0: break
+        case 1: exchange.running = true
+        case let other: throw .invalidField("membership.exchange.running", reason: "\(other) is neither 0 nor 1")
+        }
+        exchange.announced = try readNodes(&reader, "membership.exchange.announced")
+        exchange.started = try readNodes(&reader, "membership.exchange.started")
+        let heldCount = try reader.readCount(UInt32.self, "membership.exchange.held", limit: maxMembershipMessages, minimumEntrySize: 25)
+        exchange.held.reserveCapacity(heldCount)
+        for _ in 0..<heldCount {
+            let serviceByte = try reader.read(UInt8.self, "membership.exchange.held.service")
+            guard let service = Service(rawValue: serviceByte) else {
+                throw .invalidField("membership.exchange.held.service", reason: "no service \(serviceByte)")
+            }
+            let position = try readPosition(&reader, "membership.exchange.held.position")
+            let length = Int(try reader.read(UInt32.self, "membership.exchange.held.length"))
+            exchange.held.append(
+                .init(service: service, position: position, payload: try reader.readSlice(length, "membership.exchange.held.payload")))
+        }
         return WideAreaMembershipState(
             configuration: SiteConfiguration(id: id, sites: sites), attempt: attempt, phase: phase, proposing: proposing,
             lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing,
             confirmed: confirmed, delivered: delivered, highestSeq: highestSeq, pending: pending, siteDaemons: siteDaemons,
-            ordinal: ordinal)
+            ordinal: ordinal, exchange: exchange)
     }
 
     // MARK: Validation

@@ -211,6 +211,7 @@ extension GroupLayer {
     /// the group's last view here (by default `lastViewMembers`, which every local member that
     /// stayed in the group was shown).
     mutating func emitView(_ view: GroupView, previous: [SessionID]? = nil, into actions: inout [GroupAction]) {
+        guard showsViews else { return }
         var view = view
         let previous = previous ?? lastViewMembers[view.group] ?? []
         view.added = view.members.sortedSubtracting(previous)

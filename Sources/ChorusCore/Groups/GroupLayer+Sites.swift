@@ -15,6 +15,12 @@ struct SitesView: Sendable {
     /// daemon, also at one that got the order's state part way through the configuration.
     var ordinal: UInt64
     var eventsAtOrdinal: UInt64 = 0
+    /// Whether this daemon takes part: `outside` until its site lists it (it got the order's state
+    /// part way through; it holds and releases messages where the others do, but shows nothing),
+    /// `joining` until the exchange that follows completes, then `inside` (it shows views).
+    var standing: Standing = .inside
+
+    enum Standing { case outside, joining, inside }
 
     /// Every daemon of every site whose daemons are known.
     var allDaemons: Set<NodeID> { Set(daemons.values.joined()) }
@@ -55,24 +61,58 @@ extension GroupLayer {
     /// group's members. It takes part from the point where its own site lists it (or the next
     /// configuration of sites), when every daemon announces its sessions again.
     public mutating func sitesJoinedLate(
-        _ change: SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64, into actions: inout [GroupAction]
+        _ change: SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64,
+        exchange: WideAreaMembershipState.ViewsExchange, into actions: inout [GroupAction]
     ) {
-        sites = SitesView(configuration: change.id, sites: change.sites, daemons: siteDaemons, ordinal: ordinal)
-        phase = .initial
+        var view = SitesView(configuration: change.id, sites: change.sites, daemons: siteDaemons, ordinal: ordinal)
+        view.standing = .outside
+        sites = view
         movedTogether = nil
         actions.append(.siteConfiguration(change))
+        guard exchange.running else {
+            phase = .operational
+            return
+        }
+        // The others are exchanging sessions: what they hold, this daemon holds too.
+        var sync = GroupSync(ring: view.tag, members: [])
+        sync.announced = Set(exchange.announced)
+        sync.started = Set(exchange.started)
+        for entry in exchange.held {
+            guard let message = try? GroupMessageCodec.decode(entry.payload) else {
+                decodeErrors += 1
+                continue
+            }
+            sync.held.append(HeldMessage(message: message, service: entry.service, ringID: ring, position: entry.position))
+        }
+        phase = .synchronizing(sync)
     }
+
+    /// The exchange of sessions as it stands, for a daemon that gets the order's state here.
+    public var sitesExchange: WideAreaMembershipState.ViewsExchange {
+        guard sites != nil, case .synchronizing(let sync) = phase else { return .init() }
+        let held = sync.held.compactMap { entry in
+            entry.message.map {
+                WideAreaMembershipState.ViewsExchange.HeldMessage(
+                    service: entry.service, position: entry.position, payload: GroupMessageCodec.encode($0))
+            }
+        }
+        return .init(running: true, announced: sync.announced.sorted(), started: sync.started.sorted(), held: held)
+    }
+
+    /// Whether this daemon shows views (views across sites: once it takes part).
+    var showsViews: Bool { sites.map { $0.standing == .inside } ?? true }
 
     /// A configuration of sites, where the order delivers it: transitional (the members that move
     /// on together: a transitional view of every group, without the sessions of the sites left
     /// behind) or regular (every daemon announces its sessions; the regular views follow once
     /// every daemon of every site has).
     mutating func sitesConfiguration(_ change: SiteConfigurationChange, into actions: inout [GroupAction]) {
+        // What waited for an exchange the change cuts short belongs to the configuration that ends.
+        if case .synchronizing(let sync) = phase { finishInterruptedSites(sync, into: &actions) }
         actions.append(.siteConfiguration(change))
         guard var view = sites else { return }
         switch change.kind {
         case .transitional:
-            if case .synchronizing(let sync) = phase { finishInterruptedSites(sync, into: &actions) }
             guard case .operational = phase else {
                 // Not a member yet (or already transitional): only what is known changes.
                 view.daemons = view.daemons.filter { change.sites.contains($0.key) }
@@ -87,15 +127,18 @@ extension GroupLayer {
             emitTransitionalViews(id: GroupViewID(ring: SitesView.tag(change.id), index: 0), into: &actions)
             phase = .transitional(members: together, consistent: together)
         case .regular:
-            if case .synchronizing(let sync) = phase { finishInterruptedSites(sync, into: &actions) }
             if case .operational = phase {
                 // No transitional configuration came first: every known daemon moved on.
                 emitTransitionalViews(id: GroupViewID(ring: SitesView.tag(change.id), index: 0), into: &actions)
             }
-            let wasMember: Bool
-            if case .initial = phase { wasMember = false } else { wasMember = true }
-            if !wasMember { movedTogether = nil }
-            sites = SitesView(configuration: change.id, sites: change.sites, daemons: [:], ordinal: 0)
+            var next = SitesView(configuration: change.id, sites: change.sites, daemons: [:], ordinal: 0)
+            next.standing = view.standing
+            if view.standing == .outside {
+                movedTogether = nil
+                sessions.joinRequested()
+                next.standing = .joining
+            }
+            sites = next
             startSitesSync(into: &actions)
         }
     }
@@ -115,11 +158,19 @@ extension GroupLayer {
         view.daemons[site] = listed
         sites = view
         let departed = Set(previous ?? []).subtracting(listed)
-        let newcomers = previous == nil ? [] : Set(listed).subtracting(previous!)
+        var newcomers = Set(listed).subtracting(previous ?? [])
+        if previous == nil, case .synchronizing = phase {
+            newcomers = []  // a site's first list in a configuration: every daemon announces anyway
+        }
+        if view.standing == .outside, listed.contains(me) {
+            // This daemon takes part from where its own site lists it (the others see it new and
+            // announce again; so does it, with every group its sessions asked for).
+            sessions.joinRequested()
+            sites!.standing = .joining
+        }
         switch phase {
         case .initial:
-            // This daemon takes part from where its own site lists it.
-            if listed.contains(me) { startSitesSync(into: &actions) }
+            ignoredMessages += 1
         case .transitional(let members, _):
             state.removeSessions(ofDaemons: departed.contains)
             phase = .transitional(members: members.subtracting(departed), consistent: members.subtracting(departed))
@@ -184,6 +235,7 @@ extension GroupLayer {
     }
 
     private mutating func announceSessions(tag: RingID, into actions: inout [GroupAction]) {
+        guard sites?.standing != .outside else { return }
         let pieces = Self.announcementPieces(sessions.announcement(), limit: limits.maxAnnouncementBytes)
         for (index, piece) in pieces.enumerated() {
             let announcement = GroupMessage.state(daemon: me, configuration: tag, sessions: piece, more: index < pieces.count - 1)
@@ -200,6 +252,7 @@ extension GroupLayer {
         state.removeSessions(ofDaemons: { !everyone.contains($0) })
         phase = .operational
         viewedDaemons = everyone
+        if sites!.standing == .joining { sites!.standing = .inside }
         emitNetworkViews(into: &actions)
         replay(sync.held, into: &actions)
     }
@@ -211,6 +264,8 @@ extension GroupLayer {
         state.removeSessions(ofDaemons: { !kept.contains($0) })
         phase = .operational
         viewedDaemons = kept
+        // One that joined this exchange saw every announcement it counts.
+        if sites!.standing == .joining { sites!.standing = .inside }
         emitNetworkViews(into: &actions)
         replay(sync.held, into: &actions)
     }

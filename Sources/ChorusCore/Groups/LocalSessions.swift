@@ -49,6 +49,13 @@ struct LocalSessions: Sendable {
         return byLocal[local]?.alone ?? []
     }
 
+    /// Takes every session's requested groups as joined: for a daemon that begins to take part in
+    /// views across sites, whose joins so far may never have reached the order (a join delivered
+    /// by its ring before it had the order's state is not numbered); its announcement brings them.
+    mutating func joinRequested() {
+        for local in byLocal.keys { byLocal[local]!.joined = byLocal[local]!.requested }
+    }
+
     /// Every open session's joined groups, sorted, for a state announcement (sessions in no
     /// group are left out: announcing them would change nothing).
     func announcement() -> [SessionMemberships] {

@@ -32,7 +32,7 @@ extension SiteOrder {
                 actions.append(
                     .joinedLate(
                         SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites, joinedLate: true),
-                        siteDaemons: siteDaemons, ordinal: ordinal))
+                        siteDaemons: siteDaemons, ordinal: ordinal, exchange: .init()))
                 announceDaemons(now: now, into: &actions)
                 replay(from: 0, now: now, into: &actions)
             }
@@ -48,7 +48,7 @@ extension SiteOrder {
         guard members.filter({ !requesters.contains($0) }).min() == me else { return }
         for requester in requesters.sorted() where !answered.contains(requester) {
             answered.insert(requester)
-            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.state(snapshot(for: requester, takenAt: takenAt)))))
+            actions.append(.answer(snapshot(for: requester, takenAt: takenAt)))
         }
     }
 
@@ -67,7 +67,7 @@ extension SiteOrder {
         actions.append(
             .joinedLate(
                 SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites, joinedLate: true),
-                siteDaemons: siteDaemons, ordinal: ordinal))
+                siteDaemons: siteDaemons, ordinal: ordinal, exchange: snapshot.membership.exchange))
         requesters.remove(me)
         replay(from: start, now: now, into: &actions)
         becameReady(me, now: now, into: &actions)

@@ -20,8 +20,12 @@ public enum SiteOrderAction: Sendable {
     /// the last), then the regular one.
     case configuration(SiteConfigurationChange)
     /// This daemon got the order's state part way through `change` (started or restarted), with
-    /// every site's daemons as last delivered and the configuration's ordinal at that point.
-    case joinedLate(SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64)
+    /// every site's daemons as last delivered, the configuration's ordinal and the group layer's
+    /// exchange of sessions at that point.
+    case joinedLate(
+        SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64, exchange: WideAreaMembershipState.ViewsExchange)
+    /// Put this snapshot into the ring, with the group layer's exchange of sessions as it stands.
+    case answer(WideAreaSnapshot)
 }
 
 /// A configuration of sites as delivered to the layer above, in the order's stream.
