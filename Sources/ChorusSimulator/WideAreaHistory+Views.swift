@@ -48,10 +48,12 @@ extension WideAreaHistory {
                     }
                 }
                 last[view.group] = view
-                // Neighbours within the configuration the daemon was in (from its regular change to the next).
-                let regular = changes[daemon].filter { $0.change.kind == .regular }
-                let start = regular.last { $0.change.id == record.configuration && $0.afterDeliveries <= record.afterDeliveries }?.afterDeliveries ?? 0
-                let end = regular.first { $0.afterDeliveries >= record.afterDeliveries && $0.change.id != record.configuration }?.afterDeliveries ?? Int.max
+                // Neighbours within the part of the configuration the view is in: from the daemon's
+                // last regular change to its next change (a transitional view: to the next regular one).
+                let earlier = changes[daemon].prefix(record.changesBefore)
+                let later = changes[daemon].dropFirst(record.changesBefore)
+                let start = earlier.last { $0.change.kind == .regular }?.afterDeliveries ?? 0
+                let end = later.first { view.kind == .regular || $0.change.kind == .regular }?.afterDeliveries ?? Int.max
                 let before = ordered.last { $0.offset < record.afterDeliveries && $0.offset >= start }?.element.position
                 let after = ordered.first { $0.offset >= record.afterDeliveries && $0.offset < end }?.element.position
                 let mine = Shown(

@@ -61,11 +61,14 @@ public struct WideAreaHistory: Sendable {
         public var view: GroupView
         public var afterDeliveries: Int
         public var configuration: SiteConfigurationID?
+        /// How many configurations of sites (`changes`) the daemon had installed before it.
+        public var changesBefore: Int
         public var time: Instant
-        public init(view: GroupView, afterDeliveries: Int, configuration: SiteConfigurationID?, time: Instant = 0) {
+        public init(view: GroupView, afterDeliveries: Int, configuration: SiteConfigurationID?, changesBefore: Int, time: Instant = 0) {
             self.view = view
             self.afterDeliveries = afterDeliveries
             self.configuration = configuration
+            self.changesBefore = changesBefore
             self.time = time
         }
     }

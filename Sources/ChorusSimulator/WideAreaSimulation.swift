@@ -384,7 +384,7 @@ public struct WideAreaSimulation {
             history.views[slot[daemon]].append(
                 WideAreaHistory.ViewRecord(
                     view: view, afterDeliveries: history.deliveries[slot[daemon]].count,
-                    configuration: finalConfiguration[daemon]?.id, time: now))
+                    configuration: finalConfiguration[daemon]?.id, changesBefore: history.changes[slot[daemon]].count, time: now))
             report.views += 1
         case .decodeError:
             report.decodeErrors += 1
