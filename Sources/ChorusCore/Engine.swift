@@ -59,6 +59,7 @@ public struct Engine: Sendable {
         limits.maxAnnouncementBytes = max(1024, min(ringOptions.maxMessageSize, 1 << 20))
         self.groups = GroupLayer(me: me, limits: limits, spansSites: wideArea != nil)
         self.groups.brokenRules = ringOptions.brokenRules
+        self.groups.brokenRules.viewsIgnoreOtherSites = wideArea?.options.brokenRules.viewsIgnoreOtherSites ?? false
         ringActions.reserveCapacity(64)
         groupActions.reserveCapacity(64)
     }

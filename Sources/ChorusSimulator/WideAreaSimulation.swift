@@ -49,6 +49,9 @@ public struct WideAreaSimulation {
     let trafficEnd: Instant
     let endTime: Instant
     static let group = "g"
+    /// How long before the end every daemon's last configuration of sites must have come for the
+    /// final views to be checked (the exchange of sessions after a merge takes a round trip or two).
+    static let viewsSettle: Instant = 1_500_000_000
     /// Debugging: every causal, agreed and safe delivery printed (CHORUS_TRACE_DELIVERIES set).
     let traceDeliveries = getenv("CHORUS_TRACE_DELIVERIES") != nil
 
@@ -165,6 +168,7 @@ public struct WideAreaSimulation {
                 let rep = routerHost[site(of: daemon)] == daemon ? " (representative, reaches \(routers[site(of: daemon)]?.topology.component(of: siteID(site(of: daemon))) ?? []))" : ""
                 print("end: daemon \(daemon) of \(siteID(site(of: daemon)))\(rep): \(engines[daemon].order?.membershipDescription ?? "-")")
                 if let counters = engines[daemon].order?.counters { print("     counters \(counters)") }
+                print("     \(engines[daemon].groups.sitesDescription)")
             }
         }
         let finals = Set(engines.indices.filter { alive[$0] }.map { finalConfiguration[$0]?.description ?? "none" })
@@ -172,9 +176,12 @@ public struct WideAreaSimulation {
         report.mergedAtEnd =
             finals.count == 1
             && engines.indices.filter { alive[$0] }.allSatisfy { finalConfiguration[$0]?.sites.count == config.sites }
-        if report.mergedAtEnd, config.sites > 1, !config.oneStretchedRing {
-            // Merged and quiet: every running daemon's session is in the group, and every daemon's
-            // last view of it says so.
+        let settled = engines.indices.filter { alive[$0] }.allSatisfy { daemon in
+            (history.changes[slot[daemon]].last?.time ?? 0) + Self.viewsSettle <= endTime
+        }
+        if report.mergedAtEnd, settled, config.sites > 1, !config.oneStretchedRing {
+            // Merged and quiet for a while: every running daemon's session is in the group, and
+            // every daemon's last view of it says so.
             let members = engines.indices.filter { alive[$0] }.compactMap { sessions[$0] }.sorted()
             history.expectedFinalMembers = [Self.group: members]
         }
@@ -213,12 +220,14 @@ public struct WideAreaSimulation {
             route(site) { router, actions, now in router.tick(now: now, into: &actions) }
         case .traffic(let daemon):
             guard alive[daemon], now < trafficEnd else { return }
+            if traceDeliveries, daemon == 0 { print("\(Double(now / 1_000_000) / 1000) s daemon 0: \(engines[0].groups.sitesDescription) | \(engines[0].order?.membershipDescription ?? "")") }
             if config.churn > 0, let session = sessions[daemon], random.chance(min(1, config.churn / config.rate)),
                 now + Simulation.nanos(1) < trafficEnd
             {
                 // The session leaves its group and joins it again a little later.
                 act(daemon) { engine, actions, now in try? engine.leave(session: session, group: Self.group, now: now, into: &actions) }
                 queue.push(.joinAgain(daemon, session), at: now + Simulation.nanos(0.1 + 0.4 * random.unit()))
+                if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) leaves") }
                 report.leaves += 1
             } else {
                 sendMessage(from: daemon)
@@ -242,7 +251,13 @@ public struct WideAreaSimulation {
             for (index, link) in links.enumerated() where group.contains(link.0) != group.contains(link.1) { setCut(index, false) }
         case .joinAgain(let daemon, let session):
             guard alive[daemon], sessions[daemon] == session else { return }
-            act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
+            var refused = false
+            act(daemon) { engine, actions, now in
+                do { try engine.join(session: session, group: Self.group, now: now, into: &actions) } catch { refused = true }
+            }
+            // A busy daemon refuses requests for a while: the session asks again, as a client would.
+            if refused { queue.push(.joinAgain(daemon, session), at: now + Simulation.nanos(0.1)) }
+            if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) joins again\(refused ? " (refused)" : "")") }
         case .boot(let daemon):
             boot(daemon)
         case .crashForRestart:

@@ -45,10 +45,10 @@ struct SiteCutOffTests {
         let clients = cluster.members.enumerated().map { index, member in
             TestClient(
                 name: "c\(index + 1)", endpoint: member.unixEndpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
-                fullGroup: index < 2 ? 2 : 1, recorder: recorder)
+                fullGroup: 4, recorder: recorder)
         }
-        for (index, client) in clients.enumerated() {
-            try await client.wait("its site's view") { $0.lastRegular?.members.count == (index < 2 ? 2 : 1) }
+        for client in clients {
+            try await client.wait("the group across the three sites") { $0.lastRegular?.members.count == 4 }
         }
         let services: [Service] = [.fifo, .agreed, .safe]
         func round(_ count: Int, from senders: [TestClient]) async throws {
@@ -72,6 +72,10 @@ struct SiteCutOffTests {
             return east?.sorted() == ["east", "north"] && north?.sorted() == ["east", "north"] && west == ["west"]
         }
         print("site cut off: configurations apart \(String(format: "%.2f", apart)) s after the cable was pulled")
+        // The clients' views follow: east's and north's without west's session, west's with its own only.
+        for (index, client) in clients.enumerated() {
+            try await client.wait("the group without the other side", timeout: 10) { $0.lastRegular?.members.count == (index == 2 ? 1 : 3) }
+        }
         #expect(apart < 5, "the configurations split after \(apart) s")
         try await traffic.value
         let pulledFor = Date().timeIntervalSince(cutAt)
@@ -82,6 +86,9 @@ struct SiteCutOffTests {
         }
         print("site back: one configuration again \(String(format: "%.2f", merged)) s after the cable was plugged in (out for \(String(format: "%.1f", pulledFor)) s)")
         #expect(merged < 5, "the merge took \(merged) s")
+        for client in clients {
+            try await client.wait("the group across the three sites again", timeout: 10) { $0.lastRegular?.members.count == 4 }
+        }
 
         // Once merged, everyone's messages reach everyone.
         let marks = clients.map { $0.messages.count }
@@ -119,6 +126,8 @@ struct SiteCutOffTests {
             }
         }
         #expect(cluster.log("d1").contains("regular configuration of sites"))
+        // Extended virtual synchrony on what the clients saw, across the split and the merge.
+        WideAreaTests.expectVirtualSynchrony(recorder)
         for client in clients { await client.stop() }
     }
 }

@@ -1,4 +1,5 @@
 import Chorus
+import ChorusVerify
 import ChorusLocalCluster
 import Foundation
 import NIOCore
@@ -129,10 +130,11 @@ import Testing
         let clients = cluster.members.enumerated().map { index, member in
             TestClient(
                 name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
-                fullGroup: index < 2 ? 2 : 1, recorder: recorder)
+                fullGroup: 3, recorder: recorder)
         }
-        for (index, client) in clients.enumerated() {
-            try await client.wait("its site's view") { $0.lastRegular?.members.count == (index < 2 ? 2 : 1) }
+        // Views span sites: every client sees the members of both sites.
+        for client in clients {
+            try await client.wait("the group across both sites") { $0.lastRegular?.members.count == 3 }
         }
         let services: [Service] = [.fifo, .agreed, .safe]
         let rounds = 60
@@ -152,7 +154,10 @@ import Testing
         // Kill east's representative under traffic; the others go on sending.
         for round in 0..<rounds {
             for client in clients.dropFirst() { client.send(services[round % 3], size: 200) }
-            if round == rounds / 3 { cluster.kill9("d1") }
+            if round == rounds / 3 {
+                cluster.kill9("d1")
+                recorder.crashed(clients[0].process)
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
         let survivors = Array(clients.dropFirst())
@@ -162,7 +167,22 @@ import Testing
             }
         }
         Self.expectOneOrder(survivors, "after the kill")
+        // The survivors' views drop d1's session in both sites, and extended virtual synchrony
+        // holds on what the clients saw.
+        for client in survivors {
+            try await client.wait("the group without d1", timeout: 15) { $0.lastRegular?.members.count == 2 }
+        }
+        Self.expectVirtualSynchrony(recorder)
         for client in survivors { await client.stop() }
+    }
+
+    /// The checkers that apply to client-recorded histories (as `ClusterFixture.violations`),
+    /// here across sites: configurations are inferred from the group's views, which span sites.
+    static func expectVirtualSynchrony(_ recorder: HistoryRecorder, sourceLocation: SourceLocation = #_sourceLocation) {
+        let violations = Checkers.checkAll(
+            recorder.finish(),
+            options: CheckOptions(livenessBound: 2_000_000_000).disabling(.safeDelivery, .liveness, .configurationConsistency))
+        #expect(violations.isEmpty, "\(violations.prefix(5).map(\.description))", sourceLocation: sourceLocation)
     }
 
     /// Each sender's messages arrive in its order at every client, and the agreed and safe ones in
@@ -311,8 +331,9 @@ import Testing
         // earlier incarnation's (which cost an agreement timeout, 3 s, before).
         #expect(merged < 3, "merged \(merged) s after the restart")
         let west = TestClient(
-            name: "w", endpoint: cluster.members[2].endpoint, process: recorder.incarnate(3), group: "g", fullGroup: 1, recorder: recorder)
-        try await west.wait("west's view") { $0.lastRegular?.members.count == 1 }
+            name: "w", endpoint: cluster.members[2].endpoint, process: recorder.incarnate(3), group: "g", fullGroup: 3, recorder: recorder,
+            lateJoiner: true)
+        for client in east + [west] { try await client.wait("the group across both sites") { $0.lastRegular?.members.count == 3 } }
         let clients = east + [west]
         let marks = clients.map { $0.messages.count }
         let rounds = 30
@@ -365,10 +386,10 @@ import Testing
         let clients = [0, 2, 3].map { index in
             TestClient(
                 name: "r\(index + 1)", endpoint: cluster.members[index].endpoint, process: recorder.incarnate(UInt32(index + 1)),
-                group: "g", fullGroup: index < 3 ? 2 : 1, recorder: recorder)
+                group: "g", fullGroup: 3, recorder: recorder)
         }
-        for (position, client) in clients.enumerated() {
-            try await client.wait("its site's view", timeout: 20) { $0.lastRegular?.members.count == (position < 2 ? 2 : 1) }
+        for client in clients {
+            try await client.wait("the group across both sites", timeout: 20) { $0.lastRegular?.members.count == 3 }
         }
         let services: [Service] = [.fifo, .agreed, .safe]
         let rounds = 40

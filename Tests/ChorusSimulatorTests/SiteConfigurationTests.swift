@@ -151,3 +151,67 @@ import Testing
         #expect(caught > 0)
     }
 }
+
+/// Group views span sites: every daemon of every site shows the same views, at the same places
+/// of the order, through joins, leaves, crashes, restarts and sites cut off; and the checks fail
+/// when views ignore other sites' daemons on purpose.
+@Suite struct SiteViewsTests {
+    static func run(_ configure: (inout WideAreaSimulationConfig) -> Void) -> (WideAreaSimulationReport, WideAreaHistory) {
+        SiteConfigurationTests.run(configure)
+    }
+
+    /// Three sites of three daemons, sessions leaving and joining again: every view lists members
+    /// of every site, and at the end every daemon's last view has all nine sessions.
+    @Test func viewsListEverySite() {
+        let (report, history) = Self.run { config in
+            config.seed = 5
+            config.duration = 8
+            config.churn = 0.5
+        }
+        #expect(report.passed, "\(report.violations)")
+        #expect(report.mergedAtEnd, "\(report.finalConfigurations)")
+        #expect(report.leaves > 5, "\(report.leaves) leaves")
+        #expect(history.expectedFinalMembers?["g"]?.count == 9)
+        // Views show sessions of other sites: some view at daemon 0 (site 1) lists one of site 3's.
+        let remote = history.views[0].contains { record in record.view.members.contains { $0.daemon.rawValue >= 7 } }
+        #expect(remote)
+        let joins = history.views[0].filter { $0.view.reason == .join && $0.view.changed.first!.daemon.rawValue >= 4 }
+        #expect(!joins.isEmpty, "daemon 0 saw no join of another site's session")
+    }
+
+    /// Daemons restarted and sites cut off while sessions leave and join: the views still agree,
+    /// and at the end every running daemon's session is in every daemon's last view.
+    @Test func viewsThroughRestartsAndCutOffs() {
+        for seed in UInt64(1)...4 {
+            let (report, _) = Self.run { config in
+                config.seed = seed
+                config.sites = 3
+                config.daemonsPerSite = 3
+                config.duration = 12
+                config.quiescence = 4
+                config.churn = 0.3
+                config.restarts = 2
+                config.plannedCutoffs = [(sites: [2], at: 3, seconds: 2.5)]
+            }
+            #expect(report.passed, "seed \(seed): \(report.violations)")
+            #expect(report.mergedAtEnd, "seed \(seed): \(report.finalConfigurations)")
+            #expect(report.restarts == 2)
+        }
+    }
+
+    /// Views that ignore other sites' daemon changes keep a crashed representative's session:
+    /// the final-members check says so.
+    @Test func viewsIgnoringOtherSitesAreCaught() {
+        var caught = 0
+        for seed in UInt64(1)...3 {
+            let (report, _) = Self.run { config in
+                config.seed = seed
+                config.duration = 8
+                config.representativeCrashes = 1
+                config.orderOptions.brokenRules.viewsIgnoreOtherSites = true
+            }
+            if report.violations.contains(where: { $0.contains("last view of group g") }) { caught += 1 }
+        }
+        #expect(caught > 0)
+    }
+}

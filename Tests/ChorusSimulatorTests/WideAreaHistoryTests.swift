@@ -206,3 +206,69 @@ extension WideAreaHistoryTests {
         #expect(history.violations().contains { $0.contains("not by its regular configuration") })
     }
 }
+
+/// The view checks across sites read what they are given: views broken by hand fail each rule.
+@Suite struct WideAreaViewChecksTests {
+    static let a = WideAreaHistoryTests.a
+    static let b = WideAreaHistoryTests.b
+    static let configuration = SiteConfigurationID(seq: 1, coordinator: SiteID(1))
+    static func id(_ index: UInt64) -> GroupViewID {
+        GroupViewID(ring: RingID(seq: 1, representative: NodeID(1)), index: index)
+    }
+    static func view(_ index: UInt64, _ members: [SessionID], kind: GroupView.Kind = .regular, reason: GroupView.Reason = .network) -> GroupView {
+        GroupView(group: "g", viewID: id(index), kind: kind, reason: reason, members: members, changed: members, recipients: [])
+    }
+
+    /// The legal history of `WideAreaHistoryTests`, in one configuration; both daemons show a
+    /// view of both sessions before everything, and b's leave after a1.
+    static func legal() -> WideAreaHistory {
+        var history = WideAreaHistoryTests.legal()
+        for daemon in 0..<2 {
+            history.changes[daemon] = [WideAreaHistory.Change(change: SiteConfigurationChange(kind: .regular, id: configuration, sites: [SiteID(1), SiteID(2)]), afterDeliveries: 0)]
+            history.views[daemon] = [
+                WideAreaHistory.ViewRecord(view: view(1, [a, b]), afterDeliveries: 0, configuration: configuration, changesBefore: 1),
+                WideAreaHistory.ViewRecord(view: view(2, [a], reason: .leave), afterDeliveries: 1, configuration: configuration, changesBefore: 1),
+            ]
+            history.views[daemon][1].view.changed = [b]
+        }
+        history.expectedFinalMembers = ["g": [a]]
+        return history
+    }
+
+    @Test func legalViewsPass() {
+        #expect(Self.legal().violations().isEmpty, "\(Self.legal().violations())")
+    }
+
+    @Test func idsThatDoNotIncreaseAreCaught() {
+        var history = Self.legal()
+        history.views[1][1].view.viewID = Self.id(1)
+        #expect(history.violations().contains { $0.contains("do not increase") })
+    }
+
+    @Test func oneIdWithTwoMembershipsIsCaught() {
+        var history = Self.legal()
+        history.views[1][0].view.members = [Self.a]
+        #expect(history.violations().contains { $0.contains("is regular network") })
+    }
+
+    @Test func aViewAtAnotherPlaceIsCaught() {
+        var history = Self.legal()
+        history.views[1][1].afterDeliveries = 2
+        #expect(history.violations().contains { $0.contains("comes after") })
+    }
+
+    @Test func twoTransitionalViewsInARowAreCaught() {
+        var history = Self.legal()
+        history.views[1][0].view.kind = .transitional
+        history.views[1][1].view.kind = .transitional
+        #expect(history.violations().contains { $0.contains("followed by transitional view") })
+    }
+
+    @Test func aWrongFinalViewIsCaught() {
+        var history = Self.legal()
+        history.expectedFinalMembers = ["g": [Self.a, Self.b]]
+        #expect(history.violations().contains { $0.contains("last view of group g") })
+        history.views[0].removeAll()
+        #expect(history.violations().contains { $0.contains("showed no view of group g") })
+    }
+}

@@ -28,7 +28,7 @@ enum Gen {
     static func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
     static func groupMessage(_ rng: inout SplitMix64) -> GroupMessage {
-        switch Int.random(in: 0..<5, using: &rng) {
+        switch Int.random(in: 0..<6, using: &rng) {
         case 0:
             return .data(
                 ClientData(
@@ -41,6 +41,9 @@ enum Gen {
         case 1: return .join(session: session(&rng), group: groupName(&rng))
         case 2: return .leave(session: session(&rng), group: groupName(&rng))
         case 3: return .disconnect(session: session(&rng))
+        case 4:
+            let daemons = Set((0..<Int.random(in: 0...5, using: &rng)).map { _ in UInt32.random(in: 0...64, using: &rng) })
+            return .siteDaemons(site: SiteID(UInt32.random(in: 0...8, using: &rng)), daemons: daemons.sorted().map(NodeID.init))
         default:
             let sessions = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
                 SessionMemberships(session: session(&rng), groups: (0..<Int.random(in: 0...3, using: &rng)).map { _ in groupName(&rng) })

@@ -35,6 +35,23 @@ struct GroupMessageCodecTests {
                 SessionMemberships(session: SessionID(daemon: NodeID(2), local: 8), groups: ["a", "b"]),
             ]
         ))
+        try Self.roundTrip(.siteDaemons(site: SiteID(3), daemons: []))
+        try Self.roundTrip(.siteDaemons(site: SiteID(.max), daemons: [NodeID(1), NodeID(7), NodeID(.max)]))
+    }
+
+    /// A site's daemons: ascending and distinct (one encoding per set), at most `WireLimits.maxMembers`.
+    @Test func siteDaemonsAreCanonical() {
+        #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(1)])) }
+        #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(2)])) }
+        // version 1, kind 7, site 1, count 2, daemons 5 then 3.
+        let descending: [UInt8] = [1, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5, 0, 0, 0, 3]
+        #expect(S.decodeGroup(descending) == .failure(.invalidField("group.siteDaemons.daemons", reason: "daemons must be ascending and distinct")))
+        let tooMany: [UInt8] = [1, 7, 0, 0, 0, 1, 0xFF, 0xFF]
+        #expect(S.decodeGroup(tooMany) == .failure(.tooMany("group.siteDaemons.daemons", count: 65535, limit: WireLimits.maxMembers)))
+        let truncated: [UInt8] = [1, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5]
+        #expect(S.decodeGroup(truncated).map { _ in true } != .success(true))
+        #expect(GroupMessageCodec.isSiteDaemons(ByteBuffer(bytes: descending)))
+        #expect(!GroupMessageCodec.isSiteDaemons(ByteBuffer(bytes: [1, 1])))
     }
 
     /// The data layout byte for byte, as docs and other implementations read it.
@@ -120,7 +137,7 @@ struct GroupMessageCodecTests {
         #expect(S.decodeGroup([]) == .failure(.truncated(field: "group.version", need: 1, have: 0)))
         #expect(Self.patched { $0[0] = 2 } == .failure(.unsupportedVersion(2)))
         #expect(Self.patched { $0[1] = 0 } == .failure(.unknownType(0)))
-        #expect(Self.patched { $0[1] = 7 } == .failure(.unknownType(7)))
+        #expect(Self.patched { $0[1] = 8 } == .failure(.unknownType(8)))
         #expect(Self.patched { $0[20] = 0x80 } == .failure(.invalidField("group.data.flags", reason: "unknown flag bits 0x80")))
         #expect(Self.patched { S.put(UInt64(0), at: 10, in: &$0) } == .failure(.invalidField("group.data.sessionSeq", reason: "counts from 1")))
         #expect(Self.patched { S.put(UInt16(0), at: 21, in: &$0) }

@@ -31,7 +31,15 @@ import Testing
                 frozen: [.init(service: .fifo, sender: NodeID(4), payload: ByteBuffer(bytes: [1, 1, 9]))],
                 relay: [WideAreaData(origin: SiteID(3), seq: 41, lamport: 97, configuration: configuration, service: .agreed, sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1]))],
                 finishing: [SiteID(3)], confirmed: [SiteID(1)], delivered: WideAreaPosition(lamport: 96, origin: SiteID(3), seq: 40),
-                highestSeq: 5)))
+                highestSeq: 5, pending: [NodeID(4), NodeID(6)],
+                siteDaemons: [.init(site: SiteID(1), daemons: [NodeID(5)]), .init(site: SiteID(3), daemons: [NodeID(9), NodeID(10)])],
+                ordinal: 31,
+                exchange: .init(
+                    running: true, announced: [NodeID(5), NodeID(9)], started: [NodeID(10)],
+                    held: [
+                        .init(service: .agreed, position: WideAreaPosition(lamport: 97, origin: SiteID(3), seq: 41), payload: ByteBuffer(bytes: [1, 4, 0, 0, 0, 9, 0, 0, 0, 1])),
+                        .init(service: .unreliable, position: nil, payload: ByteBuffer(bytes: [1, 1])),
+                    ]))))
 
     static func proposal(_ origin: SiteID, sites: [SiteID] = [SiteID(1), SiteID(3)]) -> SiteProposal {
         SiteProposal(

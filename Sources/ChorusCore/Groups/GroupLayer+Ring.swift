@@ -168,8 +168,6 @@ extension GroupLayer {
 
     mutating func applyJoin(_ session: SessionID, _ group: String, into actions: inout [GroupAction]) {
         guard GroupNames.isJoinable(group), admits(session.daemon) else {
-            // A daemon not yet taking part in views across sites: its next announcement brings it.
-            if sites != nil, session.daemon == me, GroupNames.isJoinable(group) { sessions[session.local]?.joined.insert(group) }
             ignoredMessages += 1
             return
         }

@@ -135,7 +135,6 @@ extension GroupLayer {
             next.standing = view.standing
             if view.standing == .outside {
                 movedTogether = nil
-                sessions.joinRequested()
                 next.standing = .joining
             }
             sites = next
@@ -164,8 +163,8 @@ extension GroupLayer {
         }
         if view.standing == .outside, listed.contains(me) {
             // This daemon takes part from where its own site lists it (the others see it new and
-            // announce again; so does it, with every group its sessions asked for).
-            sessions.joinRequested()
+            // announce again; so does it, with every group its sessions asked for: a join its ring
+            // delivered before it had the order's state was never numbered).
             sites!.standing = .joining
         }
         switch phase {
@@ -236,7 +235,7 @@ extension GroupLayer {
 
     private mutating func announceSessions(tag: RingID, into actions: inout [GroupAction]) {
         guard sites?.standing != .outside else { return }
-        let pieces = Self.announcementPieces(sessions.announcement(), limit: limits.maxAnnouncementBytes)
+        let pieces = Self.announcementPieces(sessions.announcement(requested: true), limit: limits.maxAnnouncementBytes)
         for (index, piece) in pieces.enumerated() {
             let announcement = GroupMessage.state(daemon: me, configuration: tag, sessions: piece, more: index < pieces.count - 1)
             submit(announcement, service: .agreed, into: &actions)
@@ -285,5 +284,23 @@ extension GroupLayer {
             emitView(view, previous: previousViews[name] ?? [], into: &actions)
         }
         movedTogether = moved
+    }
+}
+
+extension GroupLayer {
+    /// Where views across sites stand, for traces: the configuration, each site's daemons, and
+    /// the exchange (who announced) if one runs.
+    public var sitesDescription: String {
+        guard let view = sites else { return "views per ring" }
+        let daemons = view.sites.map { site in "\(site):\(view.daemons[site].map { "\($0.map(\.rawValue))" } ?? "?")" }
+        var text = "views of \(view.configuration) \(view.standing) \(daemons.joined(separator: " "))"
+        switch phase {
+        case .synchronizing(let sync):
+            text += " exchanging: announced \(sync.announced.map(\.rawValue).sorted()), part way \(sync.started.map(\.rawValue).sorted()), \(sync.held.count) held"
+        case .operational: text += " operational"
+        case .transitional: text += " transitional"
+        case .initial: text += " initial"
+        }
+        return text
     }
 }

@@ -49,19 +49,16 @@ struct LocalSessions: Sendable {
         return byLocal[local]?.alone ?? []
     }
 
-    /// Takes every session's requested groups as joined: for a daemon that begins to take part in
-    /// views across sites, whose joins so far may never have reached the order (a join delivered
-    /// by its ring before it had the order's state is not numbered); its announcement brings them.
-    mutating func joinRequested() {
-        for local in byLocal.keys { byLocal[local]!.joined = byLocal[local]!.requested }
-    }
-
     /// Every open session's joined groups, sorted, for a state announcement (sessions in no
     /// group are left out: announcing them would change nothing).
-    func announcement() -> [SessionMemberships] {
+    ///
+    /// `requested`: announce the groups asked for instead. Across sites an announcement takes its
+    /// place in the global order behind every request the daemon sent before it (it may count in
+    /// a later exchange, after those requests were applied), so it must already include them.
+    func announcement(requested: Bool = false) -> [SessionMemberships] {
         byLocal.values
-            .filter { !$0.joined.isEmpty }
+            .filter { !(requested ? $0.requested : $0.joined).isEmpty }
             .sorted { $0.id < $1.id }
-            .map { SessionMemberships(session: $0.id, groups: $0.joined.sorted()) }
+            .map { SessionMemberships(session: $0.id, groups: (requested ? $0.requested : $0.joined).sorted()) }
     }
 }

@@ -92,8 +92,9 @@ public struct RingOptions: Sendable, Equatable {
         /// must see. (Unanswered retransmission requests would not do: fail-to-receive removes
         /// the member that misses a packet and the next ring's recovery brings it back.)
         var merges = false
-        /// Across sites: the group layer ignores other sites' daemon changes, so views keep the
-        /// sessions of a remote daemon that crashed.
+        /// Across sites: the group layer ignores other sites' daemon changes after their first
+        /// list, so views keep the sessions of a remote daemon that crashed (set from
+        /// `SiteOrderOptions.BrokenRules.viewsIgnoreOtherSites`).
         var viewsIgnoreOtherSites = false
     }
 

@@ -48,6 +48,9 @@ public struct SiteOrderOptions: Sendable, Equatable {
         /// A departed site's messages end, where a configuration ends, at the least any member
         /// moving on had taken (not the most): the others drop what they took beyond it.
         public var cutAtMinimum = false
+        /// Group views ignore other sites' daemon changes after their first list in a
+        /// configuration: a remote daemon that crashed stays in the views.
+        public var viewsIgnoreOtherSites = false
         public init() {}
     }
 
