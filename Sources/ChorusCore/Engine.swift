@@ -238,8 +238,9 @@ public struct Engine: Sendable {
             case .configuration(let change):
                 groups.siteConfiguration(change, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
-            case .joinedLate(let change, let siteDaemons, let ordinal, let exchange):
-                groups.sitesJoinedLate(change, siteDaemons: siteDaemons, ordinal: ordinal, exchange: exchange, into: &groupActions)
+            case .joinedLate(let change, let siteDaemons, let ordinal, let exchange, let siteSeq):
+                groups.sitesJoinedLate(
+                    change, siteDaemons: siteDaemons, ordinal: ordinal, exchange: exchange, siteSeq: siteSeq, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
             }
         }

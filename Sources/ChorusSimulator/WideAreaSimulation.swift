@@ -443,7 +443,7 @@ public struct WideAreaSimulation {
             position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
         }
         history.deliveries[slot[daemon]].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
-        if traceDeliveries, delivery.service >= .causal {
+        if traceDeliveries {
             print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) (slot \(slot[daemon])) delivers \(key) at \(position.map(\.description) ?? "-")")
         }
         report.delivered += 1

@@ -139,6 +139,18 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     public var ordinal: UInt64 = 0
     /// The group layer's exchange of sessions where the snapshot was taken (filled in by the engine).
     public var exchange = ViewsExchange()
+    /// Per other site, ascending: the ids of its unreliable messages delivered lately, oldest
+    /// first (a copy routed twice is not delivered twice by a daemon that gets the state).
+    public var unreliableSeen: [RecentUnreliable] = []
+
+    public struct RecentUnreliable: Sendable, Equatable {
+        public var site: SiteID
+        public var ids: [UInt64]
+        public init(site: SiteID, ids: [UInt64]) {
+            self.site = site
+            self.ids = ids
+        }
+    }
 
     /// Where the group layer's exchange of sessions across sites stands: a daemon that gets the
     /// state holds and releases messages exactly where the others do, though it shows no view yet.
@@ -194,8 +206,10 @@ public struct WideAreaMembershipState: Sendable, Equatable {
         configuration: SiteConfiguration, attempt: UInt64, phase: UInt8, proposing: [SiteID], lastInstall: SiteInstall?,
         proposals: [SiteProposal], consumed: [SiteProgress.Received], frozen: [FrozenMessage], relay: [WideAreaData],
         finishing: [SiteID], confirmed: [SiteID], delivered: WideAreaPosition? = nil, highestSeq: UInt64 = 0,
-        pending: [NodeID] = [], siteDaemons: [SiteDaemons] = [], ordinal: UInt64 = 0, exchange: ViewsExchange = ViewsExchange()
+        pending: [NodeID] = [], siteDaemons: [SiteDaemons] = [], ordinal: UInt64 = 0, exchange: ViewsExchange = ViewsExchange(),
+        unreliableSeen: [RecentUnreliable] = []
     ) {
+        self.unreliableSeen = unreliableSeen
         self.exchange = exchange
         self.pending = pending
         self.siteDaemons = siteDaemons

@@ -24,7 +24,11 @@ extension WideAreaMessageCodec {
             + 2 + 4 * state.pending.count + 2 + state.siteDaemons.reduce(0) { $0 + 6 + 4 * $1.daemons.count } + 8
             + 1 + 2 + 4 * state.exchange.announced.count + 2 + 4 * state.exchange.started.count
             + 4 + state.exchange.held.reduce(0) { $0 + 1 + 20 + 4 + $1.payload.readableBytes }
+            + 2 + state.unreliableSeen.reduce(0) { $0 + 4 + 4 + 8 * $1.ids.count }
     }
+
+    /// Unreliable message ids remembered per site, at most.
+    static let maxRecentUnreliable = 1 << 16
 
     // MARK: Writing
 
@@ -117,6 +121,12 @@ extension WideAreaMessageCodec {
             writePosition(held.position, into: &buffer)
             buffer.writeInteger(UInt32(held.payload.readableBytes))
             buffer.writeImmutableBuffer(held.payload)
+        }
+        buffer.writeInteger(UInt16(state.unreliableSeen.count))
+        for entry in state.unreliableSeen {
+            buffer.writeInteger(entry.site.rawValue)
+            buffer.writeInteger(UInt32(entry.ids.count))
+            for id in entry.ids { buffer.writeInteger(id) }
         }
     }
 
@@ -276,11 +286,24 @@ extension WideAreaMessageCodec {
             exchange.held.append(
                 .init(service: service, position: position, payload: try reader.readSlice(length, "membership.exchange.held.payload")))
         }
+        let seenCount = try reader.readCount(UInt16.self, "membership.unreliableSeen", limit: WireLimits.maxSites, minimumEntrySize: 8)
+        var unreliableSeen: [WideAreaMembershipState.RecentUnreliable] = []
+        unreliableSeen.reserveCapacity(seenCount)
+        for _ in 0..<seenCount {
+            let site = SiteID(try reader.read(UInt32.self, "membership.unreliableSeen.site"))
+            let count = try reader.readCount(
+                UInt32.self, "membership.unreliableSeen.ids", limit: maxRecentUnreliable, minimumEntrySize: 8)
+            var ids: [UInt64] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try reader.read(UInt64.self, "membership.unreliableSeen.id")) }
+            unreliableSeen.append(.init(site: site, ids: ids))
+        }
+        try PacketCodec.checkStrictlyAscending(unreliableSeen.lazy.map(\.site), "membership.unreliableSeen")
         return WideAreaMembershipState(
             configuration: SiteConfiguration(id: id, sites: sites), attempt: attempt, phase: phase, proposing: proposing,
             lastInstall: lastInstall, proposals: proposals, consumed: consumed, frozen: frozen, relay: relay, finishing: finishing,
             confirmed: confirmed, delivered: delivered, highestSeq: highestSeq, pending: pending, siteDaemons: siteDaemons,
-            ordinal: ordinal, exchange: exchange)
+            ordinal: ordinal, exchange: exchange, unreliableSeen: unreliableSeen)
     }
 
     // MARK: Validation

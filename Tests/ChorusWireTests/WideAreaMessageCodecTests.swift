@@ -39,7 +39,8 @@ import Testing
                     held: [
                         .init(service: .agreed, position: WideAreaPosition(lamport: 97, origin: SiteID(3), seq: 41), payload: ByteBuffer(bytes: [1, 4, 0, 0, 0, 9, 0, 0, 0, 1])),
                         .init(service: .unreliable, position: nil, payload: ByteBuffer(bytes: [1, 1])),
-                    ]))))
+                    ]),
+                unreliableSeen: [.init(site: SiteID(3), ids: [7, 3, 9])])))
 
     static func proposal(_ origin: SiteID, sites: [SiteID] = [SiteID(1), SiteID(3)]) -> SiteProposal {
         SiteProposal(

@@ -29,6 +29,12 @@ extension GroupLayer {
     ) -> ClientData? {
         let message: GroupMessage
         if let data = GroupMessageCodec.decodeData(delivery.payload, names: &lastGroupNames) {
+            if sites != nil, case .initial = phase {
+                // Across sites, before the order's state: in no configuration yet (its unreliable
+                // messages would come again with the state, among what the others hold).
+                ignoredMessages += 1
+                return nil
+            }
             guard case .synchronizing = phase else { return data }
             message = .data(data)
         } else {
@@ -42,7 +48,7 @@ extension GroupLayer {
         }
         guard !holdDuringSync(message, delivery, position: position) else { return nil }
         if case .data(let data) = message { return data }
-        apply(message, origin: position?.origin, into: &actions)
+        apply(message, position: position, into: &actions)
         return nil
     }
 
@@ -108,7 +114,7 @@ extension GroupLayer {
     }
 
     /// Applies a membership message (anything but client data).
-    private mutating func apply(_ message: GroupMessage, origin: SiteID? = nil, into actions: inout [GroupAction]) {
+    private mutating func apply(_ message: GroupMessage, position: WideAreaPosition? = nil, into actions: inout [GroupAction]) {
         switch message {
         case .data:
             preconditionFailure("client data is delivered, not applied")
@@ -125,7 +131,7 @@ extension GroupLayer {
                 applyState(daemon: daemon, configuration: configuration, sessions: announced, more: more, into: &actions)
             }
         case .siteDaemons(let site, let daemons):
-            applySiteDaemons(site, daemons, origin: origin, into: &actions)
+            applySiteDaemons(site, daemons, at: position, into: &actions)
         }
     }
 

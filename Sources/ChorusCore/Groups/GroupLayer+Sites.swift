@@ -19,6 +19,9 @@ struct SitesView: Sendable {
     /// part way through; it holds and releases messages where the others do, but shows nothing),
     /// `joining` until the exchange that follows completes, then `inside` (it shows views).
     var standing: Standing = .inside
+    /// While `outside`: this daemon's site's messages numbered before it had the order's state (a
+    /// list of the site's daemons among them that names this daemon's id names an earlier incarnation).
+    var siteSeqAtStart: UInt64 = 0
 
     enum Standing { case outside, joining, inside }
 
@@ -62,10 +65,11 @@ extension GroupLayer {
     /// configuration of sites), when every daemon announces its sessions again.
     public mutating func sitesJoinedLate(
         _ change: SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64,
-        exchange: WideAreaMembershipState.ViewsExchange, into actions: inout [GroupAction]
+        exchange: WideAreaMembershipState.ViewsExchange, siteSeq: UInt64, into actions: inout [GroupAction]
     ) {
         var view = SitesView(configuration: change.id, sites: change.sites, daemons: siteDaemons, ordinal: ordinal)
         view.standing = .outside
+        view.siteSeqAtStart = siteSeq
         sites = view
         movedTogether = nil
         actions.append(.siteConfiguration(change))
@@ -146,8 +150,9 @@ extension GroupLayer {
     /// sessions leave every group (a transitional view, then a regular one); new daemons know no
     /// group yet, so every daemon announces its sessions again and the regular views wait for that.
     mutating func applySiteDaemons(
-        _ site: SiteID, _ listed: [NodeID], origin: SiteID?, into actions: inout [GroupAction]
+        _ site: SiteID, _ listed: [NodeID], at position: WideAreaPosition?, into actions: inout [GroupAction]
     ) {
+        let origin = position?.origin
         if brokenRules.viewsIgnoreOtherSites, sites?.daemons[site]?.contains(me) == false { return }
         guard var view = sites, view.sites.contains(site), origin == site else {
             ignoredMessages += 1
@@ -161,7 +166,7 @@ extension GroupLayer {
         if previous == nil, case .synchronizing = phase {
             newcomers = []  // a site's first list in a configuration: every daemon announces anyway
         }
-        if view.standing == .outside, listed.contains(me) {
+        if view.standing == .outside, listed.contains(me), (position?.seq ?? 0) > view.siteSeqAtStart {
             // This daemon takes part from where its own site lists it (the others see it new and
             // announce again; so does it, with every group its sessions asked for: a join its ring
             // delivered before it had the order's state was never numbered).

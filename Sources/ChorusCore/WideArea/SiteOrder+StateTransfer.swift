@@ -32,7 +32,7 @@ extension SiteOrder {
                 actions.append(
                     .joinedLate(
                         SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites, joinedLate: true),
-                        siteDaemons: siteDaemons, ordinal: ordinal, exchange: .init()))
+                        siteDaemons: siteDaemons, ordinal: ordinal, exchange: .init(), siteSeq: localSeq))
                 announceDaemons(now: now, into: &actions)
                 replay(from: 0, now: now, into: &actions)
             }
@@ -67,7 +67,7 @@ extension SiteOrder {
         actions.append(
             .joinedLate(
                 SiteConfigurationChange(kind: .regular, id: configuration.id, sites: configuration.sites, joinedLate: true),
-                siteDaemons: siteDaemons, ordinal: ordinal, exchange: snapshot.membership.exchange))
+                siteDaemons: siteDaemons, ordinal: ordinal, exchange: snapshot.membership.exchange, siteSeq: localSeq))
         requesters.remove(me)
         replay(from: start, now: now, into: &actions)
         becameReady(me, now: now, into: &actions)
@@ -124,7 +124,8 @@ extension SiteOrder {
             consumed: consumed.keys.sorted().map { SiteProgress.Received(site: $0, received: consumed[$0]!) }, frozen: frozen,
             relay: relay.keys.sorted().flatMap { Array(relay[$0]!) }, finishing: finishing.sorted(), confirmed: confirmed,
             delivered: lastDelivered, highestSeq: highestSeq, pending: pending.sorted(),
-            siteDaemons: siteDaemons.keys.sorted().map { .init(site: $0, daemons: siteDaemons[$0]!) }, ordinal: ordinal)
+            siteDaemons: siteDaemons.keys.sorted().map { .init(site: $0, daemons: siteDaemons[$0]!) }, ordinal: ordinal,
+            unreliableSeen: unreliableSeen.keys.sorted().map { .init(site: $0, ids: unreliableSeen[$0]!.inOrder) })
     }
 
     private mutating func apply(_ snapshot: WideAreaSnapshot) {
@@ -147,6 +148,7 @@ extension SiteOrder {
             membership.siteDaemons.filter { configuration.sites.contains($0.site) }.map { ($0.site, $0.daemons) },
             uniquingKeysWith: { $1 })
         ordinal = membership.ordinal
+        unreliableSeen = Dictionary(membership.unreliableSeen.map { ($0.site, RecentIDs($0.ids)) }, uniquingKeysWith: { $1 })
         relay = [:]
         for data in membership.relay { relay[data.origin, default: []].append(data) }
         finishing = Set(membership.finishing)

@@ -21,9 +21,12 @@ public enum SiteOrderAction: Sendable {
     case configuration(SiteConfigurationChange)
     /// This daemon got the order's state part way through `change` (started or restarted), with
     /// every site's daemons as last delivered, the configuration's ordinal and the group layer's
-    /// exchange of sessions at that point.
+    /// exchange of sessions at that point, and its site's messages numbered so far (a list of
+    /// the site's daemons numbered later that names this daemon means it, not an earlier
+    /// incarnation with its id).
     case joinedLate(
-        SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64, exchange: WideAreaMembershipState.ViewsExchange)
+        SiteConfigurationChange, siteDaemons: [SiteID: [NodeID]], ordinal: UInt64, exchange: WideAreaMembershipState.ViewsExchange,
+        siteSeq: UInt64)
     /// Put this snapshot into the ring, with the group layer's exchange of sessions as it stands.
     case answer(WideAreaSnapshot)
 }
