@@ -39,8 +39,9 @@ import Testing
         #expect(report.mergedAtEnd, "\(report.finalConfigurations)")
         for (slot, changes) in history.changes.enumerated() {
             let site = UInt32(slot / 3 + 1)
+            // Each daemon starts delivering with the state, part way through its site's first configuration.
             #expect(changes.first?.change == SiteConfigurationChange(
-                kind: .regular, id: SiteConfigurationID(seq: 0, coordinator: SiteID(site)), sites: [SiteID(site)]))
+                kind: .regular, id: SiteConfigurationID(seq: 0, coordinator: SiteID(site)), sites: [SiteID(site)], joinedLate: true))
         }
         let merged = Self.installed(history, [1, 2, 3], from: 0)
         #expect(merged.allSatisfy { $0 != nil && $0! <= Self.second / 2 }, "merged at \(merged.map { $0.map(Self.seconds) })")
