@@ -155,13 +155,18 @@ public struct WideAreaMembershipState: Sendable, Equatable {
     /// Where the group layer's exchange of sessions across sites stands: a daemon that gets the
     /// state holds and releases messages exactly where the others do, though it shows no view yet.
     public struct ViewsExchange: Sendable, Equatable {
+        /// Where the group views' current configuration began: the ordinal of the event (view ids carry it).
+        public var epoch: UInt64
         public var running: Bool
         /// Daemons whose announcement is complete, and those part way through one (ascending).
         public var announced: [NodeID]
         public var started: [NodeID]
         /// Group messages delivered during the exchange, waiting for its views, in order.
         public var held: [HeldMessage]
-        public init(running: Bool = false, announced: [NodeID] = [], started: [NodeID] = [], held: [HeldMessage] = []) {
+        public init(
+            epoch: UInt64 = 0, running: Bool = false, announced: [NodeID] = [], started: [NodeID] = [], held: [HeldMessage] = []
+        ) {
+            self.epoch = epoch
             self.running = running
             self.announced = announced
             self.started = started

@@ -22,7 +22,7 @@ extension WideAreaMessageCodec {
             + 4 + state.relay.reduce(0) { $0 + 4 + encodedSize(.data($1)) } + 2 + 4 * state.finishing.count
             + 2 + 4 * state.confirmed.count + 20 + 8
             + 2 + 4 * state.pending.count + 2 + state.siteDaemons.reduce(0) { $0 + 6 + 4 * $1.daemons.count } + 8
-            + 1 + 2 + 4 * state.exchange.announced.count + 2 + 4 * state.exchange.started.count
+            + 8 + 1 + 2 + 4 * state.exchange.announced.count + 2 + 4 * state.exchange.started.count
             + 4 + state.exchange.held.reduce(0) { $0 + 1 + 20 + 4 + $1.payload.readableBytes }
             + 2 + state.unreliableSeen.reduce(0) { $0 + 4 + 4 + 8 * $1.ids.count }
     }
@@ -112,6 +112,7 @@ extension WideAreaMessageCodec {
             writeNodes(entry.daemons, into: &buffer)
         }
         buffer.writeInteger(state.ordinal)
+        buffer.writeInteger(state.exchange.epoch)
         buffer.writeInteger(UInt8(state.exchange.running ? 1 : 0))
         writeNodes(state.exchange.announced, into: &buffer)
         writeNodes(state.exchange.started, into: &buffer)
@@ -267,6 +268,7 @@ extension WideAreaMessageCodec {
         try PacketCodec.checkStrictlyAscending(siteDaemons.lazy.map(\.site), "membership.siteDaemons")
         let ordinal = try reader.read(UInt64.self, "membership.ordinal")
         var exchange = WideAreaMembershipState.ViewsExchange()
+        exchange.epoch = try reader.read(UInt64.self, "membership.exchange.epoch")
         switch try reader.read(UInt8.self, "membership.exchange.running") {
         case 0: break
         case 1: exchange.running = true

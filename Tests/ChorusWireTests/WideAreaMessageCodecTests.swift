@@ -35,7 +35,7 @@ import Testing
                 siteDaemons: [.init(site: SiteID(1), daemons: [NodeID(5)]), .init(site: SiteID(3), daemons: [NodeID(9), NodeID(10)])],
                 ordinal: 31,
                 exchange: .init(
-                    running: true, announced: [NodeID(5), NodeID(9)], started: [NodeID(10)],
+                    epoch: 12, running: true, announced: [NodeID(5), NodeID(9)], started: [NodeID(10)],
                     held: [
                         .init(service: .agreed, position: WideAreaPosition(lamport: 97, origin: SiteID(3), seq: 41), payload: ByteBuffer(bytes: [1, 4, 0, 0, 0, 9, 0, 0, 0, 1])),
                         .init(service: .unreliable, position: nil, payload: ByteBuffer(bytes: [1, 1])),

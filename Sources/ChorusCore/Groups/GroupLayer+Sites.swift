@@ -15,6 +15,9 @@ struct SitesView: Sendable {
     /// daemon, also at one that got the order's state part way through the configuration.
     var ordinal: UInt64
     var eventsAtOrdinal: UInt64 = 0
+    /// The ordinal where the views' current configuration began (a daemon joined or left, or 0:
+    /// the configuration of sites began). Every such change is a configuration of its own for
+    /// clients, as a ring change is inside one site: its views' ring id is `(seq << 40 | epoch)`.
     /// Whether this daemon takes part: `outside` until its site lists it (it got the order's state
     /// part way through; it holds and releases messages where the others do, but shows nothing),
     /// `joining` until the exchange that follows completes, then `inside` (it shows views).
@@ -29,6 +32,8 @@ struct SitesView: Sendable {
     var allDaemons: Set<NodeID> { Set(daemons.values.joined()) }
     /// Whether every site of the configuration has listed its daemons.
     var isComplete: Bool { sites.allSatisfy { daemons[$0] != nil } }
+    var epoch: UInt64 = 0
+
     /// The tag of this configuration's state announcements (the ring field of their message).
     var tag: RingID { Self.tag(configuration) }
 
@@ -36,10 +41,15 @@ struct SitesView: Sendable {
         RingID(seq: configuration.seq, representative: NodeID(configuration.coordinator.rawValue))
     }
 
+    /// The ring part of view ids in the views' configuration beginning at `epoch`.
+    static func viewRing(_ configuration: SiteConfigurationID, epoch: UInt64) -> RingID {
+        RingID(seq: configuration.seq << 40 | (epoch & ((1 << 40) - 1)), representative: NodeID(configuration.coordinator.rawValue))
+    }
+
     /// The next view id: one per view-producing event.
     mutating func nextViewID() -> GroupViewID {
         eventsAtOrdinal += 1
-        return GroupViewID(ring: tag, index: ordinal << 20 | min(eventsAtOrdinal, (1 << 20) - 1))
+        return GroupViewID(ring: Self.viewRing(configuration, epoch: epoch), index: ordinal << 20 | min(eventsAtOrdinal, (1 << 20) - 1))
     }
 }
 
@@ -68,6 +78,7 @@ extension GroupLayer {
         exchange: WideAreaMembershipState.ViewsExchange, siteSeq: UInt64, into actions: inout [GroupAction]
     ) {
         var view = SitesView(configuration: change.id, sites: change.sites, daemons: siteDaemons, ordinal: ordinal)
+        view.epoch = exchange.epoch
         view.standing = .outside
         view.siteSeqAtStart = siteSeq
         sites = view
@@ -93,14 +104,14 @@ extension GroupLayer {
 
     /// The exchange of sessions as it stands, for a daemon that gets the order's state here.
     public var sitesExchange: WideAreaMembershipState.ViewsExchange {
-        guard sites != nil, case .synchronizing(let sync) = phase else { return .init() }
+        guard let view = sites, case .synchronizing(let sync) = phase else { return .init(epoch: sites?.epoch ?? 0) }
         let held = sync.held.compactMap { entry in
             entry.message.map {
                 WideAreaMembershipState.ViewsExchange.HeldMessage(
                     service: entry.service, position: entry.position, payload: GroupMessageCodec.encode($0))
             }
         }
-        return .init(running: true, announced: sync.announced.sorted(), started: sync.started.sorted(), held: held)
+        return .init(epoch: view.epoch, running: true, announced: sync.announced.sorted(), started: sync.started.sorted(), held: held)
     }
 
     /// Whether this daemon shows views (views across sites: once it takes part).
@@ -128,12 +139,12 @@ extension GroupLayer {
             state.removeSessions(ofDaemons: { !together.contains($0) })
             view.sites = change.sites
             sites = view
-            emitTransitionalViews(id: GroupViewID(ring: SitesView.tag(change.id), index: 0), into: &actions)
+            emitTransitionalViews(id: GroupViewID(ring: SitesView.viewRing(change.id, epoch: 0), index: 0), into: &actions)
             phase = .transitional(members: together, consistent: together)
         case .regular:
             if case .operational = phase {
                 // No transitional configuration came first: every known daemon moved on.
-                emitTransitionalViews(id: GroupViewID(ring: SitesView.tag(change.id), index: 0), into: &actions)
+                emitTransitionalViews(id: GroupViewID(ring: SitesView.viewRing(change.id, epoch: 0), index: 0), into: &actions)
             }
             var next = SitesView(configuration: change.id, sites: change.sites, daemons: [:], ordinal: 0)
             next.standing = view.standing
@@ -182,7 +193,9 @@ extension GroupLayer {
             guard !departed.isEmpty || !newcomers.isEmpty else { return }
             state.removeSessions(ofDaemons: departed.contains)
             viewedDaemons.subtract(departed)
-            emitTransitionalViews(id: nextViewID(), into: &actions)
+            // A configuration of its own for the clients, beginning here.
+            sites!.epoch = sites!.ordinal
+            emitTransitionalViews(id: GroupViewID(ring: SitesView.viewRing(view.configuration, epoch: sites!.ordinal), index: 0), into: &actions)
             if newcomers.isEmpty {
                 phase = .operational
                 emitNetworkViews(into: &actions)
