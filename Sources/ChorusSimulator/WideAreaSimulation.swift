@@ -290,6 +290,7 @@ public struct WideAreaSimulation {
             history.alive.append(true)
             history.joinedAt.append(now)
             report.restarts += 1
+            if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) of \(siteID(site)) restarts") }
             boot(daemon)
             queue.push(.traffic(daemon), at: now + Simulation.nanos(random.exponential(rate: config.rate)))
         case .crashRepresentative:
@@ -323,6 +324,7 @@ public struct WideAreaSimulation {
     }
 
     mutating func crash(_ daemon: Int) {
+        if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) of \(siteID(site(of: daemon))) crashes") }
         alive[daemon] = false
         history.alive[slot[daemon]] = false
         report.crashes += 1
