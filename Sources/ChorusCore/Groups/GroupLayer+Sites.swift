@@ -266,22 +266,21 @@ extension GroupLayer {
         guard case .synchronizing(let sync) = phase, let view = sites, view.isComplete else { return }
         let everyone = view.allDaemons
         guard everyone.isSubset(of: sync.announced) else { return }
-        state.removeSessions(ofDaemons: { !everyone.contains($0) })
-        phase = .operational
-        viewedDaemons = everyone
-        if sites!.standing == .joining { sites!.standing = .inside }
-        emitNetworkViews(into: &actions)
-        replay(sync.held, into: &actions)
+        finishSitesSync(sync, showing: everyone, into: &actions)
     }
 
     /// The exchange was cut short by a configuration of sites: the sessions of the daemons that
-    /// announced in it are shown (the same at every daemon moving on), then what waited.
+    /// announced in it are shown (the same at every daemon moving on), then what waited. (One
+    /// that joined this exchange saw every announcement it counts.)
     private mutating func finishInterruptedSites(_ sync: GroupSync, into actions: inout [GroupAction]) {
-        let kept = sync.announced
-        state.removeSessions(ofDaemons: { !kept.contains($0) })
+        finishSitesSync(sync, showing: sync.announced, into: &actions)
+    }
+
+    /// Ends an exchange: the sessions of `shown` daemons only, their regular views, then what was held.
+    private mutating func finishSitesSync(_ sync: GroupSync, showing shown: Set<NodeID>, into actions: inout [GroupAction]) {
+        state.removeSessions(ofDaemons: { !shown.contains($0) })
         phase = .operational
-        viewedDaemons = kept
-        // One that joined this exchange saw every announcement it counts.
+        viewedDaemons = shown
         if sites!.standing == .joining { sites!.standing = .inside }
         emitNetworkViews(into: &actions)
         replay(sync.held, into: &actions)
