@@ -374,6 +374,7 @@ extension SiteOrder {
         let known = proposals.keys.sorted().map { "\($0)#\(proposals[$0]!.attempt)\(proposals[$0]!.sites)" }
         let heads = configuration.sites.compactMap { origin in waiting[origin]?.first.map { "\(origin):\($0.position)/\($0.service)x\(waiting[origin]!.count)" } }
         let promises = remote.map { "\($0):\(promised[$0] ?? 0)/\(received[$0] ?? 0)" }
-        return "\(configuration) \(state); heads \(heads) promised \(promises) clock \(clock); proposals \(known.joined(separator: " ")); used \(consumed.keys.sorted().map { "\($0)#\(consumed[$0]!)" }); frozen \(frozen.count)"
+        let held = remote.map { other in "\(other):\(reports[other]?[site]?.held ?? 0)" }
+        return "\(configuration) \(state); heads \(heads) promised \(promises) clock \(clock); reported holding ours \(held) of \(localSeq); proposals \(known.joined(separator: " ")); used \(consumed.keys.sorted().map { "\($0)#\(consumed[$0]!)" }); frozen \(frozen.count)"
     }
 }

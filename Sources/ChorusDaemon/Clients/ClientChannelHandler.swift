@@ -23,7 +23,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // A session that is ending (after its queued requests) reads nothing more.
-        guard let session, !session.isClosed, session.endAfterQueue == nil else { return }
+        guard let session, !session.isClosed, session.backpressure.ending == nil else { return }
         let buffer = unwrapInboundIn(data)
         do {
             try frames.process(buffer: buffer) { frame in

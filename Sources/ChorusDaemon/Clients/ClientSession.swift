@@ -21,15 +21,9 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     var groups: Set<String> = []
     @exclusivity(unchecked) var isClosed = false
 
-    /// Requests waiting while the daemon's send queue is full (the session is paused).
-    @exclusivity(unchecked) var queued: [ClientRequest] = []
-    @exclusivity(unchecked) var queueHead = 0
-    @exclusivity(unchecked) var isPaused = false
-    /// Its queued requests are being run (a bad one then ends the session at once).
-    @exclusivity(unchecked) var isResuming = false
-    /// The connection ended (or sent a bad frame) while requests were queued: they are still
-    /// run, in order, then the session ends with this.
-    var endAfterQueue: (error: (ErrorCode, String)?, reason: String)?
+    /// Requests waiting while the daemon cannot take them (the session is paused).
+    @exclusivity(unchecked) var backpressure = SenderBackpressure()
+    var isPaused: Bool { backpressure.isPaused }
     /// When the connection was accepted (a session must send connect within a bound).
     var acceptedAt: Instant = 0
 

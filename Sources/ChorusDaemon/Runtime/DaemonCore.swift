@@ -425,15 +425,13 @@ final class DaemonCore: @unchecked Sendable {
             return
         }
         if session.isPaused {
-            if session.endAfterQueue == nil { session.queued.append(request) }
+            session.backpressure.enqueue(request)
             return
         }
         if !handle(session, request) {
             // The send queue is full: stop reading this client (TCP pushes back on it) and keep
             // the request until the ring has sent enough.
-            session.queued = [request]
-            session.queueHead = 0
-            session.isPaused = true
+            session.backpressure.pause(refused: request)
             paused.append(session)
             counters.sendersPaused += 1
             session.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
@@ -442,13 +440,8 @@ final class DaemonCore: @unchecked Sendable {
 
     func protocolError(_ session: ClientSession, _ error: ProtocolError) {
         counters.clientProtocolErrors += 1
-        if session.isPaused, !session.isResuming {
-            // The requests before the bad frame still take effect, in order.
-            if session.endAfterQueue == nil {
-                session.endAfterQueue = ((error.code, error.detail), "protocol error: \(error)")
-            }
-            return
-        }
+        // The requests before the bad frame still take effect, in order.
+        if session.backpressure.endAfterQueue(error: (error.code, error.detail), reason: "protocol error: \(error)") { return }
         close(session, error: (error.code, error.detail), reason: "protocol error: \(error)")
     }
 
@@ -557,7 +550,7 @@ final class DaemonCore: @unchecked Sendable {
         shownViews.forget(session.local)
         if session.isPaused {
             paused.removeAll { $0 === session }
-            session.queued = []
+            session.backpressure.drop()
         }
         let channel = session.channel
         if let (code, text) = error {
@@ -583,11 +576,8 @@ final class DaemonCore: @unchecked Sendable {
     }
 
     func clientClosed(_ session: ClientSession) {
-        if session.isPaused, !session.isClosed {
-            // Frames read before the end of the stream were accepted: run them first.
-            if session.endAfterQueue == nil { session.endAfterQueue = (nil, "connection closed") }
-            return
-        }
+        // Frames read before the end of the stream were accepted: run them first.
+        if !session.isClosed, session.backpressure.endAfterQueue(error: nil, reason: "connection closed", whileResuming: true) { return }
         close(session, error: nil, reason: "connection closed")
     }
 
@@ -624,35 +614,26 @@ final class DaemonCore: @unchecked Sendable {
     /// Runs the requests of paused senders once the send queue has room again.
     private func resumePaused() {
         guard !paused.isEmpty, ringIsActive,
-            engine.pendingMessages < config.ring.maxPendingMessages - config.ring.maxPendingMessages / 4,
-            engine.pendingMessages == 0 || engine.ring.pendingBytes < config.ring.maxPendingBytes - config.ring.maxPendingBytes / 4
+            SenderBackpressure.hasRoom(
+                pendingMessages: engine.pendingMessages, pendingBytes: engine.ring.pendingBytes,
+                maxMessages: config.ring.maxPendingMessages, maxBytes: config.ring.maxPendingBytes)
         else { return }
         let list = paused
         paused.removeAll()
         for session in list where !session.isClosed {
-            var index = session.queueHead
-            session.isResuming = true
-            while index < session.queued.count, !session.isClosed {
-                if !handle(session, session.queued[index]) { break }
-                index += 1
-            }
-            session.isResuming = false
+            let outcome = session.backpressure.resume(run: { handle(session, $0) }, isClosed: { session.isClosed })
             if session.isClosed { continue }
-            if index == session.queued.count {
-                session.queued.removeAll()
-                session.queueHead = 0
-                session.isPaused = false
-                if let end = session.endAfterQueue {
-                    close(session, error: end.error, reason: end.reason)
-                    continue
-                }
+            switch outcome {
+            case .stillPaused:
+                paused.append(session)
+            case .ended:
+                let ending = session.backpressure.ending!
+                close(session, error: ending.error, reason: ending.reason)
+            case .drained:
                 if state == .running {
                     session.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
                     session.channel.read()
                 }
-            } else {
-                session.queueHead = index
-                paused.append(session)
             }
         }
     }
