@@ -161,10 +161,23 @@ import Testing
             try await Task.sleep(for: .milliseconds(5))
         }
         let survivors = Array(clients.dropFirst())
-        for client in survivors {
-            try await client.wait("every survivor's message", timeout: 30) {
-                $0.messages.count == rounds * clients.count + rounds * survivors.count
+        do {
+            for client in survivors {
+                try await client.wait("every survivor's message", timeout: 30) {
+                    $0.messages.count == rounds * clients.count + rounds * survivors.count
+                }
             }
+        } catch {
+            // What the survivors' order layers hold, and the clients' counts per sender, for the report.
+            for member in cluster.members.dropFirst() {
+                print("\(member.name) wide area: \((try? await Self.wideArea(port: member.clientPort)) ?? [:])")
+            }
+            for client in survivors {
+                print("\(client.name): \(Dictionary(grouping: client.messages, by: \.sender).mapValues(\.count))")
+            }
+            cluster.stop(keepFiles: true)
+            print("daemon logs kept in \(cluster.directory.path)")
+            throw error
         }
         Self.expectOneOrder(survivors, "after the kill")
         // The survivors' views drop d1's session in both sites, and extended virtual synchrony
