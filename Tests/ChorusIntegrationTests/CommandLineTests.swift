@@ -125,6 +125,17 @@ import Testing
         #expect(output.contains("(every site, every daemon)"), "\(output)")
     }
 
+    /// `chorus sim` across sites with sessions leaving and joining again and daemons restarted:
+    /// group views spanning sites are shown and checked.
+    @Test func simAcrossSitesWithGroupLeavesAndRestarts() throws {
+        let (status, output) = try Self.run(
+            ["sim", "--sites", "3", "--daemons", "2", "--seed", "4", "--duration", "10", "--group-leaves", "0.5", "--daemon-restarts", "1"],
+            timeout: 60)
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("no violations") && output.contains("1 restarts"), "\(output)")
+        #expect(output.range(of: #"group views: [1-9][0-9]* shown over all daemons, [1-9][0-9]* leaves"#, options: .regularExpression) != nil, "\(output)")
+    }
+
     @Test func checkConfigPointsAtTheMistake() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-check-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
