@@ -220,7 +220,6 @@ public struct WideAreaSimulation {
             route(site) { router, actions, now in router.tick(now: now, into: &actions) }
         case .traffic(let daemon):
             guard alive[daemon], now < trafficEnd else { return }
-            if traceDeliveries, daemon == 0 { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(engines[daemon].groups.sitesDescription) | \(engines[daemon].order?.membershipDescription ?? "") rep \(engines[daemon].order?.isRepresentative ?? false) ready \(engines[daemon].order?.isReady ?? false)") }
             if config.churn > 0, let session = sessions[daemon], random.chance(min(1, config.churn / config.rate)),
                 now + Simulation.nanos(1) < trafficEnd
             {

@@ -206,9 +206,7 @@ public enum GroupMessageCodec {
                 throw .tooMany("group.siteDaemons.daemons", count: daemons.count, limit: WireLimits.maxMembers)
             }
             // Ascending and distinct: one encoding per set (canonical).
-            for (a, b) in zip(daemons, daemons.dropFirst()) where !(a.rawValue < b.rawValue) {
-                throw .invalidField("group.siteDaemons.daemons", reason: "daemons must be ascending and distinct")
-            }
+            try PacketCodec.checkStrictlyAscending(daemons, "group.siteDaemons.daemons")
         }
     }
 

@@ -45,7 +45,7 @@ struct GroupMessageCodecTests {
         #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(2)])) }
         // version 1, kind 7, site 1, count 2, daemons 5 then 3.
         let descending: [UInt8] = [1, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5, 0, 0, 0, 3]
-        #expect(S.decodeGroup(descending) == .failure(.invalidField("group.siteDaemons.daemons", reason: "daemons must be ascending and distinct")))
+        #expect(S.decodeGroup(descending) == .failure(.invalidField("group.siteDaemons.daemons", reason: "not sorted ascending without duplicates (d5 then d3)")))
         let tooMany: [UInt8] = [1, 7, 0, 0, 0, 1, 0xFF, 0xFF]
         #expect(S.decodeGroup(tooMany) == .failure(.tooMany("group.siteDaemons.daemons", count: 65535, limit: WireLimits.maxMembers)))
         let truncated: [UInt8] = [1, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5]
