@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
     ],
     targets: [
         // Hardware CRC32C (SSE4.2 / ARMv8 CRC) with a portable fallback.
@@ -41,13 +42,18 @@ let package = Package(
             name: "ChorusSimulator",
             dependencies: ["ChorusCore", "ChorusWire", "ChorusVerify", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Sealed daemon datagrams: AES-GCM, key files, replay windows, key rotation.
+        .target(
+            name: "ChorusSeal",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio")]
+        ),
         // The client protocol's frames, shared by the daemon and every Swift client.
         .target(name: "ChorusProtocol", dependencies: ["ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
         // The daemon shell: configuration, UDP ring transport, client sessions, around the engine.
         .target(
             name: "ChorusDaemon",
             dependencies: [
-                "ChorusCore", "ChorusWire", "ChorusProtocol",
+                "ChorusCore", "ChorusWire", "ChorusProtocol", "ChorusSeal",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ChorusSimulator", "Chorus", "ChorusLocalCluster", "ChorusDaemon",
+                "ChorusSimulator", "Chorus", "ChorusLocalCluster", "ChorusDaemon", "ChorusSeal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -86,6 +92,8 @@ let package = Package(
         .testTarget(name: "ChorusWireTests", dependencies: ["ChorusWire"]),
         .testTarget(name: "ChorusCoreTests", dependencies: ["ChorusCore", "ChorusWire"]),
         .testTarget(name: "ChorusVerifyTests", dependencies: ["ChorusVerify"]),
+        .testTarget(
+            name: "ChorusSealTests", dependencies: ["ChorusSeal", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
         .testTarget(
             name: "ChorusDaemonTests",

@@ -1,6 +1,7 @@
 import ChorusCore
 import ChorusWire
 import ChorusProtocol
+import ChorusSeal
 import Logging
 import NIOCore
 import NIOPosix
@@ -158,11 +159,15 @@ public final class ChorusDaemon: Sendable {
         let transport = try RingTransport(
             data: data, token: token, me: NodeID(peer.id), peers: config.siteDaemons(of: peer), multicast: config.multicast,
             segmentation: offload, logger: core.logger)
+        let sealing = try makeSealing()
+        transport.sealing = sealing
+        wideArea?.sealing = sealing
         // Started before the client listeners are bound: a client that connects as soon as it can
         // must find a running daemon (it was refused as "shutting down" before).
         try await loop.submit { [wideArea] in
             core.transport = transport
             core.wideArea = wideArea
+            core.sealing = sealing
             core.start()
         }.get()
 
@@ -213,6 +218,37 @@ public final class ChorusDaemon: Sendable {
 }
 
 extension ChorusDaemon {
+    /// The sealing of daemon traffic the configuration asks for; nil (said loudly) in plain mode.
+    fileprivate func makeSealing() throws -> DatagramSealing? {
+        guard let keyFile = config.keyFile else {
+            core.logger.warning(
+                "PLAIN MODE: ring and hop datagrams are neither authenticated nor encrypted; anyone who can reach this daemon's UDP ports can read them and disturb the ring. Set [security] key_file (see 'chorus keygen') unless the network is trusted.")
+            return nil
+        }
+        let keys: SealKeys
+        do {
+            keys = try KeyFile.load(path: keyFile)
+        } catch {
+            throw ConfigError(file: keyFile, line: error.line, key: "security.key_file", message: error.message)
+        }
+        return DatagramSealing(
+            keyFile: keyFile, keys: keys, me: peer.id, members: Set(config.daemons.map(\.id)), logger: core.logger)
+    }
+
+    /// Reads the key file again (what `chorusd` does on SIGHUP): daemons move to a new key by
+    /// themselves once every peer holds it. Fails when the daemon runs in plain mode or the file
+    /// does not load (the keys then stay as they were).
+    public func reloadKeys() async throws -> [UInt16] {
+        let core = self.core
+        let result: Result<[UInt16], KeyFileError>? = try await core.eventLoop.submit {
+            core.sealing?.reload(now: core.now)
+        }.get()
+        guard let result else {
+            throw KeyFileError(file: "configuration", line: 0, message: "plain mode: no [security] key_file to reload")
+        }
+        return try result.get()
+    }
+
     /// Binds a socket to the multicast group and joins it on the interface of this daemon's
     /// address; the data socket sends to the group from that interface, looped back to this
     /// host's other daemons, one hop only.

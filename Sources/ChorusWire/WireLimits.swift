@@ -19,7 +19,10 @@ public enum WireLimits {
     /// payload plus the largest group envelope (names and header) fits.
     public static let maxMessageSize = (1 << 24) + (1 << 19)
     /// Bytes of one hop packet's payload: a UDP datagram's, less the hop framing.
-    public static let maxHopPayload = 65_507 - HopPacketCodec.dataOverhead
+    /// (`sealReserve` is kept free for sealing, so a sealed hop datagram fits in UDP too.)
+    public static let maxHopPayload = 65_507 - HopPacketCodec.dataOverhead - sealReserve
+    /// Bytes sealing adds to a daemon datagram (`ChorusSeal.SealFormat.overhead`).
+    public static let sealReserve = 48
     /// Missing-seq ranges in one hop control packet.
     public static let maxHopMissingRanges = 128
     /// Sites of the wide area, and so links in one site's link-state report.

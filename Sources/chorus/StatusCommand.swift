@@ -65,6 +65,15 @@ struct StatusCommand: AsyncParsableCommand {
                 lines.append("    configurations of sites \(o.configurations), agreements begun again \(o.abandonedAgreements), stale installs \(o.staleInstalls), of another configuration \(o.otherConfiguration), past a cut \(o.beyondCut)")
             }
         }
+        if let security = status.security {
+            if security.mode == "sealed" {
+                let rejected = security.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                lines.append("security: daemon datagrams sealed, keys [\(security.keys.map(String.init).joined(separator: ", "))], sealing with \(security.sealingKey.map(String.init) ?? "-") (\(security.keyFile ?? ""))")
+                lines.append("  sealed \(security.sealed), opened \(security.opened), dropped \(rejected.isEmpty ? "none" : rejected)")
+            } else {
+                lines.append("security: PLAIN MODE, daemon datagrams neither authenticated nor encrypted")
+            }
+        }
         let c = status.counters
         let r = status.ringCounters
         lines.append("counters:")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import ChorusDaemon
 import Logging
 import ServiceLifecycle
@@ -15,7 +16,7 @@ struct Chorusd: AsyncParsableCommand {
         discussion: """
             With no --config, runs a one-daemon site on 127.0.0.1 (clients on TCP port \(DaemonConfig.defaultClientPort) \
             and \(DaemonConfig.defaultUnixSocket(clientPort: DaemonConfig.defaultClientPort))).
-            SIGTERM or SIGINT leaves the ring gracefully.
+            SIGTERM or SIGINT leaves the ring gracefully. SIGHUP reloads the key file ([security] key_file).
             """)
 
     @Option(name: .shortAndLong, help: "The site's configuration file (TOML).")
@@ -107,6 +108,18 @@ struct Chorusd: AsyncParsableCommand {
                 daemon.shutdown()
             }
         }
+        // SIGHUP: read the key file again (a key rotation's steps need no restart).
+        signal(SIGHUP, SIG_IGN)
+        let hangups = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangups.setEventHandler {
+            Task {
+                // A key file that does not load is logged by the daemon; plain mode only here.
+                if daemon.config.keyFile == nil { logger.warning("SIGHUP ignored: plain mode, no [security] key_file to reload") }
+                _ = try? await daemon.reloadKeys()
+            }
+        }
+        hangups.resume()
+        defer { hangups.cancel() }
         let group = ServiceGroup(
             services: [ChorusDaemonService(daemon: daemon)], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

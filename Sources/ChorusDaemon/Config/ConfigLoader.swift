@@ -50,6 +50,7 @@ struct ConfigLoader {
         "max_pending_messages", "max_pending_bytes", "slow_receiver_timeout_ms", "max_client_backlog",
     ]
     static let logKeys = ["level"]
+    static let securityKeys = ["key_file"]
 
     mutating func load(_ document: TOMLDocument) throws(ConfigError) -> DaemonConfig {
         var config = DaemonConfig(daemons: [])
@@ -61,7 +62,7 @@ struct ConfigLoader {
             switch (section.name, section.isArrayElement) {
             case ("", false):
                 if let entry = section.entries.first {
-                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions] or [log] before it")
+                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [security] or [log] before it")
                 }
             case ("daemon", true):
                 peers.append(try peer(section, position: peers.count + 1))
@@ -81,6 +82,9 @@ struct ConfigLoader {
             case ("sessions", false):
                 try checkKeys(section, allowed: Self.sessionKeys)
                 try sessions(section, into: &config)
+            case ("security", false):
+                try checkKeys(section, allowed: Self.securityKeys)
+                try security(section, into: &config)
             case ("log", false):
                 try checkKeys(section, allowed: Self.logKeys)
                 if let entry = section.entry("level") {
@@ -92,7 +96,7 @@ struct ConfigLoader {
                 }
             default:
                 let header = section.isArrayElement ? "[[\(section.name)]]" : "[\(section.name)]"
-                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions] or [log]")
+                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [security] or [log]")
             }
         }
         guard !peers.isEmpty else {

@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusWire
 import Logging
 import NIOCore
 
@@ -123,6 +124,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var logLevel: Logger.Level
     /// IPv4 multicast group and port for data packets; nil: unicast fan-out to each daemon.
     public var multicast: MulticastGroup?
+    /// The key file that seals daemon traffic (`[security] key_file`, resolved against the
+    /// configuration file's directory); nil: plain mode, for trusted networks only.
+    public var keyFile: String?
     /// Send runs of data datagrams through the kernel at once (UDP segmentation and receive
     /// offload) where the system supports it.
     public var udpOffload: Bool
@@ -167,7 +171,7 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Sets the ring datagram size and the packet payload that follows from it.
     public mutating func setDatagramSize(_ size: Int) {
         datagramSize = size
-        ring.maxPacketPayload = size - Self.datagramOverhead
+        ring.maxPacketPayload = size - Self.datagramOverhead - (keyFile != nil ? WireLimits.sealReserve : 0)
     }
 
     /// The ring datagram sizes for the daemon named `name`: what it sends (`datagramSize`, from

@@ -29,6 +29,8 @@ final class DaemonCore: @unchecked Sendable {
     /// The wide area (with more than one site): runs the site's router while this daemon is
     /// its site's representative.
     var wideArea: WideAreaService?
+    /// Seals ring and hop datagrams (nil: plain mode).
+    var sealing: DatagramSealing?
 
     @exclusivity(unchecked) var sessions: [UInt32: ClientSession] = [:]
     var sessionNames: Set<String> = []
@@ -92,7 +94,9 @@ final class DaemonCore: @unchecked Sendable {
         performActions()
         endOfInput()
         housekeeping = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) {
-            [self] _ in self.checkSlowReceivers()
+            [self] _ in
+            self.checkSlowReceivers()
+            self.sealing?.tick(now: self.now)
         }
         logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.siteDaemons(of: peer).count) daemons in its site")
     }
@@ -166,6 +170,11 @@ final class DaemonCore: @unchecked Sendable {
     func datagram(_ buffer: ByteBuffer) {
         guard ringIsActive else { return }
         counters.datagramsReceived += 1
+        var buffer = buffer
+        if let sealing {
+            guard let opened = sealing.open(buffer, channel: .ring, now: now) else { return }
+            buffer = opened
+        }
         let packet: Packet
         do {
             packet = try PacketCodec.decode(buffer)

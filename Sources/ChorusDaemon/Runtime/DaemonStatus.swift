@@ -86,6 +86,20 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
         }
     }
 
+    /// How daemon datagrams are protected: sealed with the key file, or plain.
+    public struct Security: Sendable, Codable, Equatable {
+        /// "sealed" or "plain".
+        public var mode: String
+        public var keyFile: String?
+        /// Key ids held, and the one sealing now.
+        public var keys: [UInt16]
+        public var sealingKey: UInt16?
+        public var sealed: Int
+        public var opened: Int
+        /// Datagrams dropped, by cause (bad tag, unknown key, replay, not a member, unsealed, …).
+        public var rejected: [String: Int]
+    }
+
     public var daemon: String
     public var nodeID: UInt32
     public var ring: Ring
@@ -94,6 +108,7 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
     public var counters: DaemonCounters
     public var ringCounters: RingCounterValues
     public var wideArea: WideArea?
+    public var security: Security?
 }
 
 extension DaemonCore {
@@ -135,7 +150,14 @@ extension DaemonCore {
                         configurationSites: order.configuration.sites.map(service.siteName), reconfiguring: order.isReconfiguring)
                 }
                 return wide
-            })
+            },
+            security: sealing.map { sealing in
+                let sealer = sealing.sealer
+                return DaemonStatus.Security(
+                    mode: "sealed", keyFile: sealing.keyFile, keys: sealer.keys.ids, sealingKey: sealer.sealingKeyID,
+                    sealed: sealer.counters.sealed, opened: sealer.counters.opened,
+                    rejected: Dictionary(uniqueKeysWithValues: sealer.counters.rejected.map { ($0.key.rawValue, $0.value) }))
+            } ?? DaemonStatus.Security(mode: "plain", keyFile: nil, keys: [], sealingKey: nil, sealed: 0, opened: 0, rejected: [:]))
     }
 
     func statusJSON() -> String {

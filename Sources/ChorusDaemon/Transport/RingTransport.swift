@@ -37,6 +37,8 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
     /// Once refused, segmentation stays off (later failures of runs already written are ignored).
     @exclusivity(unchecked) private var segmentationStopped = false
     private let logger: Logger
+    /// Seals every datagram when the configuration names a key file.
+    var sealing: DatagramSealing?
 
     init(
         data: any Channel, token: any Channel, me: NodeID, peers: [DaemonConfig.Peer],
@@ -72,14 +74,22 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
             if segmentationRefused { stopSegmenting() }
             let addresses = dataAddresses(destination)
             guard !addresses.isEmpty else { return }
-            batcher!.add(size: PacketCodec.encodedSize(packet), to: addresses, emit: { emit($0) }) {
-                PacketCodec.encode(packet, into: &$0)
+            if let sealing {
+                var plain = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
+                PacketCodec.encode(packet, into: &plain)
+                let sealed = sealing.seal(plain, channel: .ring)
+                batcher!.add(size: sealed.readableBytes, to: addresses, emit: { emit($0) }) { $0.writeImmutableBuffer(sealed) }
+            } else {
+                batcher!.add(size: PacketCodec.encodedSize(packet), to: addresses, emit: { emit($0) }) {
+                    PacketCodec.encode(packet, into: &$0)
+                }
             }
             dataPending = true
             return
         }
         var buffer = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
         PacketCodec.encode(packet, into: &buffer)
+        if let sealing { buffer = sealing.seal(buffer, channel: .ring) }
         if let multicastGroup, case .data = packet {
             switch destination {
             case .members, .site:

@@ -21,6 +21,8 @@ final class WideAreaService: @unchecked Sendable {
     let site: SiteID
     var logger: Logger
     var channel: (any Channel)?
+    /// Seals every hop datagram when the configuration names a key file.
+    var sealing: DatagramSealing?
     private(set) var router: SiteRouter?
     /// Every daemon's hop address, by site: where packets go until a representative is heard.
     private let candidates: [SiteID: [SocketAddress]]
@@ -101,6 +103,11 @@ final class WideAreaService: @unchecked Sendable {
     /// One datagram on the hop socket.
     func datagram(_ buffer: ByteBuffer, from source: SocketAddress) {
         counters.datagramsReceived += 1
+        var buffer = buffer
+        if let sealing {
+            guard let opened = sealing.open(buffer, channel: .hop, now: now) else { return }
+            buffer = opened
+        }
         let packet: HopPacket
         do {
             packet = try HopPacketCodec.decode(buffer)
@@ -174,7 +181,8 @@ final class WideAreaService: @unchecked Sendable {
 
     private func send(_ packet: HopPacket, to neighbour: SiteID) {
         guard let channel else { return }
-        let buffer = HopPacketCodec.encode(packet, allocator: channel.allocator)
+        var buffer = HopPacketCodec.encode(packet, allocator: channel.allocator)
+        if let sealing { buffer = sealing.seal(buffer, channel: .hop) }
         let destinations = heardFrom[neighbour].map { [$0] } ?? candidates[neighbour] ?? []
         if let impairment = config.hopImpairment {
             sendImpaired(buffer, to: destinations, on: channel, impairment)

@@ -1,0 +1,235 @@
+import Crypto
+import Foundation
+import NIOCore
+
+/// Why an incoming datagram was dropped.
+public enum SealRejection: String, Error, Sendable, CaseIterable, CustomStringConvertible {
+    /// Too short, or a sealed datagram's header this build does not read.
+    case malformed
+    /// A plain (unsealed) ring or hop datagram, while keys are on.
+    case unsealed
+    /// Sealed with a key id this daemon does not hold.
+    case unknownKey
+    /// The tag did not verify: a forgery, corruption, or another key under the same id.
+    case badTag
+    /// A counter taken before or too old for the window, or an older incarnation of its sender.
+    case replay
+    /// The sender is not a daemon of the configuration.
+    case notMember
+    /// The header names another channel than the socket it came in on.
+    case wrongChannel
+    public var description: String {
+        switch self {
+        case .malformed: "malformed"
+        case .unsealed: "unsealed"
+        case .unknownKey: "unknown key"
+        case .badTag: "bad tag"
+        case .replay: "replay"
+        case .notMember: "not a member"
+        case .wrongChannel: "wrong channel"
+        }
+    }
+}
+
+/// What a sealer counts.
+public struct SealCounters: Sendable, Equatable {
+    public var sealed = 0
+    public var opened = 0
+    /// Dropped datagrams by cause.
+    public var rejected: [SealRejection: Int] = [:]
+    /// Times the sealing key changed (a rotation went through, or a peer holding only an older
+    /// key was heard).
+    public var keyChanges = 0
+    public init() {}
+    public var rejectedTotal: Int { rejected.values.reduce(0, +) }
+}
+
+/// Seals a daemon's outgoing datagrams and opens incoming ones, as a sans-IO state machine:
+/// AES-256-GCM with a key derived per (configured key, sender, incarnation), a counter per
+/// incarnation as the nonce, and a replay window per sender and channel.
+///
+/// Key choice: every datagram says which keys its sender holds (oldest and newest id). A daemon
+/// seals with the newest of its keys that every peer heard within `peerMemory` holds, so after a
+/// new key is added everywhere (and the key files reloaded) the daemons move to it by themselves,
+/// and a daemon that has not reloaded yet keeps the others on the old one.
+///
+/// Replays: a counter taken before, or more than `ReplayWindow.size` below the highest, is
+/// refused; so is an incarnation of a sender older than the newest one heard from it (its
+/// datagrams from before a restart). State changes only after the tag verified.
+public struct DatagramSealer: Sendable {
+    public let me: UInt32
+    public let incarnation: UInt64
+    public private(set) var keys: SealKeys
+    /// Daemons whose datagrams are opened (every daemon of the configuration).
+    public let members: Set<UInt32>
+    /// A peer's held keys count for the choice of key while it was heard this recently (ns).
+    public var peerMemory: UInt64 = 10_000_000_000
+    public private(set) var counters = SealCounters()
+    /// The key id sealing now.
+    public private(set) var sealingKeyID: UInt16
+
+    private var counter: UInt64 = 0
+    /// This daemon's derived keys, by key id.
+    private var ownKeys: [UInt16: SymmetricKey] = [:]
+    private var peers: [UInt32: PeerState] = [:]
+
+    struct PeerState: Sendable {
+        var incarnation: UInt64
+        var windows: [SealChannel: ReplayWindow] = [:]
+        /// Derived keys of this incarnation, by key id.
+        var derived: [UInt16: SymmetricKey] = [:]
+        var oldest: UInt16
+        var newest: UInt16
+        var heardAt: UInt64
+    }
+
+    /// `incarnation`: this daemon's start in µs since 1970 (larger after every restart).
+    public init(me: UInt32, incarnation: UInt64, keys: SealKeys, members: Set<UInt32>) {
+        self.me = me
+        self.incarnation = incarnation
+        self.keys = keys
+        self.members = members
+        sealingKeyID = keys.newest
+    }
+
+    /// The incarnation for a daemon starting now.
+    public static func incarnationNow() -> UInt64 { UInt64(max(1, Date().timeIntervalSince1970 * 1_000_000)) }
+
+    /// Takes a new key set (the key file was reloaded): keys no longer in it neither seal nor open.
+    public mutating func replaceKeys(_ keys: SealKeys, now: UInt64) {
+        self.keys = keys
+        ownKeys = [:]
+        for id in Array(peers.keys) { peers[id]!.derived = [:] }
+        chooseKey(now: now)
+    }
+
+    // MARK: Sealing
+
+    /// `plaintext` sealed for `channel`: header, ciphertext and tag in a new buffer.
+    public mutating func seal(_ plaintext: ByteBuffer, channel: SealChannel, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let keyID = sealingKeyID
+        let key = ownKey(keyID)
+        let header = SealHeader(
+            channel: channel, keyID: keyID, oldestKeyID: keys.oldest, newestKeyID: keys.newest, sender: me,
+            incarnation: incarnation, counter: counter)
+        counter &+= 1
+        counters.sealed += 1
+        var out = allocator.buffer(capacity: plaintext.readableBytes + SealFormat.overhead)
+        header.write(into: &out)
+        let nonce = Self.nonce(channel: channel, counter: header.counter)
+        let box = plaintext.withUnsafeReadableBytes { message in
+            out.withUnsafeReadableBytes { aad in
+                // AES-GCM with a 96-bit nonce never fails for these sizes.
+                try! AES.GCM.seal(message, using: key, nonce: nonce, authenticating: aad)
+            }
+        }
+        out.writeBytes(box.ciphertext)
+        out.writeBytes(box.tag)
+        return out
+    }
+
+    // MARK: Opening
+
+    /// The packet inside `datagram`, which came in on `channel`, or why it was dropped (counted).
+    public mutating func open(_ datagram: ByteBuffer, channel: SealChannel, now: UInt64) -> Result<ByteBuffer, SealRejection> {
+        switch verify(datagram, channel: channel, now: now) {
+        case .success(let plaintext):
+            counters.opened += 1
+            return .success(plaintext)
+        case .failure(let cause):
+            counters.rejected[cause, default: 0] += 1
+            return .failure(cause)
+        }
+    }
+
+    private mutating func verify(_ datagram: ByteBuffer, channel: SealChannel, now: UInt64) -> Result<ByteBuffer, SealRejection> {
+        guard let header = SealHeader.read(datagram) else {
+            return .failure(SealHeader.isPlain(datagram) ? .unsealed : .malformed)
+        }
+        guard header.channel == channel else { return .failure(.wrongChannel) }
+        guard members.contains(header.sender), header.sender != me else { return .failure(.notMember) }
+        guard let configured = keys.keys[header.keyID] else { return .failure(.unknownKey) }
+        let known = peers[header.sender]
+        if let known {
+            if header.incarnation < known.incarnation { return .failure(.replay) }
+            if header.incarnation == known.incarnation, known.windows[channel].map({ !$0.admits(header.counter) }) ?? false {
+                return .failure(.replay)
+            }
+        }
+        let key: SymmetricKey
+        if let known, known.incarnation == header.incarnation, let derived = known.derived[header.keyID] {
+            key = derived
+        } else {
+            key = Self.derive(configured, sender: header.sender, incarnation: header.incarnation)
+        }
+        let cipherLength = datagram.readableBytes - SealFormat.overhead
+        let opened: Data? = datagram.withUnsafeReadableBytes { bytes in
+            let aad = UnsafeRawBufferPointer(rebasing: bytes[0..<SealFormat.headerSize])
+            let ciphertext = UnsafeRawBufferPointer(rebasing: bytes[SealFormat.headerSize..<(SealFormat.headerSize + cipherLength)])
+            let tag = UnsafeRawBufferPointer(rebasing: bytes[(SealFormat.headerSize + cipherLength)...])
+            guard let box = try? AES.GCM.SealedBox(nonce: Self.nonce(channel: channel, counter: header.counter), ciphertext: ciphertext, tag: tag)
+            else { return nil }
+            return try? AES.GCM.open(box, using: key, authenticating: aad)
+        }
+        guard let opened else { return .failure(.badTag) }
+        // Authentic: only now may it move the sender's state.
+        var rechoose = false
+        if known == nil || header.incarnation > known!.incarnation {
+            peers[header.sender] = PeerState(
+                incarnation: header.incarnation, oldest: header.oldestKeyID, newest: header.newestKeyID, heardAt: now)
+            rechoose = true
+        }
+        peers[header.sender]!.derived[header.keyID] = key
+        peers[header.sender]!.windows[channel, default: ReplayWindow()].take(header.counter)
+        if peers[header.sender]!.oldest != header.oldestKeyID || peers[header.sender]!.newest != header.newestKeyID
+            || now &- peers[header.sender]!.heardAt > peerMemory
+        {
+            rechoose = true
+        }
+        peers[header.sender]!.oldest = header.oldestKeyID
+        peers[header.sender]!.newest = header.newestKeyID
+        peers[header.sender]!.heardAt = now
+        if rechoose { chooseKey(now: now) }
+        var plaintext = ByteBufferAllocator().buffer(capacity: opened.count)
+        plaintext.writeBytes(opened)
+        return .success(plaintext)
+    }
+
+    // MARK: Keys
+
+    /// Seals with the newest key every recently heard peer holds (by the ids it says it holds);
+    /// with none in common, the newest here.
+    public mutating func chooseKey(now: UInt64) {
+        let recent = peers.values.filter { now &- $0.heardAt <= peerMemory }
+        let choice = keys.ids.reversed().first { id in recent.allSatisfy { $0.oldest <= id && id <= $0.newest } } ?? keys.newest
+        if choice != sealingKeyID {
+            sealingKeyID = choice
+            counters.keyChanges += 1
+        }
+    }
+
+    /// Looks again at which peers count (call now and then: one that went quiet stops holding
+    /// the others back).
+    public mutating func tick(now: UInt64) { chooseKey(now: now) }
+
+    private mutating func ownKey(_ id: UInt16) -> SymmetricKey {
+        if let key = ownKeys[id] { return key }
+        let key = Self.derive(keys.keys[id]!, sender: me, incarnation: incarnation)
+        ownKeys[id] = key
+        return key
+    }
+
+    static func derive(_ key: SymmetricKey, sender: UInt32, incarnation: UInt64) -> SymmetricKey {
+        var info = [UInt8]("chorus seal v1".utf8)
+        withUnsafeBytes(of: sender.bigEndian) { info += $0 }
+        withUnsafeBytes(of: incarnation.bigEndian) { info += $0 }
+        return HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: info, outputByteCount: 32)
+    }
+
+    static func nonce(channel: SealChannel, counter: UInt64) -> AES.GCM.Nonce {
+        var bytes = [UInt8](repeating: 0, count: 12)
+        bytes[3] = channel.rawValue
+        withUnsafeBytes(of: counter.bigEndian) { for index in 0..<8 { bytes[4 + index] = $0[index] } }
+        return try! AES.GCM.Nonce(data: bytes)
+    }
+}
