@@ -99,7 +99,9 @@ let package = Package(
             name: "ChorusDaemonTests",
             dependencies: ["ChorusDaemon", "ChorusCore", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
         // Real daemons as child processes, real sockets, real kills.
-        .testTarget(name: "ChorusIntegrationTests", dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify"]),
+        .testTarget(
+            name: "ChorusIntegrationTests",
+            dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify", "ChorusSeal", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore", "ChorusWire"]),
     ],
     swiftLanguageModes: [.v6]

@@ -25,6 +25,8 @@ public final class LocalCluster: @unchecked Sendable {
     public let daemonPath: String
     private let lock = NSLock()
     private var processes: [String: Process] = [:]
+    /// Daemons started with a configuration file of their own (see `useConfig`).
+    private var configOverrides: [String: URL] = [:]
     private let logLevel: String
     /// When set, each daemon runs in its own namespace of this network (ring on 198.18.0.x,
     /// clients over the Unix socket only).
@@ -117,7 +119,8 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts (or restarts) one daemon; its output goes to `<name>.log` in the cluster directory.
     public func launch(_ name: String) throws {
         let process = Process()
-        let arguments = ["--config", configFile.path, "--name", name, "--log-level", logLevel, "--exit-with-parent"]
+        let config = lock.withLock { configOverrides[name] } ?? configFile
+        let arguments = ["--config", config.path, "--name", name, "--log-level", logLevel, "--exit-with-parent"]
         if let network, let index = members.firstIndex(where: { $0.name == name }) {
             // `ip netns exec` execs the daemon in place: same pid, and this process stays its parent.
             let launcher = network.launcher(index + 1)
@@ -137,6 +140,15 @@ public final class LocalCluster: @unchecked Sendable {
         process.standardError = log
         try process.run()
         lock.withLock { processes[name] = process }
+    }
+
+    /// Starts daemon `name` with `text` as its configuration from now on, instead of the
+    /// cluster's file (a daemon configured differently from the others, as an attacker's or a
+    /// misconfigured one would be). The file lives in the cluster's directory.
+    public func useConfig(_ text: String, for name: String) throws {
+        let url = directory.appendingPathComponent("\(name).toml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        lock.withLock { configOverrides[name] = url }
     }
 
     public func logFile(_ name: String) -> URL { directory.appendingPathComponent("\(name).log") }

@@ -147,7 +147,8 @@ public struct DatagramSealer: Sendable {
             return .failure(SealHeader.isPlain(datagram) ? .unsealed : .malformed)
         }
         guard header.channel == channel else { return .failure(.wrongChannel) }
-        guard members.contains(header.sender), header.sender != me else { return .failure(.notMember) }
+        // Its own come back too: a ring of one passes the token to itself, multicast loops back.
+        guard members.contains(header.sender) else { return .failure(.notMember) }
         guard let configured = keys.keys[header.keyID] else { return .failure(.unknownKey) }
         let known = peers[header.sender]
         if let known {
@@ -200,7 +201,8 @@ public struct DatagramSealer: Sendable {
     /// Seals with the newest key every recently heard peer holds (by the ids it says it holds);
     /// with none in common, the newest here.
     public mutating func chooseKey(now: UInt64) {
-        let recent = peers.values.filter { now &- $0.heardAt <= peerMemory }
+        // Its own datagrams (which come back in a ring of one) say only what it held then.
+        let recent = peers.filter { $0.key != me && now &- $0.value.heardAt <= peerMemory }.values
         let choice = keys.ids.reversed().first { id in recent.allSatisfy { $0.oldest <= id && id <= $0.newest } } ?? keys.newest
         if choice != sealingKeyID {
             sealingKeyID = choice

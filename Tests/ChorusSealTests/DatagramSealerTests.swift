@@ -24,6 +24,9 @@ struct DatagramSealerTests {
         let opened = try b.open(sealed, channel: .ring, now: 0).get()
         #expect(String(buffer: opened) == "the ring's packet")
         #expect(b.counters.opened == 1 && b.counters.rejectedTotal == 0)
+        // Its own come back (a ring of one passes the token to itself; multicast loops back).
+        let own = a.seal(Self.packet("to myself"), channel: .ring, allocator: Self.allocator)
+        #expect(String(buffer: try a.open(own, channel: .ring, now: 0).get()) == "to myself")
     }
 
     @Test func everyFlippedBitIsRefusedAsABadTag() {
@@ -108,6 +111,12 @@ struct DatagramSealerTests {
         try exchange()
         try exchange()
         #expect(a.sealingKeyID == 2 && b.sealingKeyID == 2)
+        // What a daemon once said of itself (its own datagrams come back in a ring of one) does
+        // not hold it back after it reloads.
+        var alone = Self.sealer(1, [1: Self.key1], members: [1, 2])
+        _ = try alone.open(alone.seal(Self.packet("self"), channel: .ring, allocator: Self.allocator), channel: .ring, now: now).get()
+        alone.replaceKeys(SealKeys([1: Self.key1, 2: Self.key2]), now: now)
+        #expect(alone.sealingKeyID == 2)
         // The old key leaves both files: traffic goes on.
         a.replaceKeys(SealKeys([2: Self.key2]), now: now)
         b.replaceKeys(SealKeys([2: Self.key2]), now: now)

@@ -96,7 +96,10 @@ final class DaemonCore: @unchecked Sendable {
         housekeeping = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) {
             [self] _ in
             self.checkSlowReceivers()
-            self.sealing?.tick(now: self.now)
+            if let sealing = self.sealing {
+                sealing.tick(now: self.now)
+                if sealing.announcementDue(now: self.now) { self.transport?.announceKeys() }
+            }
         }
         logger.info("daemon \(peer.name) started: ring \(peer.address):\(peer.port) (token \(peer.tokenPort)), \(config.siteDaemons(of: peer).count) daemons in its site")
     }
@@ -173,6 +176,7 @@ final class DaemonCore: @unchecked Sendable {
         var buffer = buffer
         if let sealing {
             guard let opened = sealing.open(buffer, channel: .ring, now: now) else { return }
+            guard opened.readableBytes > 0 else { return }  // a key announcement (`RingTransport.announceKeys`)
             buffer = opened
         }
         let packet: Packet

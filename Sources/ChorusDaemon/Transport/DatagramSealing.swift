@@ -12,6 +12,11 @@ final class DatagramSealing: @unchecked Sendable {
     let keyFile: String
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
+    /// When the daemon last announced its keys to its site (`RingTransport.announceKeys`); 0: never.
+    private var announcedAt: UInt64 = 0
+    /// How often the keys are announced; a quarter of the sealer's `peerMemory`, so a live peer
+    /// is never forgotten for want of news.
+    var announceInterval: UInt64 { sealer.peerMemory / 4 }
 
     init(keyFile: String, keys: SealKeys, me: UInt32, members: Set<UInt32>, logger: Logger) {
         self.keyFile = keyFile
@@ -47,6 +52,13 @@ final class DatagramSealing: @unchecked Sendable {
         if sealer.sealingKeyID != keyBefore { logKeyChange(from: keyBefore) }
     }
 
+    /// Whether the keys should be announced now (and notes that they are).
+    func announcementDue(now: UInt64) -> Bool {
+        guard announcedAt == 0 || now &- announcedAt >= announceInterval else { return false }
+        announcedAt = now
+        return true
+    }
+
     /// Reads the key file again (SIGHUP, or `chorus keys reload`). A file that does not load
     /// leaves the keys as they were; the error says why.
     @discardableResult
@@ -55,6 +67,7 @@ final class DatagramSealing: @unchecked Sendable {
             let keys = try KeyFile.load(path: keyFile)
             let keyBefore = sealer.sealingKeyID
             sealer.replaceKeys(keys, now: now)
+            announcedAt = 0  // announced at the next housekeeping tick
             logger.notice("key file reloaded: keys \(keys.ids.map(String.init).joined(separator: ", ")), sealing with \(sealer.sealingKeyID)")
             if sealer.sealingKeyID != keyBefore { logKeyChange(from: keyBefore) }
             return .success(keys.ids)

@@ -138,6 +138,16 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
         }
     }
 
+    /// Sends every other daemon of the site a sealed empty datagram: it carries this daemon's key
+    /// ids. (Ring traffic reaches each member only from its neighbours while the ring is idle, so
+    /// without these a daemon would not learn that a member far round the ring holds a new key.)
+    func announceKeys() {
+        guard let sealing, !siteDataAddresses.isEmpty else { return }
+        let sealed = sealing.seal(allocator.buffer(capacity: 0), channel: .ring)
+        for address in siteDataAddresses { data.write(AddressedEnvelope(remoteAddress: address, data: sealed), promise: nil) }
+        data.flush()
+    }
+
     /// Hands the written data packets to the kernel (tokens leave at once, see `write`).
     func flush() {
         if segmentationRefused { stopSegmenting() }
