@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChorusSeal
 import Chorus
 import ChorusLocalCluster
 import Foundation
@@ -72,6 +73,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Turn off UDP segmentation and receive offload in the local daemons.")
     var noUdpOffload = false
 
+    @Flag(help: "Seal the daemons' traffic with a fresh key (as [security] key_file does).")
+    var sealed = false
+
     @Option(help: "Send ring data by IP multicast to this group (e.g. 239.192.0.1:4803) instead of unicast fan-out.")
     var multicast: String?
 
@@ -140,9 +144,14 @@ struct BenchCommand: AsyncParsableCommand {
                 if noUdpOffload { ring += "udp_offload = false\n" }
             }
             let local = try LocalCluster(
-                count: daemons, basePort: basePort, ringSection: ring, extraConfig: sites > 1 ? sitesConfig : "", logLevel: "warning",
+                count: daemons, basePort: basePort, ringSection: ring,
+                extraConfig: (sites > 1 ? sitesConfig : "") + (sealed ? "\n[security]\nkey_file = \"keys\"\n" : ""), logLevel: "warning",
                 sites: siteOf.map { $0.map { "s\($0 + 1)" } })
             cluster = local
+            if sealed {
+                try KeyFile.write(
+                    KeyFile.newKeyLine(id: 1) + "\n", to: local.directory.appendingPathComponent("keys").path, replace: true)
+            }
             if !json {
                 printError("starting \(daemons) daemon(s) on 127.0.0.1 from port \(basePort)\(sites > 1 ? " in \(sites) sites, \(wanDelay) ms apart" : "")")
             }

@@ -167,6 +167,33 @@ import Testing
         #expect(cluster.log("d1").contains("sealing with key 2 (was 1)"))
     }
 
+    @Test func hopTrafficBetweenSitesIsSealedToo() async throws {
+        let cluster = try LocalCluster(
+            count: 3, basePort: 24_500, extraConfig: WideAreaTests.sites + Self.security("keys"), sites: ["east", "east", "west"])
+        defer { cluster.stop() }
+        try Self.writeKeys(cluster.directory.appendingPathComponent("keys").path, [KeyFile.newKeyLine(id: 1)])
+        try await cluster.start()
+        _ = try await WideAreaTests.waitUntil("one configuration of both sites", timeout: 15) {
+            await WideAreaTests.merged(cluster.members.map(\.clientPort), sites: 2)
+        }
+        let recorder = HistoryRecorder()
+        let clients = cluster.members.enumerated().map { index, member in
+            TestClient(
+                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
+                fullGroup: 3, recorder: recorder)
+        }
+        defer { Task { for client in clients { await client.stop() } } }
+        for client in clients { try await client.wait("the group across both sites") { $0.lastRegular?.members.count == 3 } }
+        for round in 0..<30 { for client in clients { client.send(round % 2 == 0 ? .agreed : .safe, size: 500) } }
+        for client in clients { try await client.wait("every message") { $0.messages.count == 90 } }
+        WideAreaTests.expectOneOrder(clients, "sealed")
+        // West's daemon (its site's representative) opened hop datagrams and dropped none.
+        let west = try await Self.security(port: cluster.members[2].clientPort)
+        #expect((west["opened"] as? Int ?? 0) > 0 && (west["rejected"] as? [String: Any])?.isEmpty == true, "\(west)")
+        let hop = try await WideAreaTests.wideArea(port: cluster.members[2].clientPort)
+        #expect((hop["counters"] as? [String: Any])?["badDatagrams"] as? Int == 0, "\(hop)")
+    }
+
     @Test func keyFilesOthersCanReadAreRefusedAndKeygenWritesOwnerOnlyFiles() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-keys-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import Chorus
 import ChorusLocalCluster
+import ChorusSeal
 import ChorusVerify
 import Foundation
 import Testing
@@ -14,16 +15,26 @@ import Testing
         case plain
         /// IP multicast.
         case multicast
+        /// Unicast fan-out with offload, every datagram sealed (`[security] key_file`).
+        case sealed
 
         var testDescription: String { rawValue }
-        var basePort: Int { [21_000, 21_900, 21_050][RingData.allCases.firstIndex(of: self)!] }
+        var basePort: Int { [21_000, 21_900, 21_050, 24_400][RingData.allCases.firstIndex(of: self)!] }
         var config: String {
             switch self {
             case .offloaded: ""
             case .plain: "udp_offload = false\n"
             case .multicast: "multicast = \"239.192.77.9:21099\"\n"
+            case .sealed: "\n[security]\nkey_file = \"\(Self.keyFile)\"\n"
             }
         }
+
+        /// A key file of its own for this test process.
+        static let keyFile: String = {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-services-keys-\(getpid())").path
+            try! KeyFile.write(KeyFile.newKeyLine(id: 1) + "\n", to: path, replace: true)
+            return path
+        }()
     }
 
     @Test(arguments: RingData.allCases)
