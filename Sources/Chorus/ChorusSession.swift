@@ -256,15 +256,20 @@ public enum ChorusClient {
     /// - Parameters:
     ///   - name: a label for the session, unique on its daemon: 1 to 32 of `A-Z a-z 0-9 _ - .`.
     ///   - membershipNotices: whether ``ChorusSession/events`` includes membership events.
+    ///   - token: a shared secret the daemon knows by a name (its `[clients] tokens_file`), which
+    ///     its access rules may name; required over TCP when the daemon has a tokens file.
     ///   - execution: where `body` runs; by default on the session's own I/O thread (see
     ///     ``SessionExecution``).
     public static func withSession<Result: Sendable>(
-        to endpoint: ChorusEndpoint, name: String, membershipNotices: Bool = true,
+        to endpoint: ChorusEndpoint, name: String, membershipNotices: Bool = true, token: String? = nil,
         runningOn execution: SessionExecution = .connectionThread,
         _ body: (ChorusSession) async throws -> Result
     ) async throws -> Result {
         guard ConnectRequest.isValidName(name) else {
             throw ChorusClientError(.invalidArgument, "session name '\(name)': expected 1 to 32 characters of A-Z a-z 0-9 _ - .")
+        }
+        if let token, token.isEmpty || token.utf8.count > ClientProtocol.maxTokenLength {
+            throw ChorusClientError(.invalidArgument, "token: expected 1 to \(ClientProtocol.maxTokenLength) bytes")
         }
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         switch execution {
@@ -272,17 +277,18 @@ public enum ChorusClient {
             let executor = EventLoopTaskExecutor(loop)
             return try await withTaskExecutorPreference(executor) {
                 try await session(
-                    on: loop, executor: executor, to: endpoint, name: name, membershipNotices: membershipNotices, body)
+                    on: loop, executor: executor, to: endpoint, name: name, membershipNotices: membershipNotices, token: token ?? "",
+                    body)
             }
         case .callerExecutor:
             return try await session(
-                on: loop, executor: nil, to: endpoint, name: name, membershipNotices: membershipNotices, body)
+                on: loop, executor: nil, to: endpoint, name: name, membershipNotices: membershipNotices, token: token ?? "", body)
         }
     }
 
     private static func session<Result: Sendable>(
         on loop: any EventLoop, executor: EventLoopTaskExecutor?, to endpoint: ChorusEndpoint, name: String,
-        membershipNotices: Bool, _ body: (ChorusSession) async throws -> Result
+        membershipNotices: Bool, token: String, _ body: (ChorusSession) async throws -> Result
     ) async throws -> Result {
         let welcome = loop.makePromise(of: Welcome.self)
         // Runs on the channel's event loop, before the channel is active.
@@ -304,7 +310,7 @@ public enum ChorusClient {
         let accepted: Welcome
         do {
             var connect = ByteBuffer()
-            ClientRequest.connect(ConnectRequest(name: name, membershipNotices: membershipNotices)).encode(into: &connect)
+            ClientRequest.connect(ConnectRequest(name: name, membershipNotices: membershipNotices, token: token)).encode(into: &connect)
             try await connection.send(connect)
             accepted = try await welcome.futureResult.get()
         } catch {

@@ -113,10 +113,33 @@ public struct ChorusMembership: Sendable, Equatable {
     }
 }
 
+/// A join or multicast the daemon did not carry out (its access rules refused it); the session
+/// stays open.
+public struct ChorusRefusal: Sendable, Equatable, CustomStringConvertible {
+    /// Why (`accessDenied`).
+    public var code: ErrorCode
+    /// What was refused: `join` or `multicast`.
+    public var request: FrameType?
+    /// The group it was refused for (of a multicast to several: the first refused).
+    public var group: String
+    public var text: String
+
+    init(_ refusal: Refusal) {
+        code = refusal.code
+        request = FrameType(rawValue: refusal.request)
+        group = refusal.group
+        text = refusal.text
+    }
+
+    public var description: String { "\(code): \(text)" }
+}
+
 /// What a session receives.
 public enum ChorusEvent: Sendable, Equatable {
     case message(ChorusMessage)
     case membership(ChorusMembership)
     /// The daemon's state as JSON, answering `ChorusSession.requestStatus()`.
     case status(String)
+    /// A request of this session was refused; the session goes on.
+    case refused(ChorusRefusal)
 }

@@ -55,6 +55,7 @@ final class SessionChannelHandler: ChannelInboundHandler {
                         batchBytes += json.utf8.count
                         batch.append(.status(json))
                     case .error(let code, let text): end(ChorusClientError(.refused(code), text), context: context)
+                    case .refused(let refusal): batch.append(.refused(ChorusRefusal(refusal)))
                     case .welcome: throw ChorusClientError(.protocolViolation, "a second welcome frame")
                     }
                 }

@@ -7,8 +7,12 @@ import NIOCore
 /// `u8 type`, then the body. Integers are big-endian; a string is `u8 length` + UTF-8 bytes
 /// unless stated otherwise.
 public enum ClientProtocol {
-    /// The protocol version this build speaks; a daemon refuses a connect with another.
-    public static let version: UInt16 = 2
+    /// The protocol version this build speaks (3: connect carries a token, refused frames).
+    public static let version: UInt16 = 3
+    /// The oldest version a daemon still takes (2: a connect without a token).
+    public static let oldestVersion: UInt16 = 2
+    /// Longest token in a connect frame, in bytes.
+    public static let maxTokenLength = 255
     /// Bytes before the body: the length field and the type byte.
     public static let headerSize = 5
     /// Largest frame (type byte and body) a peer may send: a 16 MiB payload plus headers.
@@ -35,6 +39,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case membership = 0x83
     case error = 0x84
     case statusReply = 0x86
+    case refused = 0x87
 }
 
 /// One frame cut from the byte stream: its type byte (not yet checked) and its body.
@@ -85,6 +90,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let shuttingDown = ErrorCode(rawValue: 15)
     /// The service byte names no service.
     public static let invalidService = ErrorCode(rawValue: 16)
+    /// The connect frame's token is not one the daemon knows, or the daemon requires one on
+    /// this listener and none came.
+    public static let authenticationFailed = ErrorCode(rawValue: 17)
+    /// The access rules do not let this session join, send to, or see the members of a group
+    /// (in a refused frame: the session stays open).
+    public static let accessDenied = ErrorCode(rawValue: 18)
 
     public var description: String {
         switch self {
@@ -104,6 +115,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .slowReceiver: "slow receiver"
         case .shuttingDown: "shutting down"
         case .invalidService: "invalid service"
+        case .authenticationFailed: "authentication failed"
+        case .accessDenied: "access denied"
         default: "error \(rawValue)"
         }
     }

@@ -8,11 +8,15 @@ public struct ConnectRequest: Sendable, Equatable {
     public var name: String
     /// Whether the session gets membership events of the groups it is in.
     public var membershipNotices: Bool
+    /// A shared secret naming the client to the daemon (version 3; empty: none). The daemon
+    /// compares it in constant time with the tokens of its tokens file.
+    public var token: String
 
-    public init(version: UInt16 = ClientProtocol.version, name: String, membershipNotices: Bool) {
+    public init(version: UInt16 = ClientProtocol.version, name: String, membershipNotices: Bool, token: String = "") {
         self.version = version
         self.name = name
         self.membershipNotices = membershipNotices
+        self.token = token
     }
 
     /// Whether `name` is a valid connect name.
@@ -63,6 +67,7 @@ public enum ClientRequest: Sendable, Equatable {
             buffer.writeInteger(connect.version)
             buffer.writeInteger(UInt8(connect.membershipNotices ? 1 : 0))
             buffer.writeShortString(connect.name)
+            if connect.version >= 3 { buffer.writeShortString(connect.token) }
             buffer.finishFrame(at: start)
         case .join(let group):
             let start = buffer.startFrame(.join)
@@ -114,7 +119,13 @@ public enum ClientRequest: Sendable, Equatable {
             let flags = try reader.integer("flags", as: UInt8.self)
             guard flags & ~1 == 0 else { throw ProtocolError(.malformedFrame, "unknown connect flags 0x\(String(flags, radix: 16))") }
             let name = try reader.shortString("name")
-            request = .connect(ConnectRequest(version: version, name: name, membershipNotices: flags & 1 == 1))
+            let membership = flags & 1 == 1
+            guard version == 2 || version == 3 else {
+                // The daemon refuses it with `unsupportedVersion`; its body may be laid out otherwise.
+                return .connect(ConnectRequest(version: version, name: name, membershipNotices: membership))
+            }
+            let token = version == 3 ? try reader.shortString("token") : ""
+            request = .connect(ConnectRequest(version: version, name: name, membershipNotices: membership, token: token))
         case .join: request = .join(group: try reader.shortString("group"))
         case .leave: request = .leave(group: try reader.shortString("group"))
         case .multicast:

@@ -78,6 +78,22 @@ public struct MembershipEvent: Sendable, Equatable {
     }
 }
 
+/// A request the daemon did not carry out, the session staying open (access rules).
+public struct Refusal: Sendable, Equatable {
+    public var code: ErrorCode
+    /// The refused request's frame type (join or multicast).
+    public var request: UInt8
+    /// The group it was refused for (of a multicast: the first one refused).
+    public var group: String
+    public var text: String
+    public init(code: ErrorCode, request: UInt8, group: String, text: String) {
+        self.code = code
+        self.request = request
+        self.group = group
+        self.text = text
+    }
+}
+
 /// A frame from a daemon to a client.
 public enum DaemonEvent: Sendable, Equatable {
     case welcome(Welcome)
@@ -87,6 +103,8 @@ public enum DaemonEvent: Sendable, Equatable {
     case error(code: ErrorCode, text: String)
     /// The daemon's state as a JSON document (see docs/protocol.md).
     case statusReply(json: String)
+    /// The daemon did not carry out a request; the session stays open.
+    case refused(Refusal)
 
     public func encode(into buffer: inout ByteBuffer) {
         switch self {
@@ -126,6 +144,15 @@ public enum DaemonEvent: Sendable, Equatable {
         case .statusReply(let json):
             let start = buffer.startFrame(.statusReply)
             buffer.writeString(json)
+            buffer.finishFrame(at: start)
+        case .refused(let refusal):
+            let start = buffer.startFrame(.refused)
+            buffer.writeInteger(refusal.code.rawValue)
+            buffer.writeInteger(refusal.request)
+            buffer.writeShortString(refusal.group)
+            var clipped = Substring(refusal.text)
+            while clipped.utf8.count > ClientProtocol.maxErrorTextLength { clipped = clipped.dropLast() }
+            buffer.writeString16(String(clipped))
             buffer.finishFrame(at: start)
         }
     }
@@ -184,6 +211,11 @@ public enum DaemonEvent: Sendable, Equatable {
         case .statusReply:
             let rest = reader.rest()
             event = .statusReply(json: String(buffer: rest))
+        case .refused:
+            let code = ErrorCode(rawValue: try reader.integer("code", as: UInt16.self))
+            let request = try reader.integer("request", as: UInt8.self)
+            let group = try reader.shortString("group")
+            event = .refused(Refusal(code: code, request: request, group: group, text: try reader.string16("text")))
         default: throw ProtocolError(.unknownFrameType, "frame type \(type) is not a daemon frame")
         }
         try reader.expectEnd("\(type)")

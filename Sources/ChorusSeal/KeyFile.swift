@@ -35,24 +35,27 @@ public struct KeyFileError: Error, Sendable, Equatable, CustomStringConvertible 
 public enum KeyFile {
     /// Reads, checks and parses the key file at `path`.
     public static func load(path: String) throws(KeyFileError) -> SealKeys {
+        try parse(try readOwnerOnly(path: path, what: "key file"), file: path)
+    }
+
+    /// The text of a secret file, refused when its group or others may read or write it.
+    static func readOwnerOnly(path: String, what: String) throws(KeyFileError) -> String {
         let attributes: [FileAttributeKey: Any]
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: path)
         } catch {
-            throw KeyFileError(file: path, line: 0, message: "cannot read the key file (\(error.localizedDescription))")
+            throw KeyFileError(file: path, line: 0, message: "cannot read the \(what) (\(error.localizedDescription))")
         }
         if let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
             throw KeyFileError(
                 file: path, line: 0,
-                message: "the key file is open to its group or others (mode \(String(mode & 0o777, radix: 8))); only its owner may read it: chmod 600 \(path)")
+                message: "the \(what) is open to its group or others (mode \(String(mode & 0o777, radix: 8))); only its owner may read it: chmod 600 \(path)")
         }
-        let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw KeyFileError(file: path, line: 0, message: "cannot read the key file (\(error.localizedDescription))")
+            throw KeyFileError(file: path, line: 0, message: "cannot read the \(what) (\(error.localizedDescription))")
         }
-        return try parse(text, file: path)
     }
 
     /// Parses key file text; `file` names it in errors.

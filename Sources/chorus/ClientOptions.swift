@@ -18,6 +18,12 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Session name, unique on the daemon (default: the command and process id).")
     var name: String?
 
+    @Option(help: "A token the daemon knows (its [clients] tokens_file); default: $CHORUS_TOKEN, which keeps it out of the process list.")
+    var token: String?
+
+    /// The token to present, from --token or CHORUS_TOKEN (nil: none).
+    var presentedToken: String? { token ?? ProcessInfo.processInfo.environment["CHORUS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
+
     func endpoint() throws -> ChorusEndpoint {
         guard let endpoint = ChorusEndpoint(parsing: daemon) else {
             throw ValidationError("--daemon '\(daemon)': expected host:port, a port number, or a Unix socket path")

@@ -85,7 +85,7 @@ private func runClient(
                     case .membership(let view):
                         print("   \(name) \(describe(view))")
                         if view.kind == .regular { await board.members(name, view.members.count) }
-                    case .status: break
+                    case .status, .refused: break
                     }
                     fflush(nil)
                 }

@@ -32,7 +32,7 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        let sent = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("send"), membershipNotices: false) {
+        let sent = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("send"), membershipNotices: false, token: client.presentedToken) {
             session in
             var count = 0
             func send(_ text: String) async throws {
@@ -43,6 +43,17 @@ struct SendCommand: AsyncParsableCommand {
                 while let line = readLine() { try await send(line) }
             } else {
                 for message in messages { try await send(message) }
+            }
+            // A refusal (access rules) comes back before the answer to a status request sent after.
+            try await session.requestStatus()
+            var refusals: [ChorusRefusal] = []
+            for try await event in session.events {
+                if case .refused(let refusal) = event { refusals.append(refusal) }
+                if case .status = event { break }
+            }
+            if let first = refusals.first {
+                printError("refused: \(first.text) (\(refusals.count) of \(count) message(s) refused)")
+                throw ExitCode(1)
             }
             return count
         }
@@ -84,7 +95,7 @@ struct ListenCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 try await ChorusClient.withSession(
-                    to: endpoint, name: client.sessionName("listen"), membershipNotices: !noMembership
+                    to: endpoint, name: client.sessionName("listen"), membershipNotices: !noMembership, token: client.presentedToken
                 ) { session in
                     printError("connected to \(session.daemon) as \(session.privateGroup)")
                     for group in groups { try await session.join(group) }
@@ -97,6 +108,10 @@ struct ListenCommand: AsyncParsableCommand {
                         case .membership(let view):
                             print(asJSON ? Self.json(view) : describe(view))
                         case .status: break
+                        case .refused(let refusal):
+                            // A refused join: nothing will come from that group.
+                            printError("refused: \(refusal.text)")
+                            throw ExitCode(1)
                         }
                         fflush(nil)
                         if let limit, received >= limit { return }

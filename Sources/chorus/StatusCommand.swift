@@ -15,7 +15,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        let document = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("status"), membershipNotices: false) {
+        let document = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("status"), membershipNotices: false, token: client.presentedToken) {
             session in
             try await session.requestStatus()
             for try await event in session.events {
@@ -38,7 +38,7 @@ struct StatusCommand: AsyncParsableCommand {
         lines.append("  messages waiting for the token: \(status.ring.pendingMessages)")
         lines.append("sessions: \(status.sessions.count)")
         for session in status.sessions {
-            lines.append("  \(session.privateGroup) '\(session.name)': groups [\(session.groups.joined(separator: ", "))], sent \(session.messagesSent), received \(session.messagesReceived), unread \(session.unreadBytes) B")
+            lines.append("  \(session.privateGroup) '\(session.name)'\(session.identity.map { " (\($0))" } ?? ""): groups [\(session.groups.joined(separator: ", "))], sent \(session.messagesSent), received \(session.messagesReceived), unread \(session.unreadBytes) B")
         }
         lines.append("groups: \(status.groups.count)")
         for group in status.groups {

@@ -22,7 +22,7 @@ struct UserCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        try await ChorusClient.withSession(to: endpoint, name: client.sessionName("user")) { session in
+        try await ChorusClient.withSession(to: endpoint, name: client.sessionName("user"), token: client.presentedToken) { session in
             print("connected to daemon \(session.daemon) as \(session.privateGroup); 'h' for help")
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask {
@@ -31,6 +31,7 @@ struct UserCommand: AsyncParsableCommand {
                         case .message(let message): print(describe(message))
                         case .membership(let view): print(describe(view))
                         case .status(let json): print(json)
+                        case .refused(let refusal): print("refused: \(refusal.text)")
                         }
                         fflush(nil)
                     }

@@ -109,7 +109,7 @@ import Testing
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\nidle_hold_ms = 900\n", "site.toml:5: ring.idle_hold_ms: 900 ms is more than half of token_timeout_ms (1000 ms)"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[log]\nlevel = \"loud\"\n", "site.toml:5: log.level: 'loud' is not a log level; expected one of trace, debug, info"),
         ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[ring]\ndatagram_size = \"big\"\n", "site.toml:5: ring.datagram_size: \"big\" is not a size; expected \"auto\" or an integer from 576 to 65507"),
-        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [security] or [log]"),
+        ("[[daemon]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[rings]\n", "site.toml:4: rings: unknown table [rings]; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [clients], [access], [[access_rule]], [security] or [log]"),
         ("[[daemon]]\nname = \"a\"\naddress = 10.0.0.1\n", "site.toml:3: TOML syntax: expected a value"),
         ("[[daemon]]\nname = \"a\naddress = \"10.0.0.1\"\n", "site.toml:2: TOML syntax: unterminated string"),
         ("[ring]\nwindow = 100\n", "site.toml:1: daemon: no [[daemon]] table"),

@@ -69,7 +69,7 @@ final class RawSocket {
     }
 
     static func connectFrame(_ name: String) -> [UInt8] {
-        frame(0x01, withUnsafeBytes(of: ClientProtocol.version.bigEndian, Array.init) + [1, UInt8(name.utf8.count)] + Array(name.utf8))
+        frame(0x01, withUnsafeBytes(of: ClientProtocol.version.bigEndian, Array.init) + [1, UInt8(name.utf8.count)] + Array(name.utf8) + [0])  // no token
     }
 
     static func shortString(_ text: String) -> [UInt8] { [UInt8(text.utf8.count)] + Array(text.utf8) }

@@ -84,7 +84,7 @@ final class TestClient: @unchecked Sendable {
                 }
                 if lock.withLock({ _initialRecorded }) || initial { recorder.view(at: process, view, initial: initial) }
                 lock.withLock { _views.append((recorder.now, view)) }
-            case .status: break
+            case .status, .refused: break
             }
         }
     }

@@ -16,6 +16,8 @@ import Testing
         let requests: [ClientRequest] = [
             .connect(ConnectRequest(name: "alice", membershipNotices: true)),
             .connect(ConnectRequest(name: "b", membershipNotices: false)),
+            .connect(ConnectRequest(name: "c", membershipNotices: true, token: "s3cret-s3cret-s3cret")),
+            .connect(ConnectRequest(version: 2, name: "old", membershipNotices: true)),
             .join(group: "chat"), .leave(group: "chat"),
             .multicast(MulticastRequest(service: .safe, selfDiscard: true, messageType: 513, groups: ["a", "bb", "#3#d1"], payload: ByteBuffer(string: "hello"))),
             .multicast(MulticastRequest(service: .unreliable, groups: ["x"], payload: ByteBuffer())),
@@ -39,11 +41,30 @@ import Testing
                 members: ["#1#d1", "#1#d3"], changed: ["#1#d1"], added: ["#1#d3"], removed: ["#1#d2"])),
             .error(code: .payloadTooLarge, text: "too big"),
             .statusReply(json: "{\"a\":1}"),
+            .refused(Refusal(code: .accessDenied, request: FrameType.join.rawValue, group: "billing", text: "may not join 'billing'")),
         ]
         var buffer = ByteBuffer()
         for event in events { event.encode(into: &buffer) }
         let decoded = try Self.cut(buffer).map { try DaemonEvent.decode($0) }
         #expect(decoded == events)
+    }
+
+    @Test func connectVersionsTwoAndThreeAndAnUnknownOne() throws {
+        // Version 2 has no token field; a version-2 frame with bytes after the name is malformed.
+        var v2 = ByteBuffer(bytes: [0, 0, 0, 6, 0x01, 0, 2, 1, 1, 0x61])
+        #expect(try ClientRequest.decode(try Self.cut(v2)[0]) == .connect(ConnectRequest(version: 2, name: "a", membershipNotices: true)))
+        v2 = ByteBuffer(bytes: [0, 0, 0, 7, 0x01, 0, 2, 1, 1, 0x61, 0])
+        #expect(throws: ProtocolError.self) { try ClientRequest.decode(try Self.cut(v2)[0]) }
+        // Version 3 without its token field is truncated.
+        let v3 = ByteBuffer(bytes: [0, 0, 0, 6, 0x01, 0, 3, 1, 1, 0x61])
+        #expect(throws: ProtocolError.self) { try ClientRequest.decode(try Self.cut(v3)[0]) }
+        // An unknown version decodes as far as its name, for the daemon to refuse by version.
+        let v9 = ByteBuffer(bytes: [0, 0, 0, 9, 0x01, 0, 9, 1, 1, 0x61, 7, 7, 7])
+        guard case .connect(let connect) = try ClientRequest.decode(try Self.cut(v9)[0]) else {
+            Issue.record("not a connect")
+            return
+        }
+        #expect(connect.version == 9)
     }
 
     @Test func framesArriveInPieces() throws {

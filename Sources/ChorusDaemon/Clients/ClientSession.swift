@@ -19,6 +19,10 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     var membershipNotices = true
     /// The groups the client asked to be in (for status).
     var groups: Set<String> = []
+    /// Who the client is (transport, Unix credentials, token).
+    var identity: ClientIdentity
+    /// The access rules' answers so far, per action and group.
+    var accessDecisions: [AccessAction: [String: Bool]] = [:]
     @exclusivity(unchecked) var isClosed = false
 
     /// Requests waiting while the daemon cannot take them (the session is paused).
@@ -40,9 +44,10 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     /// Payloads at least this large are written as their own buffer instead of being copied.
     static let copyLimit = 16 << 10
 
-    init(channel: any Channel, local: UInt32) {
+    init(channel: any Channel, local: UInt32, identity: ClientIdentity) {
         self.channel = channel
         self.local = local
+        self.identity = identity
     }
 
 

@@ -58,11 +58,12 @@ struct ConfigLoader {
         var sites: [DaemonConfig.Site] = []
         var linkSections: [TOMLDocument.Section] = []
         var ringSection: TOMLDocument.Section?
+        var ruleSections: [TOMLDocument.Section] = []
         for section in document.sections {
             switch (section.name, section.isArrayElement) {
             case ("", false):
                 if let entry = section.entries.first {
-                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [security] or [log] before it")
+                    throw fail(entry.line, entry.key, "keys must be inside a table; expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [clients], [access], [[access_rule]], [security] or [log] before it")
                 }
             case ("daemon", true):
                 peers.append(try peer(section, position: peers.count + 1))
@@ -82,6 +83,15 @@ struct ConfigLoader {
             case ("sessions", false):
                 try checkKeys(section, allowed: Self.sessionKeys)
                 try sessions(section, into: &config)
+            case ("clients", false):
+                try checkKeys(section, allowed: Self.clientKeys)
+                try clients(section, into: &config)
+            case ("access", false):
+                try checkKeys(section, allowed: Self.accessKeys)
+                try access(section, into: &config)
+            case ("access_rule", true):
+                try checkKeys(section, allowed: Self.accessRuleKeys)
+                ruleSections.append(section)
             case ("security", false):
                 try checkKeys(section, allowed: Self.securityKeys)
                 try security(section, into: &config)
@@ -96,7 +106,7 @@ struct ConfigLoader {
                 }
             default:
                 let header = section.isArrayElement ? "[[\(section.name)]]" : "[\(section.name)]"
-                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [security] or [log]")
+                throw fail(section.line, section.name, "unknown table \(header); expected [[daemon]], [[site]], [[link]], [ring], [wide_area], [sessions], [clients], [access], [[access_rule]], [security] or [log]")
             }
         }
         guard !peers.isEmpty else {
@@ -112,6 +122,10 @@ struct ConfigLoader {
         // An IPv6 header is 20 bytes longer: keep datagrams within a 1500-byte MTU unless told otherwise.
         if peers.contains(where: { $0.address.contains(":") }) { config.datagramSize = DaemonConfig.ipv6DatagramSize }
         if let ringSection { try ring(ringSection, into: &config) }
+        for (index, section) in ruleSections.enumerated() {
+            config.access.rules.append(try accessRule(section, position: index + 1, tokenNames: config.clientTokenNames))
+        }
+        try checkClientAuthentication(config, document)
         config.setDatagramSize(config.datagramSize)
         return config
     }

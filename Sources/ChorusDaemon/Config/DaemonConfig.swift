@@ -127,6 +127,16 @@ public struct DaemonConfig: Sendable, Equatable {
     /// The key file that seals daemon traffic (`[security] key_file`, resolved against the
     /// configuration file's directory); nil: plain mode, for trusted networks only.
     public var keyFile: String?
+    /// The tokens clients may present (`[clients] tokens_file`); with one, TCP clients must.
+    public var tokensFile: String?
+    /// The tokens' names (for the access rules).
+    public var clientTokenNames: [String]?
+    /// Unix socket clients must present a token too.
+    public var unixRequiresToken = false
+    /// A TCP listener off loopback without tokens is allowed (a trusted network).
+    public var allowUnauthenticatedTCP = false
+    /// Who may join, send to and see the members of which groups.
+    public var access = AccessRules()
     /// Send runs of data datagrams through the kernel at once (UDP segmentation and receive
     /// offload) where the system supports it.
     public var udpOffload: Bool

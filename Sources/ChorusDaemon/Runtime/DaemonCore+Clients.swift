@@ -15,7 +15,7 @@ extension DaemonCore {
         // Numbers wrap after 2^32 connections: skip those still open (a closed session's
         // disconnect was delivered long before its number comes round again).
         while sessions[nextLocal] != nil { nextLocal &+= 1 }
-        let session = ClientSession(channel: channel, local: nextLocal)
+        let session = ClientSession(channel: channel, local: nextLocal, identity: identity(of: channel))
         session.acceptedAt = now
         nextLocal &+= 1
         sessions[session.local] = session
@@ -68,6 +68,10 @@ extension DaemonCore {
             case .connect:
                 protocolError(session, ProtocolError(.notConnected, "the session is already connected"))
             case .join(let group):
+                guard allows(session, .join, group) else {
+                    refuse(session, .join, group, .join)
+                    return true
+                }
                 try engine.join(session: id, group: group, now: now, into: &actions)
                 session.groups.insert(group)
                 performActions()
@@ -80,6 +84,10 @@ extension DaemonCore {
                 // a client that sends faster than it reads then waits, not disconnected for its
                 // own backlog (a client that reads nothing is still disconnected at the bound).
                 if session.outstanding > senderPauseBacklog { return false }
+                if !config.access.allowsEverything, let denied = message.groups.first(where: { !allows(session, .send, $0) }) {
+                    refuse(session, .multicast, denied, .send)
+                    return true
+                }
                 latencyProbe?.record(.read, payload: message.payload, now: now)
                 try engine.send(
                     session: id, service: message.service, groups: message.groups, messageType: message.messageType,
@@ -90,8 +98,13 @@ extension DaemonCore {
             case .disconnect:
                 close(session, error: nil, reason: "client disconnected")
             case .status:
-                if batchStatus == nil { batchStatus = statusJSON() }
-                session.append(.statusReply(json: batchStatus!))
+                if config.access.allowsEverything {
+                    if batchStatus == nil { batchStatus = statusJSON() }
+                    session.append(.statusReply(json: batchStatus!))
+                } else {
+                    // Only the groups whose members this session may see.
+                    session.append(.statusReply(json: statusJSON(for: session)))
+                }
                 markDirty(session)
                 // Replies count against the backlog as they are made, not only at the batch's end.
                 if session.outstanding > config.maxClientBacklog {
@@ -121,8 +134,15 @@ extension DaemonCore {
     }
 
     func connect(_ session: ClientSession, _ connect: ConnectRequest) {
-        guard connect.version == ClientProtocol.version else {
-            return protocolError(session, ProtocolError(.unsupportedVersion, "the daemon speaks protocol version \(ClientProtocol.version), the client asked for \(connect.version)"))
+        guard (ClientProtocol.oldestVersion...ClientProtocol.version).contains(connect.version) else {
+            return protocolError(session, ProtocolError(.unsupportedVersion, "the daemon speaks protocol versions \(ClientProtocol.oldestVersion) to \(ClientProtocol.version), the client asked for \(connect.version)"))
+        }
+        if let refusal = authenticate(session, connect) {
+            let failures = counters.authenticationFailures
+            if failures & (failures - 1) == 0 {  // 1st, 2nd, 4th…: a flood of bad connects cannot fill the disk
+                logger.warning("refused a session from \(session.identity): \(refusal.detail) (\(failures) so far)")
+            }
+            return protocolError(session, refusal)
         }
         guard ConnectRequest.isValidName(connect.name) else {
             return protocolError(session, ProtocolError(.invalidName, "'\(connect.name)': expected 1 to \(ClientProtocol.maxNameLength) characters of A-Z a-z 0-9 _ - ."))
@@ -145,7 +165,7 @@ extension DaemonCore {
         session.append(.welcome(Welcome(
             privateGroup: id.privateGroup, daemon: peer.name, maxPayload: UInt32(engine.groups.limits.maxPayloadBytes))))
         markDirty(session)
-        logger.debug("session \(id.privateGroup) '\(connect.name)' connected from \(session.channel.remoteAddress?.description ?? "unix socket")")
+        logger.debug("session \(id.privateGroup) '\(connect.name)' connected: \(session.identity)")
     }
 
     /// Ends a session: an optional error frame, then the connection closes and the session leaves

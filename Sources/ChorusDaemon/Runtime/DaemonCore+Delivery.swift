@@ -103,7 +103,9 @@ extension DaemonCore {
         var followingOn: DaemonEvent?
         var first: DaemonEvent?
         for recipient in view.recipients {
-            guard let session = sessions[recipient.local], !session.isClosed, session.membershipNotices else { continue }
+            guard let session = sessions[recipient.local], !session.isClosed, session.membershipNotices,
+                allows(session, .members, view.group)
+            else { continue }
             if let previous = shownViews.previous(of: recipient.local, in: view.group) {
                 if followingOn == nil { followingOn = event(against: previous) }
                 session.append(followingOn!)

@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusSeal
 import ChorusProtocol
 import ChorusWire
 import Foundation
@@ -46,6 +47,8 @@ final class DaemonCore: @unchecked Sendable {
 
     @exclusivity(unchecked) var counters = DaemonCounters()
     let nodeNames: [NodeID: String]
+    /// The client tokens (`[clients] tokens_file`); nil: none.
+    let tokens: ClientTokens?
     var configuration: RingConfiguration?
 
     /// `draining`: shutting down, no new input from clients, sending what was accepted.
@@ -62,6 +65,14 @@ final class DaemonCore: @unchecked Sendable {
         self.peer = peer
         self.logger = logger
         self.nodeNames = Dictionary(uniqueKeysWithValues: config.daemons.map { (NodeID($0.id), $0.name) })
+        // Checked when the configuration was loaded; a file spoiled since is a start-up failure
+        // that refuses every token, never a daemon that lets everyone in.
+        do {
+            self.tokens = try config.tokensFile.map { path throws(KeyFileError) in try TokenFile.load(path: path) }
+        } catch {
+            logger.critical("the tokens file does not load (\(error)); every client that needs a token is refused")
+            self.tokens = TokenFile.refuseAll
+        }
         // Ring ids must never repeat across restarts: start above any seq this daemon used
         // before, taken from the wall clock in microseconds.
         let floor = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))

@@ -18,6 +18,10 @@ public struct DaemonCounters: Sendable, Codable, Equatable {
     public var sessionsClosed = 0
     /// Client frames refused as malformed, unknown or out of place (each ends its session).
     public var clientProtocolErrors = 0
+    /// Connects refused for a missing or unknown token.
+    public var authenticationFailures = 0
+    /// Joins and sends the access rules refused (the sessions stayed open).
+    public var accessRefusals = 0
     /// Sessions disconnected because they did not read their messages.
     public var slowReceiverDisconnects = 0
     /// Times a sender was paused because the daemon's send queue was full.

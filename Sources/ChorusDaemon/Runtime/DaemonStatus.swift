@@ -11,6 +11,8 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
     }
     public struct Session: Sendable, Codable, Equatable {
         public var name: String
+        /// How it connected and who it is: transport, Unix credentials, token name.
+        public var identity: String?
         public var privateGroup: String
         public var groups: [String]
         public var messagesSent: Int
@@ -127,7 +129,7 @@ extension DaemonCore {
                 members: engine.ring.members.map { nodeNames[$0] ?? "\($0)" }, pendingMessages: engine.pendingMessages),
             sessions: sessions.values.filter { $0.id != nil }.sorted { $0.local < $1.local }.map {
                 .init(
-                    name: $0.name, privateGroup: $0.id!.privateGroup, groups: $0.groups.sorted(),
+                    name: $0.name, identity: "\($0.identity)", privateGroup: $0.id!.privateGroup, groups: $0.groups.sorted(),
                     messagesSent: $0.messagesSent, messagesReceived: $0.messagesReceived, unreadBytes: $0.outstanding)
             },
             groups: engine.groups.groupNames.map { .init(name: $0, members: engine.groups.members(of: $0).map(\.privateGroup)) },
@@ -160,10 +162,22 @@ extension DaemonCore {
             } ?? DaemonStatus.Security(mode: "plain", keyFile: nil, keys: [], sealingKey: nil, sealed: 0, opened: 0, rejected: [:]))
     }
 
-    func statusJSON() -> String {
+    func statusJSON() -> String { Self.json(status()) }
+
+    /// The status as `session` may see it: only groups whose members the access rules show it.
+    func statusJSON(for session: ClientSession) -> String {
+        var shown = status()
+        shown.groups = shown.groups.filter { allows(session, .members, $0.name) }
+        for index in shown.sessions.indices {
+            shown.sessions[index].groups = shown.sessions[index].groups.filter { allows(session, .members, $0) }
+        }
+        return Self.json(shown)
+    }
+
+    static func json(_ status: DaemonStatus) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(status()) else { return "{}" }
+        guard let data = try? encoder.encode(status) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -1,0 +1,88 @@
+import ChorusProtocol
+import ChorusSeal
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Who a session is (Unix socket credentials, the token it presented) and what the access rules
+/// let it do.
+extension DaemonCore {
+    /// The identity of a new connection: its transport, and for a Unix socket the peer's
+    /// credentials (read at once: the socket option answers on the loop).
+    func identity(of channel: any Channel) -> ClientIdentity {
+        guard channel.localAddress?.protocol == .unix else {
+            let remote = channel.remoteAddress
+            let address = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+            return ClientIdentity(transport: .tcp(address: address))
+        }
+        var identity = ClientIdentity(transport: .unix)
+        if let provider = channel as? SocketOptionProvider {
+            let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+                level: .socket, name: .init(rawValue: SO_PEERCRED))
+            if let peer = (try? credentials.wait(onLoop: eventLoop)) ?? nil {
+                identity.uid = peer.uid
+                identity.gid = peer.gid
+                identity.pid = peer.pid
+            }
+        }
+        return identity
+    }
+
+    /// Checks the connect frame's token against the tokens file; nil when the session may go on.
+    func authenticate(_ session: ClientSession, _ connect: ConnectRequest) -> ProtocolError? {
+        let isTCP = session.identity.transport != .unix
+        if connect.token.isEmpty {
+            guard tokens != nil, isTCP || config.unixRequiresToken else { return nil }
+            counters.authenticationFailures += 1
+            return ProtocolError(.authenticationFailed, "daemon \(peer.name) requires a token on \(isTCP ? "TCP" : "its Unix socket")")
+        }
+        guard let name = tokens?.name(of: connect.token) else {
+            counters.authenticationFailures += 1
+            return ProtocolError(.authenticationFailed, "the token is not one daemon \(peer.name) knows")
+        }
+        session.identity.token = name
+        return nil
+    }
+
+    /// Whether the rules let `session` take `action` on `group` (decisions kept per session: the
+    /// rules do not change while the daemon runs).
+    func allows(_ session: ClientSession, _ action: AccessAction, _ group: String) -> Bool {
+        guard !config.access.allowsEverything else { return true }
+        if let known = session.accessDecisions[action]?[group] { return known }
+        let decision = config.access.allows(action, group, for: session.identity)
+        if session.accessDecisions[action, default: [:]].count >= 4096 { session.accessDecisions[action] = [:] }
+        session.accessDecisions[action, default: [:]][group] = decision
+        return decision
+    }
+
+    /// Tells the client its request was not carried out; the session stays open.
+    func refuse(_ session: ClientSession, _ request: FrameType, _ group: String, _ action: AccessAction) {
+        counters.accessRefusals += 1
+        let what =
+            switch action {
+            case .join: "join"
+            case .send: "send to"
+            case .members: "see the members of"
+            }
+        session.append(.refused(Refusal(
+            code: .accessDenied, request: request.rawValue, group: group,
+            text: "session '\(session.name)' (\(session.identity)) may not \(what) '\(group)'")))
+        markDirty(session)
+    }
+}
+
+/// `struct ucred` of Linux (which Swift's Glibc module does not show): what SO_PEERCRED gives.
+struct PeerCredentials {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+}
+
+extension EventLoopFuture {
+    /// The value of a future the loop it runs on fulfils at once (nil if it is not fulfilled yet).
+    fileprivate func wait(onLoop loop: any EventLoop) throws -> Value? {
+        var result: Result<Value, any Error>?
+        whenComplete { result = $0 }
+        return try result?.get()
+    }
+}
