@@ -6,7 +6,7 @@ import Foundation
 /// key to one for a rotation.
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keygen", abstract: "Write a key file that seals daemon traffic, or add a new key to one.",
+        commandName: "keygen", abstract: "Write a key file that seals daemon traffic, add a new key to one, or add a client token to a tokens file.",
         discussion: """
             Every daemon of the configuration needs the same key file. To rotate keys without a \
             restart: add a key (--add) and copy the file to every daemon, then send each chorusd \
@@ -26,8 +26,15 @@ struct KeygenCommand: ParsableCommand {
     @Flag(help: "Replace an existing file.")
     var force = false
 
+    @Option(help: "Add a client token with this name to a tokens file ([clients] tokens_file) instead; prints its secret.")
+    var token: String?
+
     func run() throws {
         do {
+            if let token {
+                try addToken(token)
+                return
+            }
             if add {
                 let existing = try KeyFile.load(path: out)
                 guard existing.newest < UInt16.max || id != nil else {
@@ -50,5 +57,23 @@ struct KeygenCommand: ParsableCommand {
         } catch let error as KeyFileError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// Appends `token <name> <secret>` to the tokens file (created 0600 if missing) and prints the
+    /// secret for the client (`chorus ... --token`, or CHORUS_TOKEN).
+    private func addToken(_ name: String) throws {
+        guard TokenFile.isValidName(name) else { throw ValidationError("--token '\(name)': expected 1 to 32 characters of A-Z a-z 0-9 _ - .") }
+        let secret = TokenFile.newSecret()
+        var text = ""
+        if FileManager.default.fileExists(atPath: out) {
+            let existing = try TokenFile.load(path: out)
+            guard !existing.names.contains(name) else { throw ValidationError("\(out) already has a token named '\(name)'") }
+            text = try String(contentsOfFile: out, encoding: .utf8)
+            if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
+        } else {
+            text = "# Chorus client tokens: token <name> <secret>; readable by its owner only.\n"
+        }
+        try KeyFile.write(text + "token \(name) \(secret)\n", to: out, replace: true)
+        print(secret)
     }
 }

@@ -187,5 +187,13 @@ import Testing
         #expect(refused.status != 0 && refused.output.contains("may not send to 'locked'"), "\(refused.output)")
         let status = try CommandLineTests.run(["status", "--daemon", cluster.members[0].unixSocket])
         #expect(status.status == 0 && status.output.contains("unix uid"), "\(status.output)")
+        // keygen --token adds a token and prints its secret.
+        let tokens = cluster.directory.appendingPathComponent("more-tokens").path
+        let made = try CommandLineTests.run(["keygen", "--out", tokens, "--token", "ops"])
+        let secret = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(made.status == 0 && secret.count == 32, "\(made.output)")
+        #expect(try TokenFile.load(path: tokens).name(of: secret) == "ops")
+        let twice = try CommandLineTests.run(["keygen", "--out", tokens, "--token", "ops"])
+        #expect(twice.status != 0 && twice.output.contains("already has a token named 'ops'"), "\(twice.output)")
     }
 }
