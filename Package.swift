@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Chorus", targets: ["Chorus"]),
         .executable(name: "chorusd", targets: ["chorusd"]),
         .executable(name: "chorus", targets: ["chorus"]),
+        .executable(name: "chorus-fuzz", targets: ["chorus-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -89,6 +90,16 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // Every decoder of outside input as a fuzz target; chorus-fuzz runs them under libFuzzer
+        // (scripts/fuzz.sh), FuzzCorpusTests replays their committed corpora.
+        .target(
+            name: "ChorusFuzzTargets",
+            dependencies: [
+                "ChorusWire", "ChorusProtocol", "ChorusDaemon", "ChorusSeal",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "chorus-fuzz", dependencies: ["ChorusFuzzTargets"]),
         .testTarget(name: "ChorusWireTests", dependencies: ["ChorusWire"]),
         .testTarget(name: "ChorusCoreTests", dependencies: ["ChorusCore", "ChorusWire"]),
         .testTarget(name: "ChorusVerifyTests", dependencies: ["ChorusVerify"]),
@@ -102,6 +113,7 @@ let package = Package(
         .testTarget(
             name: "ChorusIntegrationTests",
             dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify", "ChorusSeal", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "ChorusFuzzTests", dependencies: ["ChorusFuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore", "ChorusWire"]),
     ],
     swiftLanguageModes: [.v6]
