@@ -41,7 +41,10 @@ let package = Package(
         .target(name: "ChorusVerify"),
         .target(
             name: "ChorusSimulator",
-            dependencies: ["ChorusCore", "ChorusWire", "ChorusVerify", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "ChorusCore", "ChorusWire", "ChorusVerify", "ChorusSeal", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         // Sealed daemon datagrams: AES-GCM, key files, replay windows, key rotation.
         .target(
@@ -99,7 +102,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .executableTarget(name: "chorus-fuzz", dependencies: ["ChorusFuzzTargets"]),
+        // libFuzzer's driver entry, declared for chorus-fuzz (defined by the fuzzer runtime).
+        .target(name: "CChorusFuzz"),
+        .executableTarget(name: "chorus-fuzz", dependencies: ["ChorusFuzzTargets", "CChorusFuzz"]),
         .testTarget(name: "ChorusWireTests", dependencies: ["ChorusWire"]),
         .testTarget(name: "ChorusCoreTests", dependencies: ["ChorusCore", "ChorusWire"]),
         .testTarget(name: "ChorusVerifyTests", dependencies: ["ChorusVerify"]),

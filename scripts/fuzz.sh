@@ -17,7 +17,7 @@ if [ "${1:-}" = "--seeds" ]; then
 fi
 
 swift build -c release --scratch-path .build-fuzz --product chorus-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(ring hop hop-message group wide-area client-frames daemon-frames config key-file sealed)

@@ -131,6 +131,10 @@ public struct HostileCounts: Sendable, Equatable {
     /// Hostile tokens an honest daemon acted on: plausible forgeries that name no sender, which
     /// only authentication can refuse.
     public var tokensTaken = 0
+    /// Hostile datagrams an honest daemon's seal check dropped (sealed runs only).
+    public var sealRejected = 0
+    /// Per attack: hostile datagrams that passed the seal check (sealed runs only).
+    public var passedSeal = [Int](repeating: 0, count: HostileConfig.Attack.allCases.count)
 
     public init() {}
 
@@ -141,5 +145,6 @@ public struct HostileCounts: Sendable, Equatable {
     public var description: String {
         let kinds = zip(HostileConfig.Attack.allCases, injected).map { "\($0) \($1)" }.joined(separator: ", ")
         return "injected \(kinds); honest daemons acted on \(actedOn), ignored \(ignored); tokens taken \(tokensTaken)"
+            + (sealRejected > 0 ? "; refused by the seal \(sealRejected)" : "")
     }
 }

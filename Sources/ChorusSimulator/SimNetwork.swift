@@ -30,7 +30,8 @@ struct SimNetwork {
 extension Simulation {
     mutating func send(_ packet: Packet, from index: Int, to destination: Destination) {
         if hostile != nil { observeForHostile(packet, from: index, to: destination) }
-        let inFlight: InFlight = config.useCodec ? .bytes(PacketCodec.encode(packet)) : .packet(packet)
+        let inFlight: InFlight =
+            config.sealed ? .bytes(sealOutgoing(packet, from: index)) : config.useCodec ? .bytes(PacketCodec.encode(packet)) : .packet(packet)
         switch destination {
         case .node(let node):
             transmit(inFlight, from: index, to: Int(node.rawValue) - 1)
@@ -75,7 +76,12 @@ extension Simulation {
             return
         case .packet(let value):
             packet = value
-        case .bytes(let bytes):
+        case .bytes(let sealedOrPlain):
+            var bytes = sealedOrPlain
+            if config.sealed {
+                guard let opened = openIncoming(bytes, at: index, hostile: false) else { return }
+                bytes = opened
+            }
             guard let decoded = try? PacketCodec.decode(bytes) else {
                 report.decodeErrors += 1
                 return

@@ -34,12 +34,24 @@ extension Simulation {
         let attacks = peer.config.attacks
         let attack = attacks[random.int(below: attacks.count)]
         let kind = HostileConfig.Attack.allCases.firstIndex(of: attack)!
+        if config.sealed, attack == .replay, !sealedSeen.isEmpty {
+            // With keys on, a replay is a sealed datagram seen before, byte for byte.
+            let bytes = sealedSeen[random.int(below: sealedSeen.count)]
+            let to = peer.honest[random.int(below: peer.honest.count)]
+            let index = Int(to.rawValue) - 1
+            let delay = Self.nanos(config.latency + config.jitter * random.unit())
+            queue.push(.arrive(daemon: index, incarnation: daemons[index].incarnation, .hostile(bytes, attack: kind)), at: now + delay)
+            hostile = peer
+            scheduleHostileTurn(after: now)
+            return
+        }
         for (packet, destination) in peer.build(attack, random: &random) {
             guard (try? PacketCodec.validate(packet)) != nil else {
                 report.hostile.unbuildable += 1
                 continue
             }
-            let bytes = PacketCodec.encode(packet)
+            var bytes = PacketCodec.encode(packet)
+            if config.sealed { bytes = sealHostile(bytes, claimed: claimedSender(packet)) }
             let targets = destination.map { [$0] } ?? peer.honest
             for node in targets where peer.honest.contains(node) {
                 let to = Int(node.rawValue) - 1
@@ -68,12 +80,20 @@ extension Simulation {
     }
 
     /// Delivers one hostile packet to an honest daemon and counts how it was taken.
-    mutating func arriveHostile(_ index: Int, _ bytes: ByteBuffer, attack: Int) {
+    mutating func arriveHostile(_ index: Int, _ datagram: ByteBuffer, attack: Int) {
+        var bytes = datagram
+        if config.sealed {
+            // Counted as injected whether or not the seal lets it through.
+            report.hostile.injected[attack] += 1
+            guard let opened = openIncoming(bytes, at: index, hostile: true) else { return }
+            report.hostile.passedSeal[attack] += 1
+            bytes = opened
+        }
         guard let packet = try? PacketCodec.decode(bytes) else {
             report.decodeErrors += 1
             return
         }
-        report.hostile.injected[attack] += 1
+        if !config.sealed { report.hostile.injected[attack] += 1 }
         // A replay is a real packet, and the daemon may keep it: the safe ground truth notes it.
         // Made-up data is not noted (its forged fragments would confuse the reassembly there).
         if config.check, attack == HostileConfig.Attack.allCases.firstIndex(of: .replay), case .data(let data) = packet {

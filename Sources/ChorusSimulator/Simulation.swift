@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusSeal
 import ChorusVerify
 import ChorusWire
 import NIOCore
@@ -62,6 +63,11 @@ public struct Simulation {
     var actions: [EngineAction] = []
     /// The hostile peer, when `config.hostile` asks for one.
     var hostile: HostilePeer?
+    /// With `config.sealed`: each daemon's sealer, the hostile peer's (per claimed sender), and
+    /// sealed datagrams seen on the network (for replays).
+    var sealers: [Int: DatagramSealer] = [:]
+    var hostileSealers: [UInt32: DatagramSealer] = [:]
+    var sealedSeen: [ByteBuffer] = []
     let site: [NodeID]
     let faultEnd: UInt64
     let trafficEnd: UInt64
@@ -185,6 +191,7 @@ public struct Simulation {
         daemon.timerScheduled = [UInt64?](repeating: nil, count: RingTimer.allCases.count)
         daemon.sessions = []
         daemons[index] = daemon
+        if config.sealed { bootSealer(index) }
         recorder.startProcess(processID(index))
         if daemon.incarnation > 1 { note("\(daemon.node) restarts as incarnation \(daemon.incarnation)") }
         withEngine(index) { engine, actions, now in engine.start(now: now, into: &actions) }

@@ -52,6 +52,8 @@ public struct SimulationConfig: Sendable {
 
     /// A hostile peer on the network (none by default); it stops when quiescence starts.
     public var hostile: HostileConfig?
+    /// Seal every datagram as `chorusd` does with a key file (`Simulation+Sealing`; implies the codec).
+    public var sealed = false
 
     public var ringOptions = RingOptions()
     /// A run that needs more events than this per virtual second is stopped as a livelock.

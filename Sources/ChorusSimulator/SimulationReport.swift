@@ -24,6 +24,8 @@ public struct SimulationReport: Sendable {
     public var hostile = HostileCounts()
     /// Whether the run had a hostile peer (the summary then has a `hostile:` line).
     public var hadHostilePeer = false
+    /// With sealed datagrams: those dropped, by cause (`SealRejection` raw values).
+    public var sealRejected: [String: Int] = [:]
     /// Submission to delivery, over every delivery.
     public var latency = LatencyHistogram()
     /// The same per service, indexed by service raw value.
@@ -53,6 +55,9 @@ public struct SimulationReport: Sendable {
         )
         if refusedSends > 0 { lines.append("  sends refused by the engine: \(refusedSends)") }
         if hadHostilePeer { lines.append("  hostile: \(hostile.description)") }
+        if !sealRejected.isEmpty {
+            lines.append("  sealed datagrams dropped: \(sealRejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        }
         lines.append("  faults: crashes \(crashes)  partitions \(partitions)  pauses \(pauses)")
         lines.append(
             "  delivery latency (virtual): p50 \(micros(latency.percentile(0.5))) µs  p99 \(micros(latency.percentile(0.99))) µs  max \(micros(latency.max)) µs"

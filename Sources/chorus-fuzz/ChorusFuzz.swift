@@ -2,25 +2,31 @@ import ChorusFuzzTargets
 import Foundation
 
 #if FUZZING
-// Built with `-sanitize=fuzzer,address -DFUZZING` (scripts/fuzz.sh): libFuzzer calls this for
-// every input; CHORUS_FUZZ_TARGET says which decoder.
+import CChorusFuzz
+
+// Built with `-sanitize=fuzzer,address -DFUZZING` (scripts/fuzz.sh). SwiftPM makes an
+// executable's `main` an alias of `chorus_fuzz_main`, so libFuzzer's own `main` is not used: this
+// entry point picks the target (CHORUS_FUZZ_TARGET) and hands over to libFuzzer's driver.
 nonisolated(unsafe) var target: FuzzTarget = .ring
 
-@_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>>>) -> Int32 {
+@_cdecl("chorus_fuzz_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
     let name = ProcessInfo.processInfo.environment["CHORUS_FUZZ_TARGET"] ?? "ring"
     guard let chosen = FuzzTarget.named(name) else {
-        fputs("chorus-fuzz: CHORUS_FUZZ_TARGET '\(name)' is none of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n", stderr)
-        exit(2)
+        print("chorus-fuzz: CHORUS_FUZZ_TARGET '\(name)' is none of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))")
+        return 2
     }
     target = chosen
-    return 0
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    target.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
+    var count = argc
+    var arguments: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return withUnsafeMutablePointer(to: &arguments) { pointer in
+        pointer.withMemoryRebound(to: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?.self, capacity: 1) {
+            LLVMFuzzerRunDriver(&count, $0) { data, size in
+                target.run(UnsafeRawBufferPointer(start: data, count: size))
+                return 0
+            }
+        }
+    }
 }
 #else
 /// Without the fuzzer: `chorus-fuzz TARGET FILE...` runs the target once on each file (to
