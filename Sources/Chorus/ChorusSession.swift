@@ -99,6 +99,13 @@ public struct ChorusSession: Sendable {
         try await send(.status)
     }
 
+    /// Asks the daemon to read its key file again (`[security] key_file`). The answer comes in
+    /// ``events``: a status (its `security` part shows the keys now) or a refusal (not the
+    /// daemon's user or root on its Unix socket, plain mode, or a file that does not load).
+    public func requestKeyReload() async throws(ChorusClientError) {
+        try await send(.reloadKeys)
+    }
+
     private func send(_ request: ClientRequest) async throws(ChorusClientError) {
         var buffer = ByteBuffer()
         request.encode(into: &buffer)

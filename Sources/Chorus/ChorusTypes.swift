@@ -115,7 +115,7 @@ public struct ChorusMembership: Sendable, Equatable {
 
 /// A join or multicast the daemon did not carry out (its access rules refused it); the session
 /// stays open.
-public struct ChorusRefusal: Sendable, Equatable, CustomStringConvertible {
+public struct ChorusRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// Why (`accessDenied`).
     public var code: ErrorCode
     /// What was refused: `join` or `multicast`.

@@ -33,6 +33,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case multicast = 0x04
     case disconnect = 0x05
     case status = 0x06
+    case reloadKeys = 0x07
 
     case welcome = 0x81
     case message = 0x82
@@ -96,6 +97,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The access rules do not let this session join, send to, or see the members of a group
     /// (in a refused frame: the session stays open).
     public static let accessDenied = ErrorCode(rawValue: 18)
+    /// The key file could not be reloaded (in a refused frame; the keys stay as they were).
+    public static let reloadFailed = ErrorCode(rawValue: 19)
 
     public var description: String {
         switch self {
@@ -117,6 +120,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .invalidService: "invalid service"
         case .authenticationFailed: "authentication failed"
         case .accessDenied: "access denied"
+        case .reloadFailed: "reload failed"
         default: "error \(rawValue)"
         }
     }

@@ -57,6 +57,8 @@ public enum ClientRequest: Sendable, Equatable {
     case disconnect
     /// Asks for a `statusReply`.
     case status
+    /// Asks the daemon to read its key file again (answered by a `statusReply`, or `refused`).
+    case reloadKeys
 
     /// Writes the whole frame, header included. For a multicast the payload is copied; senders
     /// that care use `encodeMulticastHeader` and write the payload separately.
@@ -86,6 +88,9 @@ public enum ClientRequest: Sendable, Equatable {
             buffer.finishFrame(at: start)
         case .status:
             let start = buffer.startFrame(.status)
+            buffer.finishFrame(at: start)
+        case .reloadKeys:
+            let start = buffer.startFrame(.reloadKeys)
             buffer.finishFrame(at: start)
         }
     }
@@ -142,6 +147,7 @@ public enum ClientRequest: Sendable, Equatable {
                 service: service, selfDiscard: flags & 1 == 1, messageType: messageType, groups: groups, payload: payload))
         case .disconnect: request = .disconnect
         case .status: request = .status
+        case .reloadKeys: request = .reloadKeys
         default: throw ProtocolError(.unknownFrameType, "frame type \(type) is not a client frame")
         }
         try reader.expectEnd("\(type)")

@@ -9,7 +9,7 @@ struct ChorusCommand: AsyncParsableCommand {
         abstract: "Chorus: reliable group communication. Tools for users and developers.",
         subcommands: [
             DemoCommand.self, UserCommand.self, SendCommand.self, ListenCommand.self, StatusCommand.self,
-            BenchCommand.self, SimCommand.self, KeygenCommand.self,
+            BenchCommand.self, SimCommand.self, KeygenCommand.self, ReloadKeysCommand.self,
         ])
 }
 

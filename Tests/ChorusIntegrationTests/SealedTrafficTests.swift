@@ -144,7 +144,12 @@ import Testing
         for _ in 0..<20 { sendRound() }
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await sealing() == [1, 1, 1], "d3 has not reloaded: everyone stays on key 1")
-        cluster.signal("d3", SIGHUP)
+        // d3 by the command instead of the signal: over TCP it is refused, on the Unix socket (as
+        // the daemon's user) it reloads.
+        let overTCP = try CommandLineTests.run(["reload-keys", "--daemon", "127.0.0.1:\(cluster.members[2].clientPort)"])
+        #expect(overTCP.status != 0 && overTCP.output.contains("only the daemon's user"), "\(overTCP.output)")
+        let reloaded = try CommandLineTests.run(["reload-keys", "--daemon", cluster.members[2].unixSocket])
+        #expect(reloaded.status == 0 && reloaded.output.contains("keys reloaded: [1, 2]"), "\(reloaded.output)")
         _ = try await WideAreaTests.waitUntil("every daemon sealing with key 2", timeout: 10) { (try? await sealing()) == [2, 2, 2] }
         for _ in 0..<20 { sendRound() }
         // Step 2: the old key leaves every file.

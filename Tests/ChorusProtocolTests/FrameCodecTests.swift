@@ -21,7 +21,7 @@ import Testing
             .join(group: "chat"), .leave(group: "chat"),
             .multicast(MulticastRequest(service: .safe, selfDiscard: true, messageType: 513, groups: ["a", "bb", "#3#d1"], payload: ByteBuffer(string: "hello"))),
             .multicast(MulticastRequest(service: .unreliable, groups: ["x"], payload: ByteBuffer())),
-            .disconnect, .status,
+            .disconnect, .status, .reloadKeys,
         ]
         var buffer = ByteBuffer()
         for request in requests { request.encode(into: &buffer) }

@@ -55,6 +55,29 @@ extension DaemonCore {
         return decision
     }
 
+    /// A client asked to reload the key file: only the daemon's own user, or root, on its Unix
+    /// socket may. Answered with the status (keys now) or a refused frame.
+    func reloadKeys(for session: ClientSession) {
+        let mayReload = session.identity.transport == .unix && (session.identity.uid == 0 || session.identity.uid == getuid())
+        func refuse(_ code: ErrorCode, _ text: String) {
+            session.append(.refused(Refusal(code: code, request: FrameType.reloadKeys.rawValue, group: "", text: text)))
+            markDirty(session)
+        }
+        guard mayReload else {
+            counters.accessRefusals += 1
+            return refuse(.accessDenied, "only the daemon's user (uid \(getuid())) or root, on its Unix socket, may reload its keys; session '\(session.name)' is \(session.identity)")
+        }
+        guard let sealing else { return refuse(.reloadFailed, "daemon \(peer.name) runs in plain mode: no [security] key_file to reload") }
+        logger.notice("key file reload asked by session '\(session.name)' (\(session.identity))")
+        switch sealing.reload(now: now) {
+        case .success:
+            session.append(.statusReply(json: statusJSON(for: session)))
+            markDirty(session)
+        case .failure(let error):
+            refuse(.reloadFailed, "\(error)")
+        }
+    }
+
     /// Tells the client its request was not carried out; the session stays open.
     func refuse(_ session: ClientSession, _ request: FrameType, _ group: String, _ action: AccessAction) {
         counters.accessRefusals += 1

@@ -97,6 +97,8 @@ extension DaemonCore {
                 performActions()
             case .disconnect:
                 close(session, error: nil, reason: "client disconnected")
+            case .reloadKeys:
+                reloadKeys(for: session)
             case .status:
                 if config.access.allowsEverything {
                     if batchStatus == nil { batchStatus = statusJSON() }
