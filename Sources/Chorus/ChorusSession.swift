@@ -2,6 +2,7 @@ import ChorusProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A connection to a Chorus daemon: one session, with its private group.
 ///
@@ -265,10 +266,12 @@ public enum ChorusClient {
     ///   - membershipNotices: whether ``ChorusSession/events`` includes membership events.
     ///   - token: a shared secret the daemon knows by a name (its `[clients] tokens_file`), which
     ///     its access rules may name; required over TCP when the daemon has a tokens file.
+    ///   - tls: TLS for a TCP endpoint (the daemon's `[clients] tls_certificate`); ignored for a
+    ///     Unix socket.
     ///   - execution: where `body` runs; by default on the session's own I/O thread (see
     ///     ``SessionExecution``).
     public static func withSession<Result: Sendable>(
-        to endpoint: ChorusEndpoint, name: String, membershipNotices: Bool = true, token: String? = nil,
+        to endpoint: ChorusEndpoint, name: String, membershipNotices: Bool = true, token: String? = nil, tls: ChorusTLS? = nil,
         runningOn execution: SessionExecution = .connectionThread,
         _ body: (ChorusSession) async throws -> Result
     ) async throws -> Result {
@@ -278,6 +281,7 @@ public enum ChorusClient {
         if let token, token.isEmpty || token.utf8.count > ClientProtocol.maxTokenLength {
             throw ChorusClientError(.invalidArgument, "token: expected 1 to \(ClientProtocol.maxTokenLength) bytes")
         }
+        let tlsContext = try tls.map { tls throws(ChorusClientError) in (tls, try tls.context()) }
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         switch execution {
         case .connectionThread:
@@ -285,17 +289,18 @@ public enum ChorusClient {
             return try await withTaskExecutorPreference(executor) {
                 try await session(
                     on: loop, executor: executor, to: endpoint, name: name, membershipNotices: membershipNotices, token: token ?? "",
-                    body)
+                    tls: tlsContext, body)
             }
         case .callerExecutor:
             return try await session(
-                on: loop, executor: nil, to: endpoint, name: name, membershipNotices: membershipNotices, token: token ?? "", body)
+                on: loop, executor: nil, to: endpoint, name: name, membershipNotices: membershipNotices, token: token ?? "",
+                tls: tlsContext, body)
         }
     }
 
     private static func session<Result: Sendable>(
         on loop: any EventLoop, executor: EventLoopTaskExecutor?, to endpoint: ChorusEndpoint, name: String,
-        membershipNotices: Bool, token: String, _ body: (ChorusSession) async throws -> Result
+        membershipNotices: Bool, token: String, tls: (ChorusTLS, NIOSSLContext)?, _ body: (ChorusSession) async throws -> Result
     ) async throws -> Result {
         let welcome = loop.makePromise(of: Welcome.self)
         // Runs on the channel's event loop, before the channel is active.
@@ -309,7 +314,7 @@ public enum ChorusClient {
         }
         let connection: SessionConnection
         do {
-            connection = try await connect(on: loop, to: endpoint, initialize)
+            connection = try await connect(on: loop, to: endpoint, tls: tls, initialize)
         } catch {
             welcome.fail(error)
             throw ChorusClientError(.connectionFailed, "\(endpoint): \(error)")
@@ -336,15 +341,25 @@ public enum ChorusClient {
     }
 
     private static func connect(
-        on loop: any EventLoop, to endpoint: ChorusEndpoint,
+        on loop: any EventLoop, to endpoint: ChorusEndpoint, tls: (ChorusTLS, NIOSSLContext)?,
         _ initialize: @escaping @Sendable (any Channel) -> EventLoopFuture<SessionConnection>
     ) async throws -> SessionConnection {
         switch endpoint {
         case .tcp(let host, let port):
+            @Sendable func initializeTLS(_ channel: any Channel) -> EventLoopFuture<SessionConnection> {
+                guard let (options, context) = tls else { return initialize(channel) }
+                do {
+                    let handler = try NIOSSLClientHandler(context: context, serverHostname: options.hostname(for: host))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                return initialize(channel)
+            }
             return try await ClientBootstrap(group: loop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelOption(.socketOption(.so_sndbuf), value: 256 << 10)
-                .connect(host: host, port: port, channelInitializer: initialize)
+                .connect(host: host, port: port, channelInitializer: initializeTLS)
         case .unix(let path):
             return try await ClientBootstrap(group: loop).connect(unixDomainSocketPath: path, channelInitializer: initialize)
         }

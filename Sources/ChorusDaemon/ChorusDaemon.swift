@@ -5,6 +5,7 @@ import ChorusSeal
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// One running `chorusd`: the engine on a single event loop, its UDP ring sockets and its client
@@ -177,6 +178,18 @@ public final class ChorusDaemon: Sendable {
                 try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(core: core, maxFrameLength: maxFrame))
             }
         }
+        // TLS on the TCP listener only (the Unix socket has the kernel's credentials instead).
+        let tlsContext = try config.tls.map { try NIOSSLContext(configuration: TLSSetup.serverConfiguration($0)) }
+        @Sendable func initializeTCP(_ channel: any Channel) -> EventLoopFuture<Void> {
+            guard let tlsContext else { return initialize(channel) }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                try channel.pipeline.syncOperations.addHandler(ClientChannelHandler(core: core, maxFrameLength: maxFrame, tls: true))
+            }
+        }
+        if let files = config.tls {
+            core.logger.notice("TLS on the TCP client listener\(files.clientCA != nil ? ", client certificates required (CA \(files.clientCA!))" : "")")
+        }
         let watermark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
         var listeners: [any Channel] = []
         if peer.clientPort != 0 {
@@ -190,7 +203,7 @@ public final class ChorusDaemon: Sendable {
                     .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
                     .childChannelOption(.writeBufferWaterMark, value: watermark)
                     .childChannelOption(.maxMessagesPerRead, value: 16)
-                    .childChannelInitializer(initialize)
+                    .childChannelInitializer(initializeTCP)
                     .bind(host: peer.clientAddress, port: peer.clientPort).get())
         }
         if !peer.unixSocket.isEmpty {

@@ -29,17 +29,10 @@ public struct KeyFileError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
 
-/// The key file: text, one key per line as `key <id> <64 hex digits>` (256 bits), `#` starts a
-/// comment. Only its owner may read or write it (mode 0600 or stricter); any other mode is
-/// refused, so a key that others could read is never used.
-public enum KeyFile {
-    /// Reads, checks and parses the key file at `path`.
-    public static func load(path: String) throws(KeyFileError) -> SealKeys {
-        try parse(try readOwnerOnly(path: path, what: "key file"), file: path)
-    }
-
-    /// The text of a secret file, refused when its group or others may read or write it.
-    static func readOwnerOnly(path: String, what: String) throws(KeyFileError) -> String {
+/// Files that hold secrets (keys, tokens, TLS private keys): refused unless only their owner may
+/// read and write them.
+public enum SecretFile {
+    public static func checkOwnerOnly(path: String, what: String) throws(KeyFileError) {
         let attributes: [FileAttributeKey: Any]
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: path)
@@ -51,6 +44,21 @@ public enum KeyFile {
                 file: path, line: 0,
                 message: "the \(what) is open to its group or others (mode \(String(mode & 0o777, radix: 8))); only its owner may read it: chmod 600 \(path)")
         }
+    }
+}
+
+/// The key file: text, one key per line as `key <id> <64 hex digits>` (256 bits), `#` starts a
+/// comment. Only its owner may read or write it (mode 0600 or stricter); any other mode is
+/// refused, so a key that others could read is never used.
+public enum KeyFile {
+    /// Reads, checks and parses the key file at `path`.
+    public static func load(path: String) throws(KeyFileError) -> SealKeys {
+        try parse(try readOwnerOnly(path: path, what: "key file"), file: path)
+    }
+
+    /// The text of a secret file, refused when its group or others may read or write it.
+    static func readOwnerOnly(path: String, what: String) throws(KeyFileError) -> String {
+        try SecretFile.checkOwnerOnly(path: path, what: what)
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {

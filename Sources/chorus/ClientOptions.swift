@@ -21,6 +21,27 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "A token the daemon knows (its [clients] tokens_file); default: $CHORUS_TOKEN, which keeps it out of the process list.")
     var token: String?
 
+    @Flag(name: .customLong("tls"), help: "Connect over TLS (the daemon's [clients] tls_certificate).")
+    var useTLS = false
+
+    @Option(help: "With TLS: the PEM file of the CA the daemon's certificate chains to (default: the system's).")
+    var ca: String?
+
+    @Option(help: "With TLS: this client's certificate (PEM), when the daemon asks for one.")
+    var cert: String?
+
+    @Option(help: "With TLS: the private key of --cert (PEM).")
+    var key: String?
+
+    @Option(name: .customLong("server-name"), help: "With TLS: the name the daemon's certificate must carry (default: the host connected to).")
+    var serverName: String?
+
+    /// TLS options, when --tls (or any TLS file) was given.
+    var tls: ChorusTLS? {
+        guard useTLS || ca != nil || cert != nil || key != nil || serverName != nil else { return nil }
+        return ChorusTLS(trustRoots: ca, certificate: cert, key: key, serverName: serverName)
+    }
+
     /// The token to present, from --token or CHORUS_TOKEN (nil: none).
     var presentedToken: String? { token ?? ProcessInfo.processInfo.environment["CHORUS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
 

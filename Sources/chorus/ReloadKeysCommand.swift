@@ -14,7 +14,7 @@ struct ReloadKeysCommand: AsyncParsableCommand {
     func run() async throws {
         let endpoint = try client.endpoint()
         let outcome = try await ChorusClient.withSession(
-            to: endpoint, name: client.sessionName("reload"), membershipNotices: false, token: client.presentedToken
+            to: endpoint, name: client.sessionName("reload"), membershipNotices: false, token: client.presentedToken, tls: client.tls
         ) { session -> Result<DaemonStatus.Security?, ChorusRefusal> in
             try await session.requestKeyReload()
             for try await event in session.events {

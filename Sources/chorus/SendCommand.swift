@@ -32,7 +32,7 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        let sent = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("send"), membershipNotices: false, token: client.presentedToken) {
+        let sent = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("send"), membershipNotices: false, token: client.presentedToken, tls: client.tls) {
             session in
             var count = 0
             func send(_ text: String) async throws {
@@ -95,7 +95,7 @@ struct ListenCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 try await ChorusClient.withSession(
-                    to: endpoint, name: client.sessionName("listen"), membershipNotices: !noMembership, token: client.presentedToken
+                    to: endpoint, name: client.sessionName("listen"), membershipNotices: !noMembership, token: client.presentedToken, tls: client.tls
                 ) { session in
                     printError("connected to \(session.daemon) as \(session.privateGroup)")
                     for group in groups { try await session.join(group) }

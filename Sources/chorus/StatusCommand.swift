@@ -15,7 +15,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        let document = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("status"), membershipNotices: false, token: client.presentedToken) {
+        let document = try await ChorusClient.withSession(to: endpoint, name: client.sessionName("status"), membershipNotices: false, token: client.presentedToken, tls: client.tls) {
             session in
             try await session.requestStatus()
             for try await event in session.events {

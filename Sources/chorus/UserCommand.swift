@@ -22,7 +22,7 @@ struct UserCommand: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = try client.endpoint()
-        try await ChorusClient.withSession(to: endpoint, name: client.sessionName("user"), token: client.presentedToken) { session in
+        try await ChorusClient.withSession(to: endpoint, name: client.sessionName("user"), token: client.presentedToken, tls: client.tls) { session in
             print("connected to daemon \(session.daemon) as \(session.privateGroup); 'h' for help")
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask {

@@ -44,9 +44,10 @@ import Testing
 
     /// Runs `body` with a session whose events go to an inbox.
     static func withSession<T: Sendable>(
-        _ endpoint: ChorusEndpoint, _ name: String, token: String? = nil, _ body: (ChorusSession, Inbox) async throws -> T
+        _ endpoint: ChorusEndpoint, _ name: String, token: String? = nil, tls: ChorusTLS? = nil,
+        _ body: (ChorusSession, Inbox) async throws -> T
     ) async throws -> T {
-        try await ChorusClient.withSession(to: endpoint, name: name, token: token) { session in
+        try await ChorusClient.withSession(to: endpoint, name: name, token: token, tls: tls) { session in
             let inbox = Inbox()
             let reader = Task { for try await event in session.events { inbox.add(event) } }
             defer { reader.cancel() }

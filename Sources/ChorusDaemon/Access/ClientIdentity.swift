@@ -12,13 +12,21 @@ public struct ClientIdentity: Sendable, Equatable, CustomStringConvertible {
     public var pid: Int32?
     /// The name of the token the client presented (nil: none).
     public var token: String?
+    /// The connection is TLS; with client certificates, the certificate's common name.
+    public var tls = false
+    public var certificate: String?
 
-    public init(transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, token: String? = nil) {
+    public init(
+        transport: Transport, uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, token: String? = nil, tls: Bool = false,
+        certificate: String? = nil
+    ) {
         self.transport = transport
         self.uid = uid
         self.gid = gid
         self.pid = pid
         self.token = token
+        self.tls = tls
+        self.certificate = certificate
     }
 
     public var description: String {
@@ -30,6 +38,8 @@ public struct ClientIdentity: Sendable, Equatable, CustomStringConvertible {
         if let uid { parts.append("uid \(uid)") }
         if let gid { parts.append("gid \(gid)") }
         if let pid { parts.append("pid \(pid)") }
+        if tls { parts.append("tls") }
+        if let certificate { parts.append("cert \(certificate)") }
         if let token { parts.append("token \(token)") }
         return parts.joined(separator: " ")
     }
@@ -44,8 +54,10 @@ public enum AccessPrincipal: Sendable, Equatable, CustomStringConvertible {
     case uid(UInt32)
     case gid(UInt32)
     case token(String)
+    /// A TLS client certificate's common name (with `[clients] tls_client_ca`).
+    case certificate(String)
 
-    /// Parses `any`, `unix`, `tcp`, `uid:N`, `gid:N` or `token:NAME`.
+    /// Parses `any`, `unix`, `tcp`, `uid:N`, `gid:N`, `token:NAME` or `cert:NAME`.
     public init?(parsing text: String) {
         switch text {
         case "any": self = .any
@@ -58,6 +70,7 @@ public enum AccessPrincipal: Sendable, Equatable, CustomStringConvertible {
             case "uid": guard let id = UInt32(parts[1]) else { return nil }; self = .uid(id)
             case "gid": guard let id = UInt32(parts[1]) else { return nil }; self = .gid(id)
             case "token": self = .token(parts[1])
+            case "cert": self = .certificate(parts[1])
             default: return nil
             }
         }
@@ -71,6 +84,7 @@ public enum AccessPrincipal: Sendable, Equatable, CustomStringConvertible {
         case .uid(let id): return identity.uid == id
         case .gid(let id): return identity.gid == id
         case .token(let name): return identity.token == name
+        case .certificate(let name): return identity.certificate == name
         }
     }
 
@@ -82,6 +96,7 @@ public enum AccessPrincipal: Sendable, Equatable, CustomStringConvertible {
         case .uid(let id): "uid:\(id)"
         case .gid(let id): "gid:\(id)"
         case .token(let name): "token:\(name)"
+        case .certificate(let name): "cert:\(name)"
         }
     }
 }

@@ -1,5 +1,7 @@
 import ChorusProtocol
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// One client connection's pipeline: bytes in, cut into frames here (no handler per frame and
 /// no boxing of each frame), handed to the daemon core.
@@ -8,9 +10,12 @@ final class ClientChannelHandler: ChannelInboundHandler {
     let core: DaemonCore
     var session: ClientSession?
     private var frames: NIOSingleStepByteToMessageProcessor<FrameDecoder>
+    /// Behind a TLS handler: the session's identity says so, and names the client certificate.
+    let tls: Bool
 
-    init(core: DaemonCore, maxFrameLength: Int) {
+    init(core: DaemonCore, maxFrameLength: Int, tls: Bool = false) {
         self.core = core
+        self.tls = tls
         // Until the connect frame is in, only a small frame is buffered for an unknown client.
         self.frames = NIOSingleStepByteToMessageProcessor(
             FrameDecoder(maxFrameLength: maxFrameLength, maxFirstFrameLength: ClientProtocol.maxConnectFrameLength))
@@ -18,7 +23,18 @@ final class ClientChannelHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         session = core.clientConnected(context.channel)
+        if tls { session?.identity.tls = true }
         context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Frames come only after the handshake, so the certificate is known before the connect.
+        if case TLSUserEvent.handshakeCompleted = event, let session,
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        {
+            session.identity.certificate = TLSSetup.commonName(handler.peerCertificate)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

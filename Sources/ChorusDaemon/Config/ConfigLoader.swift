@@ -123,7 +123,8 @@ struct ConfigLoader {
         if peers.contains(where: { $0.address.contains(":") }) { config.datagramSize = DaemonConfig.ipv6DatagramSize }
         if let ringSection { try ring(ringSection, into: &config) }
         for (index, section) in ruleSections.enumerated() {
-            config.access.rules.append(try accessRule(section, position: index + 1, tokenNames: config.clientTokenNames))
+            config.access.rules.append(
+                try accessRule(section, position: index + 1, tokenNames: config.clientTokenNames, hasClientCA: config.tls?.clientCA != nil))
         }
         try checkClientAuthentication(config, document)
         config.setDatagramSize(config.datagramSize)

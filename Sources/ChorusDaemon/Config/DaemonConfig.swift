@@ -131,6 +131,15 @@ public struct DaemonConfig: Sendable, Equatable {
     public var tokensFile: String?
     /// The tokens' names (for the access rules).
     public var clientTokenNames: [String]?
+    /// TLS on the TCP client listener (`[clients] tls_certificate`, `tls_key`, `tls_client_ca`).
+    public var tls: TLSFiles?
+    /// The PEM files of the TCP listener's TLS: its certificate chain, its private key, and the
+    /// CA that client certificates must chain to (nil: no client certificates asked for).
+    public struct TLSFiles: Sendable, Equatable {
+        public var certificate: String
+        public var key: String
+        public var clientCA: String?
+    }
     /// Unix socket clients must present a token too.
     public var unixRequiresToken = false
     /// A TCP listener off loopback without tokens is allowed (a trusted network).
