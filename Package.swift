@@ -121,7 +121,9 @@ let package = Package(
         // Real daemons as child processes, real sockets, real kills.
         .testTarget(
             name: "ChorusIntegrationTests",
-            dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify", "ChorusSeal", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify", "ChorusSeal", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")],
+            // Test-only certificates, read from the source tree (see TLS/README.md).
+            exclude: ["TLS"]),
         .testTarget(name: "ChorusFuzzTests", dependencies: ["ChorusFuzzTargets"], resources: [.copy("Corpus")]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore", "ChorusWire"]),
     ],
