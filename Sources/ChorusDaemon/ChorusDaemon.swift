@@ -90,7 +90,8 @@ public final class ChorusDaemon: Sendable {
         }
         // Large slots are read into one large buffer: datagrams are then copied out, or the ring
         // keeping one packet would keep the whole read's buffer alive.
-        let copyDatagrams = slotSize > 4096
+        // Sealed datagrams open into buffers of their own: no copy needed then.
+        let copyDatagrams = slotSize > 4096 && config.keyFile == nil
         @Sendable func udp(_ port: Int, host: String? = nil, receiveOffload: Bool = false) async throws -> any Channel {
             // With offload a slot can hold a run of ~44 datagrams: one read per wake-up keeps the
             // token socket from waiting behind more than a few hundred of them.

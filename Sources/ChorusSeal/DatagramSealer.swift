@@ -107,6 +107,14 @@ public struct DatagramSealer: Sendable {
 
     /// `plaintext` sealed for `channel`: header, ciphertext and tag in a new buffer.
     public mutating func seal(_ plaintext: ByteBuffer, channel: SealChannel, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = allocator.buffer(capacity: plaintext.readableBytes + SealFormat.overhead)
+        seal(plaintext, channel: channel, into: &out)
+        return out
+    }
+
+    /// Appends `plaintext` sealed for `channel` to `out` (`plaintext.readableBytes +
+    /// SealFormat.overhead` bytes), so a datagram can be sealed straight into a send buffer.
+    public mutating func seal(_ plaintext: ByteBuffer, channel: SealChannel, into out: inout ByteBuffer) {
         let keyID = sealingKeyID
         let key = ownKey(keyID)
         let header = SealHeader(
@@ -114,18 +122,19 @@ public struct DatagramSealer: Sendable {
             incarnation: incarnation, counter: counter)
         counter &+= 1
         counters.sealed += 1
-        var out = allocator.buffer(capacity: plaintext.readableBytes + SealFormat.overhead)
+        let start = out.writerIndex
         header.write(into: &out)
-        let nonce = Self.nonce(channel: channel, counter: header.counter)
         let box = plaintext.withUnsafeReadableBytes { message in
-            out.withUnsafeReadableBytes { aad in
+            out.withUnsafeReadableBytes { written in
                 // AES-GCM with a 96-bit nonce never fails for these sizes.
-                try! AES.GCM.seal(message, using: key, nonce: nonce, authenticating: aad)
+                try! AES.GCM.seal(
+                    message, using: key, nonce: Self.nonce(counter: header.counter),
+                    authenticating: UnsafeRawBufferPointer(rebasing: written[(start - out.readerIndex)...].prefix(SealFormat.associatedSize)))
             }
         }
+        // The header already ends in the nonce: the ciphertext and the tag follow it.
         out.writeBytes(box.ciphertext)
         out.writeBytes(box.tag)
-        return out
     }
 
     // MARK: Opening
@@ -163,13 +172,12 @@ public struct DatagramSealer: Sendable {
         } else {
             key = Self.derive(configured, sender: header.sender, incarnation: header.incarnation)
         }
-        let cipherLength = datagram.readableBytes - SealFormat.overhead
         let opened: Data? = datagram.withUnsafeReadableBytes { bytes in
-            let aad = UnsafeRawBufferPointer(rebasing: bytes[0..<SealFormat.headerSize])
-            let ciphertext = UnsafeRawBufferPointer(rebasing: bytes[SealFormat.headerSize..<(SealFormat.headerSize + cipherLength)])
-            let tag = UnsafeRawBufferPointer(rebasing: bytes[(SealFormat.headerSize + cipherLength)...])
-            guard let box = try? AES.GCM.SealedBox(nonce: Self.nonce(channel: channel, counter: header.counter), ciphertext: ciphertext, tag: tag)
-            else { return nil }
+            let aad = UnsafeRawBufferPointer(rebasing: bytes[0..<SealFormat.associatedSize])
+            // Nonce, ciphertext and tag lie one after the other: opened in place, not copied.
+            let combined = UnsafeRawBufferPointer(rebasing: bytes[SealFormat.associatedSize...])
+            let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: combined.baseAddress!), count: combined.count, deallocator: .none)
+            guard let box = try? AES.GCM.SealedBox(combined: view) else { return nil }
             return try? AES.GCM.open(box, using: key, authenticating: aad)
         }
         guard let opened else { return .failure(.badTag) }
@@ -228,9 +236,10 @@ public struct DatagramSealer: Sendable {
         return HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: info, outputByteCount: 32)
     }
 
-    static func nonce(channel: SealChannel, counter: UInt64) -> AES.GCM.Nonce {
+    /// The nonce as the header carries it: 4 zero bytes and the counter. (The counter is one per
+    /// sealer, across channels, so it alone never repeats under a derived key.)
+    static func nonce(counter: UInt64) -> AES.GCM.Nonce {
         var bytes = [UInt8](repeating: 0, count: 12)
-        bytes[3] = channel.rawValue
         withUnsafeBytes(of: counter.bigEndian) { for index in 0..<8 { bytes[4 + index] = $0[index] } }
         return try! AES.GCM.Nonce(data: bytes)
     }

@@ -47,6 +47,18 @@ public enum SecretFile {
     }
 }
 
+extension SecretFile {
+    /// The lines of a secret file that say something: their number, their text before any `#`,
+    /// and its words.
+    static func lines(_ text: String) -> [(line: Int, content: Substring, words: [Substring])] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, rawLine in
+            let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            return words.isEmpty ? nil : (index + 1, content, words)
+        }
+    }
+}
+
 /// The key file: text, one key per line as `key <id> <64 hex digits>` (256 bits), `#` starts a
 /// comment. Only its owner may read or write it (mode 0600 or stricter); any other mode is
 /// refused, so a key that others could read is never used.
@@ -69,11 +81,7 @@ public enum KeyFile {
     /// Parses key file text; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(KeyFileError) -> SealKeys {
         var keys: [UInt16: SymmetricKey] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = index + 1
-            let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if words.isEmpty { continue }
+        for (line, content, words) in SecretFile.lines(text) {
             guard words.count == 3, words[0] == "key" else {
                 throw KeyFileError(file: file, line: line, message: "expected 'key <id> <64 hex digits>', found '\(content.trimmingCharacters(in: .whitespaces))'")
             }

@@ -13,17 +13,21 @@ import NIOCore
 ///         10     2  reserved, 0
 ///         12     4  sender (its daemon id)
 ///         16     8  sender's incarnation (its start, µs since 1970)
-///         24     8  counter (per incarnation, from 0; the nonce)
-///         32     n  the packet, encrypted
-///       32+n    16  tag
+///         24    12  nonce: 4 zero bytes, then the counter (u64, per incarnation, from 0)
+///         36     n  the packet, encrypted
+///       36+n    16  tag
 ///
-/// Each (key, sender, incarnation) seals with a key of its own, derived with HKDF-SHA256 from
-/// the configured key, so a nonce (channel and counter) never repeats under one key, also
-/// across restarts, without a counter kept on disk.
+/// The first 24 bytes are the associated data; the nonce, ciphertext and tag are AES-GCM's
+/// "combined" form, opened where they lie. Each (key, sender, incarnation) seals with a key of
+/// its own, derived with HKDF-SHA256 from the configured key, so a nonce never repeats under one
+/// key, also across restarts, without a counter kept on disk.
 public enum SealFormat {
     public static let magic: UInt16 = 0xC5E1
     public static let version: UInt8 = 1
-    public static let headerSize = 32
+    /// The authenticated fields before the nonce.
+    public static let associatedSize = 24
+    public static let nonceSize = 12
+    public static let headerSize = associatedSize + nonceSize
     public static let tagSize = 16
     /// Bytes sealing adds to a datagram.
     public static let overhead = headerSize + tagSize
@@ -68,6 +72,7 @@ public struct SealHeader: Sendable, Equatable {
         buffer.writeInteger(UInt16(0))
         buffer.writeInteger(sender)
         buffer.writeInteger(incarnation)
+        buffer.writeInteger(UInt32(0))
         buffer.writeInteger(counter)
     }
 
@@ -83,7 +88,8 @@ public struct SealHeader: Sendable, Equatable {
             let newest = datagram.getInteger(at: base + 8, as: UInt16.self),
             let sender = datagram.getInteger(at: base + 12, as: UInt32.self),
             let incarnation = datagram.getInteger(at: base + 16, as: UInt64.self),
-            let counter = datagram.getInteger(at: base + 24, as: UInt64.self)
+            datagram.getInteger(at: base + 24, as: UInt32.self) == 0,
+            let counter = datagram.getInteger(at: base + 28, as: UInt64.self)
         else { return nil }
         return SealHeader(
             channel: channel, keyID: keyID, oldestKeyID: oldest, newestKeyID: newest, sender: sender, incarnation: incarnation,

@@ -41,11 +41,7 @@ public enum TokenFile {
 
     public static func parse(_ text: String, file: String) throws(KeyFileError) -> ClientTokens {
         var entries: [(name: String, secret: String)] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = index + 1
-            let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            if words.isEmpty { continue }
+        for (line, _, words) in SecretFile.lines(text) {
             guard words.count == 3, words[0] == "token" else {
                 throw KeyFileError(file: file, line: line, message: "expected 'token <name> <secret>'")
             }

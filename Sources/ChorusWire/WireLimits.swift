@@ -22,7 +22,7 @@ public enum WireLimits {
     /// (`sealReserve` is kept free for sealing, so a sealed hop datagram fits in UDP too.)
     public static let maxHopPayload = 65_507 - HopPacketCodec.dataOverhead - sealReserve
     /// Bytes sealing adds to a daemon datagram (`ChorusSeal.SealFormat.overhead`).
-    public static let sealReserve = 48
+    public static let sealReserve = 52
     /// Missing-seq ranges in one hop control packet.
     public static let maxHopMissingRanges = 128
     /// Sites of the wide area, and so links in one site's link-state report.

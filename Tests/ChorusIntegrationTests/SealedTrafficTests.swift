@@ -82,7 +82,7 @@ import Testing
         let authentic = attacker.seal(allocator.buffer(string: "not a ring packet"), channel: .ring, allocator: allocator)
         var forged = authentic
         // A new counter (a copy with the same one is refused as a replay before any crypto) and a flipped byte.
-        forged.setInteger(UInt64(1000), at: 24)
+        forged.setInteger(UInt64(1000), at: 28)
         forged.setInteger(forged.getInteger(at: 40, as: UInt8.self)! ^ 0xFF, at: 40)
         var plain = allocator.buffer(capacity: 64)
         plain.writeInteger(PacketCodec.magic)
@@ -170,6 +170,54 @@ import Testing
         // No daemon was cut off on the way: no view changed.
         #expect(clients.map { $0.views.count } == viewsBefore)
         #expect(cluster.log("d1").contains("sealing with key 2 (was 1)"))
+    }
+
+    /// Issue 11's figure: a rotation under full load loses nothing and changes no configuration.
+    @Test func aRotationUnderFullLoadLosesNothingAndChangesNoView() async throws {
+        let cluster = try LocalCluster(count: 3, basePort: 24_600, extraConfig: Self.security("keys"))
+        defer { cluster.stop() }
+        let keys = cluster.directory.appendingPathComponent("keys").path
+        let first = KeyFile.newKeyLine(id: 1)
+        let second = KeyFile.newKeyLine(id: 2)
+        try Self.writeKeys(keys, [first])
+        try await cluster.start()
+        let recorder = HistoryRecorder()
+        let clients = cluster.members.enumerated().map { index, member in
+            TestClient(
+                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
+                fullGroup: 3, recorder: recorder)
+        }
+        defer { Task { for client in clients { await client.stop() } } }
+        for client in clients { try await client.wait("the full group") { $0.lastRegular?.members.count == 3 } }
+        let viewsBefore = clients.map { $0.views.count }
+        // Flat out: every client queues all its messages at once (the daemons pause it when
+        // their send queue is full), and the keys rotate while they flow.
+        let perClient = 40_000
+        let total = perClient * clients.count
+        for round in 0..<perClient { for client in clients { client.send(round % 4 == 0 ? .safe : .agreed, size: 200) } }
+        func sealingKeys() async throws -> [Int] {
+            var ids: [Int] = []
+            for member in cluster.members { ids.append(try await Self.security(port: member.clientPort)["sealingKey"] as? Int ?? -1) }
+            return ids
+        }
+        try await clients[0].wait("traffic under way") { $0.messages.count > 1000 }
+        try Self.writeKeys(keys, [first, second])
+        for member in cluster.members { cluster.signal(member.name, SIGHUP) }
+        _ = try await WideAreaTests.waitUntil("every daemon sealing with key 2", timeout: 10) { (try? await sealingKeys()) == [2, 2, 2] }
+        let atSwitch = clients[0].messages.count
+        try Self.writeKeys(keys, [second])
+        for member in cluster.members { cluster.signal(member.name, SIGHUP) }
+        for client in clients {
+            try await client.wait("every message", timeout: 120) { $0.messages.count == total }
+        }
+        print("rotation under full load: every daemon sealing with key 2 after \(atSwitch) of the \(total) messages c1 gets; views before \(viewsBefore), after \(clients.map { $0.views.count })")
+        // The switch came while the clients were still sending flat out.
+        #expect(atSwitch < total / 2, "key 2 everywhere only after \(atSwitch) of \(total) messages")
+        #expect(clients.map { $0.views.count } == viewsBefore)
+        var sealing: [Int] = []
+        for member in cluster.members { sealing.append(try await Self.security(port: member.clientPort)["sealingKey"] as? Int ?? -1) }
+        #expect(sealing == [2, 2, 2])
+        WideAreaTests.expectOneOrder(clients, "through the rotation")
     }
 
     @Test func hopTrafficBetweenSitesIsSealedToo() async throws {

@@ -29,11 +29,19 @@ struct DatagramSealerTests {
         #expect(String(buffer: try a.open(own, channel: .ring, now: 0).get()) == "to myself")
     }
 
+    @Test func theNonceMustBeginWithZeros() {
+        var a = Self.sealer(1)
+        var b = Self.sealer(2)
+        var sealed = a.seal(Self.packet("payload"), channel: .ring, allocator: Self.allocator)
+        sealed.setInteger(UInt8(1), at: 24)
+        #expect(b.open(sealed, channel: .ring, now: 0) == .failure(.malformed))
+    }
+
     @Test func everyFlippedBitIsRefusedAsABadTag() {
         var a = Self.sealer(1)
         let sealed = a.seal(Self.packet("payload"), channel: .ring, allocator: Self.allocator)
-        // Every byte past the fields checked before the tag: key ids, reserved, counter, ciphertext, tag.
-        for offset in [6, 8, 10, 24, 31, 32, 36, sealed.readableBytes - 1] {
+        // Every byte past the fields checked before the tag: key ids, reserved, counter (the nonce), ciphertext, tag.
+        for offset in [6, 8, 10, 31, 35, 36, 40, sealed.readableBytes - 1] {
             var b = Self.sealer(2)
             var forged = sealed
             forged.setInteger(forged.getInteger(at: offset, as: UInt8.self)! ^ 0x01, at: offset)

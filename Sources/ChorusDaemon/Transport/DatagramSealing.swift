@@ -29,6 +29,11 @@ final class DatagramSealing: @unchecked Sendable {
         sealer.seal(packet, channel: channel, allocator: allocator)
     }
 
+    /// Seals `packet` straight into `out` (a send run's buffer).
+    func seal(_ packet: ByteBuffer, channel: SealChannel, into out: inout ByteBuffer) {
+        sealer.seal(packet, channel: channel, into: &out)
+    }
+
     /// The packet inside `datagram`, or nil (dropped, counted, and now and then logged).
     func open(_ datagram: ByteBuffer, channel: SealChannel, now: UInt64) -> ByteBuffer? {
         let keyBefore = sealer.sealingKeyID

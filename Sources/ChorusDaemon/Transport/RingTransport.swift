@@ -1,4 +1,5 @@
 import ChorusCore
+import ChorusSeal
 import ChorusWire
 import Logging
 import NIOCore
@@ -77,8 +78,9 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
             if let sealing {
                 var plain = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
                 PacketCodec.encode(packet, into: &plain)
-                let sealed = sealing.seal(plain, channel: .ring)
-                batcher!.add(size: sealed.readableBytes, to: addresses, emit: { emit($0) }) { $0.writeImmutableBuffer(sealed) }
+                batcher!.add(size: plain.readableBytes + SealFormat.overhead, to: addresses, emit: { emit($0) }) {
+                    sealing.seal(plain, channel: .ring, into: &$0)
+                }
             } else {
                 batcher!.add(size: PacketCodec.encodedSize(packet), to: addresses, emit: { emit($0) }) {
                     PacketCodec.encode(packet, into: &$0)
