@@ -7,25 +7,28 @@ import NIOPosix
 /// Who a session is (Unix socket credentials, the token it presented) and what the access rules
 /// let it do.
 extension DaemonCore {
-    /// The identity of a new connection: its transport, and for a Unix socket the peer's
-    /// credentials (read at once: the socket option answers on the loop).
+    /// The identity of a new connection: its transport (for a Unix socket the peer's credentials
+    /// follow, `readPeerCredentials`).
     func identity(of channel: any Channel) -> ClientIdentity {
         guard channel.localAddress?.protocol == .unix else {
             let remote = channel.remoteAddress
             let address = remote.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             return ClientIdentity(transport: .tcp(address: address))
         }
-        var identity = ClientIdentity(transport: .unix)
-        if let provider = channel as? SocketOptionProvider {
-            let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
-                level: .socket, name: .init(rawValue: SO_PEERCRED))
-            if let peer = (try? credentials.wait(onLoop: eventLoop)) ?? nil {
-                identity.uid = peer.uid
-                identity.gid = peer.gid
-                identity.pid = peer.pid
-            }
+        return ClientIdentity(transport: .unix)
+    }
+
+    /// Reads a Unix socket peer's uid, gid and pid (SO_PEERCRED) into the session's identity. On
+    /// the channel's loop the option is read at once, before any frame.
+    func readPeerCredentials(_ session: ClientSession) {
+        guard session.identity.transport == .unix, let provider = session.channel as? SocketOptionProvider else { return }
+        let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+            level: .socket, name: .init(rawValue: SO_PEERCRED))
+        credentials.whenSuccess { peer in
+            session.identity.uid = peer.uid
+            session.identity.gid = peer.gid
+            session.identity.pid = peer.pid
         }
-        return identity
     }
 
     /// Checks the connect frame's token against the tokens file; nil when the session may go on.
@@ -95,17 +98,9 @@ extension DaemonCore {
 }
 
 /// `struct ucred` of Linux (which Swift's Glibc module does not show): what SO_PEERCRED gives.
-struct PeerCredentials {
+struct PeerCredentials: Sendable {
     var pid: Int32
     var uid: UInt32
     var gid: UInt32
 }
 
-extension EventLoopFuture {
-    /// The value of a future the loop it runs on fulfils at once (nil if it is not fulfilled yet).
-    fileprivate func wait(onLoop loop: any EventLoop) throws -> Value? {
-        var result: Result<Value, any Error>?
-        whenComplete { result = $0 }
-        return try result?.get()
-    }
-}

@@ -16,6 +16,7 @@ extension DaemonCore {
         // disconnect was delivered long before its number comes round again).
         while sessions[nextLocal] != nil { nextLocal &+= 1 }
         let session = ClientSession(channel: channel, local: nextLocal, identity: identity(of: channel))
+        readPeerCredentials(session)
         session.acceptedAt = now
         nextLocal &+= 1
         sessions[session.local] = session
