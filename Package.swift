@@ -124,7 +124,9 @@ let package = Package(
             dependencies: ["Chorus", "ChorusLocalCluster", "ChorusVerify", "ChorusSeal", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")],
             // Test-only certificates, read from the source tree (see TLS/README.md).
             exclude: ["TLS"]),
-        .testTarget(name: "ChorusFuzzTests", dependencies: ["ChorusFuzzTargets"], resources: [.copy("Corpus")]),
+        .testTarget(
+            name: "ChorusFuzzTests", dependencies: ["ChorusFuzzTargets", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")],
+            resources: [.copy("Corpus")]),
         .testTarget(name: "ChorusSimulatorTests", dependencies: ["ChorusSimulator", "ChorusVerify", "ChorusCore", "ChorusWire"]),
     ],
     swiftLanguageModes: [.v6]

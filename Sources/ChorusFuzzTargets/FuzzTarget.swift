@@ -118,7 +118,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     /// `buffer` with its last 4 bytes replaced by the CRC32C of the bytes before them.
-    static func withChecksum(_ buffer: ByteBuffer) -> ByteBuffer {
+    public static func withChecksum(_ buffer: ByteBuffer) -> ByteBuffer {
         guard buffer.readableBytes > 4 else { return buffer }
         var fixed = buffer
         let crc = buffer.withUnsafeReadableBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0.dropLast(4))) }

@@ -81,6 +81,18 @@ public struct DatagramSealer: Sendable {
         var oldest: UInt16
         var newest: UInt16
         var heardAt: UInt64
+
+        /// Takes an authentic datagram's header; returns whether the choice of key may change
+        /// (the keys it holds changed, or it had been quiet longer than `memory`).
+        mutating func take(_ header: SealHeader, key: SymmetricKey, now: UInt64, memory: UInt64) -> Bool {
+            derived[header.keyID] = key
+            windows[header.channel, default: ReplayWindow()].take(header.counter)
+            let changed = oldest != header.oldestKeyID || newest != header.newestKeyID || now &- heardAt > memory
+            oldest = header.oldestKeyID
+            newest = header.newestKeyID
+            heardAt = now
+            return changed
+        }
     }
 
     /// `incarnation`: this daemon's start in µs since 1970 (larger after every restart).
@@ -159,19 +171,17 @@ public struct DatagramSealer: Sendable {
         // Its own come back too: a ring of one passes the token to itself, multicast loops back.
         guard members.contains(header.sender) else { return .failure(.notMember) }
         guard let configured = keys.keys[header.keyID] else { return .failure(.unknownKey) }
-        let known = peers[header.sender]
-        if let known {
-            if header.incarnation < known.incarnation { return .failure(.replay) }
-            if header.incarnation == known.incarnation, known.windows[channel].map({ !$0.admits(header.counter) }) ?? false {
+        // Only scalars are read before the tag verifies: a copy of the sender's state held here
+        // would make the in-place update below copy its windows on every datagram.
+        let knownIncarnation = peers[header.sender]?.incarnation
+        if let knownIncarnation {
+            if header.incarnation < knownIncarnation { return .failure(.replay) }
+            if header.incarnation == knownIncarnation, peers[header.sender]!.windows[channel].map({ !$0.admits(header.counter) }) ?? false {
                 return .failure(.replay)
             }
         }
-        let key: SymmetricKey
-        if let known, known.incarnation == header.incarnation, let derived = known.derived[header.keyID] {
-            key = derived
-        } else {
-            key = Self.derive(configured, sender: header.sender, incarnation: header.incarnation)
-        }
+        let cached = knownIncarnation == header.incarnation ? peers[header.sender]!.derived[header.keyID] : nil
+        let key = cached ?? Self.derive(configured, sender: header.sender, incarnation: header.incarnation)
         let opened: Data? = datagram.withUnsafeReadableBytes { bytes in
             let aad = UnsafeRawBufferPointer(rebasing: bytes[0..<SealFormat.associatedSize])
             // Nonce, ciphertext and tag lie one after the other: opened in place, not copied.
@@ -183,21 +193,12 @@ public struct DatagramSealer: Sendable {
         guard let opened else { return .failure(.badTag) }
         // Authentic: only now may it move the sender's state.
         var rechoose = false
-        if known == nil || header.incarnation > known!.incarnation {
+        if knownIncarnation.map({ header.incarnation > $0 }) ?? true {
             peers[header.sender] = PeerState(
                 incarnation: header.incarnation, oldest: header.oldestKeyID, newest: header.newestKeyID, heardAt: now)
             rechoose = true
         }
-        peers[header.sender]!.derived[header.keyID] = key
-        peers[header.sender]!.windows[channel, default: ReplayWindow()].take(header.counter)
-        if peers[header.sender]!.oldest != header.oldestKeyID || peers[header.sender]!.newest != header.newestKeyID
-            || now &- peers[header.sender]!.heardAt > peerMemory
-        {
-            rechoose = true
-        }
-        peers[header.sender]!.oldest = header.oldestKeyID
-        peers[header.sender]!.newest = header.newestKeyID
-        peers[header.sender]!.heardAt = now
+        if peers[header.sender]!.take(header, key: key, now: now, memory: peerMemory) { rechoose = true }
         if rechoose { chooseKey(now: now) }
         var plaintext = ByteBufferAllocator().buffer(capacity: opened.count)
         plaintext.writeBytes(opened)

@@ -1,5 +1,6 @@
 import ChorusFuzzTargets
 import ChorusProtocol
+import ChorusWire
 import Foundation
 import NIOCore
 import Testing
@@ -25,15 +26,16 @@ import Testing
         }
     }
 
-    /// The round-trip oracle can fail: a value whose encoding decodes to something else traps.
-    /// (Checked without trapping here: the same comparison the targets make.)
-    @Test func theTargetsSeeWhatTheyDecode() throws {
-        var frames = ByteBuffer()
-        ClientRequest.join(group: "chat").encode(into: &frames)
-        var decoder = FrameDecoder()
-        let frame = try #require(try decoder.decode(buffer: &frames))
-        #expect(try ClientRequest.decode(frame) == .join(group: "chat"))
-        #expect(try ClientRequest.decode(frame) != .join(group: "chat2"))
+    /// The ring and hop targets reach past the checksum: a packet whose CRC a mutation broke
+    /// decodes once the target makes the checksum right (else the fuzzer would stop at the CRC).
+    @Test func theChecksumIsMadeRightSoMutationsReachTheFields() throws {
+        let seed = try #require(Self.inputs(.ring).first { $0.lastPathComponent.hasPrefix("seed-") })
+        var bytes = ByteBuffer(bytes: Array(try Data(contentsOf: seed)))
+        #expect((try? PacketCodec.decode(bytes)) != nil)
+        let last = bytes.writerIndex - 1
+        bytes.setInteger(bytes.getInteger(at: last, as: UInt8.self)! ^ 0xFF, at: last)
+        #expect((try? PacketCodec.decode(bytes)) == nil)
+        #expect((try? PacketCodec.decode(FuzzTarget.withChecksum(bytes))) != nil)
     }
 
     /// Writes the seeds of the targets whose inputs are not wire packets (the wire ones come from

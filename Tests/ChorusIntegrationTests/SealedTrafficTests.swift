@@ -17,6 +17,16 @@ import Testing
         try KeyFile.write(lines.joined(separator: "\n") + "\n", to: path, replace: true)
     }
 
+    /// One recording client in group `g` per daemon of `cluster`, over TCP.
+    static func clients(of cluster: LocalCluster, fullGroup: Int) -> [TestClient] {
+        let recorder = HistoryRecorder()
+        return cluster.members.enumerated().map { index, member in
+            TestClient(
+                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
+                fullGroup: fullGroup, recorder: recorder)
+        }
+    }
+
     /// The daemon's `security` status.
     static func security(port: Int) async throws -> [String: Any] {
         let json = try await BadClientTests.status(port: port)
@@ -39,12 +49,7 @@ import Testing
         let text = try String(contentsOf: cluster.configFile, encoding: .utf8)
         try cluster.useConfig(text.replacingOccurrences(of: "key_file = \"keys\"", with: "key_file = \"other-keys\""), for: "d3")
         try await cluster.start()
-        let recorder = HistoryRecorder()
-        let clients = cluster.members.enumerated().map { index, member in
-            TestClient(
-                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
-                fullGroup: 2, recorder: recorder)
-        }
+        let clients = Self.clients(of: cluster, fullGroup: 2)
         defer { Task { for client in clients { await client.stop() } } }
         try await clients[0].wait("d1 and d2 in one group") { $0.lastRegular?.members.count == 2 }
         for round in 0..<40 {
@@ -117,12 +122,7 @@ import Testing
         let second = KeyFile.newKeyLine(id: 2)
         try Self.writeKeys(keys, [first])
         try await cluster.start()
-        let recorder = HistoryRecorder()
-        let clients = cluster.members.enumerated().map { index, member in
-            TestClient(
-                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
-                fullGroup: 3, recorder: recorder)
-        }
+        let clients = Self.clients(of: cluster, fullGroup: 3)
         defer { Task { for client in clients { await client.stop() } } }
         for client in clients { try await client.wait("the full group") { $0.lastRegular?.members.count == 3 } }
         let viewsBefore = clients.map { $0.views.count }
@@ -181,12 +181,7 @@ import Testing
         let second = KeyFile.newKeyLine(id: 2)
         try Self.writeKeys(keys, [first])
         try await cluster.start()
-        let recorder = HistoryRecorder()
-        let clients = cluster.members.enumerated().map { index, member in
-            TestClient(
-                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
-                fullGroup: 3, recorder: recorder)
-        }
+        let clients = Self.clients(of: cluster, fullGroup: 3)
         defer { Task { for client in clients { await client.stop() } } }
         for client in clients { try await client.wait("the full group") { $0.lastRegular?.members.count == 3 } }
         let viewsBefore = clients.map { $0.views.count }
@@ -229,12 +224,7 @@ import Testing
         _ = try await WideAreaTests.waitUntil("one configuration of both sites", timeout: 15) {
             await WideAreaTests.merged(cluster.members.map(\.clientPort), sites: 2)
         }
-        let recorder = HistoryRecorder()
-        let clients = cluster.members.enumerated().map { index, member in
-            TestClient(
-                name: "c\(index + 1)", endpoint: member.endpoint, process: recorder.incarnate(UInt32(index + 1)), group: "g",
-                fullGroup: 3, recorder: recorder)
-        }
+        let clients = Self.clients(of: cluster, fullGroup: 3)
         defer { Task { for client in clients { await client.stop() } } }
         for client in clients { try await client.wait("the group across both sites") { $0.lastRegular?.members.count == 3 } }
         for round in 0..<30 { for client in clients { client.send(round % 2 == 0 ? .agreed : .safe, size: 500) } }
