@@ -70,21 +70,22 @@ public struct DatagramSealer: Sendable {
 
     private var counter: UInt64 = 0
     /// This daemon's derived keys, by key id.
-    private var ownKeys: [UInt16: SymmetricKey] = [:]
+    private var ownKeys: [UInt16: AESGCMContext] = [:]
+    private let allocator = ByteBufferAllocator()
     private var peers: [UInt32: PeerState] = [:]
 
     struct PeerState: Sendable {
         var incarnation: UInt64
         var windows: [SealChannel: ReplayWindow] = [:]
         /// Derived keys of this incarnation, by key id.
-        var derived: [UInt16: SymmetricKey] = [:]
+        var derived: [UInt16: AESGCMContext] = [:]
         var oldest: UInt16
         var newest: UInt16
         var heardAt: UInt64
 
         /// Takes an authentic datagram's header; returns whether the choice of key may change
         /// (the keys it holds changed, or it had been quiet longer than `memory`).
-        mutating func take(_ header: SealHeader, key: SymmetricKey, now: UInt64, memory: UInt64) -> Bool {
+        mutating func take(_ header: SealHeader, key: AESGCMContext, now: UInt64, memory: UInt64) -> Bool {
             derived[header.keyID] = key
             windows[header.channel, default: ReplayWindow()].take(header.counter)
             let changed = oldest != header.oldestKeyID || newest != header.newestKeyID || now &- heardAt > memory
@@ -129,24 +130,61 @@ public struct DatagramSealer: Sendable {
     public mutating func seal(_ plaintext: ByteBuffer, channel: SealChannel, into out: inout ByteBuffer) {
         let keyID = sealingKeyID
         let key = ownKey(keyID)
+        let header = nextHeader(channel: channel, keyID: keyID)
+        let start = out.writerIndex
+        header.write(into: &out)
+        let headerEnd = out.writerIndex
+        let sealedSize = plaintext.readableBytes + SealFormat.tagSize
+        out.reserveCapacity(minimumWritableBytes: sealedSize)
+        // The header already ends in the nonce: the ciphertext and the tag follow it, encrypted
+        // straight from the packet into the send buffer.
+        let written = plaintext.withUnsafeReadableBytes { message in
+            // The buffer's storage, indexed like the buffer (writer index and all).
+            out.withVeryUnsafeMutableBytes { storage in
+                key.seal(
+                    message, nonce: UnsafeRawBufferPointer(rebasing: storage[(start + SealFormat.associatedSize)..<headerEnd]),
+                    authenticating: UnsafeRawBufferPointer(rebasing: storage[start..<(start + SealFormat.associatedSize)]),
+                    into: UnsafeMutableRawBufferPointer(rebasing: storage[headerEnd..<(headerEnd + sealedSize)]))
+            }
+        }
+        // AES-GCM with a 12-byte nonce and room for the output never fails.
+        precondition(written == sealedSize, "AES-GCM seal failed")
+        out.moveWriterIndex(forwardBy: sealedSize)
+    }
+
+    /// Appends a sealed datagram to `out` whose packet `writePlaintext` writes straight into
+    /// `out` (after the header): the packet is then encrypted where it lies, so encoding and
+    /// sealing cost one pass over the bytes and no buffer of their own.
+    public mutating func seal(channel: SealChannel, into out: inout ByteBuffer, writePlaintext: (inout ByteBuffer) -> Void) {
+        let keyID = sealingKeyID
+        let key = ownKey(keyID)
+        let header = nextHeader(channel: channel, keyID: keyID)
+        let start = out.writerIndex
+        header.write(into: &out)
+        let plaintextStart = out.writerIndex
+        writePlaintext(&out)
+        let plaintextEnd = out.writerIndex
+        out.reserveCapacity(minimumWritableBytes: SealFormat.tagSize)
+        let sealedSize = plaintextEnd - plaintextStart + SealFormat.tagSize
+        let written = out.withVeryUnsafeMutableBytes { storage in
+            key.seal(
+                UnsafeRawBufferPointer(rebasing: storage[plaintextStart..<plaintextEnd]),
+                nonce: UnsafeRawBufferPointer(rebasing: storage[(start + SealFormat.associatedSize)..<plaintextStart]),
+                authenticating: UnsafeRawBufferPointer(rebasing: storage[start..<(start + SealFormat.associatedSize)]),
+                into: UnsafeMutableRawBufferPointer(rebasing: storage[plaintextStart..<(plaintextStart + sealedSize)]))
+        }
+        precondition(written == sealedSize, "AES-GCM seal failed")
+        out.moveWriterIndex(forwardBy: SealFormat.tagSize)
+    }
+
+    /// The next datagram's header (its counter taken).
+    private mutating func nextHeader(channel: SealChannel, keyID: UInt16) -> SealHeader {
         let header = SealHeader(
             channel: channel, keyID: keyID, oldestKeyID: keys.oldest, newestKeyID: keys.newest, sender: me,
             incarnation: incarnation, counter: counter)
         counter &+= 1
         counters.sealed += 1
-        let start = out.writerIndex
-        header.write(into: &out)
-        let box = plaintext.withUnsafeReadableBytes { message in
-            out.withUnsafeReadableBytes { written in
-                // AES-GCM with a 96-bit nonce never fails for these sizes.
-                try! AES.GCM.seal(
-                    message, using: key, nonce: Self.nonce(counter: header.counter),
-                    authenticating: UnsafeRawBufferPointer(rebasing: written[(start - out.readerIndex)...].prefix(SealFormat.associatedSize)))
-            }
-        }
-        // The header already ends in the nonce: the ciphertext and the tag follow it.
-        out.writeBytes(box.ciphertext)
-        out.writeBytes(box.tag)
+        return header
     }
 
     // MARK: Opening
@@ -181,16 +219,23 @@ public struct DatagramSealer: Sendable {
             }
         }
         let cached = knownIncarnation == header.incarnation ? peers[header.sender]!.derived[header.keyID] : nil
-        let key = cached ?? Self.derive(configured, sender: header.sender, incarnation: header.incarnation)
-        let opened: Data? = datagram.withUnsafeReadableBytes { bytes in
-            let aad = UnsafeRawBufferPointer(rebasing: bytes[0..<SealFormat.associatedSize])
-            // Nonce, ciphertext and tag lie one after the other: opened in place, not copied.
-            let combined = UnsafeRawBufferPointer(rebasing: bytes[SealFormat.associatedSize...])
-            let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: combined.baseAddress!), count: combined.count, deallocator: .none)
-            guard let box = try? AES.GCM.SealedBox(combined: view) else { return nil }
-            return try? AES.GCM.open(box, using: key, authenticating: aad)
+        guard let key = cached ?? Self.derive(configured, sender: header.sender, incarnation: header.incarnation) else {
+            return .failure(.unknownKey)
         }
-        guard let opened else { return .failure(.badTag) }
+        // Decrypted straight into a buffer of its own: the datagram may be a slice of a large
+        // read buffer that the ring must not keep alive.
+        let plaintextSize = datagram.readableBytes - SealFormat.overhead
+        var plaintext = allocator.buffer(capacity: plaintextSize)
+        let opened = datagram.withUnsafeReadableBytes { bytes in
+            plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: plaintextSize) { out in
+                key.open(
+                    UnsafeRawBufferPointer(rebasing: bytes[SealFormat.headerSize...]),
+                    nonce: UnsafeRawBufferPointer(rebasing: bytes[SealFormat.associatedSize..<SealFormat.headerSize]),
+                    authenticating: UnsafeRawBufferPointer(rebasing: bytes[..<SealFormat.associatedSize]),
+                    into: UnsafeMutableRawBufferPointer(rebasing: out[..<plaintextSize])) ?? 0
+            }
+        }
+        guard opened == plaintextSize else { return .failure(.badTag) }
         // Authentic: only now may it move the sender's state.
         var rechoose = false
         if knownIncarnation.map({ header.incarnation > $0 }) ?? true {
@@ -200,8 +245,6 @@ public struct DatagramSealer: Sendable {
         }
         if peers[header.sender]!.take(header, key: key, now: now, memory: peerMemory) { rechoose = true }
         if rechoose { chooseKey(now: now) }
-        var plaintext = ByteBufferAllocator().buffer(capacity: opened.count)
-        plaintext.writeBytes(opened)
         return .success(plaintext)
     }
 
@@ -223,25 +266,23 @@ public struct DatagramSealer: Sendable {
     /// the others back).
     public mutating func tick(now: UInt64) { chooseKey(now: now) }
 
-    private mutating func ownKey(_ id: UInt16) -> SymmetricKey {
+    private mutating func ownKey(_ id: UInt16) -> AESGCMContext {
         if let key = ownKeys[id] { return key }
-        let key = Self.derive(keys.keys[id]!, sender: me, incarnation: incarnation)
+        // A configured key is 32 bytes (`KeyFile`), and so is every derived one.
+        let key = Self.derive(keys.keys[id]!, sender: me, incarnation: incarnation)!
         ownKeys[id] = key
         return key
     }
 
-    static func derive(_ key: SymmetricKey, sender: UInt32, incarnation: UInt64) -> SymmetricKey {
+    /// The AES-256-GCM key of (`key`, `sender`, `incarnation`), set up for use.
+    static func derive(_ key: SymmetricKey, sender: UInt32, incarnation: UInt64) -> AESGCMContext? {
+        AESGCMContext(key: derivedKey(key, sender: sender, incarnation: incarnation))
+    }
+
+    static func derivedKey(_ key: SymmetricKey, sender: UInt32, incarnation: UInt64) -> SymmetricKey {
         var info = [UInt8]("chorus seal v1".utf8)
         withUnsafeBytes(of: sender.bigEndian) { info += $0 }
         withUnsafeBytes(of: incarnation.bigEndian) { info += $0 }
         return HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: info, outputByteCount: 32)
-    }
-
-    /// The nonce as the header carries it: 4 zero bytes and the counter. (The counter is one per
-    /// sealer, across channels, so it alone never repeats under a derived key.)
-    static func nonce(counter: UInt64) -> AES.GCM.Nonce {
-        var bytes = [UInt8](repeating: 0, count: 12)
-        withUnsafeBytes(of: counter.bigEndian) { for index in 0..<8 { bytes[4 + index] = $0[index] } }
-        return try! AES.GCM.Nonce(data: bytes)
     }
 }

@@ -36,4 +36,15 @@ struct ReplayWindowTests {
         #expect(window.take(UInt64.max) == false)
         #expect(window.take(UInt64.max - 1) == true)
     }
+
+    @Test func movingUpToTheLastCounterClearsOnlyWhatItPasses() {
+        var window = ReplayWindow()
+        #expect(window.take(UInt64.max - 100) == true)
+        #expect(window.take(UInt64.max - 70) == true)
+        #expect(window.take(UInt64.max) == true)
+        #expect(window.take(UInt64.max - 100) == false)
+        #expect(window.take(UInt64.max - 70) == false)
+        #expect(window.take(UInt64.max - 99) == true)
+        #expect(window.admits(UInt64.max - ReplayWindow.size + 1) && !window.admits(UInt64.max - ReplayWindow.size))
+    }
 }

@@ -34,6 +34,11 @@ final class DatagramSealing: @unchecked Sendable {
         sealer.seal(packet, channel: channel, into: &out)
     }
 
+    /// Seals the packet `writePlaintext` writes straight into `out`, in place (a send run's buffer).
+    func seal(channel: SealChannel, into out: inout ByteBuffer, writePlaintext: (inout ByteBuffer) -> Void) {
+        sealer.seal(channel: channel, into: &out, writePlaintext: writePlaintext)
+    }
+
     /// The packet inside `datagram`, or nil (dropped, counted, and now and then logged).
     func open(_ datagram: ByteBuffer, channel: SealChannel, now: UInt64) -> ByteBuffer? {
         let keyBefore = sealer.sealingKeyID

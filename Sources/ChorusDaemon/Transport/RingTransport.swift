@@ -76,10 +76,8 @@ final class RingTransport: @unchecked Sendable {  // confined to the daemon's ev
             let addresses = dataAddresses(destination)
             guard !addresses.isEmpty else { return }
             if let sealing {
-                var plain = allocator.buffer(capacity: PacketCodec.encodedSize(packet))
-                PacketCodec.encode(packet, into: &plain)
-                batcher!.add(size: plain.readableBytes + SealFormat.overhead, to: addresses, emit: { emit($0) }) {
-                    sealing.seal(plain, channel: .ring, into: &$0)
+                batcher!.add(size: PacketCodec.encodedSize(packet) + SealFormat.overhead, to: addresses, emit: { emit($0) }) {
+                    sealing.seal(channel: .ring, into: &$0) { PacketCodec.encode(packet, into: &$0) }
                 }
             } else {
                 batcher!.add(size: PacketCodec.encodedSize(packet), to: addresses, emit: { emit($0) }) {
