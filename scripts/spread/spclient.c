@@ -171,31 +171,32 @@ static void line_kv_service(const char *key, int bits)
         line_addf("%s0x%x", first ? "" : "|", (unsigned)rest);
 }
 
-/* "agreed", "SAFE|self_discard", "agreed+selfdiscard", "0x10" ... -> service bits, or -1 */
+/* "agreed", "SAFE|self_discard", "agreed+selfdiscard", "AGREED_MESS", "0x10" ... -> service bits, or -1 */
 static int parse_service(const char *s)
 {
     int bits = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
-    for (char *tok = strtok(buf, "|+,"); tok; tok = strtok(NULL, "|+,")) {
+    for (char *t = strtok(buf, "|+,"); t; t = strtok(NULL, "|+,")) {
         char *end;
-        long v = strtol(tok, &end, 0);
-        if (*tok && *end == 0) {
+        long v = strtol(t, &end, 0);
+        if (*t && *end == 0) {
             bits |= (int)v;
             continue;
         }
-        for (char *p = tok; *p; p++)
-            *p = (char)toupper((unsigned char)*p);
-        if (!strcmp(tok, "SELFDISCARD") || !strcmp(tok, "SELF"))
-            strcpy(tok, "SELF_DISCARD");
+        char name[64];
+        size_t l = 0;
+        for (; t[l] && l < sizeof name - 1; l++)
+            name[l] = (char)toupper((unsigned char)t[l]);
+        name[l] = 0;
+        if (l > 5 && !strcmp(name + l - 5, "_MESS"))
+            name[l -= 5] = 0;
+        if (!strcmp(name, "SELFDISCARD") || !strcmp(name, "SELF"))
+            snprintf(name, sizeof name, "SELF_DISCARD");
         size_t i;
-        for (i = 0; i < sizeof service_names / sizeof service_names[0]; i++) {
-            size_t l = strlen(tok);
-            if (!strcmp(tok, service_names[i].name) ||
-                (l > 5 && !strcmp(tok + l - 5, "_MESS") && !strncmp(tok, service_names[i].name, l - 5) &&
-                 service_names[i].name[l - 5] == 0))
+        for (i = 0; i < sizeof service_names / sizeof service_names[0]; i++)
+            if (!strcmp(name, service_names[i].name))
                 break;
-        }
         if (i == sizeof service_names / sizeof service_names[0])
             return -1;
         bits |= service_names[i].bit;
@@ -348,7 +349,8 @@ static void print_membership(session *s, int st, const char *sender, int ngroups
             line_addf("NONE");
     }
     line_kv_name("group", sender);
-    line_addf(" service=0x%08x", (unsigned)st);
+    line_kv_service("service", st);
+    line_addf(" bits=0x%08x", (unsigned)st);
     line_addf(" nmembers=%d", ngroups);
     line_kv_names("members", rgroups, ngroups);
     line_addf(" my_index=%d len=%d", (int)mtype, len);
@@ -469,6 +471,7 @@ static int receive_one(session *s)
         line_begin("MSG");
         line_addf(" s=%s", s->label);
         line_kv_service("service", st);
+        line_addf(" bits=0x%08x", (unsigned)st);
         line_kv_name("sender", sender);
         line_addf(" ngroups=%d", ngroups);
         line_kv_names("groups", rgroups, ngroups);
@@ -483,6 +486,7 @@ static int receive_one(session *s)
         line_begin("REJECT");
         line_addf(" s=%s", s->label);
         line_kv_service("service", st);
+        line_addf(" bits=0x%08x", (unsigned)st);
         line_kv_name("sender", sender);
         line_addf(" ngroups=%d", ngroups);
         line_kv_names("groups", rgroups, ngroups);
