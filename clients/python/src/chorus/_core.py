@@ -67,6 +67,8 @@ class SessionCore:
                 self._dispatch(decode_frame(frame_type, body), len(body))
                 if self.failure is not None:
                     return
+            if self.decoder.error is not None:
+                raise self.decoder.error
         except ProtocolError as error:
             self.fail(error)
 

@@ -435,9 +435,8 @@ async def open_session(
     except BaseException:
         transport.abort()
         raise
-    if protocol.core.failure is not None:  # pragma: no cover - a welcome and an error in one read
-        transport.abort()
-        raise protocol.core.end_error()
+    # A failure right after the welcome (in the same read) is reported to the session's reader,
+    # after the events that came before it.
     return Session(protocol, transport, welcome, name)
 
 

@@ -405,8 +405,6 @@ def connect(
                 session._read_available()
             elif time.monotonic() >= deadline:
                 raise ConnectionFailed(f"{where}: no welcome from the daemon within {timeout} s")
-        if core.failure is not None:
-            raise core.end_error()
     except BaseException:
         session.abort()
         raise

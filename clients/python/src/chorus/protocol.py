@@ -184,7 +184,7 @@ class FrameDecoder:
     lower limit for the stream's first frame (a welcome or an error is small).
     """
 
-    __slots__ = ("_buffer", "_offset", "max_frame_length", "max_first_frame_length", "_seen_first")
+    __slots__ = ("_buffer", "_offset", "max_frame_length", "max_first_frame_length", "_seen_first", "error")
 
     def __init__(self, max_frame_length: int = MAX_FRAME_LENGTH, max_first_frame_length: Optional[int] = None) -> None:
         self._buffer = bytearray()
@@ -192,6 +192,8 @@ class FrameDecoder:
         self.max_frame_length = max_frame_length
         self.max_first_frame_length = max_first_frame_length
         self._seen_first = False
+        #: The error that ended the stream, once one did.
+        self.error: Optional[ProtocolError] = None
 
     @property
     def buffered(self) -> int:
@@ -199,7 +201,14 @@ class FrameDecoder:
         return len(self._buffer) - self._offset
 
     def feed(self, data: bytes) -> List[Tuple[int, bytes]]:
-        """Adds ``data`` and returns every frame now complete, in order."""
+        """Adds ``data`` and returns every frame now complete, in order.
+
+        A bad length raises :class:`ProtocolError`; when good frames came before it in the
+        same data, they are returned first and the error is raised by the next call (and kept
+        in :attr:`error`), so that a reader can deliver what preceded the fault.
+        """
+        if self.error is not None:
+            raise self.error
         buffer = self._buffer
         if self._offset and self._offset == len(buffer):
             buffer.clear()
@@ -212,13 +221,21 @@ class FrameDecoder:
             while end - offset >= 4:
                 (length,) = _U32.unpack_from(buffer, offset)
                 if length == 0:
-                    raise ProtocolError("frame length 0 (a frame holds at least its type byte)")
-                limit = self.max_frame_length
-                if not self._seen_first and self.max_first_frame_length is not None:
-                    limit = min(limit, self.max_first_frame_length)
-                if length > limit:
-                    which = "frame" if self._seen_first else "first frame"
-                    raise ProtocolError(f"{which} length {length} exceeds the limit of {limit}")
+                    self.error = ProtocolError("frame length 0 (a frame holds at least its type byte)")
+                else:
+                    limit = self.max_frame_length
+                    if not self._seen_first and self.max_first_frame_length is not None:
+                        limit = min(limit, self.max_first_frame_length)
+                    if length > limit:
+                        which = "frame" if self._seen_first else "first frame"
+                        self.error = ProtocolError(f"{which} length {length} exceeds the limit of {limit}")
+                if self.error is not None:
+                    # Nothing more of this stream can be trusted: drop what is buffered.
+                    buffer.clear()
+                    offset = 0
+                    if not frames:
+                        raise self.error
+                    return frames
                 if end - offset - 4 < length:
                     break
                 frame_type = buffer[offset + 4]
