@@ -52,13 +52,15 @@ let package = Package(
             name: "ChorusSeal",
             dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Spread 4's client protocol, for chorusd's listener that unchanged Spread applications use.
+        .target(name: "ChorusSpread", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The client protocol's frames, shared by the daemon and every Swift client.
         .target(name: "ChorusProtocol", dependencies: ["ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),
         // The daemon shell: configuration, UDP ring transport, client sessions, around the engine.
         .target(
             name: "ChorusDaemon",
             dependencies: [
-                "ChorusCore", "ChorusWire", "ChorusProtocol", "ChorusSeal",
+                "ChorusCore", "ChorusWire", "ChorusProtocol", "ChorusSeal", "ChorusSpread",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -115,6 +117,7 @@ let package = Package(
         .testTarget(
             name: "ChorusSealTests", dependencies: ["ChorusSeal", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
+        .testTarget(name: "ChorusSpreadTests", dependencies: ["ChorusSpread", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "ChorusDaemonTests",
             dependencies: ["ChorusDaemon", "ChorusCore", "ChorusWire", .product(name: "NIOCore", package: "swift-nio")]),

@@ -217,7 +217,40 @@ public final class ChorusDaemon: Sendable {
                     .childChannelInitializer(initialize)
                     .bind(unixDomainSocketPath: peer.unixSocket, cleanupExistingSocketFile: true).get())
         }
+        // The Spread-compatible listener: the same sessions, Spread's protocol.
+        let maxPayload = core.engine.groups.limits.maxPayloadBytes
+        @Sendable func initializeSpread(_ channel: any Channel) -> EventLoopFuture<Void> {
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(SpreadChannelHandler(core: core, maxPayload: maxPayload))
+            }
+        }
+        if peer.spreadPort != 0 {
+            listeners.append(
+                try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
+                    .childChannelOption(.writeBufferWaterMark, value: watermark)
+                    .childChannelOption(.maxMessagesPerRead, value: 16)
+                    .childChannelInitializer(initializeSpread)
+                    .bind(host: peer.clientAddress, port: peer.spreadPort).get())
+        }
+        if !peer.spreadSocket.isEmpty {
+            listeners.append(
+                try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.backlog, value: 256)
+                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
+                    .childChannelOption(.writeBufferWaterMark, value: watermark)
+                    .childChannelOption(.maxMessagesPerRead, value: 16)
+                    .childChannelInitializer(initializeSpread)
+                    .bind(unixDomainSocketPath: peer.spreadSocket, cleanupExistingSocketFile: true).get())
+        }
+        if peer.spreadPort != 0 || !peer.spreadSocket.isEmpty {
+            core.logger.notice("Spread 4 client protocol on \(peer.spreadPort != 0 ? "TCP \(peer.clientAddress):\(peer.spreadPort)" : "")\(peer.spreadPort != 0 && !peer.spreadSocket.isEmpty ? " and " : "")\(peer.spreadSocket)")
+        }
         let unixSocket = peer.unixSocket
+        let spreadSocket = peer.spreadSocket
         let allListeners = listeners
         let multicastChannel = multicastReceiver
         try await loop.submit {
@@ -226,6 +259,7 @@ public final class ChorusDaemon: Sendable {
                 transport.close()
                 multicastChannel?.close(promise: nil)
                 if !unixSocket.isEmpty { unlink(unixSocket) }
+                if !spreadSocket.isEmpty { unlink(spreadSocket) }
             }
         }.get()
     }

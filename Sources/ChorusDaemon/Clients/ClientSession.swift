@@ -1,5 +1,6 @@
 import ChorusCore
 import ChorusProtocol
+import ChorusSpread
 import ChorusWire
 import NIOCore
 
@@ -24,6 +25,9 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     /// The access rules' answers so far, per action and group.
     var accessDecisions: [AccessAction: [String: Bool]] = [:]
     @exclusivity(unchecked) var isClosed = false
+    /// A session of the Spread-compatible listener: the byte order its messages go out in (its
+    /// own); nil for a session of the Chorus protocol.
+    @exclusivity(unchecked) var spreadOrder: SpreadByteOrder?
 
     /// Requests waiting while the daemon cannot take them (the session is paused).
     @exclusivity(unchecked) var backpressure = SenderBackpressure()
@@ -51,7 +55,7 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     }
 
 
-    private func withBatch(_ minimumCapacity: Int, _ body: (inout ByteBuffer) -> Void) {
+    func withBatch(_ minimumCapacity: Int, _ body: (inout ByteBuffer) -> Void) {
         if batch == nil { batch = channel.allocator.buffer(capacity: max(8192, minimumCapacity)) }
         body(&batch!)
     }
@@ -79,7 +83,7 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     }
 
     /// Hands the batch to the channel (without flushing).
-    private func writeBatch() {
+    func writeBatch() {
         guard let buffer = batch.take() else { return }
         outstanding += buffer.readableBytes
         channel.write(buffer, promise: nil)

@@ -38,7 +38,7 @@ struct ConfigLoader {
     }
 
     static let daemonKeys = [
-        "name", "id", "address", "port", "token_port", "client_port", "client_address", "unix_socket", "site", "hop_port",
+        "name", "id", "address", "port", "token_port", "client_port", "client_address", "unix_socket", "site", "hop_port", "spread_port", "spread_socket",
     ]
     static let ringKeys = [
         "token_timeout_ms", "token_retransmit_ms", "join_timeout_ms", "consensus_timeout_ms", "idle_hold_ms",
@@ -230,9 +230,24 @@ struct ConfigLoader {
                 throw fail(entry.line, "\(table).unix_socket", "'\(unixSocket)' is not usable; expected an absolute path under 104 bytes, or \"\" to turn it off")
             }
         }
-        return DaemonConfig.Peer(
+        var peer = DaemonConfig.Peer(
             name: name, id: id, address: ringAddress, port: ringPort, tokenPort: tokenPort, clientPort: clientPort,
             clientAddress: clientAddress, unixSocket: unixSocket, hopPort: hopPort)
+        if let entry = section.entry("spread_port") {
+            peer.spreadPort = try port(entry, "\(table).spread_port", allowZero: true)
+            if peer.spreadPort != 0 { peer.spreadSocket = "/tmp/\(peer.spreadPort)" }
+        }
+        if let entry = section.entry("spread_socket") {
+            let path = try string(entry, "\(table).spread_socket")
+            guard path.isEmpty || (path.hasPrefix("/") && path.utf8.count < 104) else {
+                throw fail(entry.line, "\(table).spread_socket", "'\(path)' is not usable; expected an absolute path under 104 bytes, or \"\" to turn it off")
+            }
+            peer.spreadSocket = path
+        }
+        if peer.spreadPort != 0, peer.spreadPort == peer.clientPort {
+            throw fail(section.entry("spread_port")!.line, "\(table).spread_port", "equals client_port \(peer.clientPort); expected a port of its own (Spread's is 4803)")
+        }
+        return peer
     }
 
     /// Names, ids and UDP endpoints are unique (hop ports only with more than one site: a

@@ -22,6 +22,10 @@ public struct DaemonConfig: Sendable, Equatable {
         public var clientAddress: String
         /// Path of the Unix socket for clients; empty turns it off.
         public var unixSocket: String
+        /// TCP port (on `clientAddress`) of the Spread-compatible listener; 0 (the default) turns it off.
+        public var spreadPort: Int = 0
+        /// Unix socket of the Spread-compatible listener (Spread's is `/tmp/<port>`); empty: none.
+        public var spreadSocket: String = ""
         /// The site the daemon belongs to (its ring's members are that site's daemons).
         public var site: UInt32
         /// UDP port of the hop protocol, used while the daemon is its site's representative.

@@ -82,8 +82,9 @@ extension DaemonCore {
     }
 
     /// Tells the client its request was not carried out; the session stays open.
-    func refuse(_ session: ClientSession, _ request: FrameType, _ group: String, _ action: AccessAction) {
+    func refuse(_ session: ClientSession, _ request: FrameType, _ group: String, _ action: AccessAction, request original: ClientRequest) {
         counters.accessRefusals += 1
+        if session.spreadOrder != nil { return spreadReject(session, original, group: group) }
         let what =
             switch action {
             case .join: "join"

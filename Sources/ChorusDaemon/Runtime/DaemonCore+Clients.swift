@@ -33,6 +33,12 @@ extension DaemonCore {
             protocolError(session, error)
             return
         }
+        clientRequest(session, request)
+    }
+
+    /// Runs `request` now, or queues it while the session is paused.
+    func clientRequest(_ session: ClientSession, _ request: ClientRequest) {
+        guard !session.isClosed else { return }
         if session.isPaused {
             session.backpressure.enqueue(request)
             return
@@ -70,7 +76,7 @@ extension DaemonCore {
                 protocolError(session, ProtocolError(.notConnected, "the session is already connected"))
             case .join(let group):
                 guard allows(session, .join, group) else {
-                    refuse(session, .join, group, .join)
+                    refuse(session, .join, group, .join, request: request)
                     return true
                 }
                 try engine.join(session: id, group: group, now: now, into: &actions)
@@ -86,7 +92,7 @@ extension DaemonCore {
                 // own backlog (a client that reads nothing is still disconnected at the bound).
                 if session.outstanding > senderPauseBacklog { return false }
                 if !config.access.allowsEverything, let denied = message.groups.first(where: { !allows(session, .send, $0) }) {
-                    refuse(session, .multicast, denied, .send)
+                    refuse(session, .multicast, denied, .send, request: request)
                     return true
                 }
                 latencyProbe?.record(.read, payload: message.payload, now: now)
@@ -159,16 +165,22 @@ extension DaemonCore {
         guard sessionNames.count < config.maxSessions else {
             return protocolError(session, ProtocolError(.tooManySessions, "daemon \(peer.name) has \(config.maxSessions) sessions, its limit"))
         }
-        let id = engine.openSession(local: session.local)
-        session.id = id
-        session.name = connect.name
-        session.membershipNotices = connect.membershipNotices
-        sessionNames.insert(connect.name)
-        counters.sessionsOpened += 1
+        let id = openSession(session, name: connect.name, membershipNotices: connect.membershipNotices)
         session.append(.welcome(Welcome(
             privateGroup: id.privateGroup, daemon: peer.name, maxPayload: UInt32(engine.groups.limits.maxPayloadBytes))))
         markDirty(session)
         logger.debug("session \(id.privateGroup) '\(connect.name)' connected: \(session.identity)")
+    }
+
+    /// Opens the engine's session for an accepted connect.
+    func openSession(_ session: ClientSession, name: String, membershipNotices: Bool) -> SessionID {
+        let id = engine.openSession(local: session.local)
+        session.id = id
+        session.name = name
+        session.membershipNotices = membershipNotices
+        sessionNames.insert(name)
+        counters.sessionsOpened += 1
+        return id
     }
 
     /// Ends a session: an optional error frame, then the connection closes and the session leaves
@@ -184,7 +196,8 @@ extension DaemonCore {
             session.backpressure.drop()
         }
         let channel = session.channel
-        if let (code, text) = error {
+        // Spread closes a session without a word (its refusals are sent by the handshake).
+        if let (code, text) = error, session.spreadOrder == nil {
             session.append(.error(code: code, text: text))
             if channel.isWritable {
                 session.flush { _ in }

@@ -59,7 +59,13 @@ extension DaemonCore {
         let header = deliveryCache.header(for: delivery.data, service: delivery.service) { privateGroupName($0) }
         let recipients = deliveryCache.sessions(for: delivery.recipients, version: sessionsVersion) { sessions[$0] }
         for session in recipients where !session.isClosed {
-            session.appendMessage(header: header, payload: delivery.data.payload)
+            if session.spreadOrder != nil {
+                session.appendSpreadMessage(
+                    service: delivery.service, sender: privateGroupName(delivery.data.sender), groups: delivery.data.groups,
+                    messageType: delivery.data.messageType, payload: delivery.data.payload)
+            } else {
+                session.appendMessage(header: header, payload: delivery.data.payload)
+            }
             counters.framesToClients += 1
             markDirty(session)
         }
@@ -76,7 +82,10 @@ extension DaemonCore {
 
     func deliverView(_ view: GroupView) {
         if view.reason == .leave {
-            for session in view.changed where session.daemon.rawValue == peer.id { shownViews.forget(session.local, in: view.group) }
+            for session in view.changed where session.daemon.rawValue == peer.id {
+                shownViews.forget(session.local, in: view.group)
+                spreadSelfLeave(session.local, group: view.group)
+            }
         }
         guard !view.recipients.isEmpty else { return }
         let reason: MembershipEvent.Reason =
@@ -106,6 +115,12 @@ extension DaemonCore {
             guard let session = sessions[recipient.local], !session.isClosed, session.membershipNotices,
                 allows(session, .members, view.group)
             else { continue }
+            if session.spreadOrder != nil {
+                appendSpreadView(view, to: session)
+                counters.viewsToClients += 1
+                markDirty(session)
+                continue
+            }
             if let previous = shownViews.previous(of: recipient.local, in: view.group) {
                 if followingOn == nil { followingOn = event(against: previous) }
                 session.append(followingOn!)

@@ -16,6 +16,8 @@ public struct DaemonCounters: Sendable, Codable, Equatable {
     public var viewsToClients = 0
     public var sessionsOpened = 0
     public var sessionsClosed = 0
+    /// Sessions opened on the Spread-compatible listener (counted in `sessionsOpened` too).
+    public var spreadSessionsOpened = 0
     /// Client frames refused as malformed, unknown or out of place (each ends its session).
     public var clientProtocolErrors = 0
     /// Connects refused for a missing or unknown token.
