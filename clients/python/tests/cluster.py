@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[3]
 BIN_DIR = Path(os.environ.get("CHORUS_BIN_DIR") or (REPO / ".build" / "release"))
 CHORUSD = BIN_DIR / "chorusd"
@@ -60,6 +58,8 @@ def skip_reason() -> str:
 def require_chorusd() -> None:
     """Skips the calling test module when there is no chorusd to run."""
     if not chorusd_available():
+        import pytest
+
         pytest.skip(skip_reason(), allow_module_level=True)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from .errors import ChorusError, ConnectionLost, DaemonError, ProtocolError, SessionClosed, error_for_code
 from .events import Event, FrameType, Refused, StatusReply, Welcome
-from .protocol import MAX_FIRST_FRAME_LENGTH, ErrorFrame, FrameDecoder, decode_frame
+from .protocol import MAX_FIRST_FRAME_LENGTH, ErrorFrame, FrameDecoder, MessageDecoder, decode_frame
 
 #: Unread event bytes above which a session stops reading its connection (the daemon then
 #: holds the rest, and disconnects a reader that never catches up as a slow receiver).
@@ -40,6 +40,7 @@ class SessionCore:
 
     def __init__(self) -> None:
         self.decoder = FrameDecoder(max_first_frame_length=MAX_FIRST_FRAME_LENGTH)
+        self.messages = MessageDecoder()
         self.welcome: Optional[Welcome] = None
         #: Events not yet taken, with their frame body sizes.
         self.events: Deque[Tuple[Event, int]] = deque()
@@ -63,8 +64,21 @@ class SessionCore:
         if self.failure is not None or self.ended:
             return
         try:
-            for frame_type, body in self.decoder.feed(data):
-                self._dispatch(decode_frame(frame_type, body), len(body))
+            frames = self.decoder.feed(data)
+            if self.welcome is not None and not self.closing:
+                # The common case, messages to an open session, without the general dispatch.
+                decode = self.messages.decode
+                events = self.events
+                for index, (frame_type, body) in enumerate(frames):
+                    if frame_type != 0x82:
+                        frames = frames[index:]
+                        break
+                    events.append((decode(body), len(body)))
+                    self.pending_bytes += len(body)
+                else:
+                    frames = []
+            for frame_type, body in frames:
+                self._dispatch(decode_frame(frame_type, body, self.messages), len(body))
                 if self.failure is not None:
                     return
             if self.decoder.error is not None:

@@ -313,6 +313,10 @@ class Session:
     async def receive(self, timeout: Optional[float] = None) -> Event:
         """The next event. Raises ``asyncio.TimeoutError`` after ``timeout`` seconds without
         one, and why the session ended once it has (``SessionClosed`` if this client closed it)."""
+        event = self._protocol.core.take()
+        if event is not None:  # no task or timer for an event already here
+            self._protocol.maybe_resume_reading()
+            return event
         if timeout is None:
             return await self._next()
         return await asyncio.wait_for(self._next(), timeout)

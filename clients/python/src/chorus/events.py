@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, NamedTuple, Tuple, Union
 
 __all__ = [
@@ -108,9 +108,12 @@ class ViewId(NamedTuple):
         return f"{self.ring_representative}/{self.ring_seq}:{self.index}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Message:
-    """A group message delivered to the session."""
+    """A group message delivered to the session. (Events are plain dataclasses with
+    ``__slots__``, cheap to make at high rates; treat them as read-only.)"""
+
+    __slots__ = ("sender", "groups", "service", "message_type", "payload")
 
     #: The sending session's private group, e.g. ``#3#d1``.
     sender: str
@@ -118,7 +121,7 @@ class Message:
     groups: Tuple[str, ...]
     service: Service
     message_type: int
-    payload: bytes = field(repr=False)
+    payload: bytes
 
     @property
     def text(self) -> str:
@@ -133,7 +136,7 @@ class Message:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Membership:
     """A new view of a group the session is in (sent only with ``membership=True``).
 
@@ -141,6 +144,8 @@ class Membership:
     is in the same order at every daemon. See docs/protocol.md for the meaning of ``changed``
     in network views and for the order of events around a configuration change.
     """
+
+    __slots__ = ("group", "view_id", "kind", "reason", "members", "changed", "added", "removed")
 
     group: str
     view_id: ViewId
@@ -160,10 +165,12 @@ class Membership:
         return self.kind == ViewKind.REGULAR
 
 
-@dataclass(frozen=True)
+@dataclass
 class Refused:
     """A join, multicast or reloadKeys the daemon did not carry out (its access rules did not
     allow it). The session stays open."""
+
+    __slots__ = ("code", "request", "group", "text")
 
     #: Why: ``ErrorCode.ACCESS_DENIED`` (or ``RELOAD_FAILED``); a plain int for a code this
     #: library does not know.
@@ -182,14 +189,19 @@ class Refused:
         return error_for_code(int(self.code), self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(repr=False)
 class StatusReply:
     """A status reply no :meth:`status` call was waiting for (see :meth:`request_status`)."""
 
+    __slots__ = ("text", "document")
+
     #: The daemon's JSON document as text.
-    text: str = field(repr=False)
+    text: str
     #: The same, decoded (a JSON object).
-    document: Dict[str, Any] = field(repr=False)
+    document: Dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"StatusReply(daemon={self.document.get('daemon')!r}, {len(self.text)} bytes)"
 
     @staticmethod
     def parse(text: str) -> "StatusReply":
@@ -199,9 +211,11 @@ class StatusReply:
         return StatusReply(text, value)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Welcome:
     """The daemon's answer to connect."""
+
+    __slots__ = ("version", "private_group", "daemon", "max_payload")
 
     version: int
     private_group: str

@@ -36,6 +36,7 @@ __all__ = [
     "DaemonFrame",
     "FrameDecoder",
     "decode_frame",
+    "MessageDecoder",
     "encode_connect",
     "encode_join",
     "encode_leave",
@@ -323,24 +324,78 @@ _KINDS = tuple(ViewKind)
 _REASONS = tuple(Reason)
 
 
+class MessageDecoder:
+    """Decodes message frame bodies (``service u8 | type u16 | sender str8 | u8 count, groups
+    str8... | payload rest``), reusing the sender and group names of the previous message when
+    their bytes are the same (a stream of messages from one sender to one group list builds
+    its strings once). Results and errors are those of a plain decode."""
+
+    __slots__ = ("_sender_bytes", "_sender", "_groups_bytes", "_groups")
+
+    def __init__(self) -> None:
+        self._sender_bytes = b""
+        self._sender = ""
+        self._groups_bytes = b""
+        self._groups: Tuple[str, ...] = ()
+
+    def decode(self, body: bytes) -> Message:
+        size = len(body)
+        if size < 5:
+            raise ProtocolError(f"message frame truncated: {size} bytes")
+        service = body[0]
+        if service > 5:
+            raise ProtocolError(f"message frame: service byte {service} (expected 0 to 5)")
+        pos = 4 + body[3]
+        if pos >= size:
+            raise ProtocolError("message frame truncated in the sender or at the group count")
+        sender_bytes = body[4:pos]
+        if sender_bytes == self._sender_bytes:
+            sender = self._sender
+        else:
+            sender = _utf8(sender_bytes, "message", "sender")
+            self._sender_bytes, self._sender = sender_bytes, sender
+        start = pos
+        count = body[pos]
+        pos += 1
+        for _ in range(count):
+            if pos >= size:
+                raise ProtocolError(f"message frame truncated in its {count} groups")
+            pos += 1 + body[pos]
+        if pos > size:
+            raise ProtocolError(f"message frame truncated in its {count} groups")
+        groups_bytes = body[start:pos]
+        if groups_bytes == self._groups_bytes:
+            groups = self._groups
+        else:
+            names = []
+            at = start + 1
+            for _ in range(count):
+                length = body[at]
+                names.append(_utf8(body[at + 1 : at + 1 + length], "message", "group"))
+                at += 1 + length
+            groups = tuple(names)
+            self._groups_bytes, self._groups = groups_bytes, groups
+        return Message(sender, groups, _SERVICES[service], (body[1] << 8) | body[2], body[pos:])
+
+
+def _utf8(data: bytes, frame: str, field: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{frame} frame: {field} is not valid UTF-8") from None
+
+
 def decode_message(body: bytes) -> Message:
-    """The body of a message frame: ``service u8 | type u16 | sender str8 | groups | payload``."""
-    reader = _Reader(body, "message")
-    service = reader.u8("service")
-    if service >= len(_SERVICES):
-        raise ProtocolError(f"message frame: service byte {service} (expected 0 to 5)")
-    message_type = reader.u16("message type")
-    sender = reader.str8("sender")
-    count = reader.u8("group count")
-    groups = tuple(reader.str8("group") for _ in range(count))
-    return Message(sender, groups, _SERVICES[service], message_type, reader.rest())
+    """The body of a message frame (without a name cache)."""
+    return MessageDecoder().decode(body)
 
 
-def decode_frame(frame_type: int, body: bytes) -> DaemonFrame:
+def decode_frame(frame_type: int, body: bytes, messages: Optional[MessageDecoder] = None) -> DaemonFrame:
     """Decodes one daemon frame. Raises :class:`ProtocolError` for an unknown type, a field that
-    runs past the body, bad UTF-8, an out-of-range enumeration or bytes left over."""
-    if frame_type == FrameType.MESSAGE:
-        return decode_message(body)
+    runs past the body, bad UTF-8, an out-of-range enumeration or bytes left over.
+    ``messages`` keeps names between message frames of one stream."""
+    if frame_type == 0x82:
+        return (messages or MessageDecoder()).decode(body)
     if frame_type == FrameType.MEMBERSHIP:
         reader = _Reader(body, "membership")
         group = reader.str8("group")
