@@ -1,0 +1,146 @@
+#!/bin/sh
+# Runs the C client's tests: the decoder unit tests, then the integration tests
+# against a real site of three chorusd processes.
+#
+#   sh tests/run.sh BUILD_DIR [TEST-NAME-PART...]
+#
+# chorusd comes from $CHORUS_BIN_DIR (default: ../../.build/release from clients/c).
+# Without it the integration tests are skipped (exit 0). The site uses ports in
+# 47000-47999 and Unix sockets in a temporary directory; the daemons started here are
+# killed by PID and the directory removed on every exit, failures included.
+set -u
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+[ $# -gt 0 ] && shift
+case $build in /*) ;; *) build=$here/$build ;; esac
+bin_dir=${CHORUS_BIN_DIR:-$here/../../.build/release}
+chorusd=$bin_dir/chorusd
+
+"$build/test_decoder" "$here/fuzz/corpus" || exit 1
+
+if [ ! -x "$chorusd" ]; then
+    echo "SKIP: integration tests: no chorusd executable at $chorusd (set CHORUS_BIN_DIR to its directory)"
+    exit 0
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chorus-c-test.XXXXXX") || exit 1
+pids=""
+
+cleanup() {
+    for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+    for pid in $pids; do wait "$pid" 2>/dev/null; done
+    pids=""
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Ports: a block of 12 (3 daemons x client, ring, token, hop) at a random place in 47000-47999.
+random_base() {
+    r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+    echo $((47000 + (r % 62) * 16))
+}
+
+write_config() {
+    base=$1
+    : > "$tmp/site.toml"
+    for i in 1 2 3; do
+        p=$((base + (i - 1) * 4))
+        cat >> "$tmp/site.toml" <<EOF
+[[daemon]]
+name = "d$i"
+address = "127.0.0.1"
+client_port = $p
+port = $((p + 1))
+token_port = $((p + 2))
+hop_port = $((p + 3))
+unix_socket = "$tmp/d$i.sock"
+
+EOF
+    done
+    # Fast failure detection on one host, as the Swift integration tests use.
+    cat >> "$tmp/site.toml" <<EOF
+[ring]
+token_timeout_ms = 300
+token_retransmit_ms = 20
+join_timeout_ms = 20
+consensus_timeout_ms = 200
+idle_hold_ms = 60
+merge_probe_ms = 300
+merge_backoff_ms = 300
+max_gather_ms = 1000
+
+[log]
+level = "notice"
+
+# For the refused-request tests: nobody may join or send to forbidden*.
+[[access_rule]]
+groups = ["forbidden*"]
+join = []
+send = []
+EOF
+}
+
+start_site() {
+    pids=""
+    for i in 1 2 3; do
+        "$chorusd" --config "$tmp/site.toml" --name "d$i" --exit-with-parent > "$tmp/d$i.log" 2>&1 &
+        pids="$pids $!"
+        eval "pid$i=\$!"
+    done
+}
+
+stop_site() {
+    for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+    for pid in $pids; do wait "$pid" 2>/dev/null; done
+    pids=""
+    rm -f "$tmp"/d?.sock
+}
+
+show_logs() {
+    for i in 1 2 3; do
+        echo "---- last lines of d$i's log ----"
+        tail -n 15 "$tmp/d$i.log" 2>/dev/null
+    done
+}
+
+# Start the site; if a daemon cannot bind its ports (another process has them), try another block.
+attempt=1
+while :; do
+    base=$(random_base)
+    write_config "$base"
+    start_site
+    export CHORUS_TEST_TCP1="127.0.0.1:$base" CHORUS_TEST_TCP2="127.0.0.1:$((base + 4))" \
+        CHORUS_TEST_TCP3="127.0.0.1:$((base + 8))" \
+        CHORUS_TEST_UNIX1="$tmp/d1.sock" CHORUS_TEST_UNIX2="$tmp/d2.sock" CHORUS_TEST_UNIX3="$tmp/d3.sock" \
+        CHORUS_TEST_PID1="$pid1" CHORUS_TEST_PID2="$pid2" CHORUS_TEST_PID3="$pid3" \
+        CHORUS_TEST_CLOSED_PORT="$((base + 3))" CHORUS_TEST_DIR="$tmp"
+    if "$build/test_chorus" --wait-ready; then
+        break
+    fi
+    stop_site
+    if grep -qi "in use" "$tmp"/d?.log 2>/dev/null && [ $attempt -lt 5 ]; then
+        echo "ports from $base are taken; trying another block"
+        attempt=$((attempt + 1))
+        continue
+    fi
+    echo "FAIL: the site did not become ready"
+    show_logs
+    exit 1
+done
+
+"$build/test_chorus" "$@"
+status=$?
+if [ $status -eq 0 ] && [ $# -eq 0 ]; then
+    # The README's example, linked against libchorus.so.
+    out=$("$build/hello" "$CHORUS_TEST_TCP1" 2>&1)
+    case $out in
+        *"hello from"*) echo "ok - examples/hello.c (shared library) printed: $out" ;;
+        *) echo "FAIL: examples/hello.c: $out"; status=1 ;;
+    esac
+fi
+if [ $status -ne 0 ]; then
+    show_logs
+fi
+exit $status
