@@ -48,24 +48,29 @@ def payload(seq: int, size: int) -> bytes:
     return head + b"\x00" * max(0, size - len(head))
 
 
-def flat_out_sender(address: str, group: str, size: int, seconds: float, go: Any, result: Any) -> None:
-    """Runs in its own process: sends as fast as the daemon takes messages for ``seconds``."""
+def flat_out_sender(address: str, group: str, size: int, batch: int, seconds: float, go: Any, result: Any) -> None:
+    """Runs in its own process: sends as fast as the daemon takes messages for ``seconds``,
+    one multicast() per message (batch 1) or multicast_many() of ``batch`` messages."""
     with chorus.blocking.connect(address, name=f"bench-tx-{os.getpid()}", membership=False) as session:
         go.wait(30)
         seq = 0
         stop = time.monotonic() + seconds
         filler = b"\x00" * max(0, size - STAMP.size)
         while True:
-            for _ in range(256):
-                session.multicast(group, STAMP.pack(seq, 0) + filler)
-                seq += 1
+            if batch == 1:
+                for _ in range(256):
+                    session.multicast(group, STAMP.pack(seq, 0) + filler)
+                    seq += 1
+            else:
+                session.multicast_many(group, [STAMP.pack(seq + i, 0) + filler for i in range(batch)])
+                seq += batch
             if time.monotonic() >= stop:
                 break
         session.multicast(group, payload(seq, size), message_type=END)
         result.put(seq)
 
 
-async def throughput(tx_address: str, rx_address: str, size: int, warmup: float, duration: float) -> None:
+async def throughput(tx_address: str, rx_address: str, size: int, batch: int, warmup: float, duration: float) -> None:
     group = f"bench-{os.getpid()}-tp"
     context = multiprocessing.get_context("spawn")
     go = context.Event()
@@ -74,7 +79,7 @@ async def throughput(tx_address: str, rx_address: str, size: int, warmup: float,
         await receiver.join(group)
         await receiver.receive(10)  # the join view
         sender = context.Process(
-            target=flat_out_sender, args=(tx_address, group, size, warmup + duration + 0.5, go, result), daemon=True
+            target=flat_out_sender, args=(tx_address, group, size, batch, warmup + duration + 0.5, go, result), daemon=True
         )
         sender.start()
         go.set()
@@ -105,7 +110,9 @@ async def throughput(tx_address: str, rx_address: str, size: int, warmup: float,
     rate = (window_end_count - window_start_count) / (window_end - window_start)
     print(
         f"throughput: {rate:,.0f} msg/s delivered at one receiver ({rate * size / 1e6:.2f} MB/s), "
-        f"{size}-byte agreed messages, flat-out sender; measured over {window_end - window_start:.1f} s "
+        f"{size}-byte agreed messages, flat-out sender "
+        f"({'one multicast() per message' if batch == 1 else f'multicast_many() of {batch}'}); "
+        f"measured over {window_end - window_start:.1f} s "
         f"({sent + 1:,} sent, {delivered:,} delivered)"
     )
 
@@ -168,7 +175,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="throughput measurement, seconds")
     parser.add_argument("--warmup", type=float, default=1.0, help="throughput warm-up, seconds")
     parser.add_argument("--count", type=int, default=2000, help="latency samples")
+    parser.add_argument(
+        "--batch", type=int, action="append", help="sender batch: 1 = multicast() per message (default: 1, then 32)"
+    )
     options = parser.parse_args()
+    options.batch = options.batch or [1, 32]
     if options.size < STAMP.size:
         parser.error(f"--size must be at least {STAMP.size}")
 
@@ -188,7 +199,8 @@ def main() -> None:
         where = f"a site of {options.daemons} daemon(s) started here, sender on d1, receiver on d{min(2, options.daemons)}, Unix sockets"
     try:
         print(f"chorus-client {chorus.__version__}, Python {sys.version.split()[0]}; {where}")
-        asyncio.run(throughput(tx, rx, options.size, options.warmup, options.duration))
+        for batch in options.batch:
+            asyncio.run(throughput(tx, rx, options.size, batch, options.warmup, options.duration))
         asyncio.run(latency(tx, rx, options.size, options.count, 100))
     finally:
         if site is not None:

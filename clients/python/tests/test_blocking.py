@@ -78,9 +78,10 @@ def test_blocking_sender_does_not_lose_messages_on_close(site: Site) -> None:
         sender.join(group)  # its own messages come back too: it must not block on them
         for seq in range(2000):
             sender.multicast(group, seq.to_bytes(4, "big") + b"z" * 500)
+        sender.multicast_many(group, [seq.to_bytes(4, "big") for seq in range(2000, 3000)])
         sender.close()
-        got = [int.from_bytes(next_message(receiver).payload[:4], "big") for _ in range(2000)]
-        assert got == list(range(2000))
+        got = [int.from_bytes(next_message(receiver).payload[:4], "big") for _ in range(3000)]
+        assert got == list(range(3000))
 
 
 def test_blocking_refused_connect(site: Site) -> None:

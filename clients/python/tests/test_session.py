@@ -366,3 +366,25 @@ def test_status_requests_and_events_interleave(site: Site) -> None:
             assert (await next_event(a, Message)).payload == b"m2"
 
     run(scenario())
+
+
+def test_multicast_many_is_the_same_as_one_multicast_each(site: Site) -> None:
+    group = unique("g")
+
+    async def scenario() -> None:
+        async with chorus.connect(site["d1"].tcp, name=unique("tx")) as a, chorus.connect(
+            site["d3"].unix, name=unique("rx")
+        ) as b:
+            await join_all(group, [a, b])
+            await a.multicast_many(group, [b"one", bytearray(b"two"), "three"], service=Service.FIFO, message_type=9)
+            await a.multicast_many([group], [], service=Service.SAFE)  # nothing to send: nothing sent
+            with pytest.raises(ValueError):
+                await a.multicast_many(group, [b"ok", b"x" * (a.max_payload + 1)])  # checked before any is sent
+            await a.multicast(group, b"four", service=Service.FIFO)
+            for session in (a, b):
+                got = await messages(session, 4)
+                assert [m.payload for m in got] == [b"one", b"two", b"three", b"four"]
+                assert {(m.service, m.sender) for m in got} == {(Service.FIFO, a.private_group)}
+                assert [m.message_type for m in got] == [9, 9, 9, 0]
+
+    run(scenario())
