@@ -37,6 +37,13 @@ public struct SpreadConnect: Sendable, Equatable {
     /// The private name asked for; empty: the daemon picks one.
     public var name: String
 
+    public init(version: (UInt8, UInt8, UInt8), membershipNotices: Bool, priority: UInt8, name: String) {
+        self.version = version
+        self.membershipNotices = membershipNotices
+        self.priority = priority
+        self.name = name
+    }
+
     public static func == (lhs: SpreadConnect, rhs: SpreadConnect) -> Bool {
         lhs.version == rhs.version && lhs.membershipNotices == rhs.membershipNotices && lhs.priority == rhs.priority
             && lhs.name == rhs.name
