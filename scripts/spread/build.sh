@@ -12,6 +12,7 @@
 #   OUT/bin/spuser OUT/bin/spflooder OUT/bin/spmonitor OUT/bin/sptuser OUT/bin/flush_user
 #   OUT/sbin/spread (and the symlink OUT/bin/spread)
 #   OUT/bin/spclient
+#   OUT/socket-dir             the Unix socket directory compiled in (see SPREAD_UNIX_SOCKET_DIR)
 # Scratch: OUT/work/src (the unpacked tarball) and OUT/work/obj (the out-of-tree build).
 #
 # Environment:
@@ -99,7 +100,7 @@ if [ "$force" = 0 ] && [ "$have_spread" = 1 ] && [ "$(cat "$OUT/.stamp-spread" 2
 else
     echo "build.sh: building Spread 4.4.0 from $SPREAD_TARBALL into $OUT (log: $OUT/work/build.log)"
     # only what this script creates is removed
-    rm -rf "$OUT/work" "$OUT/bin" "$OUT/sbin" "$OUT/lib" "$OUT/include" "$OUT/etc" "$OUT/share" "$OUT/man" "$OUT/.stamp-spread"
+    rm -rf "$OUT/work" "$OUT/bin" "$OUT/sbin" "$OUT/lib" "$OUT/include" "$OUT/etc" "$OUT/share" "$OUT/man" "$OUT/socket-dir" "$OUT/.stamp-spread"
     mkdir -p "$OUT/work/src" "$OUT/work/obj"
     tar xzf "$SPREAD_TARBALL" -C "$OUT/work/src"
     src=$OUT/work/src
@@ -117,6 +118,7 @@ else
         exit 1
     fi
     ln -sf ../sbin/spread "$OUT/bin/spread"
+    echo "$SOCKDIR" >"$OUT/socket-dir"
     echo "$stamp" >"$OUT/.stamp-spread"
     rm -f "$OUT/bin/spclient" # links the new library
 fi

@@ -973,7 +973,7 @@ static int auto_wait(int extra_fd, long timeout_ms)
 static int run_line(char *text)
 {
     char label[32];
-    char raw[8192];
+    static char raw[1 << 20];
     snprintf(raw, sizeof raw, "%s", text);
     snprintf(label, sizeof label, "%s", current_label);
     if (opt_echo) {
@@ -986,6 +986,42 @@ static int run_line(char *text)
         if (l) {
             fprintf(out, "> %.*s\n", (int)l, p);
             fflush(out);
+        }
+    }
+    /* ${NAME} is replaced by the environment variable's value (not in sh lines: the shell does it) */
+    {
+        const char *q = raw;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '@')
+            while (*q && *q != ' ' && *q != '\t')
+                q++;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        int is_sh = !strncmp(q, "sh", 2) && (q[2] == ' ' || q[2] == '\t' || q[2] == 0);
+        if (!is_sh && strstr(text, "${")) {
+            static char expanded[sizeof raw];
+            size_t o = 0;
+            for (const char *p = raw; *p && o < sizeof expanded - 1;) {
+                const char *close;
+                if (p[0] == '$' && p[1] == '{' && (close = strchr(p + 2, '}'))) {
+                    char name[128];
+                    snprintf(name, sizeof name, "%.*s", (int)(close - p - 2), p + 2);
+                    const char *v = getenv(name);
+                    if (!v) {
+                        err_local("parse", label, "UNSET_VARIABLE", name);
+                        return -1;
+                    }
+                    o += (size_t)snprintf(expanded + o, sizeof expanded - o, "%s", v);
+                    if (o > sizeof expanded - 1)
+                        o = sizeof expanded - 1;
+                    p = close + 1;
+                } else {
+                    expanded[o++] = *p++;
+                }
+            }
+            expanded[o] = 0;
+            text = expanded;
         }
     }
     if (tokenize(text) < 0) {

@@ -9,8 +9,8 @@
 # P=48100: d1 48100, d2 48103, d3 48106; Spread uses UDP port, port+1 and port+2 and TCP port on
 # the daemon's address, and the Unix socket <socket dir>/<port>, /tmp/<port> by default). One segment
 # per daemon, as in ../shared/bench/spread/spread3.conf. DIR (default: a new /tmp/spread-test.XXXXXX)
-# gets spread.conf, dK.pid, dK.log, and env.sh (D1_ADDR=48100@127.0.0.1 D1_PORT=48100 D1_PID=...,
-# N, DIR). Prints DIR on the last line of stdout. Run as root, the daemons are started as nobody
+# gets spread.conf, dK.pid, dK.log, and env.sh (D1_ADDR=48100@127.0.0.1 D1_PORT=48100
+# D1_UNIX=/tmp/48100 D1_PID=..., N, DIR: what the scenarios in scenarios/ use). Prints DIR on the last line of stdout. Run as root, the daemons are started as nobody
 # (setpriv), so that Spread does not chroot/setuid; the ports must stay within 48100-48199 here.
 # Exits non-zero (after stopping what it started) if a daemon dies at once.
 set -euo pipefail
@@ -82,6 +82,7 @@ start)
         command -v setpriv >/dev/null || die "running as root needs setpriv (util-linux) to start Spread as nobody"
         runas=(setpriv --reuid=65534 --regid=65534 --clear-groups)
     fi
+    sockdir=$(cat "$bin/socket-dir" 2>/dev/null || echo /tmp)
     lb=()
     command -v stdbuf >/dev/null && lb=(stdbuf -oL -eL)
     {
@@ -93,7 +94,8 @@ start)
         port=$((base + 3 * (k - 1)))
         "${runas[@]}" "${lb[@]}" "$bin/sbin/spread" -n "d$k" -c "$conf" >"$dir/d$k.log" 2>&1 </dev/null &
         echo $! >"$dir/d$k.pid"
-        printf 'D%s_ADDR=%s@127.0.0.%s\nD%s_PORT=%s\nD%s_PID=%s\n' "$k" "$port" "$k" "$k" "$port" "$k" "$!" >>"$dir/env.sh"
+        printf 'D%s_ADDR=%s@127.0.0.%s\nD%s_PORT=%s\nD%s_UNIX=%s/%s\nD%s_PID=%s\n' \
+            "$k" "$port" "$k" "$k" "$port" "$k" "$sockdir" "$port" "$k" "$!" >>"$dir/env.sh"
     done
     sleep 0.3
     for k in $(seq "$n"); do
@@ -116,7 +118,7 @@ wait)
         for k in $(seq "$N"); do
             # the daemon's last "Configuration at ..." block must list d1..dN
             got=$(awk '/Configuration at /{blk=""} {blk=blk"\n"$0} END{print blk}' "$dir/d$k.log" |
-                grep -oE '^[^ ]+ [^ ]+[[:space:]]+d[0-9]\b' | grep -oE 'd[0-9]$' | sort -u | tr '\n' ' ')
+                grep -oE '^[^ ]+ [^ ]+[[:space:]]+d[0-9]\b' | grep -oE 'd[0-9]$' | sort -u | tr '\n' ' ' || true)
             want=$(for j in $(seq "$N"); do echo "d$j"; done | tr '\n' ' ')
             [ "$got" = "$want" ] || ok=0
         done
