@@ -2,9 +2,11 @@
  * libFuzzer harness for the frame decoder: the input is a stream of bytes from a
  * daemon; frames are decoded one after another until the stream is incomplete or
  * invalid. Every field of every decoded event is read back so the sanitizers see any
- * pointer that leaves the event's memory, and the decoder's promises are checked.
+ * pointer that leaves the event's memory, and the decoder's promises are checked, as
+ * is the agreement of chorus_frame_span() (which chorus_poll() counts frames with).
  */
 #include "chorus.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,6 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t used = 12345;
         char why[200];
         int rc = chorus_decode_frame(data + off, size - off, &used, &ev, why, sizeof why);
+        size_t span = 0;
+        int whole = chorus_frame_span(data + off, size - off, &span);
+        if (whole < 0) must(rc == CHORUS_ERR_PROTOCOL);
+        if (whole == 0) must(rc == 0);
+        if (rc > 0) must(whole == 1 && span == used);
         if (rc <= 0) {
             /* Nothing is handed out for an incomplete or invalid frame. */
             must(used == 0);

@@ -361,7 +361,8 @@ const char *chorus_error_text(const chorus_session *session);
  * field running past the frame, a count larger than the bytes present, an invalid
  * service/kind/reason, invalid UTF-8, or bytes left after the last field);
  * CHORUS_ERR_NO_MEMORY. `why` (may be NULL) receives a description of a failure.
- * Never reads outside [data, data + len); allocates at most about the frame's size.
+ * Never reads outside [data, data + len); allocates nothing for an invalid frame and, for
+ * a valid one, one block of at most about ten times the frame's size (name pointers).
  */
 int chorus_decode_frame(const void *data, size_t len, size_t *consumed, chorus_event *event,
                         char *why, size_t whylen);

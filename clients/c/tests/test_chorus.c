@@ -233,7 +233,10 @@ static int test_join_leave_membership(void) {
     chorus_session *B = open_session(UNIXP[1], "jl-b", CHORUS_MEMBERSHIP);
     chorus_session *C = open_session(TCP[2], "jl-c", CHORUS_MEMBERSHIP);
     REQUIRE(A && B && C, "connect");
-    const char *pa = chorus_private_group(A), *pb = chorus_private_group(B), *pc = chorus_private_group(C);
+    char pa[256], pb[256], pc[256]; /* copies: C's session ends before its name is checked */
+    snprintf(pa, sizeof pa, "%s", chorus_private_group(A));
+    snprintf(pb, sizeof pb, "%s", chorus_private_group(B));
+    snprintf(pc, sizeof pc, "%s", chorus_private_group(C));
     chorus_event a1, a2, b2, a3, b3, c3, a4, b4, a5;
 
     /* A joins: its first view has only itself. */
