@@ -103,7 +103,7 @@ async def throughput(tx_address: str, rx_address: str, size: int, batch: int, wa
                 window_end, window_end_count = now, delivered
             if event.message_type == END:
                 break
-        sent = result.get(30)
+        sent = result.get(timeout=30)
         sender.join(10)
     if not window_end:  # the sender stopped early: measure up to the last message
         window_end, window_end_count = now, delivered

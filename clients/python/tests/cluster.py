@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[3]
 BIN_DIR = Path(os.environ.get("CHORUS_BIN_DIR") or (REPO / ".build" / "release"))
@@ -201,13 +201,13 @@ class Site:
         want = sorted(names)
         for name in names:
             while True:
-                ring: Dict[str, object] = {}
+                ring: Dict[str, Any] = {}
                 try:
                     with chorus.blocking.connect(self[name].unix, name=f"probe-{next(_probes)}", membership=False, timeout=2) as probe:
                         ring = probe.status(timeout=2).get("ring", {})
                 except (OSError, TimeoutError, chorus.ChorusError):
                     pass
-                if ring.get("kind") == "regular" and sorted(ring.get("members", [])) == want:  # type: ignore[arg-type]
+                if ring.get("kind") == "regular" and sorted(ring.get("members", [])) == want:
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the ring did not form as {want} at {name} in time (last: {ring})")

@@ -55,12 +55,12 @@ def parse_address(address: Optional[AddressLike]) -> Address:
         return Address(path=text)
     if text.isdigit():
         return Address(host="127.0.0.1", port=_port(text, address))
-    host, colon, port = text.rpartition(":")
-    if not colon or not host:
+    name, colon, port_text = text.rpartition(":")
+    if not colon or not name:
         raise ValueError(f"address {address!r}: expected host:port, a port number, or a Unix socket path")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return Address(host=host, port=_port(port, address))
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return Address(host=name, port=_port(port_text, address))
 
 
 def _port(text: str, address: object) -> int:

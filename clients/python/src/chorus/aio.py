@@ -21,10 +21,9 @@ from typing import Any, Dict, Generator, Iterable, List, Optional, Sequence, Typ
 from ._core import REPLY_RELOAD, REPLY_STATUS, SessionCore
 from .address import AddressLike, parse_address
 from .errors import ConnectionFailed, SessionClosed
-from .events import Event, Service, Welcome
+from .events import Event, FrameType, Service, Welcome
 from .protocol import (
     _HEADER,
-    FrameType,
     encode_connect,
     encode_disconnect,
     encode_join,
@@ -122,6 +121,7 @@ class _Protocol(asyncio.Protocol):
                 self.welcome.set_result(core.welcome)
             elif core.failure is not None:
                 self.welcome.set_exception(core.end_error())
+                self.welcome.exception()  # retrieved, even if the opener gave up waiting
         if core.failure is not None:
             # An error frame ends the session (the daemon closes too), a malformed stream
             # cannot be trusted any further: close now rather than wait for the daemon.
@@ -445,6 +445,7 @@ async def open_session(
         if where.path is not None:
             opening = loop.create_unix_connection(lambda: _Protocol(loop), where.path)
         else:
+            assert where.host is not None and where.port is not None
             opening = loop.create_connection(
                 lambda: _Protocol(loop),
                 where.host,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, NamedTuple, Tuple, Union
+from typing import Any, Dict, Tuple, Union
 
 __all__ = [
     "Service",
@@ -92,12 +92,15 @@ class FrameType(enum.IntEnum):
     REFUSED = 0x87
 
 
-class ViewId(NamedTuple):
+@dataclass(frozen=True, order=True)
+class ViewId:
     """A view's id: equal at every daemon for the same view, increasing per group.
 
-    It is a tuple, so ``<`` compares views of one group as docs/protocol.md says
-    (ring seq, then ring representative, then index).
+    ``<`` compares ids as docs/protocol.md says: as the tuple (ring seq, ring representative,
+    index). Hashable, so ids can key a dict.
     """
+
+    __slots__ = ("ring_seq", "ring_representative", "index")
 
     ring_seq: int
     ring_representative: int
