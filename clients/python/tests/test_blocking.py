@@ -100,3 +100,19 @@ def test_blocking_error_frame(site: Site) -> None:
                 pass
         with pytest.raises(chorus.InvalidGroupNameError):
             a.join("fine")
+
+
+def test_blocking_sender_in_its_own_group_reads_while_it_writes(site: Site) -> None:
+    """9 MiB to a group the sender is in: its own messages come back while it writes; the session
+    reads them into its inbox (up to 4 MiB, then leaves the rest to the daemon) and the writes never
+    block on them. Everything then arrives, in order."""
+    group = unique("g")
+    count, size = 1200, 8192
+    with chorus.blocking.connect(site["d3"].unix, name=unique("self")) as session:
+        session.join(group)
+        assert isinstance(session.receive(10), Membership)
+        for seq in range(count):
+            session.multicast(group, seq.to_bytes(4, "big") + bytes(size - 4))
+        assert session._core.pending_bytes > 0  # some were read while writing
+        got = [int.from_bytes(next_message(session).payload[:4], "big") for _ in range(count)]
+        assert got == list(range(count))

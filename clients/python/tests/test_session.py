@@ -392,3 +392,32 @@ def test_multicast_many_is_the_same_as_one_multicast_each(site: Site) -> None:
                 assert [m.message_type for m in got] == [9, 9, 9, 0]
 
     run(scenario())
+
+
+def test_a_reader_that_falls_behind_pauses_and_catches_up(site: Site) -> None:
+    """More than the 4 MiB inbox arrives while the application does not read: the session stops
+    reading its socket (the daemon holds the rest), status() still answers, and every message
+    comes through in order once the application reads again."""
+    group = unique("g")
+    count, size = 1200, 8192  # 9.4 MiB
+
+    async def scenario() -> None:
+        async with chorus.connect(site["d2"].tcp, name=unique("slow")) as slow, chorus.connect(
+            site["d1"].unix, name=unique("fast"), membership=False
+        ) as fast:
+            await join_all(group, [slow])
+            for seq in range(count):
+                await fast.multicast(group, seq.to_bytes(4, "big") + bytes(size - 4))
+            await asyncio.sleep(1.0)  # the messages pile up at the slow reader
+            protocol = slow._protocol
+            assert protocol.read_paused, "the inbox should have stopped reading"
+            assert protocol.core.pending_bytes >= 4 << 20
+            document = await slow.status(timeout=5)  # answered although reading was paused
+            mine = [s for s in document["sessions"] if s["privateGroup"] == slow.private_group]
+            assert mine and mine[0]["unreadBytes"] >= 0
+            got = await messages(slow, count, timeout=20)
+            assert [int.from_bytes(m.payload[:4], "big") for m in got] == list(range(count))
+            assert all(len(m.payload) == size for m in got)
+            assert not protocol.read_paused
+
+    run(scenario(), timeout=40)
