@@ -6,9 +6,11 @@
 #   (applications can only compare group ids, SP_equal_group_ids; the values are the daemon's)
 # - private names the daemon made up for a connect without a name (#r1234-5#d1) become #r*#d1
 # - the t=<ms> field of --ts
+# - lines marked "?" (results of commands the scenario marked as timing-dependent with "? ")
 set -euo pipefail
 awk '
 /^#/ { next }
+/^\?/ { next }
 {
     gsub(/#r[0-9]+-[0-9]+#/, "#r*#")
     if ($0 ~ /^> /) { print; next }

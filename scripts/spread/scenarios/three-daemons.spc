@@ -10,14 +10,26 @@
 @bob join g
 @bob recvn 1
 @alice recvn 1
-# --- agreed and safe messages from both: the same total order at both
+# --- agreed and safe messages from both (one at a time, so that the transcript is deterministic),
+# then a burst of 20 agreed from alice and 5 safe from bob
 @alice send agreed g type=1 text=a1
+@alice recvn 1
+@bob recvn 1
 @bob send safe g type=2 text=b1
+@alice recvn 1
+@bob recvn 1
 @alice send safe g type=3 text=a2
+@alice recvn 1
+@bob recvn 1
 @bob send agreed g type=4 text=b2
+@alice recvn 1
+@bob recvn 1
 @alice send agreed g type=5 text=a%n count=20
-@alice recvn 24 10000
-@bob recvn 24 10000
+@alice recvn 20 10000
+@bob recvn 20 10000
+@bob send safe g type=6 text=b%n count=5
+@alice recvn 5 10000
+@bob recvn 5 10000
 # --- carol (d3) and dave (d2) join
 @carol connect ${D3_ADDR} carol
 @carol join g
