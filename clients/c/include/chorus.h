@@ -278,7 +278,10 @@ int chorus_leave(chorus_session *session, const char *group);
  * Blocks while the daemon is not reading (backpressure); meanwhile it keeps reading
  * what the daemon sends into the session's buffer. Returns CHORUS_OK once the whole
  * frame is written, CHORUS_ERR_BAD_ARGUMENT, CHORUS_ERR_MESSAGE_TOO_LONG (more than
- * chorus_max_payload() bytes), or an error that ended the session.
+ * chorus_max_payload() bytes), or an error that ended the session. A daemon refusing a
+ * request ends the session with an error frame the session receives later: the write
+ * that finds the connection closed returns CHORUS_ERR_CONNECTION_LOST, and
+ * chorus_receive() then delivers what came before and the daemon's error code.
  */
 int chorus_multicast(chorus_session *session, int service, const char *const *groups, size_t ngroups,
                      uint16_t message_type, const void *payload, size_t len, int flags);

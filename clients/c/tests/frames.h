@@ -16,7 +16,7 @@ typedef struct fbuf {
     size_t start; /* where the frame being built begins */
 } fbuf;
 
-static void fb_need(fbuf *f, size_t more) {
+static inline void fb_need(fbuf *f, size_t more) {
     if (f->n + more <= f->cap) return;
     size_t cap = f->cap ? f->cap : 256;
     while (cap < f->n + more) cap *= 2;
@@ -29,56 +29,56 @@ static void fb_need(fbuf *f, size_t more) {
     f->cap = cap;
 }
 
-static void fb_bytes(fbuf *f, const void *p, size_t n) {
+static inline void fb_bytes(fbuf *f, const void *p, size_t n) {
     fb_need(f, n);
     if (n) memcpy(f->b + f->n, p, n);
     f->n += n;
 }
 
-static void fb_u8(fbuf *f, unsigned v) {
+static inline void fb_u8(fbuf *f, unsigned v) {
     uint8_t b = (uint8_t)v;
     fb_bytes(f, &b, 1);
 }
 
-static void fb_u16(fbuf *f, unsigned v) {
+static inline void fb_u16(fbuf *f, unsigned v) {
     fb_u8(f, (v >> 8) & 0xff);
     fb_u8(f, v & 0xff);
 }
 
-static void fb_u32(fbuf *f, uint32_t v) {
+static inline void fb_u32(fbuf *f, uint32_t v) {
     fb_u16(f, (unsigned)(v >> 16));
     fb_u16(f, (unsigned)(v & 0xffff));
 }
 
-static void fb_u64(fbuf *f, uint64_t v) {
+static inline void fb_u64(fbuf *f, uint64_t v) {
     fb_u32(f, (uint32_t)(v >> 32));
     fb_u32(f, (uint32_t)v);
 }
 
-static void fb_str8(fbuf *f, const char *s) {
+static inline void fb_str8(fbuf *f, const char *s) {
     size_t n = strlen(s);
     fb_u8(f, (unsigned)n);
     fb_bytes(f, s, n);
 }
 
-static void fb_str16(fbuf *f, const char *s) {
+static inline void fb_str16(fbuf *f, const char *s) {
     size_t n = strlen(s);
     fb_u16(f, (unsigned)n);
     fb_bytes(f, s, n);
 }
 
-static void fb_list16(fbuf *f, const char *const *names, size_t count) {
+static inline void fb_list16(fbuf *f, const char *const *names, size_t count) {
     fb_u16(f, (unsigned)count);
     for (size_t i = 0; i < count; i++) fb_str8(f, names[i]);
 }
 
-static void fb_begin(fbuf *f, unsigned type) {
+static inline void fb_begin(fbuf *f, unsigned type) {
     f->start = f->n;
     fb_u32(f, 0);
     fb_u8(f, type);
 }
 
-static void fb_end(fbuf *f) {
+static inline void fb_end(fbuf *f) {
     uint32_t len = (uint32_t)(f->n - f->start - 4);
     f->b[f->start] = (uint8_t)(len >> 24);
     f->b[f->start + 1] = (uint8_t)(len >> 16);
@@ -86,12 +86,12 @@ static void fb_end(fbuf *f) {
     f->b[f->start + 3] = (uint8_t)len;
 }
 
-static void fb_free(fbuf *f) {
+static inline void fb_free(fbuf *f) {
     free(f->b);
     memset(f, 0, sizeof *f);
 }
 
-static void frame_welcome(fbuf *f, unsigned version, const char *pg, const char *daemon, uint32_t max_payload) {
+static inline void frame_welcome(fbuf *f, unsigned version, const char *pg, const char *daemon, uint32_t max_payload) {
     fb_begin(f, 0x81);
     fb_u16(f, version);
     fb_str8(f, pg);
@@ -100,7 +100,7 @@ static void frame_welcome(fbuf *f, unsigned version, const char *pg, const char 
     fb_end(f);
 }
 
-static void frame_message(fbuf *f, unsigned service, unsigned type, const char *sender, const char *const *groups,
+static inline void frame_message(fbuf *f, unsigned service, unsigned type, const char *sender, const char *const *groups,
                           size_t ngroups, const void *payload, size_t len) {
     fb_begin(f, 0x82);
     fb_u8(f, service);
@@ -112,7 +112,7 @@ static void frame_message(fbuf *f, unsigned service, unsigned type, const char *
     fb_end(f);
 }
 
-static void frame_membership(fbuf *f, const char *group, uint64_t seq, uint32_t rep, uint64_t index, unsigned kind,
+static inline void frame_membership(fbuf *f, const char *group, uint64_t seq, uint32_t rep, uint64_t index, unsigned kind,
                              unsigned reason, const char *const *members, size_t nmembers, const char *const *changed,
                              size_t nchanged, const char *const *added, size_t nadded, const char *const *removed,
                              size_t nremoved) {
@@ -130,20 +130,20 @@ static void frame_membership(fbuf *f, const char *group, uint64_t seq, uint32_t 
     fb_end(f);
 }
 
-static void frame_error(fbuf *f, unsigned code, const char *text) {
+static inline void frame_error(fbuf *f, unsigned code, const char *text) {
     fb_begin(f, 0x84);
     fb_u16(f, code);
     fb_str16(f, text);
     fb_end(f);
 }
 
-static void frame_status(fbuf *f, const char *json) {
+static inline void frame_status(fbuf *f, const char *json) {
     fb_begin(f, 0x86);
     fb_bytes(f, json, strlen(json));
     fb_end(f);
 }
 
-static void frame_refused(fbuf *f, unsigned code, unsigned request, const char *group, const char *text) {
+static inline void frame_refused(fbuf *f, unsigned code, unsigned request, const char *group, const char *text) {
     fb_begin(f, 0x87);
     fb_u16(f, code);
     fb_u8(f, request);

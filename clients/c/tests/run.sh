@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the C client's tests: the decoder unit tests, then the integration tests
-# against a real site of three chorusd processes.
+# Runs the C client's tests: the decoder unit tests and the session tests against a
+# scripted fake daemon, then the integration tests against a real site of three chorusd
+# processes.
 #
 #   sh tests/run.sh BUILD_DIR [TEST-NAME-PART...]
 #
@@ -18,6 +19,7 @@ bin_dir=${CHORUS_BIN_DIR:-$here/../../.build/release}
 chorusd=$bin_dir/chorusd
 
 "$build/test_decoder" "$here/fuzz/corpus" || exit 1
+"$build/test_fake_daemon" || exit 1
 
 if [ ! -x "$chorusd" ]; then
     echo "SKIP: integration tests: no chorusd executable at $chorusd (set CHORUS_BIN_DIR to its directory)"
@@ -26,20 +28,50 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/chorus-c-test.XXXXXX") || exit 1
 pids=""
+lock=""
 
 cleanup() {
     for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
     for pid in $pids; do wait "$pid" 2>/dev/null; done
     pids=""
     rm -rf "$tmp"
+    [ -n "$lock" ] && rm -rf "$lock"
+    lock=""
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # Ports: a block of 12 (3 daemons x client, ring, token, hop) at a random place in 47000-47999.
+# CHORUS_TEST_BASE_PORT fixes the block's first port (for reproducing a run).
 random_base() {
+    if [ -n "${CHORUS_TEST_BASE_PORT:-}" ]; then
+        echo "$CHORUS_TEST_BASE_PORT"
+        return
+    fi
     r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
     echo $((47000 + (r % 62) * 16))
+}
+
+# Two runs at once must not share a block: daemons of one site that fail to bind still
+# disturb the other's ring. A run claims its block with a lock directory holding its PID;
+# the lock of a run that no longer exists is taken over.
+claim_block() {
+    candidate=${TMPDIR:-/tmp}/chorus-c-test-ports-$1.lock
+    if mkdir "$candidate" 2>/dev/null; then
+        echo $$ > "$candidate/pid"
+        lock=$candidate
+        return 0
+    fi
+    owner=$(cat "$candidate/pid" 2>/dev/null)
+    if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+        rm -rf "$candidate"
+        if mkdir "$candidate" 2>/dev/null; then
+            echo $$ > "$candidate/pid"
+            lock=$candidate
+            return 0
+        fi
+    fi
+    return 1
 }
 
 write_config() {
@@ -109,6 +141,15 @@ show_logs() {
 attempt=1
 while :; do
     base=$(random_base)
+    tries=0
+    until claim_block "$base"; do
+        tries=$((tries + 1))
+        if [ -n "${CHORUS_TEST_BASE_PORT:-}" ] || [ $tries -ge 200 ]; then
+            echo "FAIL: the port block from $base is in use by another test run"
+            exit 1
+        fi
+        base=$(random_base)
+    done
     write_config "$base"
     start_site
     export CHORUS_TEST_TCP1="127.0.0.1:$base" CHORUS_TEST_TCP2="127.0.0.1:$((base + 4))" \
@@ -120,7 +161,9 @@ while :; do
         break
     fi
     stop_site
-    if grep -qi "in use" "$tmp"/d?.log 2>/dev/null && [ $attempt -lt 5 ]; then
+    rm -rf "$lock"
+    lock=""
+    if grep -qi "in use" "$tmp"/d?.log 2>/dev/null && [ $attempt -lt 5 ] && [ -z "${CHORUS_TEST_BASE_PORT:-}" ]; then
         echo "ports from $base are taken; trying another block"
         attempt=$((attempt + 1))
         continue

@@ -440,7 +440,7 @@ static int test_agreed_order(void) {
 
     for (int i = 0; i < ORDER_SENDERS; i++) REQUIRE(so[i].rc == CHORUS_OK, "sender %d: %s", i, chorus_strerror(so[i].rc));
     for (int i = 0; i < 3; i++)
-        REQUIRE(ro[i].count == total, "receiver %d got %d of %d (%s)", i, ro[i].count, total, chorus_strerror(ro[i].rc));
+        REQUIRE(ro[i].count == total, "receiver %d got %d of %d, then %s", i, ro[i].count, total, kind_name(ro[i].rc));
     /* The same sequence at every receiver, each sender's messages in its order. */
     for (int k = 0; k < total; k++) {
         REQUIRE(strcmp(ro[0].log[k], ro[1].log[k]) == 0 && strcmp(ro[0].log[k], ro[2].log[k]) == 0,
@@ -669,6 +669,21 @@ static int test_daemon_error(void) {
     REQUIRE(chorus_join(A, "g") == CHORUS_ERR_INVALID_GROUP_NAME, "join after");
     REQUIRE(chorus_poll(A) == CHORUS_ERR_INVALID_GROUP_NAME, "poll after");
     REQUIRE(chorus_disconnect(A) == CHORUS_OK, "disconnect");
+
+    /* 200 target groups: valid for the protocol (up to 255), above the daemon's limit (128). */
+    chorus_session *B = open_session(UNIXP[2], "err-b", 0);
+    REQUIRE(B, "connect");
+    static char names[200][8];
+    const char *groups[200];
+    for (int i = 0; i < 200; i++) {
+        snprintf(names[i], sizeof names[i], "g%d", i);
+        groups[i] = names[i];
+    }
+    REQUIRE(chorus_multicast(B, CHORUS_AGREED, groups, 200, 0, "x", 1, 0) == CHORUS_OK, "multicast");
+    rc = chorus_receive(B, &ev, RECV_MS);
+    REQUIRE(rc == CHORUS_ERR_TOO_MANY_GROUPS && ev.error.code == 10, "got %d (%s)", rc, chorus_strerror(rc));
+    chorus_event_free(&ev);
+    chorus_disconnect(B);
     return 0;
 }
 
@@ -1010,7 +1025,7 @@ static const struct test TESTS[] = {
     {"private group send", test_private_group},
     {"refused connects", test_refused_connect},
     {"bad arguments are refused locally", test_bad_arguments},
-    {"a daemon error frame ends the session", test_daemon_error},
+    {"daemon error frames end the session", test_daemon_error},
     {"refused join and multicast (access rules)", test_refused_requests},
     {"poll, fd, receive timeout, status", test_poll_fd_timeout_status},
     {"large messages up to the maximum payload", test_large_messages},
