@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -140,7 +141,7 @@ static int wait_fd(int fd, short events, int64_t deadline, short *revents) {
 
 /* ---- opening the socket ----------------------------------------------------------- */
 
-static int open_unix(const char *path, char *why, size_t whylen, int *out) {
+static int open_unix(const char *path, int64_t deadline, char *why, size_t whylen, int *out) {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);
     addr.sun_family = AF_UNIX;
@@ -155,15 +156,25 @@ static int open_unix(const char *path, char *why, size_t whylen, int *out) {
         snprintf(why, whylen, "socket: %s", strerror(errno));
         return CHORUS_ERR_SYSTEM;
     }
+    /* A connect that waits for room in the listener's backlog waits at most this long. */
+    int left = remaining_ms(deadline);
+    if (left >= 0) {
+        struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+        if (left == 0) tv.tv_usec = 1000;
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     int rc;
     do {
         rc = connect(fd, (struct sockaddr *)&addr, (socklen_t)sizeof addr);
     } while (rc < 0 && errno == EINTR);
     if (rc < 0) {
-        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        int err = errno;
+        snprintf(why, whylen, "%s: %s", path, strerror(err));
         close(fd);
-        return CHORUS_ERR_COULD_NOT_CONNECT;
+        return err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT ? CHORUS_ERR_TIMEOUT : CHORUS_ERR_COULD_NOT_CONNECT;
     }
+    struct timeval none = {0, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
     if (set_nonblocking(fd) < 0) {
         snprintf(why, whylen, "fcntl: %s", strerror(errno));
         close(fd);
@@ -240,7 +251,7 @@ static int open_tcp(const char *host, const char *port, int64_t deadline, char *
 static int open_address(const char *address, int64_t deadline, char *why, size_t whylen, int *out) {
     if (!address || !*address) {
         char first[TEXT_LEN];
-        int rc = open_unix(CHORUS_DEFAULT_UNIX_SOCKET, first, sizeof first, out);
+        int rc = open_unix(CHORUS_DEFAULT_UNIX_SOCKET, deadline, first, sizeof first, out);
         if (rc != CHORUS_ERR_COULD_NOT_CONNECT) {
             if (rc < 0) snprintf(why, whylen, "%s", first);
             return rc;
@@ -250,7 +261,7 @@ static int open_address(const char *address, int64_t deadline, char *why, size_t
         if (rc < 0) snprintf(why, whylen, "no default daemon: %.600s; %.600s", first, second);
         return rc;
     }
-    if (strchr(address, '/')) return open_unix(address, why, whylen, out);
+    if (strchr(address, '/')) return open_unix(address, deadline, why, whylen, out);
 
     char host[256];
     const char *port;
@@ -354,9 +365,18 @@ static int read_once(chorus_session *s) {
     }
 }
 
-/* Reads without blocking until the socket is empty or `limit` bytes are buffered. */
+/* Whether the buffer starts with a whole frame (or a length no frame may have). */
+static int whole_frame_buffered(const chorus_session *s) {
+    size_t size = 0;
+    return chorus_frame_span(s->in + s->in_start, buffered(s), &size) != 0;
+}
+
+/*
+ * Reads without blocking until the socket is empty, or `limit` bytes are buffered and
+ * they start with a whole frame (so a frame larger than the limit is still read whole).
+ */
 static int absorb(chorus_session *s, size_t limit) {
-    while (!s->eof && buffered(s) < limit) {
+    while (!s->eof && (buffered(s) < limit || !whole_frame_buffered(s))) {
         int rc = read_once(s);
         if (rc <= 0) return rc;
     }

@@ -9,6 +9,7 @@
 #include "frames.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,39 @@ static int test_many_small_frames(void) {
     return 0;
 }
 
+/* A frame larger than chorus_poll()'s read-ahead: poll() + chorus_poll() still get it whole. */
+static int test_poll_large_frame(void) {
+    struct fake f = {0};
+    welcome(&f.script);
+    size_t big = (size_t)6 << 20;
+    char *json = malloc(big + 1);
+    REQUIRE(json, "memory");
+    memset(json, ' ', big);
+    json[0] = '{';
+    json[big - 1] = '}';
+    json[big] = '\0';
+    frame_status(&f.script, json);
+    free(json);
+    if (fake_start(&f, "bigpoll", 1) < 0) return -1;
+    chorus_session *s = NULL;
+    REQUIRE(chorus_connect_timeout(f.path, "c", 0, NULL, 3000, &s) == CHORUS_OK, "connect");
+    int64_t deadline = now_ms() + 5000;
+    int frames, wakeups = 0;
+    while ((frames = chorus_poll(s)) == 0) {
+        REQUIRE(now_ms() < deadline, "no whole frame after %d wakeups", wakeups);
+        struct pollfd pfd = {.fd = chorus_fd(s), .events = POLLIN};
+        REQUIRE(poll(&pfd, 1, 1000) >= 0, "poll");
+        wakeups++;
+    }
+    REQUIRE(frames == 1, "frames %d", frames);
+    chorus_event ev;
+    REQUIRE(chorus_receive(s, &ev, 0) == CHORUS_EVENT_STATUS && ev.status.len == big, "the big frame");
+    chorus_event_free(&ev);
+    chorus_disconnect(s);
+    fake_stop(&f);
+    return 0;
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s/chorus-c-fake.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
@@ -323,6 +357,7 @@ int main(void) {
         {"an error code unknown to the client", test_unknown_error_code},
         {"connect refused with an error frame", test_refused_with_error_frame},
         {"5000 frames in a few reads", test_many_small_frames},
+        {"chorus_poll() and a frame above its read-ahead", test_poll_large_frame},
     };
     int passed = 0, total = (int)(sizeof tests / sizeof tests[0]);
     for (int i = 0; i < total; i++) {
