@@ -673,7 +673,7 @@ static int test_daemon_error(void) {
     /* 200 target groups: valid for the protocol (up to 255), above the daemon's limit (128). */
     chorus_session *B = open_session(UNIXP[2], "err-b", 0);
     REQUIRE(B, "connect");
-    static char names[200][8];
+    static char names[200][16];
     const char *groups[200];
     for (int i = 0; i < 200; i++) {
         snprintf(names[i], sizeof names[i], "g%d", i);
