@@ -16,8 +16,7 @@
 # Scratch: OUT/work/src (the unpacked tarball) and OUT/work/obj (the out-of-tree build).
 #
 # Environment:
-#   SPREAD_TARBALL          the tarball [<repo>/../shared/bench/spread/spread-src-4.4.0.tar.gz,
-#                           else /work/shared/bench/spread/spread-src-4.4.0.tar.gz]
+#   SPREAD_TARBALL          the tarball [<repo>/../shared/bench/spread/spread-src-4.4.0.tar.gz]
 #   SPREAD_UNIX_SOCKET_DIR  compiled into libspread and the daemon: SP_connect("4803") means the
 #                           Unix socket <dir>/4803 [/tmp, Spread's own default]
 #   JOBS                    make -j [nproc]
@@ -53,16 +52,11 @@ done
 OUT=${OUT:-$REPO/.build-spread}
 
 if [ -z "${SPREAD_TARBALL:-}" ]; then
-    for cand in "$REPO/../shared/bench/spread/spread-src-4.4.0.tar.gz" \
-        /work/shared/bench/spread/spread-src-4.4.0.tar.gz; do
-        if [ -f "$cand" ]; then
-            SPREAD_TARBALL=$cand
-            break
-        fi
-    done
+    cand=$REPO/../shared/bench/spread/spread-src-4.4.0.tar.gz
+    [ -f "$cand" ] && SPREAD_TARBALL=$cand
 fi
 if [ -z "${SPREAD_TARBALL:-}" ]; then
-    if [ ! -d "$REPO/../shared/bench/spread" ] && [ ! -d /work/shared/bench/spread ]; then
+    if [ ! -d "$REPO/../shared/bench/spread" ]; then
         echo "SKIP: no ../shared/bench/spread next to this checkout (set SPREAD_TARBALL to Spread 4.4.0's source tarball)"
     else
         echo "SKIP: spread-src-4.4.0.tar.gz is not in ../shared/bench/spread (set SPREAD_TARBALL)"
