@@ -200,4 +200,43 @@ import Testing
             #expect(Set(local) == [clients[0].privateGroup, clients[1].privateGroup])
         }
     }
+
+    @Test func aSpreadClientThatDoesNotReadIsCutOffAsSpreadCutsItOff() async throws {
+        let config = """
+
+            [sessions]
+            spread_max_session_messages = 300
+
+            """
+        let cluster = try await Self.cluster(basePort: 26_600, extraConfig: config)
+        defer { cluster.stop() }
+        let d1 = cluster.member("d1"), d2 = cluster.member("d2")
+        try await Self.blocking {
+            let sleeper = try SpreadTestClient(port: d1.spreadPort, name: "sleeper", receiveBuffer: 4096)
+            let reader = try SpreadTestClient(port: d1.spreadPort, name: "reader")
+            let sender = try SpreadTestClient(port: d2.spreadPort, name: "sender")
+            for client in [sleeper, reader, sender] { client.join("flood") }
+            _ = try reader.receive(until: { $0.isRegularMembership && $0.groups.count == 3 })
+            // 20 MB: far more than the sleeper's socket and the daemon's 300 messages take.
+            let chunk = String(repeating: "x", count: 10_000)
+            var received = 0
+            var views: [SpreadTestClient.Message] = []
+            func take() throws {
+                let message = try reader.receive()
+                if message.isData { received += 1 } else if message.isRegularMembership { views.append(message) }
+            }
+            for index in 0..<2000 {
+                sender.multicast(chunk, to: ["flood"], service: 1, selfDiscard: true)
+                if index % 50 == 49 {
+                    while received < index - 200 { try take() }
+                }
+            }
+            while received < 2000 { try take() }
+            // The sleeper was cut off; the reader got everything and is still connected.
+            while views.isEmpty { try take() }
+            #expect(views[0].type & 0x0400 != 0 && Set(views[0].groups) == [reader.privateGroup, sender.privateGroup])
+            #expect(sleeper.isClosedByDaemon())
+        }
+        #expect(cluster.log("d1").contains("spread_max_session_messages"))
+    }
 }

@@ -63,10 +63,16 @@ final class SpreadTestClient: @unchecked Sendable {  // used by one thread at a 
     /// Connects over TCP (`port`) or a Unix socket (`path`) and runs the handshake; throws
     /// `Refused` with Spread's code when the daemon refuses.
     init(port: Int? = nil, path: String? = nil, name: String, membership: Bool = true, little: Bool = true,
-         version: [UInt8] = [4, 4, 0], methods: [String] = ["NULL"]) throws {
+         version: [UInt8] = [4, 4, 0], methods: [String] = ["NULL"], receiveBuffer: Int? = nil) throws {
         self.little = little
         if let port {
-            guard let connected = LocalCluster.connectLoopback(port: port) else { throw POSIXError(.ECONNREFUSED) }
+            let connected = LocalCluster.connectLoopback(port: port) { fd in
+                if let receiveBuffer {
+                    var size = Int32(receiveBuffer)
+                    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                }
+            }
+            guard let connected else { throw POSIXError(.ECONNREFUSED) }
             fd = connected
         } else {
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

@@ -10,6 +10,7 @@ extension ClientSession {
     func appendSpreadMessage(service: Service, sender: String, groups: [String], messageType: UInt16, payload: ByteBuffer) {
         guard let order = spreadOrder else { return }
         messagesReceived += 1
+        queuedMessages += 1
         let length = payload.readableBytes
         let headerSize = SpreadMessageWriter.dataHeaderSize(groupCount: groups.count)
         withBatch(headerSize + (length < Self.copyLimit ? length : 0)) { buffer in
@@ -27,6 +28,7 @@ extension ClientSession {
     /// Appends whatever `write` writes in the session's byte order (membership messages, rejects).
     func appendSpread(_ write: (SpreadByteOrder, inout ByteBuffer) -> Void) {
         guard let order = spreadOrder else { return }
+        queuedMessages += 1
         withBatch(256) { write(order, &$0) }
     }
 }

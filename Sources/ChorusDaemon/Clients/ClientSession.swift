@@ -95,13 +95,24 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
         writeBatch()
         let bytes = outstanding - accounted
         accounted = outstanding
+        let messages = queuedMessages - accountedMessages
+        accountedMessages = queuedMessages
         guard bytes > 0 else { return }
         // An empty write completes after every earlier write: one promise per flush, not per message.
         let promise = channel.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { _ in written(bytes) }
+        promise.futureResult.whenComplete { _ in
+            self.queuedMessages -= messages
+            self.accountedMessages -= messages
+            written(bytes)
+        }
         channel.write(channel.allocator.buffer(capacity: 0), promise: promise)
         channel.flush()
     }
+
+    /// Messages and membership messages appended and not yet taken by the socket (counted for
+    /// Spread-protocol sessions, which are cut off above `spreadMaxSessionMessages` as Spread does).
+    @exclusivity(unchecked) var queuedMessages = 0
+    @exclusivity(unchecked) private var accountedMessages = 0
 
     /// Part of `outstanding` that a pending flush promise will subtract.
     @exclusivity(unchecked) private var accounted = 0

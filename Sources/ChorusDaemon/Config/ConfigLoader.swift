@@ -48,6 +48,7 @@ struct ConfigLoader {
     static let sessionKeys = [
         "max_sessions", "max_groups_per_session", "max_groups_per_message", "max_group_name_length",
         "max_pending_messages", "max_pending_bytes", "slow_receiver_timeout_ms", "max_client_backlog",
+        "spread_max_session_messages",
     ]
     static let logKeys = ["level"]
     static let securityKeys = ["key_file"]
@@ -324,6 +325,8 @@ struct ConfigLoader {
                 config.slowReceiverTimeout = UInt64(try integer(entry, key, 100...3_600_000, unit: " (milliseconds)")) * 1_000_000
             case "max_client_backlog":
                 config.maxClientBacklog = try integer(entry, key, 65536...(1 << 34), unit: " (bytes)")
+            case "spread_max_session_messages":
+                config.spreadMaxSessionMessages = try integer(entry, key, 1...10_000_000, unit: " (messages)")
             default: break
             }
         }

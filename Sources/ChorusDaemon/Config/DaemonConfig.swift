@@ -111,6 +111,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var slowReceiverTimeout: UInt64
     /// Bytes written to a session and not yet taken by its socket, at most, before it is disconnected.
     public var maxClientBacklog: Int
+    /// Messages a Spread-protocol session may have waiting in the daemon (its socket full) before
+    /// it is cut off, as Spread's `MaxSessionMessages` (default 1,000) does.
+    public var spreadMaxSessionMessages = 1000
     /// Bytes of one ring datagram, at most (UDP payload). With `automaticDatagramSize`, the size
     /// used where a route's MTU cannot be read; `resolvingDatagramSize()` replaces it at start.
     public var datagramSize: Int

@@ -288,6 +288,11 @@ final class DaemonCore: @unchecked Sendable {
                     // A sender paused for its own backlog goes on once it has read enough.
                     if session.isPaused, session.outstanding <= senderPauseBacklog { endOfInput() }
                 }
+                // Spread cuts off a session with too many messages it could not write yet (counted
+                // while its socket is full: a batch being written to a reading client is not a backlog).
+                if session.spreadOrder != nil, session.queuedMessages >= config.spreadMaxSessionMessages, !session.channel.isWritable {
+                    slowReceiver(session, "\(session.queuedMessages) messages not yet taken by its socket (Spread's limit, spread_max_session_messages = \(config.spreadMaxSessionMessages))")
+                }
             }
         }
         transport?.flush()
