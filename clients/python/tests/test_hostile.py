@@ -110,18 +110,22 @@ def fake(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 async def first_failure(address: str, timeout: float = 5.0) -> BaseException:
-    """Connects, then reads events until the session fails; returns the exception."""
-    async with chorus.connect(address, name="victim", timeout=2) as session:
-        try:
+    """Connects, then reads events until the session fails; returns the exception (a failure
+    may also come while connecting, e.g. a reset that overtakes the welcome)."""
+    try:
+        async with chorus.connect(address, name="victim", timeout=2) as session:
             while True:
                 await session.receive(timeout)
-        except chorus.ChorusError as error:
-            return error
+    except chorus.ChorusError as error:
+        return error
     raise AssertionError("unreachable")
 
 
 def blocking_failure(address: str, timeout: float = 5.0) -> BaseException:
-    session = chorus.blocking.connect(address, name="victim", timeout=2)
+    try:
+        session = chorus.blocking.connect(address, name="victim", timeout=2)
+    except chorus.ChorusError as error:
+        return error
     try:
         while True:
             session.receive(timeout)
