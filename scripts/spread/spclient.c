@@ -61,7 +61,7 @@ static void line_begin(const char *kind)
         line_len += (size_t)snprintf(line + line_len, sizeof line - line_len, " t=%lld", ms_since_start());
 }
 
-static void line_addf(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void line_addf(const char *fmt, ...)
 {
     va_list ap;
     if (line_len >= sizeof line - 1)
