@@ -408,8 +408,11 @@ def test_a_reader_that_falls_behind_pauses_and_catches_up(site: Site) -> None:
             await join_all(group, [slow])
             for seq in range(count):
                 await fast.multicast(group, seq.to_bytes(4, "big") + bytes(size - 4))
-            await asyncio.sleep(1.0)  # the messages pile up at the slow reader
             protocol = slow._protocol
+            for _ in range(100):  # the messages pile up at the slow reader
+                if protocol.read_paused:
+                    break
+                await asyncio.sleep(0.1)
             assert protocol.read_paused, "the inbox should have stopped reading"
             assert protocol.core.pending_bytes >= 4 << 20
             document = await slow.status(timeout=5)  # answered although reading was paused
