@@ -8,6 +8,7 @@ Ports come from 46000-46999 only; Unix sockets live in the site's temporary dire
 from __future__ import annotations
 
 import atexit
+import errno
 import itertools
 import os
 import random
@@ -160,13 +161,19 @@ class Site:
     def launch(self, name: str) -> None:
         daemon = self[name]
         log = open(self.directory / f"{name}.log", "ab")
+        command = [str(CHORUSD), "--config", str(self.config), "--name", name, "--log-level", "notice", "--exit-with-parent"]
+        deadline = time.monotonic() + 30
         try:
-            daemon.process = subprocess.Popen(
-                [str(CHORUSD), "--config", str(self.config), "--name", name, "--log-level", "notice", "--exit-with-parent"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            while True:
+                try:
+                    daemon.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                    break
+                except OSError as error:
+                    # ETXTBSY: a build in the same tree is writing the binary right now; it is
+                    # done in a moment.
+                    if error.errno != errno.ETXTBSY or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
         finally:
             log.close()
         _started[daemon.process.pid] = daemon.process
