@@ -138,14 +138,17 @@ show_logs() {
 }
 
 # Start the site; if a daemon cannot bind its ports (another process has them), try another block.
+started=$(date +%s)
 attempt=1
 while :; do
     base=$(random_base)
     tries=0
-    until claim_block "$base"; do
+    until claim_block "$base" && "$build/test_chorus" --ports-free "$base"; do
+        [ -n "$lock" ] && rm -rf "$lock"
+        lock=""
         tries=$((tries + 1))
         if [ -n "${CHORUS_TEST_BASE_PORT:-}" ] || [ $tries -ge 200 ]; then
-            echo "FAIL: the port block from $base is in use by another test run"
+            echo "FAIL: the port block from $base is in use (another test run, or other sockets)"
             exit 1
         fi
         base=$(random_base)
@@ -173,6 +176,7 @@ while :; do
     exit 1
 done
 
+echo "site of 3 daemons ready on ports $base-$((base + 11)) after $(( $(date +%s) - started )) s"
 "$build/test_chorus" "$@"
 status=$?
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then

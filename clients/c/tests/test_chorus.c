@@ -5,6 +5,7 @@
  * CHORUS_TEST_CLOSED_PORT (a port of the site's block nothing listens on with TCP),
  * CHORUS_TEST_DIR (the site's temporary directory).
  *
+ *   test_chorus --ports-free B exits 0 if the 12 ports from B are free for TCP and UDP
  *   test_chorus --wait-ready   waits until every daemon serves clients in one 3-daemon ring
  *   test_chorus [NAME...]      runs the tests (all, or those named); the fault test runs last
  *                              because it kills daemon d3
@@ -15,7 +16,9 @@
 
 #include "chorus.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -990,6 +994,20 @@ static int daemon_ready(int i) {
     return ready;
 }
 
+/* Whether process `pid` (a child of the runner, not ours to reap) has exited: gone or a zombie. */
+static int has_exited(pid_t pid) {
+    if (kill(pid, 0) != 0) return 1;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0; /* no /proc: kill() said it exists */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *end = strrchr(buf, ')'); /* "pid (comm) state ..." */
+    return end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+}
+
 static int wait_ready(void) {
     int64_t deadline = now_ms() + 20000;
     for (int i = 0; i < 3; i++) {
@@ -998,7 +1016,7 @@ static int wait_ready(void) {
                 fprintf(stderr, "test_chorus: daemon d%d is not ready after 20 s\n", i + 1);
                 return 1;
             }
-            if (kill(PID[i], 0) != 0) {
+            if (has_exited(PID[i])) {
                 fprintf(stderr, "test_chorus: daemon d%d (pid %ld) has exited\n", i + 1, (long)PID[i]);
                 return 1;
             }
@@ -1006,6 +1024,31 @@ static int wait_ready(void) {
         }
     }
     return 0;
+}
+
+/*
+ * Whether the 12 ports from `base` are free on 127.0.0.1 for TCP and UDP (47000-47999 is
+ * inside Linux's ephemeral range: any connection may hold one of them for a while).
+ */
+static int ports_free(int base) {
+    for (int port = base; port < base + 12; port++) {
+        int types[] = {SOCK_STREAM, SOCK_DGRAM};
+        for (int t = 0; t < 2; t++) {
+            int fd = socket(AF_INET, types[t], 0);
+            if (fd < 0) return 0;
+            int one = 1;
+            if (types[t] == SOCK_STREAM) (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            struct sockaddr_in addr;
+            memset(&addr, 0, sizeof addr);
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons((uint16_t)port);
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            int ok = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+            close(fd);
+            if (!ok) return 0;
+        }
+    }
+    return 1;
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -1036,6 +1079,7 @@ static const struct test TESTS[] = {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 2 && strcmp(argv[1], "--ports-free") == 0) return ports_free(atoi(argv[2])) ? 0 : 1;
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "CHORUS_TEST_TCP%d", i + 1);
