@@ -137,7 +137,7 @@ show_logs() {
     done
 }
 
-# Start the site; if a daemon cannot bind its ports (another process has them), try another block.
+# Start the site; if it does not come up (a daemon cannot bind its ports, say), try another block.
 started=$(date +%s)
 attempt=1
 while :; do
@@ -166,8 +166,14 @@ while :; do
     stop_site
     rm -rf "$lock"
     lock=""
-    if grep -qi "in use" "$tmp"/d?.log 2>/dev/null && [ $attempt -lt 5 ] && [ -z "${CHORUS_TEST_BASE_PORT:-}" ]; then
-        echo "ports from $base are taken; trying another block"
+    # Ports taken meanwhile, or a chorusd being rebuilt at that moment: try again, elsewhere.
+    if [ $attempt -lt 4 ] && [ -z "${CHORUS_TEST_BASE_PORT:-}" ]; then
+        if grep -qi "in use" "$tmp"/d?.log 2>/dev/null; then
+            echo "ports from $base are taken; trying another block"
+        else
+            echo "the site from port $base did not start; trying again"
+            show_logs
+        fi
         attempt=$((attempt + 1))
         continue
     fi
