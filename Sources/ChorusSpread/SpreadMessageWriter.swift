@@ -71,12 +71,13 @@ public enum SpreadMessageWriter {
     public static func dataHeaderSize(groupCount: Int) -> Int { Spread.headerSize + groupCount * Spread.groupNameSize }
 
     /// A data message's header and groups, without the payload (written after it, or on its own).
+    /// `selfDiscard`: the sender asked for it; Spread shows the bit to the other members too.
     public static func writeDataHeader(
-        service: UInt8, sender: String, groups: [String], messageType: UInt16, payloadLength: Int, order: SpreadByteOrder,
-        into buffer: inout ByteBuffer
+        service: UInt8, selfDiscard: Bool = false, sender: String, groups: [String], messageType: UInt16, payloadLength: Int,
+        order: SpreadByteOrder, into buffer: inout ByteBuffer
     ) {
         writeHeader(
-            type: 1 << UInt32(min(service, 5)), sender: sender, groupCount: groups.count, messageType: messageType,
+            type: 1 << UInt32(min(service, 5)) | (selfDiscard ? Spread.TypeBits.selfDiscard : 0), sender: sender, groupCount: groups.count, messageType: messageType,
             dataLength: payloadLength, order: order, into: &buffer)
         for group in groups { buffer.writeSpreadName(group) }
     }

@@ -25,12 +25,6 @@ spread_socket = "$dir/d$k.spread"
 
 EOT
 done
-# Fault detection as quick as the Spread configuration golden.sh compares with.
-cat >>"$config" <<EOT
-[ring]
-token_timeout_ms = 300
-consensus_timeout_ms = 600
-EOT
 : >"$dir/env.sh"
 for k in $(seq 1 "$n"); do
     p=$((base + 10 * (k - 1)))
@@ -45,6 +39,8 @@ echo "DIR=$dir N=$n" >>"$dir/env.sh"
 for _ in $(seq 1 200); do
     ready=1
     for k in $(seq 1 "$n"); do
+        pid=$(sed -n "s/^D${k}_PID=//p" "$dir/env.sh")
+        kill -0 "$pid" 2>/dev/null || { echo "start-chorusd.sh: d$k exited: $(tail -2 "$dir/d$k.log")" >&2; exit 1; }
         [ -S "$dir/d$k.spread" ] && grep -q "regular configuration .*: $n daemons" "$dir/d$k.log" || ready=0
     done
     [ "$ready" = 1 ] && exit 0

@@ -7,7 +7,7 @@ import NIOCore
 extension ClientSession {
     /// Appends a data message: Spread's header and group names, then the payload, copied into
     /// the batch unless it is large enough to be written as a buffer of its own.
-    func appendSpreadMessage(service: Service, sender: String, groups: [String], messageType: UInt16, payload: ByteBuffer) {
+    func appendSpreadMessage(service: Service, selfDiscard: Bool, sender: String, groups: [String], messageType: UInt16, payload: ByteBuffer) {
         guard let order = spreadOrder else { return }
         messagesReceived += 1
         queuedMessages += 1
@@ -15,7 +15,7 @@ extension ClientSession {
         let headerSize = SpreadMessageWriter.dataHeaderSize(groupCount: groups.count)
         withBatch(headerSize + (length < Self.copyLimit ? length : 0)) { buffer in
             SpreadMessageWriter.writeDataHeader(
-                service: service.rawValue, sender: sender, groups: groups, messageType: messageType, payloadLength: length,
+                service: service.rawValue, selfDiscard: selfDiscard, sender: sender, groups: groups, messageType: messageType, payloadLength: length,
                 order: order, into: &buffer)
             if length < Self.copyLimit { buffer.writeImmutableBuffer(payload) }
         }

@@ -61,7 +61,8 @@ extension DaemonCore {
         for session in recipients where !session.isClosed {
             if session.spreadOrder != nil {
                 session.appendSpreadMessage(
-                    service: delivery.service, sender: privateGroupName(delivery.data.sender), groups: delivery.data.groups,
+                    service: delivery.service, selfDiscard: delivery.data.selfDiscard, sender: privateGroupName(delivery.data.sender),
+                    groups: delivery.data.groups,
                     messageType: delivery.data.messageType, payload: delivery.data.payload)
             } else {
                 session.appendMessage(header: header, payload: delivery.data.payload)
