@@ -8,6 +8,7 @@
 #include "chorus.h"
 #include "frames.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -367,6 +368,18 @@ int main(void) {
             printf("FAIL - fake daemon: %s\n", tests[i].name);
             failures++;
         }
+    }
+    /* A failed test may have left its socket behind. */
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.') continue;
+            char path[600];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
     }
     rmdir(dir);
     printf("test_fake_daemon: %d of %d tests passed\n", passed, total);
