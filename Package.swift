@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "ChorusFuzzTargets",
             dependencies: [
-                "ChorusWire", "ChorusProtocol", "ChorusDaemon", "ChorusSeal",
+                "ChorusWire", "ChorusProtocol", "ChorusDaemon", "ChorusSeal", "ChorusSpread",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

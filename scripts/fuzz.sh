@@ -20,7 +20,7 @@ swift build -c release --scratch-path .build-fuzz --product chorus-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(ring hop hop-message group wide-area client-frames daemon-frames config key-file sealed)
+    targets=(ring hop hop-message group wide-area client-frames daemon-frames config key-file sealed spread)
 fi
 for target in "${targets[@]}"; do
     mkdir -p ".build-fuzz/corpus/$target"

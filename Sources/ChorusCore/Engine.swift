@@ -116,8 +116,15 @@ public struct Engine: Sendable {
 
     // MARK: Sessions
 
-    public mutating func openSession(local: UInt32) -> SessionID {
-        groups.openSession(local: local)
+    /// This daemon's name in its sessions' private groups (`#alice#<daemonName>`).
+    public var daemonName: String {
+        get { groups.daemonName }
+        set { groups.daemonName = newValue }
+    }
+
+    /// Opens a client session (see `GroupLayer.openSession(local:name:)`).
+    public mutating func openSession(local: UInt32, name: String = "") -> SessionID {
+        groups.openSession(local: local, name: name)
     }
 
     public mutating func join(

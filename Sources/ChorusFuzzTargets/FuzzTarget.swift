@@ -1,6 +1,7 @@
 import ChorusDaemon
 import ChorusProtocol
 import ChorusSeal
+import ChorusSpread
 import ChorusWire
 import Crypto
 import NIOCore
@@ -33,6 +34,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case keyFile = "key-file"
     /// A sealed datagram, opened with a fixed key.
     case sealed
+    /// Bytes a Spread client sends to the Spread-compatible listener: the handshake, then messages.
+    case spread
 
     /// Runs the target on `bytes`. Traps only on a bug (a decoder that traps, or a round trip
     /// that does not give back what was decoded).
@@ -96,6 +99,26 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             var sealer = Self.sealer
             _ = sealer.open(buffer, channel: .ring, now: 0)
             _ = sealer.open(buffer, channel: .hop, now: 0)
+        case .spread:
+            // One session from its first byte: once its handshake is in, it is accepted (as
+            // `#fuzz#d1`) and the rest is read as messages. What is read keeps Spread's limits.
+            var reader = SpreadSessionReader(maxData: 1 << 16)
+            while let event = try? reader.next(&buffer) {
+                switch event {
+                case .connect(let connect):
+                    precondition(connect.name.utf8.count <= Spread.maxPrivateName, "a private name beyond Spread's limit")
+                case .authentication(let methods):
+                    precondition(!methods.isEmpty && methods.count <= 3)
+                    reader.accepted(privateGroup: "#fuzz#d1")
+                case .request(.multicast(let message)):
+                    precondition((1...Spread.maxGroupsPerMessage).contains(message.groups.count), "\(message.groups.count) groups")
+                    precondition(message.groups.allSatisfy { $0.utf8.count < Spread.groupNameSize } && message.service <= 5)
+                    precondition(message.payload.readableBytes <= 1 << 16, "data beyond the reader's limit")
+                case .request(.join(let group)), .request(.leave(let group)):
+                    precondition(!group.isEmpty && group.utf8.count < Spread.groupNameSize)
+                case .request(.disconnect): break
+                }
+            }
         }
     }
 
@@ -115,6 +138,29 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             peer.seal(allocator.buffer(capacity: 0), channel: .ring, allocator: allocator),
             peer.seal(allocator.buffer(string: "hop"), channel: .hop, allocator: allocator),
         ].map { Array($0.readableBytesView) }
+    }
+
+    /// Spread client sessions (seeds for `spread`): the handshake, then a join, multicasts in
+    /// either byte order, a leave and a disconnect, laid out as libspread sends them.
+    public static func spreadSamples() -> [[UInt8]] {
+        func int(_ value: UInt32, _ little: Bool) -> [UInt8] {
+            let bytes = [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 24)]
+            return little ? bytes : bytes.reversed()
+        }
+        func name(_ text: String) -> [UInt8] { Array(text.utf8) + [UInt8](repeating: 0, count: 32 - text.utf8.count) }
+        func message(_ type: UInt32, _ groups: [String], _ data: [UInt8] = [], little: Bool = true, messageType: UInt32 = 0) -> [UInt8] {
+            let marker: UInt32 = little ? 0x8000_0080 : 0
+            return int(type | marker, little) + name("#fuzz#d1") + int(UInt32(groups.count), little)
+                + int((messageType << 8) & 0x00FF_FF00 | marker, little) + int(UInt32(data.count), little)
+                + groups.flatMap(name) + data
+        }
+        let handshake: [UInt8] = [4, 4, 0, 1, 4] + Array("fuzz".utf8) + name("NULL") + [UInt8](repeating: 0, count: 58)
+        return [
+            handshake + message(0x0001_0000, ["chat"]) + message(0x10, ["chat", "#x#d2"], Array("hello".utf8), messageType: 7),
+            handshake + message(0x20 | 0x40, ["a", "b", "c"], [1, 2, 3], little: false) + message(0x0002_0000, ["a"], little: false),
+            handshake + message(0x02, ["g"], [UInt8](repeating: 9, count: 300)) + message(0x0004_0000, ["#fuzz#d1"]),
+            [3, 16, 0, 0, 0] + name("NULL") + name("") + name(""),
+        ]
     }
 
     /// `buffer` with its last 4 bytes replaced by the CRC32C of the bytes before them.

@@ -198,7 +198,7 @@ public struct Simulation {
         // Sessions join a group or two.
         for _ in 0..<config.sessionsPerDaemon {
             let local = daemons[index].incarnation * 1000 + UInt32(daemons[index].sessions.count + 1)
-            let session = daemons[index].engine!.openSession(local: local)
+            let session = daemons[index].engine!.openSession(local: local, name: "s\(local)")
             daemons[index].sessions.append(session)
             let groups = Set((0..<(1 + random.int(below: 2))).map { _ in "g\(random.int(below: config.groupCount))" })
             for group in groups.sorted() {

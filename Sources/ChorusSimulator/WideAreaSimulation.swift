@@ -317,7 +317,7 @@ public struct WideAreaSimulation {
     mutating func boot(_ daemon: Int) {
         alive[daemon] = true
         act(daemon) { engine, actions, now in engine.start(now: now, into: &actions) }
-        let session = engines[daemon].openSession(local: incarnation[daemon])
+        let session = engines[daemon].openSession(local: incarnation[daemon], name: "s\(incarnation[daemon])")
         sessions[daemon] = session
         act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
     }

@@ -14,8 +14,17 @@ public struct GroupNameCache: Sendable {
     /// The encoded list (`groupCount u16 | group * groupCount`) that `groups` was decoded from.
     var encoded: [UInt8] = []
     var groups: [String] = []
+    /// The sender name decoded last (a stream of messages mostly comes from few senders).
+    var lastSenderName = ""
 
     public init() {}
+
+    /// The name in `bytes` (checked ASCII), reusing the last one when it is the same.
+    mutating func senderName(_ bytes: UnsafeRawBufferPointer) -> String {
+        let same = lastSenderName.utf8.count == bytes.count && lastSenderName.utf8.elementsEqual(bytes)
+        if !same { lastSenderName = String(decoding: bytes, as: UTF8.self) }
+        return lastSenderName
+    }
 }
 
 extension GroupMessageCodec {
@@ -39,16 +48,24 @@ extension GroupMessageCodec {
         precondition(data.payload.readableBytes <= UInt32.max, "payload too large")
         let headerSize = encodedSize(message) - data.payload.readableBytes
         buffer.reserveCapacity(minimumWritableBytes: headerSize + data.payload.readableBytes)
+        precondition(data.sender.name.isEmpty || SessionID.isValidName(data.sender.name), "invalid session name")
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headerSize) { raw in
             raw[0] = version
             raw[1] = Kind.data.rawValue
             raw.storeBigEndian(data.sender.daemon.rawValue, at: 2)
             raw.storeBigEndian(data.sender.local, at: 6)
-            raw.storeBigEndian(data.sessionSeq, at: 10)
-            raw.storeBigEndian(data.messageType, at: 18)
-            raw[20] = data.selfDiscard ? selfDiscardFlag : 0
-            raw.storeBigEndian(UInt16(data.groups.count), at: 21)
-            var offset = 23
+            var offset = 10
+            raw[offset] = UInt8(data.sender.name.utf8.count)
+            offset += 1
+            for byte in data.sender.name.utf8 {
+                raw[offset] = byte
+                offset += 1
+            }
+            raw.storeBigEndian(data.sessionSeq, at: offset)
+            raw.storeBigEndian(data.messageType, at: offset + 8)
+            raw[offset + 10] = data.selfDiscard ? selfDiscardFlag : 0
+            raw.storeBigEndian(UInt16(data.groups.count), at: offset + 11)
+            offset += 13
             for group in data.groups {
                 let length = group.utf8.count
                 precondition(length > 0 && length <= 255, "group name must be 1...255 UTF-8 bytes")
@@ -69,11 +86,20 @@ extension GroupMessageCodec {
     /// it is not valid). The receive path calls it first: the client data comes back
     /// bare, so it moves into its delivery instead of being copied out of a `GroupMessage`.
     public static func decodeData(_ buffer: ByteBuffer, names cache: inout GroupNameCache) -> ClientData? {
-        // version, kind, sender (8), sessionSeq (8), messageType (2), flags (1), then the group list.
-        let groupsOffset = 2 + sessionSize + 8 + 2 + 1
+        // version, kind, sender (daemon, local, name), sessionSeq (8), messageType (2), flags (1),
+        // then the group list.
         typealias Header = (sender: SessionID, seq: UInt64, type: UInt16, flags: UInt8, payloadOffset: Int)
         let header: Header? = buffer.withUnsafeReadableBytes { raw -> Header? in
-            guard raw.count >= groupsOffset + 2, raw[0] == version, raw[1] == Kind.data.rawValue else { return nil }
+            guard raw.count >= 2 + sessionSize, raw[0] == version, raw[1] == Kind.data.rawValue else { return nil }
+            let nameLength = Int(raw[10])
+            let fixed = 11 + nameLength
+            let groupsOffset = fixed + 8 + 2 + 1
+            guard raw.count >= groupsOffset + 2 else { return nil }
+            let nameBytes = UnsafeRawBufferPointer(rebasing: raw[11..<fixed])
+            // A name of '!'…'~' but '#' (anything else is left to the general decoder to refuse).
+            guard nameBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }),
+                nameLength <= WireLimits.maxSessionNameLength
+            else { return nil }
             let count = Int(raw.bigEndian(UInt16.self, at: groupsOffset))
             guard count >= 1, count <= WireLimits.maxGroupsPerMessage else { return nil }
             var end = groupsOffset + 2
@@ -93,10 +119,10 @@ extension GroupMessageCodec {
                 cache.encoded = Array(list)
                 cache.groups = groups
             }
-            return (
-                SessionID(daemon: NodeID(raw.bigEndian(UInt32.self, at: 2)), local: raw.bigEndian(UInt32.self, at: 6)),
-                raw.bigEndian(UInt64.self, at: 10), raw.bigEndian(UInt16.self, at: 18), raw[20], end + 4
-            )
+            let sender = SessionID(
+                daemon: NodeID(raw.bigEndian(UInt32.self, at: 2)), local: raw.bigEndian(UInt32.self, at: 6),
+                name: cache.senderName(nameBytes))
+            return (sender, raw.bigEndian(UInt64.self, at: fixed), raw.bigEndian(UInt16.self, at: fixed + 8), raw[fixed + 10], end + 4)
         }
         guard let header, header.seq >= 1, header.flags & ~selfDiscardFlag == 0 else { return nil }
         let payload = buffer.getSlice(

@@ -15,12 +15,13 @@ import NIOCore
 ///                 (session | groupCount u16 | group * groupCount) * sessionCount
 ///     statePiece: as state; a piece of an announcement that the next piece continues
 ///     siteDaemons: site u32 | daemonCount u16 | daemon u32 * daemonCount (ascending, distinct)
-///     session:    daemon u32 | local u32
+///     session:    daemon u32 | local u32 | name str8 (0 to 32 bytes of `!`…`~` but `#`)
 ///
 /// Like `PacketCodec`, the encoding is canonical: re-encoding a decoded message gives the same bytes.
 public enum GroupMessageCodec {
     /// The format version this build writes and reads.
-    public static let version: UInt8 = 1
+    /// 2: sessions carry their names.
+    public static let version: UInt8 = 2
 
     /// Whether `payload` is a client data message (by its first two bytes; not validated).
     @inlinable
@@ -46,7 +47,10 @@ public enum GroupMessageCodec {
     }
 
     static let selfDiscardFlag: UInt8 = 0x01
-    static let sessionSize = 8
+    /// The smallest encoded session (daemon, local, an empty name's length).
+    static let sessionSize = 9
+
+    static func sessionSize(_ session: SessionID) -> Int { sessionSize + session.name.utf8.count }
 
     /// Exactly how many bytes `encode(_:into:)` writes for `message`.
     public static func encodedSize(_ message: GroupMessage) -> Int {
@@ -228,13 +232,13 @@ public enum GroupMessageCodec {
     static func bodySize(_ message: GroupMessage) -> Int {
         switch message {
         case .data(let data):
-            sessionSize + 8 + 2 + 1 + groupsSize(data.groups) + 4 + data.payload.readableBytes
-        case .join(_, let group), .leave(_, let group):
-            sessionSize + 1 + group.utf8.count
-        case .disconnect:
-            sessionSize
+            sessionSize(data.sender) + 8 + 2 + 1 + groupsSize(data.groups) + 4 + data.payload.readableBytes
+        case .join(let session, let group), .leave(let session, let group):
+            sessionSize(session) + 1 + group.utf8.count
+        case .disconnect(let session):
+            sessionSize(session)
         case .state(_, _, let sessions, _):
-            4 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize + groupsSize($1.groups) }
+            4 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize($1.session) + groupsSize($1.groups) }
         case .siteDaemons(_, let daemons):
             4 + 2 + 4 * daemons.count
         }
@@ -245,14 +249,23 @@ public enum GroupMessageCodec {
     }
 
     static func writeSession(_ session: SessionID, into buffer: inout ByteBuffer) {
+        precondition(session.name.isEmpty || SessionID.isValidName(session.name), "invalid session name")
         buffer.writeInteger(session.daemon.rawValue)
         buffer.writeInteger(session.local)
+        buffer.writeInteger(UInt8(session.name.utf8.count))
+        buffer.writeString(session.name)
     }
 
     static func readSession(_ reader: inout WireReader, _ field: String) throws(WireError) -> SessionID {
         let daemon = NodeID(try reader.read(UInt32.self, field))
         let local = try reader.read(UInt32.self, field)
-        return SessionID(daemon: daemon, local: local)
+        let length = Int(try reader.read(UInt8.self, field))
+        let bytes = try reader.readSlice(length, field)
+        let name = String(buffer: bytes)
+        guard length == 0 || SessionID.isValidName(name) else {
+            throw .invalidField(field, reason: "a session name is 1 to \(WireLimits.maxSessionNameLength) bytes of '!' to '~' but '#'")
+        }
+        return SessionID(daemon: daemon, local: local, name: name)
     }
 
     static func writeGroups(_ groups: [String], limit: Int, into buffer: inout ByteBuffer) {

@@ -1,19 +1,47 @@
 import NIOCore
 
-/// A client session: its daemon and a number unique on that daemon for the daemon's lifetime.
+/// A client session: its daemon and a number unique on that daemon for the daemon's lifetime,
+/// with the name it connected with (unique on its daemon while it is open), which travels with
+/// it so every daemon shows it by name.
 public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var daemon: NodeID
     public var local: UInt32
-    @inlinable public init(daemon: NodeID, local: UInt32) {
+    /// The connect name (1 to `WireLimits.maxSessionNameLength` bytes of `!`…`~` but `#`); empty
+    /// where a session is only looked up by number.
+    public var name: String
+    @inlinable public init(daemon: NodeID, local: UInt32, name: String = "") {
         self.daemon = daemon
         self.local = local
+        self.name = name
+    }
+    /// The number identifies the session; the name only travels with it.
+    @inlinable public static func == (lhs: SessionID, rhs: SessionID) -> Bool {
+        lhs.daemon == rhs.daemon && lhs.local == rhs.local
+    }
+    @inlinable public func hash(into hasher: inout Hasher) {
+        hasher.combine(daemon)
+        hasher.combine(local)
     }
     @inlinable public static func < (lhs: SessionID, rhs: SessionID) -> Bool {
         (lhs.daemon.rawValue, lhs.local) < (rhs.daemon.rawValue, rhs.local)
     }
-    /// The session's private group name, e.g. `#7#d2`. Messages sent to it reach that session only.
-    public var privateGroup: String { "#\(local)#\(daemon)" }
+    /// The session's private group on a daemon named `daemonName`, in Spread's shape:
+    /// `#alice#d1` (`#7#d1`, by number, for a session without a name). Messages sent to it reach
+    /// that session only.
+    public func privateGroup(daemonName: String) -> String {
+        name.isEmpty ? "#\(local)#\(daemonName)" : "#\(name)#\(daemonName)"
+    }
+    /// The private group with the daemon shown by its id (`d2`), as the simulator names daemons.
+    public var privateGroup: String { privateGroup(daemonName: "\(daemon)") }
     public var description: String { privateGroup }
+
+    /// Whether `name` may name a session: 1 to `maxSessionNameLength` bytes from `!` to `~` but `#`
+    /// (so `#name#daemon` reads back unambiguously).
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return !bytes.isEmpty && bytes.count <= WireLimits.maxSessionNameLength
+            && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }
+    }
 }
 
 /// A client message as it travels inside the ring: what the group layer needs to deliver it.

@@ -9,6 +9,8 @@ public enum WireLimits {
     public static let maxRetransmitRequests = 4096
     /// UTF-8 bytes of one group name (a u8 length prefix on the wire). Names are never empty.
     public static let maxGroupNameLength = 255
+    /// A session's name as it travels with the session (the client protocol's connect names).
+    public static let maxSessionNameLength = 32
     /// Target groups of one client message.
     public static let maxGroupsPerMessage = 1024
     /// Groups of one session in a state announcement.

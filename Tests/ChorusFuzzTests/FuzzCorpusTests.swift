@@ -88,5 +88,6 @@ import Testing
         ]
         for (index, text) in keys.enumerated() { try write(Array(text.utf8), .keyFile, "\(index)") }
         for (index, sample) in FuzzTarget.sealedSamples().enumerated() { try write(sample, .sealed, "\(index)") }
+        for (index, sample) in FuzzTarget.spreadSamples().enumerated() { try write(sample, .spread, "\(index)") }
     }
 }

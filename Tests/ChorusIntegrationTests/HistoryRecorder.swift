@@ -36,12 +36,22 @@ final class HistoryRecorder: @unchecked Sendable {
         }
     }
 
-    static func session(_ privateGroup: String) -> SessionKey? {
-        // "#<local>#d<daemon>"
+    /// Sessions by private group (`#<name>#d<daemon>`), numbered on first sight per daemon.
+    private var sessionKeys: [String: SessionKey] = [:]
+    private var sessionsPerDaemon: [UInt32: UInt32] = [:]
+
+    /// The checkers' key of the session whose private group is `privateGroup` (`#alice#d2`).
+    func session(_ privateGroup: String) -> SessionKey? {
         let parts = privateGroup.split(separator: "#")
-        guard parts.count == 2, let local = UInt32(parts[0]), parts[1].hasPrefix("d"), let daemon = UInt32(parts[1].dropFirst())
-        else { return nil }
-        return SessionKey(daemon: daemon, local: local)
+        guard parts.count == 2, parts[1].hasPrefix("d"), let daemon = UInt32(parts[1].dropFirst()) else { return nil }
+        return lock.withLock {
+            if let key = sessionKeys[privateGroup] { return key }
+            let local = (sessionsPerDaemon[daemon] ?? 0) + 1
+            sessionsPerDaemon[daemon] = local
+            let key = SessionKey(daemon: daemon, local: local)
+            sessionKeys[privateGroup] = key
+            return key
+        }
     }
 
     static func hash(_ buffer: ByteBuffer) -> UInt64 {
@@ -68,7 +78,7 @@ final class HistoryRecorder: @unchecked Sendable {
         by process: ProcessID, session: String, seq: UInt64, service: Service, groups: [String], payload: ByteBuffer,
         inLog: Bool = true
     ) {
-        guard let key = Self.session(session) else { return }
+        guard let key = self.session(session) else { return }
         let id = MessageID(session: key, seq: seq)
         let time = now
         lock.withLock {
@@ -80,7 +90,7 @@ final class HistoryRecorder: @unchecked Sendable {
     }
 
     func delivered(at process: ProcessID, _ message: ChorusMessage) {
-        guard let key = Self.session(message.sender), let seq = message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self)
+        guard let key = session(message.sender), let seq = message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self)
         else { return }
         let id = MessageID(session: key, seq: seq)
         let time = now
@@ -98,10 +108,10 @@ final class HistoryRecorder: @unchecked Sendable {
         guard parts.count == 3, let representative = UInt32(parts[0]), let seq = UInt64(parts[1]), let index = UInt64(parts[2])
         else { return }
         let configuration = ConfigurationID(seq: seq, representative: representative)
-        let members = view.members.compactMap(Self.session).sorted()
-        let changed = view.changed.compactMap(Self.session).sorted()
-        let added = view.added.compactMap(Self.session).sorted()
-        let removed = view.removed.compactMap(Self.session).sorted()
+        let members = view.members.compactMap { self.session($0) }.sorted()
+        let changed = view.changed.compactMap { self.session($0) }.sorted()
+        let added = view.added.compactMap { self.session($0) }.sorted()
+        let removed = view.removed.compactMap { self.session($0) }.sorted()
         let time = now
         lock.withLock {
             let daemonsOf = { (sessions: [SessionKey]) in

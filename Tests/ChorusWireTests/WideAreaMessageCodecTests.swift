@@ -63,10 +63,10 @@ import Testing
     }
 
     @Test func groupMessagesAreNotWideArea() {
-        #expect(!WideAreaMessageCodec.isWideArea(ByteBuffer(bytes: [1, 1, 0])))
+        #expect(!WideAreaMessageCodec.isWideArea(ByteBuffer(bytes: [2, 1, 0])))
         #expect(!WideAreaMessageCodec.isWideArea(ByteBuffer()))
-        #expect(GroupMessageCodec.isClientData(ByteBuffer(bytes: [1, 1, 0])))
-        #expect(!GroupMessageCodec.isClientData(ByteBuffer(bytes: [1, 2, 0])))
+        #expect(GroupMessageCodec.isClientData(ByteBuffer(bytes: [2, 1, 0])))
+        #expect(!GroupMessageCodec.isClientData(ByteBuffer(bytes: [2, 2, 0])))
     }
 
     /// Every prefix of a valid message is refused (truncated), and a trailing byte too.

@@ -60,8 +60,13 @@ public struct GroupLayer: Sendable {
     /// A group layer for daemon `me`, before any configuration.
     /// A group layer for daemon `me`, before any configuration. `spansSites`: the engine runs an
     /// order across sites, and views follow its configurations of sites (not the ring's).
+    /// This daemon's name in its sessions' private groups (`#alice#<daemonName>`); by default
+    /// its id (`d1`), as the simulator names daemons.
+    public var daemonName: String
+
     public init(me: NodeID, limits: GroupLimits = .default, spansSites: Bool = false) {
         self.me = me
+        self.daemonName = "\(me)"
         self.limits = limits
         self.state = GroupState(me: me)
         if spansSites { sites = SitesView(configuration: SiteConfigurationID(seq: 0, coordinator: SiteID(0)), sites: [], daemons: [:], ordinal: 0) }
@@ -88,11 +93,14 @@ public struct GroupLayer: Sendable {
 
     // MARK: Local sessions
 
-    /// Opens a session numbered `local` (unique on this daemon for its lifetime; reuse traps).
-    /// Its private group is `SessionID.privateGroup`. Nothing is sent until it joins a group.
-    public mutating func openSession(local: UInt32) -> SessionID {
-        let id = SessionID(daemon: me, local: local)
-        sessions.open(id)
+    /// Opens a session numbered `local` (unique on this daemon for its lifetime; reuse traps),
+    /// named `name` (unique among this daemon's open sessions; empty: known by its number). Its
+    /// private group is `SessionID.privateGroup(daemonName:)` with `daemonName`. Nothing is sent
+    /// until it joins a group.
+    public mutating func openSession(local: UInt32, name: String = "") -> SessionID {
+        precondition(name.isEmpty || SessionID.isValidName(name), "invalid session name '\(name)'")
+        let id = SessionID(daemon: me, local: local, name: name)
+        sessions.open(id, privateGroup: id.privateGroup(daemonName: daemonName))
         state.openLocal(local)
         return id
     }

@@ -14,10 +14,13 @@ struct LocalSession: Sendable {
     var joined: Set<String> = []
     /// `[id]`, kept so a message to the private group is delivered without allocating.
     let alone: [SessionID]
+    /// Its private group (`#name#daemon`), the name messages to it alone are sent to.
+    let privateGroup: String
 
-    init(id: SessionID) {
+    init(id: SessionID, privateGroup: String) {
         self.id = id
         self.alone = [id]
+        self.privateGroup = privateGroup
     }
 }
 
@@ -31,15 +34,15 @@ struct LocalSessions: Sendable {
         _modify { yield &byLocal[local] }
     }
 
-    mutating func open(_ id: SessionID) {
+    mutating func open(_ id: SessionID, privateGroup: String) {
         precondition(byLocal[id.local] == nil, "session \(id) is already open")
-        byLocal[id.local] = LocalSession(id: id)
-        byPrivateName[id.privateGroup] = id.local
+        byLocal[id.local] = LocalSession(id: id, privateGroup: privateGroup)
+        byPrivateName[privateGroup] = id.local
     }
 
     mutating func close(_ local: UInt32) -> LocalSession? {
         guard let session = byLocal.removeValue(forKey: local) else { return nil }
-        byPrivateName[session.id.privateGroup] = nil
+        byPrivateName[session.privateGroup] = nil
         return session
     }
 

@@ -64,7 +64,7 @@ final class ClientChannelHandler: ChannelInboundHandler {
         guard let session else { return context.close(promise: nil) }
         // A reset or read error ends the connection like an end of stream: what was read
         // before it (queued while paused) still runs.
-        core.logger.debug("session \(session.id?.privateGroup ?? "?") connection error: \(error)")
+        core.logger.debug("session \(session.id.map(core.privateGroupName) ?? "?") connection error: \(error)")
         core.clientClosed(session)
         context.close(promise: nil)
         core.endOfInput()

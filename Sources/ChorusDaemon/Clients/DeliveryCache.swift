@@ -9,6 +9,8 @@ import ChorusWire
 struct DeliveryCache {
     private struct HeaderKey: Equatable {
         var sender: SessionID
+        /// A session's number is reused by a restarted daemon; its name tells the two apart.
+        var senderName: String
         var service: Service
         var messageType: UInt16
         /// The group layer hands the same array for consecutive messages to one group list, so
@@ -24,7 +26,7 @@ struct DeliveryCache {
 
     /// The frame header for `data` delivered with `service`; `name` gives a sender's private group.
     mutating func header(for data: ClientData, service: Service, name: (SessionID) -> String) -> MessageFrameHeader {
-        let key = HeaderKey(sender: data.sender, service: service, messageType: data.messageType, groups: data.groups)
+        let key = HeaderKey(sender: data.sender, senderName: data.sender.name, service: service, messageType: data.messageType, groups: data.groups)
         if let header, headerKey == key { return header }
         let made = MessageFrameHeader(service: service, messageType: data.messageType, sender: name(data.sender), groups: data.groups)
         headerKey = key

@@ -167,14 +167,14 @@ extension DaemonCore {
         }
         let id = openSession(session, name: connect.name, membershipNotices: connect.membershipNotices)
         session.append(.welcome(Welcome(
-            privateGroup: id.privateGroup, daemon: peer.name, maxPayload: UInt32(engine.groups.limits.maxPayloadBytes))))
+            privateGroup: privateGroupName(id), daemon: peer.name, maxPayload: UInt32(engine.groups.limits.maxPayloadBytes))))
         markDirty(session)
-        logger.debug("session \(id.privateGroup) '\(connect.name)' connected: \(session.identity)")
+        logger.debug("session \(privateGroupName(id)) '\(connect.name)' connected: \(session.identity)")
     }
 
     /// Opens the engine's session for an accepted connect.
     func openSession(_ session: ClientSession, name: String, membershipNotices: Bool) -> SessionID {
-        let id = engine.openSession(local: session.local)
+        let id = engine.openSession(local: session.local, name: name)
         session.id = id
         session.name = name
         session.membershipNotices = membershipNotices
@@ -213,7 +213,7 @@ extension DaemonCore {
         if let id = session.id {
             sessionNames.remove(session.name)
             counters.sessionsClosed += 1
-            logger.debug("session \(id.privateGroup) '\(session.name)' closed: \(reason)")
+            logger.debug("session \(privateGroupName(id)) '\(session.name)' closed: \(reason)")
             engine.closeSession(id, now: now, into: &actions)
             performActions()
         }
@@ -235,7 +235,7 @@ extension DaemonCore {
 
     func slowReceiver(_ session: ClientSession, _ detail: String) {
         counters.slowReceiverDisconnects += 1
-        logger.warning("disconnecting slow receiver \(session.id?.privateGroup ?? "?") '\(session.name)': \(detail)")
+        logger.warning("disconnecting slow receiver \(session.id.map(privateGroupName) ?? "?") '\(session.name)': \(detail)")
         close(session, error: (.slowReceiver, detail), reason: "slow receiver: \(detail)")
     }
 

@@ -73,12 +73,27 @@ extension DaemonCore {
     }
 
 
+    /// `#<name>#<daemon name>`, made once per session and kept. (A restarted daemon numbers its
+    /// sessions from 1 again: an entry is used only while the name matches too.)
     func privateGroupName(_ session: SessionID) -> String {
-        if let name = senderNames[session] { return name }
+        if let cached = senderNames[session], cached.name == session.name { return cached.privateGroup }
         if senderNames.count >= 65_536 { senderNames.removeAll(keepingCapacity: true) }
-        let name = session.privateGroup
-        senderNames[session] = name
+        let name = session.privateGroup(daemonName: nodeNames[session.daemon] ?? "\(session.daemon)")
+        senderNames[session] = (session.name, name)
         return name
+    }
+
+    /// The members of `members` not in `previous`, both sorted: by number, and also those whose
+    /// number came back with another name (a restarted daemon numbers its sessions from 1 again).
+    static func added(_ members: [SessionID], since previous: [SessionID]) -> [SessionID] {
+        var added: [SessionID] = []
+        var j = 0
+        for member in members {
+            while j < previous.count && previous[j] < member { j += 1 }
+            if j < previous.count && previous[j] == member && previous[j].name == member.name { continue }
+            added.append(member)
+        }
+        return added
     }
 
     func deliverView(_ view: GroupView) {
@@ -96,8 +111,8 @@ extension DaemonCore {
             case .disconnect: .disconnect
             case .network: .network
             }
-        let members = view.members.map(\.privateGroup)
-        let changed = view.changed.map(\.privateGroup)
+        let members = view.members.map(privateGroupName)
+        let changed = view.changed.map(privateGroupName)
         /// The frame for sessions whose previous view of the group had `previous` (nil: none).
         func event(against previous: [SessionID]) -> DaemonEvent {
             .membership(MembershipEvent(
@@ -105,8 +120,8 @@ extension DaemonCore {
                 viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
                 kind: view.kind == .regular ? .regular : .transitional, reason: reason,
                 members: members, changed: changed,
-                added: view.members.sortedSubtracting(previous).map(\.privateGroup),
-                removed: previous.sortedSubtracting(view.members).map(\.privateGroup)))
+                added: Self.added(view.members, since: previous).map(privateGroupName),
+                removed: Self.added(previous, since: view.members).map(privateGroupName)))
         }
         // At most two frames: for the sessions that saw the last view shown here, and for those
         // seeing their first view of the group.

@@ -20,6 +20,10 @@ extension DaemonCore {
             // As Spread does: a name made up for the session, "r<number>-<number>".
             repeat { name = "r\(UInt16.random(in: 0..<10_000))-\(session.local % 100_000)" } while sessionNames.contains(name)
         }
+        // Spread's group names are 32 bytes with the NUL: the private group must fit.
+        guard "#\(name)#\(peer.name)".utf8.count < Spread.groupNameSize else {
+            return .failure(SpreadRefusal(.rejectIllegalName, "private group '#\(name)#\(peer.name)' is longer than Spread's 31 bytes (a shorter name, or a daemon name of at most \(Spread.groupNameSize - 3 - name.utf8.count) bytes)"))
+        }
         guard !sessionNames.contains(name) else {
             return .failure(SpreadRefusal(.rejectNotUnique, "a session named '\(name)' is already connected to daemon \(peer.name)"))
         }
@@ -29,8 +33,8 @@ extension DaemonCore {
         }
         let id = openSession(session, name: name, membershipNotices: connect.membershipNotices)
         counters.spreadSessionsOpened += 1
-        logger.debug("Spread session \(id.privateGroup) '\(name)' connected (library \(connect.version.0).\(connect.version.1).\(connect.version.2)): \(session.identity)")
-        return .success(id.privateGroup)
+        logger.debug("Spread session \(privateGroupName(id)) '\(name)' connected (library \(connect.version.0).\(connect.version.1).\(connect.version.2)): \(session.identity)")
+        return .success(privateGroupName(id))
     }
 
     /// Runs a Spread client's request as the Chorus protocol's equivalent.
@@ -59,7 +63,7 @@ extension DaemonCore {
     /// A refused join or multicast, sent back the way Spread sends it: a reject message.
     func spreadReject(_ session: ClientSession, _ request: ClientRequest, group: String) {
         session.appendSpread { order, buffer in
-            let sender = session.id.map(\.privateGroup) ?? ""
+            let sender = session.id.map(privateGroupName) ?? ""
             switch request {
             case .multicast(let message):
                 let type = (UInt32(1) << UInt32(message.service.rawValue)) | (message.selfDiscard ? Spread.TypeBits.selfDiscard : 0)

@@ -89,6 +89,8 @@ final class DaemonCore: @unchecked Sendable {
         self.engine = Engine(
             me: NodeID(peer.id), site: config.siteDaemons(of: peer).map { NodeID($0.id) }, ringOptions: config.ring,
             groupLimits: config.groupLimits, ringSeqFloor: floor, wideArea: order)
+        // Private groups read `#<session name>#<daemon name>`, as Spread's do.
+        engine.daemonName = peer.name
         self.stopped = eventLoop.makePromise()
         actions.reserveCapacity(256)
     }
@@ -314,7 +316,7 @@ final class DaemonCore: @unchecked Sendable {
     @exclusivity(unchecked) var sessionsVersion = 0
 
     /// Private group names of senders, built once per session rather than once per message.
-    @exclusivity(unchecked) var senderNames: [SessionID: String] = [:]
+    @exclusivity(unchecked) var senderNames: [SessionID: (name: String, privateGroup: String)] = [:]
     /// Where bench messages' time goes (docs/latency.md); nil unless CHORUS_LATENCY_PROBE is set.
     lazy var latencyProbe = LatencyProbe.fromEnvironment(daemon: peer.name)
     /// What each session was last shown of each group (the `added` and `removed` it gets).

@@ -129,10 +129,10 @@ extension DaemonCore {
                 members: engine.ring.members.map { nodeNames[$0] ?? "\($0)" }, pendingMessages: engine.pendingMessages),
             sessions: sessions.values.filter { $0.id != nil }.sorted { $0.local < $1.local }.map {
                 .init(
-                    name: $0.name, identity: "\($0.identity)", privateGroup: $0.id!.privateGroup, groups: $0.groups.sorted(),
+                    name: $0.name, identity: "\($0.identity)", privateGroup: privateGroupName($0.id!), groups: $0.groups.sorted(),
                     messagesSent: $0.messagesSent, messagesReceived: $0.messagesReceived, unreadBytes: $0.outstanding)
             },
-            groups: engine.groups.groupNames.map { .init(name: $0, members: engine.groups.members(of: $0).map(\.privateGroup)) },
+            groups: engine.groups.groupNames.map { .init(name: $0, members: engine.groups.members(of: $0).map(privateGroupName)) },
             counters: counters,
             ringCounters: .init(
                 packetsSent: c.packetsSent, retransmissions: c.retransmissions, tokenRetransmissions: c.tokenRetransmissions,

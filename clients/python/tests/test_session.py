@@ -17,7 +17,7 @@ from chorus import Membership, Message, Reason, Service, ViewKind
 
 require_chorusd()
 
-PRIVATE_GROUP = re.compile(r"^#\d+#d\d+$")
+PRIVATE_GROUP = re.compile(r"^#[^#]+#d\d+$")
 
 
 def test_connect_over_tcp_and_unix(site: Site) -> None:
@@ -27,6 +27,8 @@ def test_connect_over_tcp_and_unix(site: Site) -> None:
                 name = unique("conn")
                 async with chorus.connect(address, name=name) as session:
                     assert PRIVATE_GROUP.match(session.private_group), session.private_group
+                    # Spread's shape: the connect name, then the daemon's name.
+                    assert session.private_group == f"#{name}#{daemon.name}", session.private_group
                     assert session.private_group.endswith("#d" + daemon.name[1:])
                     assert session.daemon_name == daemon.name
                     assert session.max_payload == 16 << 20
