@@ -47,15 +47,10 @@ struct SafeFragmentTracker {
         return message
     }
 
-    /// The message a first fragment starts: sender session and sequence sit at fixed offsets of
-    /// the envelope (see `GroupMessageCodec`).
+    /// The message a first fragment starts (its envelope's sender and sequence number).
     private static func messageID(_ body: ByteBuffer) -> MessageID? {
-        guard body.readableBytes >= 18, body.getInteger(at: body.readerIndex + 1, as: UInt8.self) == 1 else { return nil }
-        let reader = body.readerIndex
-        guard let daemon = body.getInteger(at: reader + 2, as: UInt32.self),
-            let local = body.getInteger(at: reader + 6, as: UInt32.self),
-            let seq = body.getInteger(at: reader + 10, as: UInt64.self)
-        else { return nil }
+        guard let (sender, seq) = GroupMessageCodec.dataSenderAndSeq(body) else { return nil }
+        let (daemon, local) = (sender.daemon.rawValue, sender.local)
         return MessageID(session: SessionKey(daemon: daemon, local: local), seq: seq)
     }
 }

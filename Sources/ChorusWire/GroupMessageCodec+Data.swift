@@ -132,6 +132,20 @@ extension GroupMessageCodec {
             selfDiscard: header.flags & selfDiscardFlag != 0, groups: cache.groups, payload: payload)
     }
 
+    /// The sender and sequence number at the start of an encoded data message, read from its
+    /// first bytes only (a first fragment holds just the beginning); nil if they are not there or
+    /// it is not a data message. The name is not checked.
+    public static func dataSenderAndSeq(_ buffer: ByteBuffer) -> (sender: SessionID, seq: UInt64)? {
+        let start = buffer.readerIndex
+        guard buffer.getInteger(at: start, as: UInt8.self) == version, buffer.getInteger(at: start + 1, as: UInt8.self) == Kind.data.rawValue,
+            let daemon = buffer.getInteger(at: start + 2, as: UInt32.self),
+            let local = buffer.getInteger(at: start + 6, as: UInt32.self),
+            let nameLength = buffer.getInteger(at: start + 10, as: UInt8.self),
+            let seq = buffer.getInteger(at: start + 11 + Int(nameLength), as: UInt64.self)
+        else { return nil }
+        return (SessionID(daemon: NodeID(daemon), local: local), seq)
+    }
+
     /// The names of an encoded group list whose lengths were checked, or nil if one is not ASCII
     /// (the general decoder validates those).
     private static func asciiNames(_ list: UnsafeRawBufferPointer, count: Int) -> [String]? {
