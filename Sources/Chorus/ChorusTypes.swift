@@ -1,4 +1,4 @@
-@_exported import enum ChorusWire.Service
+@_exported import enum ChorusSchema.Service
 @_exported import struct ChorusProtocol.ErrorCode
 @_exported import struct ChorusProtocol.MulticastRequest
 import ChorusProtocol

@@ -1,4 +1,4 @@
-import ChorusWire
+import ChorusSchema
 import NIOCore
 
 /// The first frame of a session: who the client is and what it wants to hear.

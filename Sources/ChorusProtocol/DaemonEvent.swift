@@ -1,4 +1,4 @@
-import ChorusWire
+import ChorusSchema
 import NIOCore
 
 /// The daemon's answer to a connect.

@@ -1,4 +1,4 @@
-import ChorusWire
+import ChorusSchema
 import NIOCore
 
 /// The last group list decoded from a stream of frames, so a stream of messages to one group

@@ -1,4 +1,4 @@
-import ChorusWire
+import ChorusSchema
 import NIOCore
 
 /// The bytes of a multicast frame between its length field and its payload: the type byte, the

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Chorus
-import ChorusDaemon
+import ChorusProtocol
 import Foundation
 
 /// `chorus reload-keys`: asks a daemon to read its key file again (as SIGHUP does), over its

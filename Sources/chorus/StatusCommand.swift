@@ -1,6 +1,6 @@
 import ArgumentParser
 import Chorus
-import ChorusDaemon
+import ChorusProtocol
 import Foundation
 
 /// `chorus status`: a daemon's ring, sessions, groups and counters.

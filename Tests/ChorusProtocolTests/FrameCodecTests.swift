@@ -1,5 +1,5 @@
 import ChorusProtocol
-import ChorusWire
+import ChorusSchema
 import NIOCore
 import Testing
 

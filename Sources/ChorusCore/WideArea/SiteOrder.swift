@@ -1,3 +1,4 @@
+import ChorusSchema
 import ChorusWire
 import DequeModule
 import NIOCore

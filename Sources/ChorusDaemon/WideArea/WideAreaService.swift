@@ -1,3 +1,4 @@
+import ChorusSchema
 import ChorusCore
 import ChorusWire
 import Foundation
@@ -242,18 +243,6 @@ final class WideAreaService: @unchecked Sendable {
     }
 
     func siteName(_ id: SiteID) -> String { config.sites.first { $0.id == id.rawValue }?.name ?? "\(id)" }
-}
-
-/// What the wide-area service counts (shown by `chorus status`).
-public struct WideAreaCounters: Sendable, Codable, Equatable {
-    public var datagramsReceived = 0
-    public var datagramsSent = 0
-    public var badDatagrams = 0
-    /// Hop datagrams that reached this daemon while it was not its site's representative.
-    public var notRepresentative = 0
-    /// Routed messages (data and heartbeats of other sites) this daemon's router delivered.
-    public var messagesDelivered = 0
-    public init() {}
 }
 
 /// Reads the hop socket into the service.

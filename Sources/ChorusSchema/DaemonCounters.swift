@@ -32,4 +32,5 @@ public struct DaemonCounters: Sendable, Codable, Equatable {
     public var malformedGroupMessages = 0
     /// Regular configurations installed.
     public var configurations = 0
+    public init() {}
 }

@@ -1,0 +1,2 @@
+// The order layer's counters are part of the status report (ChorusSchema).
+@_exported import struct ChorusSchema.SiteOrderCounters

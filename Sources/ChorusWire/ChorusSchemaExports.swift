@@ -1,0 +1,2 @@
+// The services travel in ring packets too: every module that reads them sees the one `Service`.
+@_exported import enum ChorusSchema.Service
