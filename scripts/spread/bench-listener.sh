@@ -3,7 +3,8 @@
 # daemon, each keeping 200 of its messages in flight), in one run on this host:
 #   spread   Spread 4.4.0's daemons, Spread's libspread (spbench, ../shared/bench/spread)
 #   listener chorusd's Spread-compatible listener, the same spbench binary
-#   native   chorusd's own protocol (chorus bench --connect, 1 sender per daemon)
+#   native   chorusd's own protocol (chorus bench --connect, 1 sender per daemon), with the same
+#            200 messages in flight per sender (native-200), and flat out (native-open)
 # Prints messages per second per receiver (the median client) for each, run by run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,9 +40,13 @@ for run in $(seq 1 "$runs"); do
     scripts/spread/start-chorusd.sh 3 "$C"
     . "$C/env.sh"
     listener=$(spbench3 "$D1_ADDR" "$D2_ADDR" "$D3_ADDR")
-    native=$(.build/release/chorus bench --connect 127.0.0.1:48300 --connect 127.0.0.1:48310 --connect 127.0.0.1:48320 \
-        --size "$bytes" --duration 5 2>&1 | sed -n 's/.*per receiver (mean): \([0-9]*\) msg\/s.*/\1/p')
+    native() {
+        .build/release/chorus bench --connect 127.0.0.1:48300 --connect 127.0.0.1:48310 --connect 127.0.0.1:48320 \
+            --size "$bytes" --duration 5 --in-flight "$1" 2>&1 | sed -n 's/.*per receiver (mean): \([0-9]*\) msg\/s.*/\1/p'
+    }
+    native200=$(native 200)
+    nativeopen=$(native 0)
     scripts/spread/stop-chorusd.sh "$C"
     rm -rf "$C"
-    echo "run $run: agreed ${bytes} B msg/s per receiver: spread $spread  listener $listener  native $native"
+    echo "run $run: agreed ${bytes} B msg/s per receiver: spread $spread  listener $listener  native-200 $native200  native-open $nativeopen"
 done
