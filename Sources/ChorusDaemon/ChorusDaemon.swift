@@ -192,31 +192,29 @@ public final class ChorusDaemon: Sendable {
             core.logger.notice("TLS on the TCP client listener\(files.clientCA != nil ? ", client certificates required (CA \(files.clientCA!))" : "")")
         }
         let watermark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
-        var listeners: [any Channel] = []
-        if peer.clientPort != 0 {
-            listeners.append(
-                try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.backlog, value: 256)
+        /// A client listener on TCP (`port`) or a Unix socket (`path`), its connections set up by `initializer`.
+        func listen(
+            port: Int? = nil, path: String? = nil, _ initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+        ) async throws -> any Channel {
+            var bootstrap = ServerBootstrap(group: loop).serverChannelOption(.backlog, value: 256)
+            if port != nil {
+                bootstrap = bootstrap
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    // A small receive buffer keeps what a flat-out sender has queued (its latency) short;
-                    // the daemon stops reading when its send queue is full, so this is where senders wait.
-                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
-                    .childChannelOption(.writeBufferWaterMark, value: watermark)
-                    .childChannelOption(.maxMessagesPerRead, value: 16)
-                    .childChannelInitializer(initializeTCP)
-                    .bind(host: peer.clientAddress, port: peer.clientPort).get())
+            }
+            bootstrap = bootstrap
+                // A small receive buffer keeps what a flat-out sender has queued (its latency) short;
+                // the daemon stops reading when its send queue is full, so this is where senders wait.
+                .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
+                .childChannelOption(.writeBufferWaterMark, value: watermark)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer(initializer)
+            if let port { return try await bootstrap.bind(host: peer.clientAddress, port: port).get() }
+            return try await bootstrap.bind(unixDomainSocketPath: path!, cleanupExistingSocketFile: true).get()
         }
-        if !peer.unixSocket.isEmpty {
-            listeners.append(
-                try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.backlog, value: 256)
-                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
-                    .childChannelOption(.writeBufferWaterMark, value: watermark)
-                    .childChannelOption(.maxMessagesPerRead, value: 16)
-                    .childChannelInitializer(initialize)
-                    .bind(unixDomainSocketPath: peer.unixSocket, cleanupExistingSocketFile: true).get())
-        }
+        var listeners: [any Channel] = []
+        if peer.clientPort != 0 { listeners.append(try await listen(port: peer.clientPort, initializeTCP)) }
+        if !peer.unixSocket.isEmpty { listeners.append(try await listen(path: peer.unixSocket, initialize)) }
         // The Spread-compatible listener: the same sessions, Spread's protocol.
         let maxPayload = core.engine.groups.limits.maxPayloadBytes
         @Sendable func initializeSpread(_ channel: any Channel) -> EventLoopFuture<Void> {
@@ -224,28 +222,8 @@ public final class ChorusDaemon: Sendable {
                 try channel.pipeline.syncOperations.addHandler(SpreadChannelHandler(core: core, maxPayload: maxPayload))
             }
         }
-        if peer.spreadPort != 0 {
-            listeners.append(
-                try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.backlog, value: 256)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
-                    .childChannelOption(.writeBufferWaterMark, value: watermark)
-                    .childChannelOption(.maxMessagesPerRead, value: 16)
-                    .childChannelInitializer(initializeSpread)
-                    .bind(host: peer.clientAddress, port: peer.spreadPort).get())
-        }
-        if !peer.spreadSocket.isEmpty {
-            listeners.append(
-                try await ServerBootstrap(group: loop)
-                    .serverChannelOption(.backlog, value: 256)
-                    .childChannelOption(.socketOption(.so_rcvbuf), value: 256 << 10)
-                    .childChannelOption(.writeBufferWaterMark, value: watermark)
-                    .childChannelOption(.maxMessagesPerRead, value: 16)
-                    .childChannelInitializer(initializeSpread)
-                    .bind(unixDomainSocketPath: peer.spreadSocket, cleanupExistingSocketFile: true).get())
-        }
+        if peer.spreadPort != 0 { listeners.append(try await listen(port: peer.spreadPort, initializeSpread)) }
+        if !peer.spreadSocket.isEmpty { listeners.append(try await listen(path: peer.spreadSocket, initializeSpread)) }
         if peer.spreadPort != 0 || !peer.spreadSocket.isEmpty {
             core.logger.notice("Spread 4 client protocol on \(peer.spreadPort != 0 ? "TCP \(peer.clientAddress):\(peer.spreadPort)" : "")\(peer.spreadPort != 0 && !peer.spreadSocket.isEmpty ? " and " : "")\(peer.spreadSocket)")
         }

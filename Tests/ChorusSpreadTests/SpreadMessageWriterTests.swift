@@ -135,4 +135,15 @@ struct SpreadMessageWriterTests {
         })
         #expect(view.groups == [String(repeating: "g", count: 31)])
     }
+
+    @Test(arguments: [SpreadByteOrder.little, .big]) func aStreamsPrebuiltHeaderWritesWhatTheWriterWrites(order: SpreadByteOrder) throws {
+        let header = SpreadDataHeader(service: 5, selfDiscard: true, sender: "#a#d1", groups: ["g1", "g2"], messageType: 9, order: order)
+        for length in [0, 1, 1000, 70_000] {
+            let direct = Self.bytes {
+                SpreadMessageWriter.writeDataHeader(
+                    service: 5, selfDiscard: true, sender: "#a#d1", groups: ["g1", "g2"], messageType: 9, payloadLength: length, order: order, into: &$0)
+            }
+            #expect(Self.bytes { header.write(payloadLength: length, into: &$0) } == direct, "length \(length)")
+        }
+    }
 }

@@ -5,18 +5,15 @@ import NIOCore
 /// What a session of the Spread-compatible listener is sent, in Spread's layout and the
 /// client's byte order (`spreadOrder`).
 extension ClientSession {
-    /// Appends a data message: Spread's header and group names, then the payload, copied into
-    /// the batch unless it is large enough to be written as a buffer of its own.
-    func appendSpreadMessage(service: Service, selfDiscard: Bool, sender: String, groups: [String], messageType: UInt16, payload: ByteBuffer) {
-        guard let order = spreadOrder else { return }
+    /// Appends a data message: Spread's header and group names (`header`, built for the stream in
+    /// this session's byte order), then the payload, copied into the batch unless it is large
+    /// enough to be written as a buffer of its own.
+    func appendSpreadMessage(header: SpreadDataHeader, payload: ByteBuffer) {
         messagesReceived += 1
         queuedMessages += 1
         let length = payload.readableBytes
-        let headerSize = SpreadMessageWriter.dataHeaderSize(groupCount: groups.count)
-        withBatch(headerSize + (length < Self.copyLimit ? length : 0)) { buffer in
-            SpreadMessageWriter.writeDataHeader(
-                service: service.rawValue, selfDiscard: selfDiscard, sender: sender, groups: groups, messageType: messageType, payloadLength: length,
-                order: order, into: &buffer)
+        withBatch(header.bytes.count + (length < Self.copyLimit ? length : 0)) { buffer in
+            header.write(payloadLength: length, into: &buffer)
             if length < Self.copyLimit { buffer.writeImmutableBuffer(payload) }
         }
         guard length >= Self.copyLimit else { return }

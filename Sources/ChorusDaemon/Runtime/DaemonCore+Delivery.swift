@@ -59,11 +59,9 @@ extension DaemonCore {
         let header = deliveryCache.header(for: delivery.data, service: delivery.service) { privateGroupName($0) }
         let recipients = deliveryCache.sessions(for: delivery.recipients, version: sessionsVersion) { sessions[$0] }
         for session in recipients where !session.isClosed {
-            if session.spreadOrder != nil {
-                session.appendSpreadMessage(
-                    service: delivery.service, selfDiscard: delivery.data.selfDiscard, sender: privateGroupName(delivery.data.sender),
-                    groups: delivery.data.groups,
-                    messageType: delivery.data.messageType, payload: delivery.data.payload)
+            if let order = session.spreadOrder {
+                let spread = spreadHeaders.header(for: delivery.data, service: delivery.service, order: order) { privateGroupName($0) }
+                session.appendSpreadMessage(header: spread, payload: delivery.data.payload)
             } else {
                 session.appendMessage(header: header, payload: delivery.data.payload)
             }

@@ -312,6 +312,8 @@ final class DaemonCore: @unchecked Sendable {
 
     /// Frame headers and recipient sessions reused from one delivery to the next.
     @exclusivity(unchecked) var deliveryCache = DeliveryCache()
+    /// The same for sessions of the Spread-compatible listener.
+    @exclusivity(unchecked) var spreadHeaders = SpreadHeaderCache()
     /// Changes whenever a session opens or closes (it invalidates the cached recipients).
     @exclusivity(unchecked) var sessionsVersion = 0
 
