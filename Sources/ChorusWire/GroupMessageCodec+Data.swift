@@ -48,7 +48,8 @@ extension GroupMessageCodec {
         precondition(data.payload.readableBytes <= UInt32.max, "payload too large")
         let headerSize = encodedSize(message) - data.payload.readableBytes
         buffer.reserveCapacity(minimumWritableBytes: headerSize + data.payload.readableBytes)
-        precondition(data.sender.name.isEmpty || SessionID.isValidName(data.sender.name), "invalid session name")
+        // Checked once, when the session opened (`GroupLayer.openSession`), not per message.
+        assert(data.sender.name.isEmpty || SessionID.isValidName(data.sender.name), "invalid session name")
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headerSize) { raw in
             raw[0] = version
             raw[1] = Kind.data.rawValue

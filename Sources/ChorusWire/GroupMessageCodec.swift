@@ -249,7 +249,8 @@ public enum GroupMessageCodec {
     }
 
     static func writeSession(_ session: SessionID, into buffer: inout ByteBuffer) {
-        precondition(session.name.isEmpty || SessionID.isValidName(session.name), "invalid session name")
+        // Checked once, when the session opened (`GroupLayer.openSession`), not per message.
+        assert(session.name.isEmpty || SessionID.isValidName(session.name), "invalid session name")
         buffer.writeInteger(session.daemon.rawValue)
         buffer.writeInteger(session.local)
         buffer.writeInteger(UInt8(session.name.utf8.count))
