@@ -5,6 +5,7 @@
 #
 #   scripts/spread/golden.sh [--check] [--bin OUT] [--base-port P] [SCENARIO...]
 #   scripts/spread/golden.sh --start CMD [--stop CMD] (--check | --out DIR) [SCENARIO...]
+#   scripts/spread/golden.sh --java [the options above] [SCENARIO...]
 #
 # SCENARIO: basic, three-daemons, partition (default: all of scenarios/*.spc). Each scenario's first
 # line says how many daemons it needs ("# daemons: N"); they are started fresh for it and always
@@ -20,10 +21,14 @@
 #                 (never over the golden files) unless --check.
 #   --bin OUT     build.sh's output [<repo>/.build-spread]; built first when missing ("SKIP: ..."
 #                 and exit 0, like build.sh, when the Spread tarball is not there)
+#   --java        the Java scenarios (scenarios/*.jspc) with SpJClient, Spread's own Java library
+#                 (build-java.sh; "SKIP: ..." and exit 0 without the tarball or javac). That library
+#                 refuses ports above 32768, so the Spread daemons get --base-port 32100 unless one
+#                 is given, and CHORUS_SPREAD_BASE_PORT (start-chorusd.sh's) defaults to 32300.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-check=0 bin=$REPO/.build-spread base=48100 start_cmd="" stop_cmd="" outdir=""
+check=0 bin=$REPO/.build-spread base="" start_cmd="" stop_cmd="" outdir="" java=0
 names=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -33,9 +38,10 @@ while [ $# -gt 0 ]; do
     --out) outdir=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --base-port) base=$2; shift 2 ;;
+    --java) java=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "golden.sh: unknown option $1" >&2; exit 2 ;;
-    *) names+=("${1%.spc}"); shift ;;
+    *) n=${1%.spc}; names+=("${n%.jspc}"); shift ;;
     esac
 done
 if [ -n "$start_cmd" ] && [ "$check" = 0 ] && [ -z "$outdir" ]; then
@@ -46,15 +52,34 @@ if [ -n "$outdir" ]; then
     mkdir -p "$outdir"
     outdir=$(cd "$outdir" && pwd)
 fi
+ext=spc client_name="spclient (libspread 4.4.0)"
+if [ "$java" = 1 ]; then
+    ext=jspc client_name="SpJClient (Spread 4.4.0's Java library)"
+    base=${base:-32100} # SpreadConnection.connect refuses ports above 32768
+    export CHORUS_SPREAD_BASE_PORT=${CHORUS_SPREAD_BASE_PORT:-32300}
+fi
+base=${base:-48100}
 if [ ${#names[@]} = 0 ]; then
-    for f in "$HERE"/scenarios/*.spc; do names+=("$(basename "$f" .spc)"); done
+    for f in "$HERE"/scenarios/*."$ext"; do names+=("$(basename "$f" ."$ext")"); done
 fi
-if [ ! -x "$bin/bin/spclient" ] || { [ -z "$start_cmd" ] && [ ! -x "$bin/sbin/spread" ]; }; then
-    msg=$("$HERE/build.sh" "$bin")
-    echo "$msg"
-    case $msg in SKIP:*) exit 0 ;; esac
+if [ "$java" = 1 ]; then
+    if [ -z "$start_cmd" ] && [ ! -x "$bin/sbin/spread" ]; then
+        msg=$("$HERE/build.sh" "$bin")
+        echo "$msg"
+        case $msg in SKIP:*) exit 0 ;; esac
+    fi
+    msg=$("$HERE/build-java.sh" "$bin") # SpJClient up to date with SpJClient.java
+    case $msg in SKIP:*) echo "$msg"; exit 0 ;; esac
+    client=("$bin/java/spjclient")
+else
+    if [ ! -x "$bin/bin/spclient" ] || { [ -z "$start_cmd" ] && [ ! -x "$bin/sbin/spread" ]; }; then
+        msg=$("$HERE/build.sh" "$bin")
+        echo "$msg"
+        case $msg in SKIP:*) exit 0 ;; esac
+    fi
+    "$HERE/build.sh" "$bin" >/dev/null # spclient up to date with spclient.c
+    client=("$bin/bin/spclient")
 fi
-"$HERE/build.sh" "$bin" >/dev/null # spclient up to date with spclient.c
 
 stop_target() { # DIR: the --stop command, or kill the D*_PID of DIR/env.sh
     if [ -n "$stop_cmd" ]; then
@@ -86,7 +111,7 @@ case $bin in "$REPO"/*) rel_bin=${bin#"$REPO"/} ;; esac
 mkdir -p "$HERE/golden"
 status=0
 for name in "${names[@]}"; do
-    scn=$HERE/scenarios/$name.spc
+    scn=$HERE/scenarios/$name.$ext
     [ -f "$scn" ] || { echo "golden.sh: no scenario $scn" >&2; exit 2; }
     n=$(sed -n '1s/^# daemons: \([0-9]\)$/\1/p' "$scn")
     [ -n "$n" ] || { echo "golden.sh: $scn: the first line must be '# daemons: N'" >&2; exit 2; }
@@ -107,7 +132,7 @@ for name in "${names[@]}"; do
         . "$DIR/env.sh"
         set +a
         cd "$REPO"
-        "$bin/bin/spclient" --echo <"$scn"
+        "${client[@]}" --echo <"$scn"
     ) >"$DIR/out.txt" 2>"$DIR/err.txt"
     rc=$?
     set -e
@@ -123,20 +148,27 @@ for name in "${names[@]}"; do
         fi
     elif [ -n "$outdir" ]; then
         {
-            echo "# transcript: scripts/spread/scenarios/$name.spc run by spclient against daemons started by: $start_cmd"
+            echo "# transcript: scripts/spread/scenarios/$name.$ext run by ${client_name%% *} against daemons started by: $start_cmd"
             echo "# daemons:    $daemons"
-            echo "# recorded:   $(date -u '+%Y-%m-%d %H:%M UTC'), $secs s, spclient exit status $rc"
+            echo "# recorded:   $(date -u '+%Y-%m-%d %H:%M UTC'), $secs s, ${client_name%% *} exit status $rc"
             cat "$DIR/out.txt"
         } >"$outdir/$name.txt"
         echo "golden.sh: wrote $outdir/$name.txt; compare: diff <(scripts/spread/normalize.sh scripts/spread/golden/$name.txt) <(scripts/spread/normalize.sh $outdir/$name.txt)"
     else
         {
-            echo "# golden transcript: scripts/spread/scenarios/$name.spc run by spclient (libspread 4.4.0) against $n real Spread 4.4.0 daemon(s)"
-            echo "# produced by: scripts/spread/golden.sh $name      (from the repository root; Spread built by scripts/spread/build.sh)"
-            echo "# which ran:   scripts/spread/spread-daemons.sh start -n $n --base-port $base --dir \$DIR --bin $rel_bin && scripts/spread/spread-daemons.sh wait \$DIR"
-            echo "#              (set -a; . \$DIR/env.sh; set +a; $rel_bin/bin/spclient --echo < scripts/spread/scenarios/$name.spc)"
+            if [ "$java" = 1 ]; then
+                echo "# golden transcript: scripts/spread/scenarios/$name.$ext run by $client_name against $n real Spread 4.4.0 daemon(s)"
+                echo "# produced by: scripts/spread/golden.sh --java $name      (from the repository root; Spread built by scripts/spread/build.sh, SpJClient by build-java.sh)"
+                echo "# which ran:   scripts/spread/spread-daemons.sh start -n $n --base-port $base --dir \$DIR --bin $rel_bin && scripts/spread/spread-daemons.sh wait \$DIR"
+                echo "#              (set -a; . \$DIR/env.sh; set +a; $rel_bin/java/spjclient --echo < scripts/spread/scenarios/$name.$ext)"
+            else
+                echo "# golden transcript: scripts/spread/scenarios/$name.spc run by spclient (libspread 4.4.0) against $n real Spread 4.4.0 daemon(s)"
+                echo "# produced by: scripts/spread/golden.sh $name      (from the repository root; Spread built by scripts/spread/build.sh)"
+                echo "# which ran:   scripts/spread/spread-daemons.sh start -n $n --base-port $base --dir \$DIR --bin $rel_bin && scripts/spread/spread-daemons.sh wait \$DIR"
+                echo "#              (set -a; . \$DIR/env.sh; set +a; $rel_bin/bin/spclient --echo < scripts/spread/scenarios/$name.spc)"
+            fi
             echo "# daemons:     $daemons"
-            echo "# recorded:    $(date -u '+%Y-%m-%d %H:%M UTC'), $secs s, spclient exit status $rc (1 = some ERR line, expected here)"
+            echo "# recorded:    $(date -u '+%Y-%m-%d %H:%M UTC'), $secs s, ${client_name%% *} exit status $rc (1 = some ERR line, expected here)"
             echo "# lines: '> ' = the command echoed (before \${VAR} expansion), then its result/events; see scripts/spread/README.md"
             cat "$DIR/out.txt"
         } >"$HERE/golden/$name.txt"
@@ -152,7 +184,7 @@ for name in "${names[@]}"; do
         fi
     done
     if [ -s "$DIR/err.txt" ]; then
-        echo "golden.sh: $name: spclient stderr:" >&2
+        echo "golden.sh: $name: ${client_name%% *} stderr:" >&2
         sed 's/^/    /' "$DIR/err.txt" >&2
     fi
     cleanup

@@ -18,7 +18,7 @@ awk '
     for (i = 1; i <= NF; i++) {
         f = $i
         if (f ~ /^t=[0-9]+$/) continue
-        if (f ~ /^gid=/) {
+        if (f ~ /^gid=/ && f != "gid=-") {  # "-": no group id (SpJClient: getGroupID() null)
             v = substr(f, 5)
             if (!(v in gids)) gids[v] = "G" (++ngid)
             f = "gid=" gids[v]

@@ -11,7 +11,8 @@
 # per daemon, as in ../shared/bench/spread/spread3.conf. DIR (default: a new /tmp/spread-test.XXXXXX)
 # gets spread.conf, dK.pid, dK.log, and env.sh (D1_ADDR=48100@127.0.0.1 D1_PORT=48100
 # D1_UNIX=/tmp/48100 D1_PID=..., N, DIR: what the scenarios in scenarios/ use). Prints DIR on the last line of stdout. Run as root, the daemons are started as nobody
-# (setpriv), so that Spread does not chroot/setuid; the ports must stay within 48100-48199 here.
+# (setpriv), so that Spread does not chroot/setuid; the ports must stay within 48100-48199 here
+# (or 32100-32199, for Spread's Java library, which refuses ports above 32768: golden.sh --java).
 # Exits non-zero (after stopping what it started) if a daemon dies at once.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,8 +53,8 @@ start)
     [[ $base =~ ^[0-9]+$ ]] || die "--base-port must be a number"
     [ -x "$bin/sbin/spread" ] || die "no $bin/sbin/spread: run scripts/spread/build.sh first"
     last=$((base + 3 * (n - 1) + 2))
-    if [ "$base" -lt 48100 ] || [ "$last" -gt 48199 ]; then
-        echo "spread-daemons.sh: warning: ports $base-$last are outside 48100-48199" >&2
+    if { [ "$base" -lt 48100 ] || [ "$last" -gt 48199 ]; } && { [ "$base" -lt 32100 ] || [ "$last" -gt 32199 ]; }; then
+        echo "spread-daemons.sh: warning: ports $base-$last are outside 48100-48199 and 32100-32199" >&2
     fi
     if [ -z "$dir" ]; then
         dir=$(mktemp -d /tmp/spread-test.XXXXXX)
