@@ -29,6 +29,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Senders per daemon.")
     var senders: Int = 1
 
+    @Option(help: "Daemons with senders: the first N (default: every daemon).")
+    var senderDaemons: Int?
+
+    @Option(help: "The first N daemons run no receiver, only senders (a sender on one daemon, receivers on others).")
+    var skipReceivers: Int = 0
+
     @Option(help: "Service: \(Service.allValueStrings.joined(separator: ", ")).")
     var service: Service = .agreed
 
@@ -122,6 +128,9 @@ struct BenchCommand: AsyncParsableCommand {
         if size < BenchPayload.headerSize { throw ValidationError("--size must be at least \(BenchPayload.headerSize)") }
         if daemons < 1 || daemons > 16 { throw ValidationError("--daemons is 1 to 16") }
         if senders < 0 { throw ValidationError("--senders is 0 or more") }
+        if let senderDaemons, senderDaemons < 1 { throw ValidationError("--sender-daemons is 1 or more") }
+        if skipReceivers < 0 { throw ValidationError("--skip-receivers is 0 or more") }
+        if skipReceivers > 0, inFlight == 1 { throw ValidationError("--skip-receivers does not go with --in-flight 1 (its sender is the first daemon's receiver)") }
         if sites < 1 || sites > daemons { throw ValidationError("--sites is 1 to --daemons") }
         if !(0...10_000).contains(wanDelay) || !(0...99).contains(wanLoss) || !(1...10_000).contains(heartbeat)
             || !(1...1_000_000).contains(wanRate)

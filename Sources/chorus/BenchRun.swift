@@ -118,9 +118,13 @@ struct BenchRun {
         let oneInFlightLatency = options.inFlight == 1 && options.pace == .own
         let pacedByNext = options.inFlight == 1 && options.pace == .next
         let senderDaemons: [Int] =
-            oneInFlightLatency ? [] : pacedByNext ? [0] : endpoints.indices.flatMap { Array(repeating: $0, count: options.senders) }
-        let pacingReceiver = pacedByNext ? min(1, endpoints.count - 1) : 0
-        let state = BenchState(receivers: endpoints.count, senders: max(1, senderDaemons.count))
+            oneInFlightLatency ? [] : pacedByNext ? [0]
+            : endpoints.indices.prefix(options.senderDaemons ?? endpoints.count).flatMap { Array(repeating: $0, count: options.senders) }
+        // Receivers on every daemon but the first --skip-receivers; `state.receivers` is indexed
+        // by receiver (position in `receiving`), not by daemon.
+        let receiving = Array(endpoints.indices.dropFirst(min(options.skipReceivers, endpoints.count - 1)))
+        let pacingReceiver = pacedByNext ? min(1, receiving.count - 1) : 0
+        let state = BenchState(receivers: receiving.count, senders: max(1, senderDaemons.count))
         let ready = ReadyCounter()
         let size = options.size
         let service = options.service
@@ -128,9 +132,10 @@ struct BenchRun {
         let group = "bench-\(runID % 100_000)"
 
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            for (index, endpoint) in endpoints.enumerated() {
-                let stats = state.receivers[index]
-                let paces = !oneInFlightLatency && options.inFlight > 0 && index == pacingReceiver
+            for (receiver, index) in receiving.enumerated() {
+                let endpoint = endpoints[index]
+                let stats = state.receivers[receiver]
+                let paces = !oneInFlightLatency && options.inFlight > 0 && receiver == pacingReceiver
                 let sendsInLoop = oneInFlightLatency && index == 0
                 tasks.addTask {
                     try await ChorusClient.withSession(to: endpoint, name: "bench-r\(index)-\(runID % 10_000)") { session in
@@ -147,11 +152,13 @@ struct BenchRun {
                             switch event {
                             case .membership(let view) where view.kind == .regular:
                                 // With sites, a group's views list the members of its own site.
-                                let expected = options.siteOf.map { sites in sites.filter { $0 == sites[index] }.count } ?? endpoints.count
+                                let expected = options.siteOf.map { sites in
+                                    receiving.filter { sites[$0] == sites[index] }.count
+                                } ?? receiving.count
                                 if view.members.count == expected {
-                                    await ready.mark(index)
+                                    await ready.mark(receiver)
                                     if sendsInLoop, sentSeq == 0 {
-                                        try await ready.wait(for: endpoints.count, timeout: 30)
+                                        try await ready.wait(for: receiving.count, timeout: 30)
                                         try await sendNext()
                                     }
                                 }
@@ -172,7 +179,7 @@ struct BenchRun {
                     }
                 }
             }
-            try await ready.wait(for: endpoints.count, timeout: 30)
+            try await ready.wait(for: receiving.count, timeout: 30)
 
             for (senderIndex, daemon) in senderDaemons.enumerated() {
                 tasks.addTask {
@@ -201,7 +208,7 @@ struct BenchRun {
             state.stopAndRelease()
             if !options.json, stderrIsTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
             tasks.cancelAll()
-            let receivers = state.results { $0 }
+            let receivers = state.results { receiving[$0] }
             return BenchResult(
                 service: service, size: size, daemons: endpoints.count, senders: max(1, senderDaemons.count),
                 inFlight: options.inFlight, rate: options.rate, seconds: measured, receivers: receivers, siteOf: options.siteOf)

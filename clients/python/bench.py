@@ -167,6 +167,47 @@ async def latency(tx_address: str, rx_address: str, size: int, count: int, warmu
     )
 
 
+def swift_bench(tx: str, rx: str, arguments: List[str]) -> Optional[str]:
+    """Runs ``chorus bench`` (the Swift client) against the same two daemons; its report."""
+    import subprocess
+
+    binary = Path(os.environ.get("CHORUS_BIN_DIR", HERE.parent.parent / ".build" / "release")) / "chorus"
+    if not binary.exists():
+        print(f"swift client: {binary} not found, not measured (swift build -c release first)")
+        return None
+    run = subprocess.run(
+        [str(binary), "bench", "--connect", tx, "--connect", rx, *arguments],
+        capture_output=True, text=True, timeout=120,
+    )
+    if run.returncode != 0:
+        print(f"swift client: chorus bench failed: {run.stderr.strip()[-500:]}")
+        return None
+    return run.stdout
+
+
+def swift_beside(tx: str, rx: str, options: Any) -> None:
+    """The Swift client in the same run and the same shape: a flat-out non-member sender on the
+    first daemon (batches of 32, as multicast_many(32)), the one receiver on the second; then one
+    message in flight from a member on the first daemon, one-way latency at the second."""
+    import re
+
+    report = swift_bench(tx, rx, [
+        "--size", str(options.size), "--sender-daemons", "1", "--skip-receivers", "1",
+        "--duration", str(options.duration), "--warmup", str(options.warmup),
+    ])
+    if report:
+        rate = re.search(r"per receiver \(mean\): (\d+) msg/s", report)
+        print(f"swift client throughput: {int(rate.group(1)):,} msg/s delivered at one receiver, flat-out sender "
+              f"(batches of 32), same daemons and shape" if rate else f"swift client: unexpected report\n{report}")
+    report = swift_bench(tx, rx, [
+        "--size", str(options.size), "--in-flight", "1", "--duration", str(max(2.0, options.duration / 2)), "--warmup", "0.5",
+    ])
+    if report:
+        line = re.search(r"receiver 1 \(d2\):.*latency p50 (\d+) µs.*p99 (\d+)", report)
+        print(f"swift client latency, one message in flight: one-way at the receiver p50 {line.group(1)} µs, "
+              f"p99 {line.group(2)} µs" if line else f"swift client: unexpected report\n{report}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--daemon", action="append", help="a running daemon's address (repeat for the receiver's)")
@@ -178,6 +219,7 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, action="append", help="sender batch: 1 = multicast() per message (default: 1, then 32)"
     )
+    parser.add_argument("--no-swift", action="store_true", help="skip the Swift client's figures beside these")
     options = parser.parse_args()
     options.batch = options.batch or [1, 32]
     if options.size < STAMP.size:
@@ -202,6 +244,8 @@ def main() -> None:
         for batch in options.batch:
             asyncio.run(throughput(tx, rx, options.size, batch, options.warmup, options.duration))
         asyncio.run(latency(tx, rx, options.size, options.count, 100))
+        if not options.no_swift:
+            swift_beside(tx, rx, options)
     finally:
         if site is not None:
             site.stop()
