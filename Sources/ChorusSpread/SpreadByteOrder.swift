@@ -43,4 +43,24 @@ extension ByteBuffer {
         let name = bytes.prefix(Spread.groupNameSize - 1).prefix { $0 != 0 }
         return String(validating: name, as: UTF8.self)
     }
+
+    /// Whether the 32-byte name at `index` is `name` (bytes without NUL, at most 31), read as
+    /// `getSpreadName` reads it, without making a string; nil when the field is not all here.
+    func spreadName(at index: Int, is name: [UInt8]) -> Bool? {
+        guard index >= readerIndex, index + Spread.groupNameSize <= writerIndex else { return nil }
+        return withUnsafeReadableBytes { raw in
+            let field = UnsafeRawBufferPointer(rebasing: raw[(index - readerIndex)...].prefix(Spread.groupNameSize))
+            guard name.count < Spread.groupNameSize, field.starts(with: name) else { return false }
+            return field[name.count] == 0 || name.count == Spread.groupNameSize - 1
+        }
+    }
+
+    /// Whether the `bytes.count` bytes at `index` are `bytes`.
+    func bytes(at index: Int, equal bytes: [UInt8]) -> Bool {
+        guard index >= readerIndex, index + bytes.count <= writerIndex else { return false }
+        return withUnsafeReadableBytes { raw in
+            let start = index - readerIndex
+            return UnsafeRawBufferPointer(rebasing: raw[start..<start + bytes.count]).elementsEqual(bytes)
+        }
+    }
 }

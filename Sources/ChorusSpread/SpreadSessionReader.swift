@@ -19,7 +19,12 @@ public struct SpreadSessionReader: Sendable {
     private enum Phase { case connect, authentication, messages }
     private var phase = Phase.connect
     /// The session's private group, which every header must name (set once accepted).
-    public var privateGroup = ""
+    public private(set) var privateGroup = ""
+    private var privateGroupBytes: [UInt8] = []
+    /// The group names of the last message, raw and read: a client nearly always sends to the
+    /// same groups, which then cost one comparison instead of a string per name.
+    private var lastGroupBytes: [UInt8] = []
+    private var lastGroups: [String] = []
     /// The byte order of the client's last header (the order its answers go in).
     public private(set) var byteOrder = SpreadByteOrder.little
     /// The largest data part taken (the daemon's own limit may be below Spread's).
@@ -32,6 +37,7 @@ public struct SpreadSessionReader: Sendable {
     /// Moves to reading messages (the handshake answered the client).
     public mutating func accepted(privateGroup: String) {
         self.privateGroup = privateGroup
+        privateGroupBytes = Array(privateGroup.utf8)
         phase = .messages
     }
 
@@ -107,7 +113,7 @@ public struct SpreadSessionReader: Sendable {
         guard services + requests == 1 else {
             throw SpreadRefusal(.illegalService, "type 0x\(String(type, radix: 16)) names \(services) services and \(requests) requests; expected exactly one")
         }
-        guard let sender = buffer.getSpreadName(at: start + 4), sender == privateGroup else {
+        guard buffer.spreadName(at: start + 4, is: privateGroupBytes) == true else {
             throw SpreadRefusal(.illegalSession, "a header naming another session than \(privateGroup)")
         }
         guard (0...Int32(Spread.maxGroupsPerMessage)).contains(groupCount) else {
@@ -125,14 +131,7 @@ public struct SpreadSessionReader: Sendable {
         }
         let total = Spread.headerSize + Int(groupCount) * Spread.groupNameSize + Int(dataLength)
         guard buffer.readableBytes >= total else { return nil }
-        var groups: [String] = []
-        groups.reserveCapacity(Int(groupCount))
-        for index in 0..<Int(groupCount) {
-            guard let name = buffer.getSpreadName(at: start + Spread.headerSize + index * Spread.groupNameSize) else {
-                throw SpreadRefusal(.illegalGroup, "group name \(index + 1) is not UTF-8")
-            }
-            groups.append(name)
-        }
+        let groups = try readGroups(count: Int(groupCount), at: start + Spread.headerSize, in: buffer)
         buffer.moveReaderIndex(forwardBy: total - Int(dataLength))
         let payload = buffer.readSlice(length: Int(dataLength))!
         byteOrder = order
@@ -148,5 +147,22 @@ public struct SpreadSessionReader: Sendable {
         return .multicast(SpreadMulticast(
             service: service, selfDiscard: type & Spread.TypeBits.selfDiscard != 0,
             messageType: UInt16((hint >> 8) & 0xFFFF), groups: groups, payload: payload))
+    }
+
+    /// The `count` group names at `index`: the last message's list when the bytes are the same.
+    private mutating func readGroups(count: Int, at index: Int, in buffer: ByteBuffer) throws(SpreadRefusal) -> [String] {
+        let length = count * Spread.groupNameSize
+        if length == lastGroupBytes.count, buffer.bytes(at: index, equal: lastGroupBytes) { return lastGroups }
+        var groups: [String] = []
+        groups.reserveCapacity(count)
+        for slot in 0..<count {
+            guard let name = buffer.getSpreadName(at: index + slot * Spread.groupNameSize) else {
+                throw SpreadRefusal(.illegalGroup, "group name \(slot + 1) is not UTF-8")
+            }
+            groups.append(name)
+        }
+        lastGroupBytes = buffer.getBytes(at: index, length: length) ?? []
+        lastGroups = groups
+        return groups
     }
 }

@@ -84,6 +84,47 @@ struct SpreadSessionReaderTests {
         #expect(try reader.next(&buffer) == .request(.disconnect))
     }
 
+    @Test func groupListsReadRightWhenTheyRepeatAndWhenTheyChange() throws {
+        var reader = SpreadSessionReader()
+        reader.accepted(privateGroup: "#bob#d2")
+        let lists = [["a", "b"], ["a", "b"], ["a", "c"], ["a"], ["a", "b", "c"], ["a", "b"], ["b", "a"], ["a", "b"]]
+        var bytes: [UInt8] = []
+        for groups in lists { bytes += SpreadBytes.message(type: 0x10, sender: "#bob#d2", groups: groups) }
+        var buffer = Self.buffer(bytes)
+        for groups in lists {
+            guard case .request(.multicast(let message)) = try reader.next(&buffer) else { Issue.record("not a multicast"); return }
+            #expect(message.groups == groups)
+        }
+        // A list the cache holds, then bytes that differ only past a name's NUL: the same names.
+        var padded = SpreadBytes.message(type: 0x10, sender: "#bob#d2", groups: ["a", "b"])
+        padded[48 + 5] = 0x7A
+        buffer = Self.buffer(padded)
+        guard case .request(.multicast(let message)) = try reader.next(&buffer) else { Issue.record("not a multicast"); return }
+        #expect(message.groups == ["a", "b"])
+        // A name that is not UTF-8 is refused even right after a list the cache holds.
+        var bad = SpreadBytes.message(type: 0x10, sender: "#bob#d2", groups: ["a", "b"])
+        bad[48 + 32] = 0xFF
+        #expect(Self.refusal(SpreadBytes.message(type: 0x10, sender: "#bob#d2", groups: ["a", "b"]) + bad, accepted: "#bob#d2") == .illegalGroup)
+    }
+
+    @Test func theSenderMustBeThisSessionExactly() {
+        let me = "#a#d1"
+        #expect(Self.refusal(SpreadBytes.message(type: 0x10, sender: me, groups: ["g"]), accepted: me) == nil)
+        // A longer name it is the start of, or a shorter one.
+        #expect(Self.refusal(SpreadBytes.message(type: 0x10, sender: "#a#d10", groups: ["g"]), accepted: me) == .illegalSession)
+        #expect(Self.refusal(SpreadBytes.message(type: 0x10, sender: "#a#d", groups: ["g"]), accepted: me) == .illegalSession)
+        // Bytes after the NUL do not count; a 31-byte name fills the field up to its last byte,
+        // which is taken as a NUL whatever it holds.
+        var trailing = SpreadBytes.message(type: 0x10, sender: me, groups: ["g"])
+        trailing[4 + 10] = 0x41
+        #expect(Self.refusal(trailing, accepted: me) == nil)
+        let longest = "#" + String(repeating: "n", count: 10) + "#" + String(repeating: "d", count: 19)
+        var full = SpreadBytes.message(type: 0x10, sender: longest, groups: ["g"])
+        #expect(Self.refusal(full, accepted: longest) == nil)
+        full[4 + 31] = 0x41
+        #expect(Self.refusal(full, accepted: longest) == nil)
+    }
+
     static func refusal(_ bytes: [UInt8], accepted: String? = nil, maxData: Int = Spread.maxMessageBody) -> Spread.Code? {
         var reader = SpreadSessionReader(maxData: maxData)
         if let accepted { reader.accepted(privateGroup: accepted) }
