@@ -1,5 +1,13 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The byte order of one Spread client: every 32-bit integer it sends is in its own order, the
 /// type word's endian marker says which, and the daemon answers in the same order.
 public enum SpreadByteOrder: Sendable, Equatable {
@@ -50,7 +58,9 @@ extension ByteBuffer {
         guard index >= readerIndex, index + Spread.groupNameSize <= writerIndex else { return nil }
         return withUnsafeReadableBytes { raw in
             let field = UnsafeRawBufferPointer(rebasing: raw[(index - readerIndex)...].prefix(Spread.groupNameSize))
-            guard name.count < Spread.groupNameSize, field.starts(with: name) else { return false }
+            guard name.count < Spread.groupNameSize,
+                name.withUnsafeBytes({ $0.isEmpty || memcmp(field.baseAddress!, $0.baseAddress!, $0.count) == 0 })
+            else { return false }
             return field[name.count] == 0 || name.count == Spread.groupNameSize - 1
         }
     }
@@ -59,8 +69,9 @@ extension ByteBuffer {
     func bytes(at index: Int, equal bytes: [UInt8]) -> Bool {
         guard index >= readerIndex, index + bytes.count <= writerIndex else { return false }
         return withUnsafeReadableBytes { raw in
-            let start = index - readerIndex
-            return UnsafeRawBufferPointer(rebasing: raw[start..<start + bytes.count]).elementsEqual(bytes)
+            bytes.withUnsafeBytes { expected in
+                expected.isEmpty || memcmp(raw.baseAddress! + (index - readerIndex), expected.baseAddress!, expected.count) == 0
+            }
         }
     }
 }
