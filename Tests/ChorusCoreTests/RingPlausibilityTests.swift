@@ -84,8 +84,7 @@ import Testing
     @Test func forgedCommitRotationIsRefused() {
         let site = [NodeID(1), NodeID(2), NodeID(3)]
         var ring = Ring(me: NodeID(2), site: site)
-        ring.phase = .commit
-        ring.commit = CommitState(ringID: .none, members: site, lastForwarded: nil, handledRotation: 0)
+        ring.membership = .commit(CommitState(ringID: .none, members: site, lastForwarded: nil, handledRotation: 0))
         let entry = CommitMemberInfo(oldRingID: .none, myAru: 0, highSeq: 0, stableSeq: 0, filled: true)
         let forged = CommitToken(
             ringID: RingID(seq: 7, representative: NodeID(1)), members: site, memberInfo: [entry, entry, entry],

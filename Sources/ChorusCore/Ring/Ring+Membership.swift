@@ -26,6 +26,8 @@ struct CommitState: Sendable {
 }
 
 struct RecoveryState: Sendable {
+    /// The new ring being recovered: nil only while `takeActiveLog` has it out.
+    var ring: RingLog?
     /// Old-ring seqs still to re-send on the new ring (popped from the end: ascending order).
     var queue: [UInt64]
     var reportedDone = false
@@ -58,6 +60,31 @@ struct Commitment: Sendable {
 
 /// Membership: gather, commit, recovery, install.
 extension Ring {
+    /// The commit in progress (nil outside the commit phase).
+    var commit: CommitState? { if case .commit(let state) = membership { state } else { nil } }
+    /// The recovery in progress (nil outside the recovery phase).
+    var recovery: RecoveryState? { if case .recovery(let state) = membership { state } else { nil } }
+    /// The ring being recovered: nil outside recovery, and while `takeActiveLog` has it out.
+    var pendingRing: RingLog? { if case .recovery(let state) = membership { state.ring } else { nil } }
+
+    /// Changes the commit in progress in place; nothing outside the commit phase.
+    mutating func updateCommit(_ change: (inout CommitState) -> Void) {
+        guard case .commit(var state) = membership else { return }
+        membership = .gather  // the enum lets go of the state, so it is changed without a copy
+        change(&state)
+        membership = .commit(state)
+    }
+
+    /// Changes the recovery in progress in place; nil outside the recovery phase.
+    @discardableResult
+    mutating func updateRecovery<Result>(_ change: (inout RecoveryState) -> Result) -> Result? {
+        guard case .recovery(var state) = membership else { return nil }
+        membership = .gather  // the enum lets go of the state (and its ring), so no copy is made
+        let result = change(&state)
+        membership = .recovery(state)
+        return result
+    }
+
     /// The highest ring seq this daemon knows; persist it so a restart starts above it.
     public var highestRingSeq: UInt64 { maxRingSeq }
 
@@ -66,14 +93,11 @@ extension Ring {
     /// the old membership before it arrives and re-form without it, over and over.
     mutating func enterGather(now: Instant, failed: [NodeID], including: [NodeID] = [], into actions: inout [RingAction]) {
         keepCommitment()
-        phase = .gather
+        membership = .gather
         held = nil
         wokenSinceLastPass = false
         sequencedOnLastVisit = false
         lastSentToken = nil
-        commit = nil
-        recovery = nil
-        pending = nil
         installed?.frozen = false
         queue.restartPartialMessage()
         for timer in [RingTimer.tokenRetransmit, .idleHold, .mergeProbe, .tokenLoss] { disarm(timer) }
@@ -93,8 +117,8 @@ extension Ring {
     /// until every member saw the target and held all up to it (`handleToken`). Every member's target
     /// is the same seq because nothing but recovery packets is sent during recovery.
     private mutating func keepCommitment() {
-        guard phase == .recovery, let state = recovery, let target = state.targetSeq, let old = installed,
-            let log = pending, log.myAru >= target
+        guard case .recovery(let state) = membership, let target = state.targetSeq, let old = installed,
+            let log = state.ring, log.myAru >= target
         else { return }
         commitment = Commitment(oldRingID: old.ringID, gapSenders: state.gapSenders)
     }
@@ -174,8 +198,7 @@ extension Ring {
         if active.first == me {
             createCommitToken(members: active, now: now, into: &actions)
         } else {
-            phase = .commit
-            commit = CommitState(ringID: .none, members: active, lastForwarded: nil, handledRotation: 0)
+            membership = .commit(CommitState(ringID: .none, members: active, lastForwarded: nil, handledRotation: 0))
             arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
         }
     }
@@ -210,8 +233,7 @@ extension Ring {
         info[0] = myCommitInfo
         installed?.frozen = true
         let token = CommitToken(ringID: ringID, members: members, memberInfo: info, rotation: 1, position: 0)
-        phase = .commit
-        commit = CommitState(ringID: ringID, members: members, lastForwarded: nil, handledRotation: 0)
+        membership = .commit(CommitState(ringID: ringID, members: members, lastForwarded: nil, handledRotation: 0))
         arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
         receiveCommit(token, now: now, into: &actions)
     }
@@ -231,7 +253,7 @@ extension Ring {
         case .operational, .left:
             return
         case .recovery:
-            guard pending?.ringID == token.ringID else { return }
+            guard pendingRing?.ringID == token.ringID else { return }
             if isRepresentative, token.rotation == 2, lastTokenSeq == 0, lastSentToken == nil {
                 startNewRing(now: now, into: &actions)
                 return
@@ -269,28 +291,27 @@ extension Ring {
             // First rotation: add our old-ring state.
             installed?.frozen = true
             next.memberInfo[position] = myCommitInfo
-            phase = .commit
-            commit = CommitState(ringID: token.ringID, members: token.members, lastForwarded: nil, handledRotation: 1)
+            membership = .commit(CommitState(ringID: token.ringID, members: token.members, lastForwarded: nil, handledRotation: 1))
             if count == 1 {
                 next.rotation = 2
                 enterRecovery(next, now: now, into: &actions)
                 startNewRing(now: now, into: &actions)
                 return
             }
-            commit!.lastForwarded = next
+            updateCommit { $0.lastForwarded = next }
             actions.append(.send(.commit(next), to: .node(token.members[Int(next.position)])))
         } else if token.rotation == 1 {
             // Back at the representative, every entry filled: second rotation moves all into recovery.
             guard token.memberInfo.allSatisfy(\.filled) else { return }
             next.rotation = 2
             enterRecovery(next, now: now, into: &actions)
-            recovery!.forwarded = next
+            updateRecovery { $0.forwarded = next }
             actions.append(.send(.commit(next), to: .node(token.members[Int(next.position)])))
         } else if isRepresentative {
             return
         } else {
             enterRecovery(next, now: now, into: &actions)
-            recovery!.forwarded = next
+            updateRecovery { $0.forwarded = next }
             actions.append(.send(.commit(next), to: .node(token.members[Int(next.position)])))
         }
         arm(.tokenRetransmit, now + options.tokenRetransmitTimeout, into: &actions)
@@ -299,7 +320,7 @@ extension Ring {
 
     /// The representative creates the new ring's first token once the commit token came back twice.
     private mutating func startNewRing(now: Instant, into actions: inout [RingAction]) {
-        guard phase == .recovery, let log = pending else { return }
+        guard let log = pendingRing else { return }
         let token = Token(
             ringID: log.ringID, tokenSeq: 1, seq: 0, aru: 0, aruID: nil, retransmitRequests: [], fcc: 0,
             backlog: 0, idleRotations: 0, recoveryPending: UInt32(log.members.count), barrierSeq: 0)
@@ -307,15 +328,13 @@ extension Ring {
     }
 
     private mutating func enterRecovery(_ token: CommitToken, now: Instant, into actions: inout [RingAction]) {
-        phase = .recovery
-        commit = nil
         disarm(.joinRetransmit)
         disarm(.consensus)
-        pending = RingLog(
+        var ring = RingLog(
             ringID: token.ringID, members: token.members, me: me, deliveryEnabled: false,
             maxMessageSize: options.maxMessageSize, window: options.logWindow)
-        pending!.brokenRules = options.brokenRules
-        pending!.earlyDelivery = options.earlyDelivery
+        ring.brokenRules = options.brokenRules
+        ring.earlyDelivery = options.earlyDelivery
         lastTokenSeq = 0
         lastSentToken = nil
         previousVisitAru = 0
@@ -333,7 +352,7 @@ extension Ring {
         lastSeenIdle = false
         raiseRingSeq(to: token.ringID.seq)
 
-        var state = RecoveryState(queue: [], oldStable: 0, oldHigh: 0, survivors: [me], gapSenders: [me])
+        var state = RecoveryState(ring: ring, queue: [], oldStable: 0, oldHigh: 0, survivors: [me], gapSenders: [me])
         if let old = installed {
             var lowAru = UInt64.max
             var survivors: [NodeID] = []
@@ -367,13 +386,13 @@ extension Ring {
                 }
             }
         }
-        recovery = state
+        membership = .recovery(state)
         arm(.tokenLoss, now + options.tokenTimeout, into: &actions)
     }
 
     /// Ends recovery: finishes the old ring in extended virtual synchrony, then the new ring starts.
     mutating func install(now: Instant, into actions: inout [RingAction]) {
-        guard var new = pending, let state = recovery else { return }
+        guard case .recovery(let state) = membership, var new = state.ring else { return }
         if var old = installed {
             old.frozen = false
             let transitional = RingConfiguration(kind: .transitional, ringID: new.ringID, members: state.survivors)
@@ -386,10 +405,8 @@ extension Ring {
         new.deliveryEnabled = true
         new.advanceCursor(into: &actions)
         installed = new
-        pending = nil
-        recovery = nil
+        membership = .operational
         commitment = nil  // the old ring is finished
-        phase = .operational
         counters.configurationsInstalled += 1
         for member in new.members { penalties[member] = nil }
         if new.members.first == me {

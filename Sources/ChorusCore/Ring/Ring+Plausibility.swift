@@ -56,7 +56,7 @@ extension Ring {
     /// - at most every member still has recovery packets, and the flow-control count is one a
     ///   rotation could reach.
     func isPlausibleToken(_ token: Token) -> Bool {
-        guard let log = phase == .recovery ? pending : installed, let position = log.members.firstIndex(of: me) else {
+        guard let log = phase == .recovery ? pendingRing : installed, let position = log.members.firstIndex(of: me) else {
             return false
         }
         let expected = lastTokenSeq == 0 ? UInt64(position + 1) : lastTokenSeq &+ UInt64(log.members.count)
@@ -114,13 +114,11 @@ extension Ring {
     /// runs only on an installed ring). Without the check the token would circulate for good
     /// and the ring never install. Counts visits.
     mutating func recoveryStalled(_ token: Token) -> Bool {
-        guard phase == .recovery, var state = recovery else { return false }
-        if token.seq == previousVisitSeq, token.aru == previousVisitAru, lastTokenSeq > 1 {
-            state.stalledVisits += 1
-        } else {
-            state.stalledVisits = 0
+        let stalled = token.seq == previousVisitSeq && token.aru == previousVisitAru && lastTokenSeq > 1
+        let visits = updateRecovery { state in
+            state.stalledVisits = stalled ? state.stalledVisits + 1 : 0
+            return state.stalledVisits
         }
-        recovery = state
-        return state.stalledVisits >= Self.stalledRecoveryVisits
+        return (visits ?? 0) >= Self.stalledRecoveryVisits
     }
 }

@@ -64,15 +64,20 @@ extension Ring {
     /// make every insert copy the whole log. Put it back with `restoreActiveLog` before anything
     /// reads `members`, `ringID` or the logs again.
     mutating func takeActiveLog() -> RingLog? {
-        switch phase {
-        case .recovery: pending.take()
+        switch membership {
+        case .recovery: updateRecovery { $0.ring.take() } ?? nil
         case .operational: installed.take()
         default: nil
         }
     }
 
     mutating func restoreActiveLog(_ log: consuming RingLog) {
-        if phase == .recovery { pending = log } else { installed = log }
+        if case .recovery = membership {
+            var log = Optional(log)
+            updateRecovery { $0.ring = log.take() }
+        } else {
+            installed = log
+        }
     }
 
     mutating func receiveToken(_ token: Token, now: Instant, into actions: inout [RingAction]) {
@@ -188,17 +193,25 @@ extension Ring {
             newPackets.append(sequence(outgoing, token: &token, log: &log))
             sentThisVisit += 1
         }
-        if let recoveryState = recovery, recoveryState.queue.isEmpty, !recoveryState.reportedDone, phase == .recovery {
+        let reportsDone = updateRecovery { state in
+            guard state.queue.isEmpty, !state.reportedDone else { return false }
+            state.reportedDone = true
+            return true
+        }
+        if reportsDone == true {
             token.recoveryPending = token.recoveryPending > 0 ? token.recoveryPending - 1 : 0
-            recovery!.reportedDone = true
         }
         // The install waits for a visit after the one that set the target: its stability then
         // covers a rotation in which every member saw the target and held everything up to it,
         // which `keepCommitment` relies on should the token be lost after this install.
         var targetSetThisVisit = false
-        if phase == .recovery, token.recoveryPending == 0, recovery!.targetSeq == nil {
-            recovery!.targetSeq = token.seq
-            targetSetThisVisit = true
+        if token.recoveryPending == 0 {
+            let seq = token.seq
+            targetSetThisVisit = updateRecovery { state in
+                guard state.targetSeq == nil else { return false }
+                state.targetSeq = seq
+                return true
+            } ?? false
         }
 
         // 3. All-received-upto. Whoever changes it becomes its setter; a whole pass of the
@@ -327,8 +340,7 @@ extension Ring {
 
     mutating func nextOutgoing(log: RingLog) -> SubmissionQueue.Outgoing? {
         if phase == .recovery {
-            guard var state = recovery, let old = installed, let seq = state.queue.popLast() else { return nil }
-            recovery = state
+            guard let old = installed, let seq = updateRecovery({ $0.queue.popLast() }) ?? nil else { return nil }
             guard let oldPacket = old.packet(seq) else { return nextOutgoing(log: log) }
             var body = ByteBufferAllocator().buffer(capacity: oldPacket.body.readableBytes + 64)
             PacketCodec.encode(.data(oldPacket), into: &body)

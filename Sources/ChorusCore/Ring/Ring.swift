@@ -14,16 +14,35 @@ import NIOCore
 public struct Ring: Sendable {
     public enum Phase: Sendable, Equatable { case gather, commit, recovery, operational, left }
 
+    /// The membership protocol's phase with the state only that phase has: a commit in progress
+    /// exists only in `commit`, a recovery and the ring it recovers only in `recovery`.
+    enum MembershipPhase: Sendable {
+        case gather
+        /// Consensus was reached; the commit token collects every member's old-ring state.
+        case commit(CommitState)
+        /// The commit token went round twice; old-ring packets are re-sent on the new ring.
+        case recovery(RecoveryState)
+        case operational
+        case left
+    }
+
     public let me: NodeID
     public let site: [NodeID]
     public let options: RingOptions
-    public internal(set) var phase: Phase = .gather
+    var membership = MembershipPhase.gather
+    public var phase: Phase {
+        switch membership {
+        case .gather: .gather
+        case .commit: .commit
+        case .recovery: .recovery
+        case .operational: .operational
+        case .left: .left
+        }
+    }
     public internal(set) var counters = RingCounters()
 
     /// The last installed ring; nil before the first install.
     var installed: RingLog?
-    /// The ring being recovered (commit done, not yet installed).
-    var pending: RingLog?
     /// Highest ring seq ever seen; new rings get a larger one. Raised from the network only
     /// through `raiseRingSeq`, within `ringSeqAllowance`.
     var maxRingSeq: UInt64
@@ -77,8 +96,6 @@ public struct Ring: Sendable {
 
     // Membership state.
     var gather = GatherState()
-    var commit: CommitState?
-    var recovery: RecoveryState?
     /// Post-gap deliveries owed to the installed ring by a recovery left before its install.
     var commitment: Commitment?
     /// Back-off against daemons that were failed, so one-way links cannot livelock the ring.
@@ -96,10 +113,9 @@ public struct Ring: Sendable {
         self.maxRingSeq = min(ringSeqFloor, Self.maxPlausibleRingSeq / 2)
     }
 
-    /// The current ring id (pending during recovery), members, and whether it is installed.
-    // (`pending ?? installed` would copy a whole log; these read one field in place.)
-    public var ringID: RingID { pending?.ringID ?? installed?.ringID ?? .none }
-    public var members: [NodeID] { pending?.members ?? installed?.members ?? [me] }
+    /// The current ring id (the one being recovered during recovery), members, and whether it is installed.
+    public var ringID: RingID { pendingRing?.ringID ?? installed?.ringID ?? .none }
+    public var members: [NodeID] { pendingRing?.members ?? installed?.members ?? [me] }
     public var pendingMessages: Int { queue.count }
     /// Payload bytes of the client messages waiting for the token.
     public var pendingBytes: Int { queue.bytes }
@@ -239,7 +255,7 @@ public struct Ring: Sendable {
         guard phase != .left else { return }
         let ring = ringID
         actions.append(.send(.leave(LeaveMessage(sender: me, ringID: ring)), to: .site))
-        phase = .left
+        membership = .left
         queue.removeAll()
         held = nil
         deadlines = deadlines.map { _ in nil }
@@ -267,12 +283,12 @@ public struct Ring: Sendable {
         }
     }
 
-    var othersInRing: [NodeID] { pending?.others ?? installed?.others ?? [] }
+    var othersInRing: [NodeID] { pendingRing?.others ?? installed?.others ?? [] }
 
     /// The ring whose packets are accepted now: pending during recovery, installed when operational.
     var activeRingID: RingID? {
         switch phase {
-        case .recovery: pending?.ringID
+        case .recovery: pendingRing?.ringID
         case .operational: installed?.ringID
         default: nil
         }
