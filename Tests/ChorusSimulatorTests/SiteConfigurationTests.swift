@@ -211,6 +211,17 @@ import Testing
         #expect(report.passed, "seed \(seed): \(report.violations)")
     }
 
+    /// Seed 3093 of `chorus sim --sites 4 --daemons 3 --randomize`: the coordinator site's
+    /// representative decided an install and lost the role at once to a daemon restarting (its
+    /// router stopped with the install unsent); the new representative, which got the state part
+    /// way, could not answer the other sites' repeated proposals with it, so they waited out the
+    /// agreement timeout and the run ended unsettled (their own messages never delivered).
+    @Test func anInstallLostWithItsRepresentativeIsSentAgain() {
+        var simulation = WideAreaSimulation(config: .randomFaulty(seed: 3093, maxSites: 4, maxDaemonsPerSite: 3, duration: 8))
+        let report = simulation.run()
+        #expect(report.passed, "seed 3093: \(report.violations.prefix(5))")
+    }
+
     /// Views that ignore other sites' daemon changes keep a crashed representative's session:
     /// the final-members check says so.
     @Test func viewsIgnoringOtherSitesAreCaught() {

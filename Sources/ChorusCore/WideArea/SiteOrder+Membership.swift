@@ -138,7 +138,9 @@ extension SiteOrder {
         }
         if let known = proposals[proposal.origin], known.attempt >= proposal.attempt {
             // A copy: the coordinator answers it with the install that used it (which was lost).
-            if representative != nil, let install = decided.last(where: { $0.proposal(of: proposal.origin) == proposal }) {
+            // A representative that got this site's state part way (restarted after the decision)
+            // has no `decided`, but its snapshot carries this site's last install.
+            if representative != nil, let install = installUsing(proposal) {
                 actions.append(.originate(WideAreaMessageCodec.encode(.install(install)), to: [proposal.origin]))
             }
             return
@@ -146,6 +148,13 @@ extension SiteOrder {
         proposals[proposal.origin] = proposal
         decideIfCoordinator(now: now, into: &actions)
         considerProposing(now: now, into: &actions)
+    }
+
+    /// The install this site decided that used `proposal`, if any.
+    private func installUsing(_ proposal: SiteProposal) -> SiteInstall? {
+        if let install = decided.last(where: { $0.proposal(of: proposal.origin) == proposal }) { return install }
+        guard let last = lastInstall, last.id.coordinator == site, last.proposal(of: proposal.origin) == proposal else { return nil }
+        return last
     }
 
     /// The coordinator decides once every site it proposed has proposed the same sites.
