@@ -316,6 +316,12 @@ def test_an_error_frame_ends_the_session_with_its_exception(site: Site) -> None:
     async def scenario() -> None:
         async with chorus.connect(site["d1"].tcp, name=unique("err")) as a:
             await a.join(group)
+            # The join's view comes after a trip round the ring, the refusal below at once: wait
+            # until the view is here (received, not taken) so that it is surely before the error.
+            for _ in range(1000):
+                if a._protocol.core.events:
+                    break
+                await asyncio.sleep(0.01)
             await a.join("x" * 200)  # longer than the daemon's 128-byte limit: the daemon ends the session
             events = []
             with pytest.raises(chorus.InvalidGroupNameError) as caught:
