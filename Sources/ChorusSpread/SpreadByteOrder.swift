@@ -56,13 +56,9 @@ extension ByteBuffer {
     /// `getSpreadName` reads it, without making a string; nil when the field is not all here.
     func spreadName(at index: Int, is name: [UInt8]) -> Bool? {
         guard index >= readerIndex, index + Spread.groupNameSize <= writerIndex else { return nil }
-        return withUnsafeReadableBytes { raw in
-            let field = UnsafeRawBufferPointer(rebasing: raw[(index - readerIndex)...].prefix(Spread.groupNameSize))
-            guard name.count < Spread.groupNameSize,
-                name.withUnsafeBytes({ $0.isEmpty || memcmp(field.baseAddress!, $0.baseAddress!, $0.count) == 0 })
-            else { return false }
-            return field[name.count] == 0 || name.count == Spread.groupNameSize - 1
-        }
+        guard name.count < Spread.groupNameSize, bytes(at: index, equal: name) else { return false }
+        // The name ends at a NUL, or at the field's last byte (taken as a NUL whatever it holds).
+        return name.count == Spread.groupNameSize - 1 || getInteger(at: index + name.count, as: UInt8.self) == 0
     }
 
     /// Whether the `bytes.count` bytes at `index` are `bytes`.
