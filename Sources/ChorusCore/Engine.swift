@@ -44,7 +44,7 @@ public struct Engine: Sendable {
 
     public init(
         me: NodeID, site: [NodeID], ringOptions: RingOptions = RingOptions(), groupLimits: GroupLimits = .default,
-        ringSeqFloor: UInt64 = 0, wideArea: SiteOrder? = nil
+        ringSeqFloor: UInt64 = 0, wideArea: SiteOrder? = nil, firstSession: UInt64 = 1
     ) {
         var ringOptions = ringOptions
         // The order layer numbers the ring's stream: it must be the same at every member.
@@ -59,7 +59,10 @@ public struct Engine: Sendable {
         limits.maxAnnouncementBytes = max(1024, min(ringOptions.maxMessageSize, 1 << 20))
         self.groups = GroupLayer(me: me, limits: limits, spansSites: wideArea != nil)
         self.groups.brokenRules = ringOptions.brokenRules
+        self.groups.firstSession = firstSession
         self.groups.brokenRules.viewsIgnoreOtherSites = wideArea?.options.brokenRules.viewsIgnoreOtherSites ?? false
+        self.groups.brokenRules.sessionsOfEarlierIncarnations =
+            wideArea?.options.brokenRules.sessionsOfEarlierIncarnations ?? false
         ringActions.reserveCapacity(64)
         groupActions.reserveCapacity(64)
     }
@@ -123,7 +126,7 @@ public struct Engine: Sendable {
     }
 
     /// Opens a client session (see `GroupLayer.openSession(local:name:)`).
-    public mutating func openSession(local: UInt32, name: String = "") -> SessionID {
+    public mutating func openSession(local: UInt64, name: String = "") -> SessionID {
         groups.openSession(local: local, name: name)
     }
 

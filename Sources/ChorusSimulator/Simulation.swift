@@ -184,7 +184,8 @@ public struct Simulation {
         var daemon = daemons[index]
         daemon.incarnation += 1
         daemon.engine = Engine(
-            me: daemon.node, site: site, ringOptions: config.ringOptions, ringSeqFloor: daemon.persistedRingSeq + 1)
+            me: daemon.node, site: site, ringOptions: config.ringOptions, ringSeqFloor: daemon.persistedRingSeq + 1,
+            firstSession: UInt64(daemon.incarnation) * 1000 + 1)
         daemon.paused = false
         daemon.buffered = []
         daemon.timerDeadline = [UInt64?](repeating: nil, count: RingTimer.allCases.count)
@@ -197,7 +198,7 @@ public struct Simulation {
         withEngine(index) { engine, actions, now in engine.start(now: now, into: &actions) }
         // Sessions join a group or two.
         for _ in 0..<config.sessionsPerDaemon {
-            let local = daemons[index].incarnation * 1000 + UInt32(daemons[index].sessions.count + 1)
+            let local = UInt64(daemons[index].incarnation) * 1000 + UInt64(daemons[index].sessions.count + 1)
             let session = daemons[index].engine!.openSession(local: local, name: "s\(local)")
             daemons[index].sessions.append(session)
             let groups = Set((0..<(1 + random.int(below: 2))).map { _ in "g\(random.int(below: config.groupCount))" })

@@ -277,7 +277,7 @@ public struct WideAreaSimulation {
             if config.oneStretchedRing { ringOptions.earlyDelivery = false }
             engines[daemon] = Engine(
                 me: nodeID(daemon), site: daemons(of: site).map(nodeID), ringOptions: ringOptions, ringSeqFloor: now / 1_000 + 1,
-                wideArea: config.sites > 1 && !config.oneStretchedRing ? order : nil)
+                wideArea: config.sites > 1 && !config.oneStretchedRing ? order : nil, firstSession: UInt64(incarnation[daemon]))
             deadlines[daemon] = Array(repeating: nil, count: RingTimer.allCases.count)
             causalPast[daemon] = nil
             slot[daemon] = history.deliveries.count
@@ -317,7 +317,7 @@ public struct WideAreaSimulation {
     mutating func boot(_ daemon: Int) {
         alive[daemon] = true
         act(daemon) { engine, actions, now in engine.start(now: now, into: &actions) }
-        let session = engines[daemon].openSession(local: incarnation[daemon], name: "s\(incarnation[daemon])")
+        let session = engines[daemon].openSession(local: UInt64(incarnation[daemon]), name: "s\(incarnation[daemon])")
         sessions[daemon] = session
         act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
     }

@@ -21,8 +21,8 @@ public struct ProcessID: Hashable, Comparable, Sendable, CustomStringConvertible
 /// A client session: the daemon it is attached to and a number unique on that daemon.
 public struct SessionKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var daemon: UInt32
-    public var local: UInt32
-    public init(daemon: UInt32, local: UInt32) {
+    public var local: UInt64
+    public init(daemon: UInt32, local: UInt64) {
         self.daemon = daemon
         self.local = local
     }

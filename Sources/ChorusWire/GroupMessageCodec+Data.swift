@@ -55,7 +55,7 @@ extension GroupMessageCodec {
             raw[1] = Kind.data.rawValue
             raw.storeBigEndian(data.sender.daemon.rawValue, at: 2)
             raw.storeBigEndian(data.sender.local, at: 6)
-            var offset = 10
+            var offset = 14
             raw[offset] = UInt8(data.sender.name.utf8.count)
             offset += 1
             for byte in data.sender.name.utf8 {
@@ -92,11 +92,11 @@ extension GroupMessageCodec {
         typealias Header = (sender: SessionID, seq: UInt64, type: UInt16, flags: UInt8, payloadOffset: Int)
         let header: Header? = buffer.withUnsafeReadableBytes { raw -> Header? in
             guard raw.count >= 2 + sessionSize, raw[0] == version, raw[1] == Kind.data.rawValue else { return nil }
-            let nameLength = Int(raw[10])
-            let fixed = 11 + nameLength
+            let nameLength = Int(raw[14])
+            let fixed = 15 + nameLength
             let groupsOffset = fixed + 8 + 2 + 1
             guard raw.count >= groupsOffset + 2 else { return nil }
-            let nameBytes = UnsafeRawBufferPointer(rebasing: raw[11..<fixed])
+            let nameBytes = UnsafeRawBufferPointer(rebasing: raw[15..<fixed])
             // A name of '!'…'~' but '#' (anything else is left to the general decoder to refuse).
             guard nameBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }),
                 nameLength <= WireLimits.maxSessionNameLength
@@ -121,7 +121,7 @@ extension GroupMessageCodec {
                 cache.groups = groups
             }
             let sender = SessionID(
-                daemon: NodeID(raw.bigEndian(UInt32.self, at: 2)), local: raw.bigEndian(UInt32.self, at: 6),
+                daemon: NodeID(raw.bigEndian(UInt32.self, at: 2)), local: raw.bigEndian(UInt64.self, at: 6),
                 name: cache.senderName(nameBytes))
             return (sender, raw.bigEndian(UInt64.self, at: fixed), raw.bigEndian(UInt16.self, at: fixed + 8), raw[fixed + 10], end + 4)
         }
@@ -140,9 +140,9 @@ extension GroupMessageCodec {
         let start = buffer.readerIndex
         guard buffer.getInteger(at: start, as: UInt8.self) == version, buffer.getInteger(at: start + 1, as: UInt8.self) == Kind.data.rawValue,
             let daemon = buffer.getInteger(at: start + 2, as: UInt32.self),
-            let local = buffer.getInteger(at: start + 6, as: UInt32.self),
-            let nameLength = buffer.getInteger(at: start + 10, as: UInt8.self),
-            let seq = buffer.getInteger(at: start + 11 + Int(nameLength), as: UInt64.self)
+            let local = buffer.getInteger(at: start + 6, as: UInt64.self),
+            let nameLength = buffer.getInteger(at: start + 14, as: UInt8.self),
+            let seq = buffer.getInteger(at: start + 15 + Int(nameLength), as: UInt64.self)
         else { return nil }
         return (SessionID(daemon: NodeID(daemon), local: local), seq)
     }

@@ -11,17 +11,18 @@ import NIOCore
 ///                 groupCount u16 | group * groupCount | payloadLength u32 | payload
 ///     join/leave: session | group
 ///     disconnect: session
-///     state:      daemon u32 | configuration (seq u64, representative u32) | sessionCount u32 |
+///     state:      daemon u32 | firstSession u64 | configuration (seq u64, representative u32) | sessionCount u32 |
 ///                 (session | groupCount u16 | group * groupCount) * sessionCount
 ///     statePiece: as state; a piece of an announcement that the next piece continues
 ///     siteDaemons: site u32 | daemonCount u16 | daemon u32 * daemonCount (ascending, distinct)
-///     session:    daemon u32 | local u32 | name str8 (0 to 32 bytes of `!`…`~` but `#`)
+///     session:    daemon u32 | local u64 | name str8 (0 to 32 bytes of `!`…`~` but `#`)
 ///
 /// Like `PacketCodec`, the encoding is canonical: re-encoding a decoded message gives the same bytes.
 public enum GroupMessageCodec {
     /// The format version this build writes and reads.
-    /// 2: sessions carry their names.
-    public static let version: UInt8 = 2
+    /// 2: sessions carry their names. 3: session numbers are 64-bit (a daemon never reuses one,
+    /// also across restarts) and state announcements carry the daemon's first session number.
+    public static let version: UInt8 = 3
 
     /// Whether `payload` is a client data message (by its first two bytes; not validated).
     @inlinable
@@ -48,7 +49,7 @@ public enum GroupMessageCodec {
 
     static let selfDiscardFlag: UInt8 = 0x01
     /// The smallest encoded session (daemon, local, an empty name's length).
-    static let sessionSize = 9
+    static let sessionSize = 13
 
     static func sessionSize(_ session: SessionID) -> Int { sessionSize + session.name.utf8.count }
 
@@ -77,10 +78,11 @@ public enum GroupMessageCodec {
         case .disconnect(let session):
             writeHeader(.disconnect, message, into: &buffer)
             writeSession(session, into: &buffer)
-        case .state(let daemon, let configuration, let sessions, let more):
+        case .state(let daemon, let configuration, let sessions, let more, let firstSession):
             precondition(sessions.count <= WireLimits.maxSessionsPerState, "too many sessions")
             writeHeader(more ? .statePiece : .state, message, into: &buffer)
             buffer.writeInteger(daemon.rawValue)
+            buffer.writeInteger(firstSession)
             buffer.writeRingID(configuration)
             buffer.writeInteger(UInt32(sessions.count))
             for entry in sessions {
@@ -151,6 +153,7 @@ public enum GroupMessageCodec {
             message = .disconnect(session: try readSession(&reader, "group.disconnect.session"))
         case .state, .statePiece:
             let daemon = NodeID(try reader.read(UInt32.self, "group.state.daemon"))
+            let firstSession = try reader.read(UInt64.self, "group.state.firstSession")
             let configuration = try reader.readRingID("group.state.configuration")
             let count = try reader.readCount(
                 UInt32.self, "group.state.sessions", limit: WireLimits.maxSessionsPerState,
@@ -163,7 +166,8 @@ public enum GroupMessageCodec {
                 let groups = try readGroups(&reader, "group.state.groups", limit: WireLimits.maxGroupsPerSession)
                 sessions.append(SessionMemberships(session: session, groups: groups))
             }
-            message = .state(daemon: daemon, configuration: configuration, sessions: sessions, more: kind == .statePiece)
+            message = .state(
+                daemon: daemon, configuration: configuration, sessions: sessions, more: kind == .statePiece, firstSession: firstSession)
         case .siteDaemons:
             let site = SiteID(try reader.read(UInt32.self, "group.siteDaemons.site"))
             let count = try reader.readCount(UInt16.self, "group.siteDaemons.daemons", limit: WireLimits.maxMembers, minimumEntrySize: 4)
@@ -195,7 +199,7 @@ public enum GroupMessageCodec {
             try checkGroupNames(CollectionOfOne(group), "group.leave.group")
         case .disconnect:
             break
-        case .state(_, _, let sessions, _):
+        case .state(_, _, let sessions, _, _):
             guard sessions.count <= WireLimits.maxSessionsPerState else {
                 throw .tooMany("group.state.sessions", count: sessions.count, limit: WireLimits.maxSessionsPerState)
             }
@@ -237,8 +241,8 @@ public enum GroupMessageCodec {
             sessionSize(session) + 1 + group.utf8.count
         case .disconnect(let session):
             sessionSize(session)
-        case .state(_, _, let sessions, _):
-            4 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize($1.session) + groupsSize($1.groups) }
+        case .state(_, _, let sessions, _, _):
+            4 + 8 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize($1.session) + groupsSize($1.groups) }
         case .siteDaemons(_, let daemons):
             4 + 2 + 4 * daemons.count
         }
@@ -259,7 +263,7 @@ public enum GroupMessageCodec {
 
     static func readSession(_ reader: inout WireReader, _ field: String) throws(WireError) -> SessionID {
         let daemon = NodeID(try reader.read(UInt32.self, field))
-        let local = try reader.read(UInt32.self, field)
+        let local = try reader.read(UInt64.self, field)
         let length = Int(try reader.read(UInt8.self, field))
         let bytes = try reader.readSlice(length, field)
         let name = String(buffer: bytes)

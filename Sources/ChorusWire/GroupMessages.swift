@@ -1,15 +1,16 @@
 import NIOCore
 
-/// A client session: its daemon and a number unique on that daemon for the daemon's lifetime,
-/// with the name it connected with (unique on its daemon while it is open), which travels with
-/// it so every daemon shows it by name.
+/// A client session: its daemon and a number that daemon never gives again, not even after a
+/// restart (each incarnation numbers its sessions from a point above every number an earlier
+/// one used: the daemon from its start time in microseconds), with the name it connected with
+/// (unique on its daemon while it is open), which travels with it so every daemon shows it by name.
 public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var daemon: NodeID
-    public var local: UInt32
+    public var local: UInt64
     /// The connect name (1 to `WireLimits.maxSessionNameLength` bytes of `!`…`~` but `#`); empty
     /// where a session is only looked up by number.
     public var name: String
-    @inlinable public init(daemon: NodeID, local: UInt32, name: String = "") {
+    @inlinable public init(daemon: NodeID, local: UInt64, name: String = "") {
         self.daemon = daemon
         self.local = local
         self.name = name
@@ -89,8 +90,10 @@ public enum GroupMessage: Sendable, Equatable {
     /// After a regular configuration is installed each daemon announces its own sessions' groups.
     /// `configuration` is the ring the announcement belongs to. A large announcement travels in
     /// pieces, each within one ring message: every piece but the last has `more` set (a session's
-    /// groups may continue in the next piece).
-    case state(daemon: NodeID, configuration: RingID, sessions: [SessionMemberships], more: Bool = false)
+    /// groups may continue in the next piece). `firstSession`: the lowest session number of the
+    /// daemon's current incarnation; a request of one of its sessions numbered below it was sent
+    /// by an earlier incarnation (views across sites drop it, see `GroupLayer.admits`).
+    case state(daemon: NodeID, configuration: RingID, sessions: [SessionMemberships], more: Bool = false, firstSession: UInt64 = 0)
     /// With more than one site: the daemons of `site` that take part in the order now, put in the
     /// site's stream by its order layer where its ring changed (or a configuration of sites began),
     /// so every daemon of every site changes its group views at the same point of the global order.

@@ -161,15 +161,20 @@ public struct WideAreaMembershipState: Sendable, Equatable {
         /// Daemons whose announcement is complete, and those part way through one (ascending).
         public var announced: [NodeID]
         public var started: [NodeID]
+        /// The first session number each of `announced`, then each of `started`, gave in its
+        /// announcement (`GroupMessage.state`), in that order.
+        public var firstSessions: [UInt64]
         /// Group messages delivered during the exchange, waiting for its views, in order.
         public var held: [HeldMessage]
         public init(
-            epoch: UInt64 = 0, running: Bool = false, announced: [NodeID] = [], started: [NodeID] = [], held: [HeldMessage] = []
+            epoch: UInt64 = 0, running: Bool = false, announced: [NodeID] = [], started: [NodeID] = [],
+            firstSessions: [UInt64] = [], held: [HeldMessage] = []
         ) {
             self.epoch = epoch
             self.running = running
             self.announced = announced
             self.started = started
+            self.firstSessions = firstSessions
             self.held = held
         }
 

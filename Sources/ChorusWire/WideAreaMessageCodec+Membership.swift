@@ -23,6 +23,7 @@ extension WideAreaMessageCodec {
             + 2 + 4 * state.confirmed.count + 20 + 8
             + 2 + 4 * state.pending.count + 2 + state.siteDaemons.reduce(0) { $0 + 6 + 4 * $1.daemons.count } + 8
             + 8 + 1 + 2 + 4 * state.exchange.announced.count + 2 + 4 * state.exchange.started.count
+            + 2 + 8 * state.exchange.firstSessions.count
             + 4 + state.exchange.held.reduce(0) { $0 + 1 + 20 + 4 + $1.payload.readableBytes }
             + 2 + state.unreliableSeen.reduce(0) { $0 + 4 + 4 + 8 * $1.ids.count }
     }
@@ -116,6 +117,11 @@ extension WideAreaMessageCodec {
         buffer.writeInteger(UInt8(state.exchange.running ? 1 : 0))
         writeNodes(state.exchange.announced, into: &buffer)
         writeNodes(state.exchange.started, into: &buffer)
+        precondition(
+            state.exchange.firstSessions.count == state.exchange.announced.count + state.exchange.started.count,
+            "one first session number per announcing daemon")
+        buffer.writeInteger(UInt16(state.exchange.firstSessions.count))
+        for first in state.exchange.firstSessions { buffer.writeInteger(first) }
         buffer.writeInteger(UInt32(state.exchange.held.count))
         for held in state.exchange.held {
             buffer.writeInteger(held.service.rawValue)
@@ -276,6 +282,14 @@ extension WideAreaMessageCodec {
         }
         exchange.announced = try readNodes(&reader, "membership.exchange.announced")
         exchange.started = try readNodes(&reader, "membership.exchange.started")
+        let firstCount = try reader.readCount(
+            UInt16.self, "membership.exchange.firstSessions", limit: 2 * WireLimits.maxMembers, minimumEntrySize: 8)
+        guard firstCount == exchange.announced.count + exchange.started.count else {
+            throw .invalidField(
+                "membership.exchange.firstSessions",
+                reason: "\(firstCount) entries for \(exchange.announced.count + exchange.started.count) announcing daemons")
+        }
+        for _ in 0..<firstCount { exchange.firstSessions.append(try reader.read(UInt64.self, "membership.exchange.firstSessions")) }
         let heldCount = try reader.readCount(UInt32.self, "membership.exchange.held", limit: maxMembershipMessages, minimumEntrySize: 25)
         exchange.held.reserveCapacity(heldCount)
         for _ in 0..<heldCount {

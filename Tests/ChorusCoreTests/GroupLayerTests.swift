@@ -119,7 +119,7 @@ private struct Cluster {
     }
 }
 
-private func session(_ daemon: UInt32, _ local: UInt32) -> SessionID {
+private func session(_ daemon: UInt32, _ local: UInt64) -> SessionID {
     SessionID(daemon: NodeID(daemon), local: local)
 }
 
@@ -608,7 +608,7 @@ struct GroupLayerTests {
     cluster.install(seq: 1, [1, 2])
     let groups = (0..<12).map { "group-with-a-long-name-\($0)" }
     var sessions: [SessionID] = []
-    for local: UInt32 in 1...6 {
+    for local: UInt64 in 1...6 {
         let session = cluster.on(1) { layer, _ in layer.openSession(local: local) }
         sessions.append(session)
         for group in groups {

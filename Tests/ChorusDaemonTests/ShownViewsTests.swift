@@ -4,7 +4,7 @@ import Testing
 @testable import ChorusDaemon
 
 @Suite struct ShownViewsTests {
-    private func s(_ daemon: UInt32, _ local: UInt32) -> SessionID { SessionID(daemon: NodeID(daemon), local: local) }
+    private func s(_ daemon: UInt32, _ local: UInt64) -> SessionID { SessionID(daemon: NodeID(daemon), local: local) }
 
     @Test func eachSessionFollowsOnFromTheLastViewItSaw() {
         var shown = ShownViews()

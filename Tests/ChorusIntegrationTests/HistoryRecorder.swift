@@ -38,7 +38,7 @@ final class HistoryRecorder: @unchecked Sendable {
 
     /// Sessions by private group (`#<name>#d<daemon>`), numbered on first sight per daemon.
     private var sessionKeys: [String: SessionKey] = [:]
-    private var sessionsPerDaemon: [UInt32: UInt32] = [:]
+    private var sessionsPerDaemon: [UInt32: UInt64] = [:]
 
     /// The checkers' key of the session whose private group is `privateGroup` (`#alice#d2`).
     func session(_ privateGroup: String) -> SessionKey? {

@@ -222,6 +222,25 @@ import Testing
         #expect(report.passed, "seed 3093: \(report.violations.prefix(5))")
     }
 
+    /// Seed 10190 of `chorus sim --sites 5 --daemons 4 --randomize`: a daemon crashed with a join
+    /// its ring had delivered while a configuration of sites was agreed; the join was numbered
+    /// in the next configuration, after its site's first list, which already named the restarted
+    /// daemon, so it was applied after the exchange and put the dead incarnation's session back
+    /// into every view beside the new one's. Announcements now carry each daemon's first session
+    /// number and a join of a session below it is dropped; admitting it again is caught.
+    @Test func aJoinOfACrashedIncarnationIsDroppedAfterItsRestart() {
+        let config = WideAreaSimulationConfig.randomFaulty(seed: 10190, maxSites: 5, maxDaemonsPerSite: 4, duration: 8)
+        var simulation = WideAreaSimulation(config: config)
+        let report = simulation.run()
+        #expect(report.passed, "seed 10190: \(report.violations.prefix(5))")
+        var broken = config
+        broken.orderOptions.brokenRules.sessionsOfEarlierIncarnations = true
+        var brokenSimulation = WideAreaSimulation(config: broken)
+        let brokenReport = brokenSimulation.run()
+        #expect(!brokenReport.passed, "admitting an earlier incarnation's join was not caught")
+        #expect(brokenReport.violations.contains { $0.contains("#s1#d15") })
+    }
+
     /// Views that ignore other sites' daemon changes keep a crashed representative's session:
     /// the final-members check says so.
     @Test func viewsIgnoringOtherSitesAreCaught() {

@@ -11,7 +11,7 @@ struct HistoryBuilder {
         ProcessID(daemon: daemon, incarnation: incarnation)
     }
 
-    static func session(_ daemon: UInt32, _ local: UInt32 = 1) -> SessionKey {
+    static func session(_ daemon: UInt32, _ local: UInt64 = 1) -> SessionKey {
         SessionKey(daemon: daemon, local: local)
     }
 
@@ -44,7 +44,7 @@ struct HistoryBuilder {
     /// A session of `from` submits a message; returns its id.
     @discardableResult
     mutating func send(
-        _ from: ProcessID, _ service: ServiceLevel, session local: UInt32 = 1, groups: [String] = ["g"]
+        _ from: ProcessID, _ service: ServiceLevel, session local: UInt64 = 1, groups: [String] = ["g"]
     ) -> MessageID {
         let session = SessionKey(daemon: from.daemon, local: local)
         let seq = nextSeq[session, default: 0] + 1

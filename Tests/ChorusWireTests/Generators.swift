@@ -16,7 +16,9 @@ enum Gen {
     }
 
     static func session(_ rng: inout SplitMix64) -> SessionID {
-        SessionID(daemon: NodeID(UInt32.random(in: 0...16, using: &rng)), local: UInt32.random(in: 0...1000, using: &rng))
+        // Small numbers, and numbers from a start time in microseconds as the daemon gives them.
+        let local = Bool.random(using: &rng) ? UInt64.random(in: 0...1000, using: &rng) : UInt64.random(in: 0...UInt64.max, using: &rng)
+        return SessionID(daemon: NodeID(UInt32.random(in: 0...16, using: &rng)), local: local)
     }
 
     static func groupName(_ rng: inout SplitMix64) -> String {
@@ -48,7 +50,9 @@ enum Gen {
             let sessions = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
                 SessionMemberships(session: session(&rng), groups: (0..<Int.random(in: 0...3, using: &rng)).map { _ in groupName(&rng) })
             }
-            return .state(daemon: NodeID(UInt32.random(in: 0...16, using: &rng)), configuration: ringID(&rng), sessions: sessions)
+            return .state(
+                daemon: NodeID(UInt32.random(in: 0...16, using: &rng)), configuration: ringID(&rng), sessions: sessions,
+                more: Bool.random(using: &rng), firstSession: UInt64.random(in: 0...UInt64.max, using: &rng))
         }
     }
 

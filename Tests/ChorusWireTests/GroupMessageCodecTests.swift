@@ -43,15 +43,15 @@ struct GroupMessageCodecTests {
     @Test func siteDaemonsAreCanonical() {
         #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(1)])) }
         #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(2)])) }
-        // version 2, kind 7, site 1, count 2, daemons 5 then 3.
-        let descending: [UInt8] = [2, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5, 0, 0, 0, 3]
+        // version 3, kind 7, site 1, count 2, daemons 5 then 3.
+        let descending: [UInt8] = [3, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5, 0, 0, 0, 3]
         #expect(S.decodeGroup(descending) == .failure(.invalidField("group.siteDaemons.daemons", reason: "not sorted ascending without duplicates (d5 then d3)")))
-        let tooMany: [UInt8] = [2, 7, 0, 0, 0, 1, 0xFF, 0xFF]
+        let tooMany: [UInt8] = [3, 7, 0, 0, 0, 1, 0xFF, 0xFF]
         #expect(S.decodeGroup(tooMany) == .failure(.tooMany("group.siteDaemons.daemons", count: 65535, limit: WireLimits.maxMembers)))
-        let truncated: [UInt8] = [2, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5]
+        let truncated: [UInt8] = [3, 7, 0, 0, 0, 1, 0, 2, 0, 0, 0, 5]
         #expect(S.decodeGroup(truncated).map { _ in true } != .success(true))
         #expect(GroupMessageCodec.isSiteDaemons(ByteBuffer(bytes: descending)))
-        #expect(!GroupMessageCodec.isSiteDaemons(ByteBuffer(bytes: [2, 1])))
+        #expect(!GroupMessageCodec.isSiteDaemons(ByteBuffer(bytes: [3, 1])))
     }
 
     /// The data layout byte for byte, as docs and other implementations read it.
@@ -60,7 +60,7 @@ struct GroupMessageCodecTests {
             sender: SessionID(daemon: NodeID(2), local: 7, name: "al"), sessionSeq: 1, messageType: 0x0102, selfDiscard: true,
             groups: ["ab"], payload: ByteBuffer(bytes: [9])))
         let expected: [UInt8] = [
-            2, 1, 0, 0, 0, 2, 0, 0, 0, 7, 2, 0x61, 0x6C, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 1, 0, 1, 2, 0x61, 0x62, 0, 0, 0, 1, 9,
+            3, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 2, 0x61, 0x6C, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 1, 0, 1, 2, 0x61, 0x62, 0, 0, 0, 1, 9,
         ]
         #expect(GroupMessageCodec.encode(message).bytes == expected)
         var cache = GroupNameCache()
@@ -72,6 +72,29 @@ struct GroupMessageCodecTests {
     }
 
     /// A session's name travels with it; one that could not be a connect name is refused.
+    /// Session numbers are 64-bit (a daemon numbers them from its start time in microseconds) and
+    /// an announcement carries its daemon's first session number, both exactly.
+    @Test func wideSessionNumbersAndFirstSessionsTravel() throws {
+        let session = SessionID(daemon: NodeID(7), local: 1_765_000_000_123_456, name: "alice")
+        let messages: [GroupMessage] = [
+            .join(session: session, group: "g"),
+            .state(
+                daemon: NodeID(7), configuration: .none, sessions: [SessionMemberships(session: session, groups: ["g"])],
+                firstSession: 1_765_000_000_000_000),
+            .state(daemon: NodeID(7), configuration: .none, sessions: [], more: true, firstSession: UInt64.max),
+        ]
+        for message in messages {
+            #expect(try GroupMessageCodec.decode(GroupMessageCodec.encode(message)) == message)
+        }
+        var names = GroupNameCache()
+        let data = ClientData(
+            sender: session, sessionSeq: 3, messageType: 9, selfDiscard: false, groups: ["g"], payload: ByteBuffer(string: "x"))
+        let encoded = GroupMessageCodec.encode(.data(data))
+        #expect(GroupMessageCodec.decodeData(encoded, names: &names)?.sender.local == session.local)
+        #expect(GroupMessageCodec.dataSenderAndSeq(encoded)?.sender.local == session.local)
+        #expect(GroupMessageCodec.dataSenderAndSeq(encoded)?.seq == 3)
+    }
+
     @Test func sessionNamesTravelAndBadOnesAreRefused() throws {
         let named = SessionID(daemon: NodeID(3), local: 9, name: "r1234-11")
         for message in [
@@ -83,15 +106,15 @@ struct GroupMessageCodecTests {
             let session: SessionID? =
                 switch decoded {
                 case .join(let session, _), .leave(let session, _), .disconnect(let session): session
-                case .state(_, _, let sessions, _): sessions.first?.session
+                case .state(_, _, let sessions, _, _): sessions.first?.session
                 default: nil
                 }
             #expect(session?.name == "r1234-11")
         }
         var bytes = GroupMessageCodec.encode(.disconnect(session: named)).bytes
-        bytes[11] = UInt8(ascii: "#")
+        bytes[15] = UInt8(ascii: "#")  // the name's first byte
         #expect(throws: WireError.self) { try GroupMessageCodec.decode(ByteBuffer(bytes: bytes)) }
-        bytes[11] = 0x20
+        bytes[15] = 0x20
         #expect(throws: WireError.self) { try GroupMessageCodec.decode(ByteBuffer(bytes: bytes)) }
         let long = [2, 3, 0, 0, 0, 3, 0, 0, 0, 9, 33] + [UInt8](repeating: 0x61, count: 33)
         #expect(throws: WireError.self) { try GroupMessageCodec.decode(ByteBuffer(bytes: long)) }
@@ -151,9 +174,9 @@ struct GroupMessageCodecTests {
         #expect(!WireLimits.isValidGroupName(String(repeating: "é", count: 128)))
     }
 
-    // Data layout offsets (a session without a name): version 0, kind 1, session 2 (name length
-    // at 10), sessionSeq 11, messageType 19, flags 21, groupCount 22, first group length 24, first
-    // group bytes 25.
+    // Data layout offsets (a session without a name): version 0, kind 1, session 2 (daemon, local
+    // u64, name length at 14), sessionSeq 15, messageType 23, flags 25, groupCount 26, first group
+    // length 28, first group bytes 29, payloadLength 32.
     static let data = GroupMessageCodec.encode(.data(ClientData(
         sender: session, sessionSeq: 5, messageType: 1, selfDiscard: false, groups: ["abc"], payload: ByteBuffer(bytes: [9, 9])
     ))).bytes
@@ -167,24 +190,25 @@ struct GroupMessageCodecTests {
     @Test func rejectsMalformed() {
         #expect(S.decodeGroup(Self.data).map { _ in true } == .success(true))
         #expect(S.decodeGroup([]) == .failure(.truncated(field: "group.version", need: 1, have: 0)))
-        #expect(Self.patched { $0[0] = 3 } == .failure(.unsupportedVersion(3)))
+        #expect(Self.patched { $0[0] = 2 } == .failure(.unsupportedVersion(2)))
+        #expect(Self.patched { $0[0] = 4 } == .failure(.unsupportedVersion(4)))
         #expect(Self.patched { $0[1] = 0 } == .failure(.unknownType(0)))
         #expect(Self.patched { $0[1] = 8 } == .failure(.unknownType(8)))
-        #expect(Self.patched { $0[21] = 0x80 } == .failure(.invalidField("group.data.flags", reason: "unknown flag bits 0x80")))
-        #expect(Self.patched { S.put(UInt64(0), at: 11, in: &$0) } == .failure(.invalidField("group.data.sessionSeq", reason: "counts from 1")))
-        #expect(Self.patched { S.put(UInt16(0), at: 22, in: &$0) }
+        #expect(Self.patched { $0[25] = 0x80 } == .failure(.invalidField("group.data.flags", reason: "unknown flag bits 0x80")))
+        #expect(Self.patched { S.put(UInt64(0), at: 15, in: &$0) } == .failure(.invalidField("group.data.sessionSeq", reason: "counts from 1")))
+        #expect(Self.patched { S.put(UInt16(0), at: 26, in: &$0) }
             == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: 0x0361_6263, actual: 6)))
-        #expect(Self.patched { S.put(UInt16.max, at: 22, in: &$0) }
+        #expect(Self.patched { S.put(UInt16.max, at: 26, in: &$0) }
             == .failure(.tooMany("group.data.groups", count: 65535, limit: WireLimits.maxGroupsPerMessage)))
-        #expect(Self.patched { $0[24] = 0 } == .failure(.invalidField("group.data.groups", reason: "empty")))
-        #expect(Self.patched { $0[24] = 255 } == .failure(.truncated(field: "group.data.groups", need: 255, have: 9)))
-        #expect(Self.patched { $0[25] = 0xFF } == .failure(.invalidField("group.data.groups", reason: "not valid UTF-8")))
-        #expect(Self.patched { $0[25] = 0xC3 } == .failure(.invalidField("group.data.groups", reason: "not valid UTF-8")))
+        #expect(Self.patched { $0[28] = 0 } == .failure(.invalidField("group.data.groups", reason: "empty")))
+        #expect(Self.patched { $0[28] = 255 } == .failure(.truncated(field: "group.data.groups", need: 255, have: 9)))
+        #expect(Self.patched { $0[29] = 0xFF } == .failure(.invalidField("group.data.groups", reason: "not valid UTF-8")))
+        #expect(Self.patched { $0[29] = 0xC3 } == .failure(.invalidField("group.data.groups", reason: "not valid UTF-8")))
         #expect(Self.patched { $0.append(0) }
             == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: 2, actual: 3)))
         #expect(Self.patched { $0.removeLast() }
             == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: 2, actual: 1)))
-        #expect(Self.patched { S.put(UInt32.max, at: 28, in: &$0) }
+        #expect(Self.patched { S.put(UInt32.max, at: 32, in: &$0) }
             == .failure(.lengthMismatch(field: "group.data.payloadLength", declared: Int(UInt32.max), actual: 2)))
 
         var disconnect = GroupMessageCodec.encode(.disconnect(session: Self.session)).bytes
@@ -192,10 +216,10 @@ struct GroupMessageCodecTests {
         #expect(S.decodeGroup(disconnect) == .failure(.trailingBytes(field: "group message", count: 1)))
 
         var state = GroupMessageCodec.encode(.state(daemon: NodeID(1), configuration: .none, sessions: [])).bytes
-        S.put(UInt32.max, at: 18, in: &state)
+        S.put(UInt32.max, at: 26, in: &state)  // after daemon, firstSession, configuration
         #expect(S.decodeGroup(state)
             == .failure(.tooMany("group.state.sessions", count: Int(UInt32.max), limit: WireLimits.maxSessionsPerState)))
-        S.put(UInt32(1000), at: 18, in: &state)
+        S.put(UInt32(1000), at: 26, in: &state)
         #expect(S.decodeGroup(state) == .failure(.tooMany("group.state.sessions", count: 1000, limit: 0)))
     }
 }

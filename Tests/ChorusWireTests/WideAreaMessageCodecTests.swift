@@ -36,6 +36,7 @@ import Testing
                 ordinal: 31,
                 exchange: .init(
                     epoch: 12, running: true, announced: [NodeID(5), NodeID(9)], started: [NodeID(10)],
+                    firstSessions: [0xA1A2_A3A4_A5A6_A7A8, 1, UInt64.max],
                     held: [
                         .init(service: .agreed, position: WideAreaPosition(lamport: 97, origin: SiteID(3), seq: 41), payload: ByteBuffer(bytes: [1, 4, 0, 0, 0, 9, 0, 0, 0, 1])),
                         .init(service: .unreliable, position: nil, payload: ByteBuffer(bytes: [1, 1])),
@@ -63,10 +64,10 @@ import Testing
     }
 
     @Test func groupMessagesAreNotWideArea() {
-        #expect(!WideAreaMessageCodec.isWideArea(ByteBuffer(bytes: [2, 1, 0])))
+        #expect(!WideAreaMessageCodec.isWideArea(ByteBuffer(bytes: [3, 1, 0])))
         #expect(!WideAreaMessageCodec.isWideArea(ByteBuffer()))
-        #expect(GroupMessageCodec.isClientData(ByteBuffer(bytes: [2, 1, 0])))
-        #expect(!GroupMessageCodec.isClientData(ByteBuffer(bytes: [2, 2, 0])))
+        #expect(GroupMessageCodec.isClientData(ByteBuffer(bytes: [3, 1, 0])))
+        #expect(!GroupMessageCodec.isClientData(ByteBuffer(bytes: [3, 2, 0])))
     }
 
     /// Every prefix of a valid message is refused (truncated), and a trailing byte too.
@@ -104,6 +105,21 @@ import Testing
         ]
         for (what, bytes) in cases {
             #expect(throws: WireError.self, "\(what)") { try WideAreaMessageCodec.decode(bytes) }
+        }
+    }
+
+    /// The exchange's first session numbers travel one per announcing daemon: a count that does
+    /// not match the daemons that announced is refused.
+    @Test func firstSessionNumbersMatchTheAnnouncingDaemons() throws {
+        let encoded = WideAreaMessageCodec.encode(Self.snapshot)
+        let bytes = Array(encoded.readableBytesView)
+        let first: [UInt8] = [0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8]
+        let at = try #require((0...(bytes.count - 8)).first { Array(bytes[$0..<($0 + 8)]) == first })
+        #expect(bytes[at - 2] == 0 && bytes[at - 1] == 3)
+        for count: UInt8 in [2, 4] {
+            var edited = encoded
+            edited.setInteger(UInt16(count), at: at - 2)
+            #expect(throws: WireError.self, "count \(count)") { try WideAreaMessageCodec.decode(edited) }
         }
     }
 

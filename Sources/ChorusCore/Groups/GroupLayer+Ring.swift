@@ -124,9 +124,10 @@ extension GroupLayer {
             applyLeave(session, group, into: &actions)
         case .disconnect(let session):
             applyDisconnect(session, into: &actions)
-        case .state(let daemon, let configuration, let announced, let more):
+        case .state(let daemon, let configuration, let announced, let more, let firstSession):
             if sites != nil {
-                applySitesState(daemon: daemon, tag: configuration, sessions: announced, more: more, into: &actions)
+                applySitesState(
+                    daemon: daemon, tag: configuration, sessions: announced, more: more, firstSession: firstSession, into: &actions)
             } else {
                 applyState(daemon: daemon, configuration: configuration, sessions: announced, more: more, into: &actions)
             }
@@ -160,11 +161,16 @@ extension GroupLayer {
 
     // MARK: Membership changes
 
-    /// Whether a join from `daemon`'s session is applied now: its daemon is in the current
-    /// configuration. (A departed daemon's join may still be delivered in the transitional
-    /// configuration; applying it would bring back a session that is gone.)
-    private func admits(_ daemon: NodeID) -> Bool {
-        switch phase {
+    /// Whether a join from `session` is applied now: its daemon is in the current configuration
+    /// (a departed daemon's join may still be delivered in the transitional configuration;
+    /// applying it would bring back a session that is gone), and with views across sites, the
+    /// session is not of an earlier incarnation of its daemon (`sessionFloors`).
+    private func admits(_ session: SessionID) -> Bool {
+        guard session.local >= sessionFloors[session.daemon, default: 0] || brokenRules.sessionsOfEarlierIncarnations else {
+            return false
+        }
+        let daemon = session.daemon
+        return switch phase {
         case .initial: sites == nil
         case .transitional(let members, _): members.contains(daemon)
         case .operational: viewedDaemons.contains(daemon)
@@ -173,7 +179,7 @@ extension GroupLayer {
     }
 
     mutating func applyJoin(_ session: SessionID, _ group: String, into actions: inout [GroupAction]) {
-        guard GroupNames.isJoinable(group), admits(session.daemon) else {
+        guard GroupNames.isJoinable(group), admits(session) else {
             ignoredMessages += 1
             return
         }

@@ -92,6 +92,9 @@ extension GroupLayer {
         var sync = GroupSync(ring: view.tag, members: [])
         sync.announced = Set(exchange.announced)
         sync.started = Set(exchange.started)
+        for (daemon, first) in zip(exchange.announced + exchange.started, exchange.firstSessions) {
+            sync.firstSessions[daemon] = first
+        }
         for entry in exchange.held {
             guard let message = try? GroupMessageCodec.decode(entry.payload) else {
                 decodeErrors += 1
@@ -111,7 +114,11 @@ extension GroupLayer {
                     service: entry.service, position: entry.position, payload: GroupMessageCodec.encode($0))
             }
         }
-        return .init(epoch: view.epoch, running: true, announced: sync.announced.sorted(), started: sync.started.sorted(), held: held)
+        let announced = sync.announced.sorted()
+        let started = sync.started.sorted()
+        return .init(
+            epoch: view.epoch, running: true, announced: announced, started: started,
+            firstSessions: (announced + started).map { sync.firstSessions[$0] ?? 0 }, held: held)
     }
 
     /// Whether this daemon shows views (views across sites: once it takes part).
@@ -218,7 +225,8 @@ extension GroupLayer {
     /// A state announcement while group views span sites: taken from any daemon of the
     /// configuration's sites during an exchange of this configuration.
     mutating func applySitesState(
-        daemon: NodeID, tag: RingID, sessions announced: [SessionMemberships], more: Bool, into actions: inout [GroupAction]
+        daemon: NodeID, tag: RingID, sessions announced: [SessionMemberships], more: Bool, firstSession: UInt64,
+        into actions: inout [GroupAction]
     ) {
         guard case .synchronizing(var sync) = phase, let view = sites, tag == view.tag, view.allDaemons.contains(daemon),
             !sync.announced.contains(daemon)
@@ -228,6 +236,7 @@ extension GroupLayer {
         }
         phase = .initial  // so `sync.held` stays uniquely referenced
         if sync.started.insert(daemon).inserted {
+            sync.firstSessions[daemon] = firstSession
             state.replaceSessions(of: daemon, with: announced)
         } else {
             state.addSessions(of: daemon, announced)
@@ -246,6 +255,7 @@ extension GroupLayer {
         if case .synchronizing(let running) = phase {
             sync.held = running.held
             sync.started = running.started
+            sync.firstSessions = running.firstSessions
         }
         phase = .synchronizing(sync)
         announceSessions(tag: sites!.tag, into: &actions)
@@ -255,7 +265,8 @@ extension GroupLayer {
         guard sites?.standing != .outside else { return }
         let pieces = Self.announcementPieces(sessions.announcement(requested: true), limit: limits.maxAnnouncementBytes)
         for (index, piece) in pieces.enumerated() {
-            let announcement = GroupMessage.state(daemon: me, configuration: tag, sessions: piece, more: index < pieces.count - 1)
+            let announcement = GroupMessage.state(
+                daemon: me, configuration: tag, sessions: piece, more: index < pieces.count - 1, firstSession: firstSession)
             submit(announcement, service: .agreed, into: &actions)
         }
     }
@@ -281,6 +292,7 @@ extension GroupLayer {
         state.removeSessions(ofDaemons: { !shown.contains($0) })
         phase = .operational
         viewedDaemons = shown
+        sessionFloors = sync.firstSessions.filter { shown.contains($0.key) }
         if sites!.standing == .joining { sites!.standing = .inside }
         emitNetworkViews(into: &actions)
         replay(sync.held, into: &actions)

@@ -50,11 +50,21 @@ public struct GroupLayer: Sendable {
     var lastGroupNames = GroupNameCache()
     /// With more than one site: the configuration of sites views span (nil: one site, views per ring).
     var sites: SitesView?
+    /// The lowest session number of this daemon's incarnation: the driver numbers its sessions
+    /// from here, above every number an earlier incarnation of this daemon used (the daemon from
+    /// its start time in microseconds). Announcements carry it.
+    public var firstSession: UInt64 = 1
+    /// With views across sites: per daemon, the first session number it gave in the last
+    /// completed exchange. A join of one of its sessions numbered below comes from an earlier
+    /// incarnation (sent before it crashed, numbered after its restart) and is ignored, the same
+    /// way at every daemon.
+    var sessionFloors: [NodeID: UInt64] = [:]
 
     /// Delivered payloads that were not valid `GroupMessage`s.
     public internal(set) var decodeErrors = 0
-    /// Valid messages that were ignored: joins of a departed daemon's session or of an
-    /// unjoinable name, and state announcements of another configuration or a duplicate.
+    /// Valid messages that were ignored: joins of a departed daemon's session, of an earlier
+    /// incarnation's session or of an unjoinable name, and state announcements of another
+    /// configuration or a duplicate.
     public internal(set) var ignoredMessages = 0
 
     /// A group layer for daemon `me`, before any configuration.
@@ -93,11 +103,12 @@ public struct GroupLayer: Sendable {
 
     // MARK: Local sessions
 
-    /// Opens a session numbered `local` (unique on this daemon for its lifetime; reuse traps),
+    /// Opens a session numbered `local` (at least `firstSession`, never used before by this daemon,
+    /// also before a restart; reuse traps),
     /// named `name` (unique among this daemon's open sessions; empty: known by its number). Its
     /// private group is `SessionID.privateGroup(daemonName:)` with `daemonName`. Nothing is sent
     /// until it joins a group.
-    public mutating func openSession(local: UInt32, name: String = "") -> SessionID {
+    public mutating func openSession(local: UInt64, name: String = "") -> SessionID {
         precondition(name.isEmpty || SessionID.isValidName(name), "invalid session name '\(name)'")
         let id = SessionID(daemon: me, local: local, name: name)
         sessions.open(id, privateGroup: id.privateGroup(daemonName: daemonName))
@@ -180,7 +191,7 @@ public struct GroupLayer: Sendable {
         actions.append(.submit(service, buffer, barrier: barrier, first: first))
     }
 
-    private func openLocal(_ session: SessionID) throws(GroupError) -> UInt32 {
+    private func openLocal(_ session: SessionID) throws(GroupError) -> UInt64 {
         guard session.daemon == me, sessions[session.local] != nil else {
             throw GroupError(.unknownSession, "\(session) is not open on \(me)")
         }

@@ -20,7 +20,7 @@ struct GroupState: Sendable {
     /// The groups of each session that is in at least one.
     private(set) var memberships: [SessionID: Set<String>] = [:]
     /// This daemon's open sessions, by local number.
-    private(set) var open: Set<UInt32> = []
+    private(set) var open: Set<UInt64> = []
 
     init(me: NodeID) { self.me = me }
 
@@ -84,14 +84,14 @@ struct GroupState: Sendable {
     }
 
     /// Records a new local session (and caches it where the table already has it).
-    mutating func openLocal(_ local: UInt32) {
+    mutating func openLocal(_ local: UInt64) {
         open.insert(local)
         let session = SessionID(daemon: me, local: local)
         for name in memberships[session] ?? [] { groups[name]!.localMembers.sortedInsert(session) }
     }
 
     /// Forgets a local session for delivery; its memberships stay until its disconnect is delivered.
-    mutating func closeLocal(_ local: UInt32) {
+    mutating func closeLocal(_ local: UInt64) {
         guard open.remove(local) != nil else { return }
         let session = SessionID(daemon: me, local: local)
         for name in memberships[session] ?? [] { groups[name]!.localMembers.sortedRemove(session) }

@@ -47,6 +47,9 @@ struct GroupSync: Sendable {
 
     /// Members whose announcement has begun (some pieces delivered).
     var started: Set<NodeID> = []
+    /// With views across sites: the first session number each announcing daemon gave (see
+    /// `GroupLayer.sessionFloors`).
+    var firstSessions: [NodeID: UInt64] = [:]
 
     /// What a piece of an announcement does to this exchange.
     enum Piece { case ignored, first, further }
@@ -141,7 +144,8 @@ extension GroupLayer {
         let pieces = Self.announcementPieces(sessions.announcement(), limit: limits.maxAnnouncementBytes)
         for (index, piece) in pieces.enumerated().reversed() {
             let announcement = GroupMessage.state(
-                daemon: me, configuration: configuration.ringID, sessions: piece, more: index < pieces.count - 1)
+                daemon: me, configuration: configuration.ringID, sessions: piece, more: index < pieces.count - 1,
+                firstSession: firstSession)
             submit(announcement, service: .agreed, first: true, into: &actions)
         }
     }

@@ -26,10 +26,10 @@ struct LocalSession: Sendable {
 
 /// This daemon's open sessions, by local number and by private group name.
 struct LocalSessions: Sendable {
-    private(set) var byLocal: [UInt32: LocalSession] = [:]
-    private var byPrivateName: [String: UInt32] = [:]
+    private(set) var byLocal: [UInt64: LocalSession] = [:]
+    private var byPrivateName: [String: UInt64] = [:]
 
-    subscript(local: UInt32) -> LocalSession? {
+    subscript(local: UInt64) -> LocalSession? {
         get { byLocal[local] }
         _modify { yield &byLocal[local] }
     }
@@ -40,7 +40,7 @@ struct LocalSessions: Sendable {
         byPrivateName[privateGroup] = id.local
     }
 
-    mutating func close(_ local: UInt32) -> LocalSession? {
+    mutating func close(_ local: UInt64) -> LocalSession? {
         guard let session = byLocal.removeValue(forKey: local) else { return nil }
         byPrivateName[session.privateGroup] = nil
         return session

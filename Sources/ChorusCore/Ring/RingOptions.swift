@@ -96,6 +96,9 @@ public struct RingOptions: Sendable, Equatable {
         /// list, so views keep the sessions of a remote daemon that crashed (set from
         /// `SiteOrderOptions.BrokenRules.viewsIgnoreOtherSites`).
         var viewsIgnoreOtherSites = false
+        /// Across sites: joins of an earlier incarnation's sessions are admitted (set from
+        /// `SiteOrderOptions.BrokenRules.sessionsOfEarlierIncarnations`).
+        var sessionsOfEarlierIncarnations = false
     }
 
     public init() {}

@@ -51,6 +51,9 @@ public struct SiteOrderOptions: Sendable, Equatable {
         /// Group views ignore other sites' daemon changes after their first list in a
         /// configuration: a remote daemon that crashed stays in the views.
         public var viewsIgnoreOtherSites = false
+        /// Group views admit a join of any session of a listed daemon, also one of an incarnation
+        /// that crashed (its join numbered after the restart adds a session that is gone).
+        public var sessionsOfEarlierIncarnations = false
         public init() {}
     }
 

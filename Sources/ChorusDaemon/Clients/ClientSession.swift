@@ -13,7 +13,7 @@ import NIOCore
 /// Its mutable properties are `@exclusivity(unchecked)` for the reason `DaemonCore` gives.
 final class ClientSession: @unchecked Sendable {  // confined to the daemon's event loop
     let channel: any Channel
-    let local: UInt32
+    let local: UInt64
     /// Set once the connect frame is accepted.
     @exclusivity(unchecked) var id: SessionID?
     var name = ""
@@ -48,7 +48,7 @@ final class ClientSession: @unchecked Sendable {  // confined to the daemon's ev
     /// Payloads at least this large are written as their own buffer instead of being copied.
     static let copyLimit = 16 << 10
 
-    init(channel: any Channel, local: UInt32, identity: ClientIdentity) {
+    init(channel: any Channel, local: UInt64, identity: ClientIdentity) {
         self.channel = channel
         self.local = local
         self.identity = identity

@@ -8,9 +8,8 @@ import ChorusWire
 /// matches, so a delivery costs a lookup of neither names nor sessions.
 struct DeliveryCache {
     private struct HeaderKey: Equatable {
+        /// Its number alone tells it apart: a daemon never numbers two sessions alike.
         var sender: SessionID
-        /// A session's number is reused by a restarted daemon; its name tells the two apart.
-        var senderName: String
         var service: Service
         var messageType: UInt16
         /// The group layer hands the same array for consecutive messages to one group list, so
@@ -26,7 +25,7 @@ struct DeliveryCache {
 
     /// The frame header for `data` delivered with `service`; `name` gives a sender's private group.
     mutating func header(for data: ClientData, service: Service, name: (SessionID) -> String) -> MessageFrameHeader {
-        let key = HeaderKey(sender: data.sender, senderName: data.sender.name, service: service, messageType: data.messageType, groups: data.groups)
+        let key = HeaderKey(sender: data.sender, service: service, messageType: data.messageType, groups: data.groups)
         if let header, headerKey == key { return header }
         let made = MessageFrameHeader(service: service, messageType: data.messageType, sender: name(data.sender), groups: data.groups)
         headerKey = key
@@ -36,7 +35,7 @@ struct DeliveryCache {
 
     /// The open sessions `recipients` names. `version` changes whenever a session opens or closes.
     mutating func sessions(
-        for recipients: [SessionID], version: Int, lookup: (UInt32) -> ClientSession?
+        for recipients: [SessionID], version: Int, lookup: (UInt64) -> ClientSession?
     ) -> [ClientSession] {
         if version == sessionsVersion, recipients == recipientIDs { return recipientSessions }
         recipientIDs = recipients

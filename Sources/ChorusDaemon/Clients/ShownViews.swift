@@ -14,18 +14,18 @@ struct ShownViews {
 
     private var groups: [String: Shown] = [:]
     /// Per local session, per group: the serial of the last view of the group it was shown.
-    private var seen: [UInt32: [String: UInt64]] = [:]
+    private var seen: [UInt64: [String: UInt64]] = [:]
     private var nextSerial: UInt64 = 0
 
     /// The members of the last view of `group` that `session` was shown, if it saw the latest one
     /// shown here (nil: its first view of the group).
-    func previous(of session: UInt32, in group: String) -> [SessionID]? {
+    func previous(of session: UInt64, in group: String) -> [SessionID]? {
         guard let serial = seen[session]?[group], let shown = groups[group], shown.serial == serial else { return nil }
         return shown.members
     }
 
     /// `recipients` were shown a view of `group` with `members`.
-    mutating func show(_ members: [SessionID], of group: String, to recipients: some Sequence<UInt32>) {
+    mutating func show(_ members: [SessionID], of group: String, to recipients: some Sequence<UInt64>) {
         nextSerial += 1
         var shown = groups[group] ?? Shown(serial: 0, members: [], holders: 0)
         shown.serial = nextSerial
@@ -37,13 +37,13 @@ struct ShownViews {
     }
 
     /// `session` left `group`: its next view of it is a first one.
-    mutating func forget(_ session: UInt32, in group: String) {
+    mutating func forget(_ session: UInt64, in group: String) {
         guard seen[session]?.removeValue(forKey: group) != nil else { return }
         release(group)
     }
 
     /// `session` closed.
-    mutating func forget(_ session: UInt32) {
+    mutating func forget(_ session: UInt64) {
         guard let groupsSeen = seen.removeValue(forKey: session) else { return }
         for group in groupsSeen.keys { release(group) }
     }

@@ -6,9 +6,8 @@ import ChorusWire
 /// change: the Spread-protocol counterpart of `DeliveryCache`'s frame header.
 struct SpreadHeaderCache {
     private struct Key: Equatable {
+        /// Its number alone tells it apart: a daemon never numbers two sessions alike.
         var sender: SessionID
-        /// A session's number is reused by a restarted daemon; its name tells the two apart.
-        var senderName: String
         var service: Service
         var selfDiscard: Bool
         var messageType: UInt16
@@ -23,7 +22,7 @@ struct SpreadHeaderCache {
         for data: ClientData, service: Service, order: SpreadByteOrder, name: (SessionID) -> String
     ) -> SpreadDataHeader {
         let key = Key(
-            sender: data.sender, senderName: data.sender.name, service: service, selfDiscard: data.selfDiscard,
+            sender: data.sender, service: service, selfDiscard: data.selfDiscard,
             messageType: data.messageType, groups: data.groups)
         if order == .little, let little, little.key == key { return little.header }
         if order == .big, let big, big.key == key { return big.header }

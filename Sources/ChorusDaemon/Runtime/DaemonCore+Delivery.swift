@@ -71,27 +71,14 @@ extension DaemonCore {
     }
 
 
-    /// `#<name>#<daemon name>`, made once per session and kept. (A restarted daemon numbers its
-    /// sessions from 1 again: an entry is used only while the name matches too.)
+    /// `#<name>#<daemon name>`, made once per session and kept (a session's number is never
+    /// given twice, also across restarts, so it names one session for good).
     func privateGroupName(_ session: SessionID) -> String {
-        if let cached = senderNames[session], cached.name == session.name { return cached.privateGroup }
+        if let cached = senderNames[session] { return cached }
         if senderNames.count >= 65_536 { senderNames.removeAll(keepingCapacity: true) }
         let name = session.privateGroup(daemonName: nodeNames[session.daemon] ?? "\(session.daemon)")
-        senderNames[session] = (session.name, name)
+        senderNames[session] = name
         return name
-    }
-
-    /// The members of `members` not in `previous`, both sorted: by number, and also those whose
-    /// number came back with another name (a restarted daemon numbers its sessions from 1 again).
-    static func added(_ members: [SessionID], since previous: [SessionID]) -> [SessionID] {
-        var added: [SessionID] = []
-        var j = 0
-        for member in members {
-            while j < previous.count && previous[j] < member { j += 1 }
-            if j < previous.count && previous[j] == member && previous[j].name == member.name { continue }
-            added.append(member)
-        }
-        return added
     }
 
     func deliverView(_ view: GroupView) {
@@ -118,8 +105,8 @@ extension DaemonCore {
                 viewRingRepresentative: view.viewID.ring.representative.rawValue, viewIndex: view.viewID.index,
                 kind: view.kind == .regular ? .regular : .transitional, reason: reason,
                 members: members, changed: changed,
-                added: Self.added(view.members, since: previous).map(privateGroupName),
-                removed: Self.added(previous, since: view.members).map(privateGroupName)))
+                added: view.members.sortedSubtracting(previous).map(privateGroupName),
+                removed: previous.sortedSubtracting(view.members).map(privateGroupName)))
         }
         // At most two frames: for the sessions that saw the last view shown here, and for those
         // seeing their first view of the group.

@@ -84,7 +84,7 @@ extension DaemonCore {
     }
 
     /// Spread tells a session that left a group so, once the leave took effect.
-    func spreadSelfLeave(_ local: UInt32, group: String) {
+    func spreadSelfLeave(_ local: UInt64, group: String) {
         guard let session = sessions[local], session.spreadOrder != nil, !session.isClosed, session.membershipNotices else { return }
         session.appendSpread { order, buffer in SpreadMessageWriter.writeSelfLeave(group: group, order: order, into: &buffer) }
         markDirty(session)

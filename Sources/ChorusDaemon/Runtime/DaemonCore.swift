@@ -33,9 +33,11 @@ final class DaemonCore: @unchecked Sendable {
     /// Seals ring and hop datagrams (nil: plain mode).
     var sealing: DatagramSealing?
 
-    @exclusivity(unchecked) var sessions: [UInt32: ClientSession] = [:]
+    @exclusivity(unchecked) var sessions: [UInt64: ClientSession] = [:]
     var sessionNames: Set<String> = []
-    var nextLocal: UInt32 = 1
+    /// The next session's number: from the start time in microseconds (as ring seqs), so a
+    /// restarted daemon never gives a number an earlier incarnation gave (see `SessionID`).
+    var nextLocal: UInt64
     @exclusivity(unchecked) var dirty: [ClientSession] = []
     /// The status built for this input batch: a flood of status requests encodes it once, not
     /// once per 5-byte frame.
@@ -73,9 +75,10 @@ final class DaemonCore: @unchecked Sendable {
             logger.critical("the tokens file does not load (\(error)); every client that needs a token is refused")
             self.tokens = TokenFile.refuseAll
         }
-        // Ring ids must never repeat across restarts: start above any seq this daemon used
-        // before, taken from the wall clock in microseconds.
-        let floor = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+        // Ring ids and session numbers must never repeat across restarts: start above any this
+        // daemon used before, taken from the wall clock in microseconds.
+        let floor = max(1, UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000)))
+        self.nextLocal = floor
         var order: SiteOrder?
         if config.sites.count > 1 {
             // Tick stamps from the wall clock, so the stamps of different hosts compare.
@@ -88,7 +91,7 @@ final class DaemonCore: @unchecked Sendable {
         }
         self.engine = Engine(
             me: NodeID(peer.id), site: config.siteDaemons(of: peer).map { NodeID($0.id) }, ringOptions: config.ring,
-            groupLimits: config.groupLimits, ringSeqFloor: floor, wideArea: order)
+            groupLimits: config.groupLimits, ringSeqFloor: floor, wideArea: order, firstSession: floor)
         // Private groups read `#<session name>#<daemon name>`, as Spread's do.
         engine.daemonName = peer.name
         self.stopped = eventLoop.makePromise()
@@ -318,7 +321,7 @@ final class DaemonCore: @unchecked Sendable {
     @exclusivity(unchecked) var sessionsVersion = 0
 
     /// Private group names of senders, built once per session rather than once per message.
-    @exclusivity(unchecked) var senderNames: [SessionID: (name: String, privateGroup: String)] = [:]
+    @exclusivity(unchecked) var senderNames: [SessionID: String] = [:]
     /// Where bench messages' time goes (docs/latency.md); nil unless CHORUS_LATENCY_PROBE is set.
     lazy var latencyProbe = LatencyProbe.fromEnvironment(daemon: peer.name)
     /// What each session was last shown of each group (the `added` and `removed` it gets).
