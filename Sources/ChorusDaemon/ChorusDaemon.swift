@@ -120,6 +120,9 @@ public final class ChorusDaemon: Sendable {
                 }
                 .bind(host: host ?? peer.address, port: port).get()
         }
+        // Keys before any socket: the hop socket reads from the moment it is bound, and a peer's
+        // sealed datagram read before then would be decoded as it came, and counted as bad.
+        let sealing = try makeSealing()
         let data = try await udp(peer.port, receiveOffload: offload)
         let token = try await udp(peer.tokenPort)
         // NIO closes a datagram channel on a send error it cannot recover from; a daemon that can
@@ -140,6 +143,7 @@ public final class ChorusDaemon: Sendable {
         var wideArea: WideAreaService?
         if WideAreaService.isNeeded(config, for: peer) {
             let service = WideAreaService(eventLoop: loop, config: config, peer: peer, logger: core.logger)
+            service.sealing = sealing  // no channel yet, so nothing reads it concurrently
             let channel = try await DatagramBootstrap(group: loop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
@@ -161,9 +165,7 @@ public final class ChorusDaemon: Sendable {
         let transport = try RingTransport(
             data: data, token: token, me: NodeID(peer.id), peers: config.siteDaemons(of: peer), multicast: config.multicast,
             segmentation: offload, logger: core.logger)
-        let sealing = try makeSealing()
         transport.sealing = sealing
-        wideArea?.sealing = sealing
         // Started before the client listeners are bound: a client that connects as soon as it can
         // must find a running daemon (it was refused as "shutting down" before).
         try await loop.submit { [wideArea] in
