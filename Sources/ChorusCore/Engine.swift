@@ -170,7 +170,7 @@ public struct Engine: Sendable {
     private func checkQueue() throws(GroupError) {
         if let order,
             order.unacknowledged >= order.options.maxUnacknowledged
-                || order.unacknowledgedBytes + order.frozenBytes >= order.options.maxUnacknowledgedBytes
+                || order.unacknowledgedBytes + order.frozenBytes >= order.unacknowledgedBytesLimit
         {
             throw GroupError(.busy, "\(order.unacknowledged) messages (\(order.unacknowledgedBytes) bytes) wait for other sites to take them")
         }

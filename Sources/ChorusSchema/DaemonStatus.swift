@@ -126,6 +126,13 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
             public var waiting: Int
             /// This site's messages not yet reported taken by every other site.
             public var unacknowledged: Int
+            /// Their payload bytes, and how many may wait before clients are told to (it follows
+            /// the links: twice the rate other sites take them at times the shortest time they
+            /// take, `acknowledgedBytesPerSecond` and `acknowledgedWithinMs`).
+            public var unacknowledgedBytes: Int = 0
+            public var unacknowledgedBytesLimit: Int = 0
+            public var acknowledgedBytesPerSecond: Int = 0
+            public var acknowledgedWithinMs: Double? = nil
             public var sites: [Site]
             public var counters: SiteOrderCounters
             /// The configuration of sites this daemon delivers in (id, and its sites).

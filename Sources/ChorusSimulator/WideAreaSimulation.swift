@@ -108,6 +108,7 @@ public struct WideAreaSimulation {
             // A stretched ring's causal messages in its one order too, so the order checks apply.
             if config.oneStretchedRing { ringOptions.earlyDelivery = false }
             var options = config.orderOptions
+            options.slowestLinkBytesPerSecond = Int(clamping: config.impairment.bandwidth)
             options.stampOffset = config.clockSkew > 0 ? UInt64(random.int(below: Int(config.clockSkew) + 1)) : 0
             siteOptions.append(options)
             for daemon in daemons(of: site) {

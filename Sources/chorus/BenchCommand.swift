@@ -106,6 +106,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("wan-rate"), help: "With --sites: rate limit of every wide-area link, Mbit/s (rate_mbit).")
     var wanRate = 100
 
+    @Flag(name: .customLong("wan-fixed-outbox"), help: "With --sites: pace_by_bandwidth_delay = false (a site keeps up to the fixed maximum for the others).")
+    var wanFixedOutbox = false
+
     /// Each local daemon's site index (round robin), with --sites above 1.
     var siteOf: [Int]? { sites > 1 && connect.isEmpty ? (0..<daemons).map { $0 % sites } : nil }
 
@@ -121,6 +124,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         for (a, b) in links { text += "[[link]]\nsites = [\"s\(a + 1)\", \"s\(b + 1)\"]\nrate_mbit = \(wanRate)\n" }
         text += "[wide_area]\nheartbeat_ms = \(heartbeat)\ntest_delay_ms = \(wanDelay)\ntest_loss_percent = \(wanLoss)\n"
+        if wanFixedOutbox { text += "pace_by_bandwidth_delay = false\n" }
         return text
     }
 

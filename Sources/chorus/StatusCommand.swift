@@ -55,7 +55,7 @@ struct StatusCommand: AsyncParsableCommand {
             let w = wide.counters
             lines.append("  hop datagrams received \(w.datagramsReceived), sent \(w.datagramsSent), bad \(w.badDatagrams), while not representative \(w.notRepresentative)")
             if let order = wide.order {
-                lines.append("  order across sites: \(order.ready ? "ready" : "waiting for the state from its ring"), clock \(order.clock), waiting \(order.waiting), unacknowledged \(order.unacknowledged)")
+                lines.append("  order across sites: \(order.ready ? "ready" : "waiting for the state from its ring"), clock \(order.clock), waiting \(order.waiting), unacknowledged \(order.unacknowledged) (\(order.unacknowledgedBytes) of \(order.unacknowledgedBytesLimit) bytes; acknowledged \(order.acknowledgedBytesPerSecond) B/s within \(order.acknowledgedWithinMs.map { String(format: "%.1f ms", $0) } ?? "?"))")
                 lines.append("  configuration of sites \(order.configuration): [\(order.configurationSites.joined(separator: ", "))]\(order.reconfiguring ? ", agreeing on the next" : "")")
                 for site in order.sites {
                     lines.append("    \(site.site): received \(site.received), promised \(site.promised), held \(site.held)")

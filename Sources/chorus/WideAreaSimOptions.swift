@@ -30,6 +30,8 @@ struct WideAreaSimOptions: ParsableArguments {
     @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
     @Flag(name: .customLong("stretched-ring"), help: "For comparison: one token ring over every daemon of every site (what Spread does), no hop protocol.")
     var stretchedRing = false
+    @Flag(name: .customLong("fixed-outbox"), help: "For comparison: a site keeps up to the fixed maximum for the others (8 MiB), not a bound that follows the links.")
+    var fixedOutbox = false
     @Option(name: .customLong("services"), help: "Services clients send, comma separated.")
     var services = "reliable,fifo,causal,agreed,safe"
 
@@ -61,6 +63,7 @@ struct WideAreaSimOptions: ParsableArguments {
         config.churn = groupLeaves
         config.restarts = daemonRestarts
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
+        config.orderOptions.paceByBandwidthDelay = !fixedOutbox
         config.clockSkew = UInt64(clockSkew * 1e6)
         if stretchedRing {
             config.oneStretchedRing = true

@@ -240,6 +240,23 @@ import Testing
         #expect(config.hopImpairment?.delay == 30_000_000)
         #expect(config.hopImpairment?.lossPercent == 2)
         #expect(try DaemonConfig.parse(Self.both + "[[link]]\nsites = [\"a\", \"b\"]\n", file: "wan.toml").hopImpairment == nil)
+        #expect(config.siteOrder.paceByBandwidthDelay && config.siteOrder.maxUnacknowledgedBytes == 8 << 20)
+    }
+
+    /// The bound on what a site keeps for the others: its maximum, and whether it follows the links.
+    @Test func outboxSettingsLoadAndBadOnesAreLocated() throws {
+        let base = Self.both + "[[link]]\nsites = [\"a\", \"b\"]\n[wide_area]\n"
+        let config = try DaemonConfig.parse(base + "max_unacknowledged_kib = 1024\npace_by_bandwidth_delay = false\n", file: "wan.toml")
+        #expect(config.siteOrder.maxUnacknowledgedBytes == 1 << 20)
+        #expect(!config.siteOrder.paceByBandwidthDelay)
+        for (line, fragment) in [("max_unacknowledged_kib = 100", "wide_area.max_unacknowledged_kib"), ("pace_by_bandwidth_delay = 1", "wide_area.pace_by_bandwidth_delay")] {
+            do {
+                _ = try DaemonConfig.parse(base + line + "\n", file: "wan.toml")
+                Issue.record("accepted: \(line)")
+            } catch {
+                #expect(error.description.hasPrefix("wan.toml:") && error.description.contains(fragment), "got: \(error.description)")
+            }
+        }
     }
 
     /// Sites are listed on the wire (link state, routed messages): more than the wire allows is refused.

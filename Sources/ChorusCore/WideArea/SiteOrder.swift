@@ -165,6 +165,10 @@ public struct SiteOrder: Sendable {
         var data: WideAreaData
         /// When the representative last sent it (nil: not by the current one).
         var sentAt: Instant?
+        /// When this daemon took it (nil: before it had the order's state), and whether the
+        /// outbox was short then (its acknowledgement then measures the links, not a queue).
+        var takenAt: Instant? = nil
+        var clean = false
         var bytes: Int { data.payload.readableBytes }
     }
 
@@ -177,6 +181,8 @@ public struct SiteOrder: Sendable {
         self.site = site
         self.sites = Array(Set(sites)).sorted()
         self.options = options
+        budget = OutboxBudget(
+            floor: options.minUnacknowledgedBytes, ceiling: options.maxUnacknowledgedBytes, linkRate: options.slowestLinkBytesPerSecond)
         configuration = .alone(site)
         for any in self.sites { held[any] = 0 }
         waiting[site] = []
@@ -210,6 +216,15 @@ public struct SiteOrder: Sendable {
     /// while a configuration is agreed), and their payload bytes.
     public var unacknowledged: Int { outbox.count + frozen.count }
     public internal(set) var unacknowledgedBytes = 0
+    /// Follows the links' bandwidth-delay product (`SiteOrderOptions.paceByBandwidthDelay`).
+    var budget: OutboxBudget
+    /// The payload bytes clients may have waiting for other sites now.
+    public var unacknowledgedBytesLimit: Int {
+        options.paceByBandwidthDelay ? budget.limit : options.maxUnacknowledgedBytes
+    }
+    /// The budget's inputs, for status: the shortest acknowledgement delay and the rate.
+    public var outboxDelay: Duration64? { budget.minDelay }
+    public var outboxRate: Int { budget.bytesPerSecond }
 
     /// Timestamps above this are refused by every daemon alike (they could only be forged, and
     /// `clock += 1` must never overflow).
@@ -262,7 +277,7 @@ public struct SiteOrder: Sendable {
                     .deliver(RingDelivery(ringID: delivery.ringID, sender: data.sender, service: .unreliable, payload: data.payload), nil))
                 return
             case .data(let data): takeRemote(data, safe: delivery.service == .safe)
-            case .heartbeat(let beat): takeHeartbeat(beat)
+            case .heartbeat(let beat): takeHeartbeat(beat, now: now)
             }
         } else if GroupMessageCodec.isClientData(delivery.payload), delivery.service == .unreliable {
             // The ring sends unreliable messages unsequenced (not every member sees them, nor in one
@@ -367,8 +382,12 @@ public struct SiteOrder: Sendable {
             if wasFrozen { held[site] = localSeq } else { snapshotHeld() }
         }
         if !remote.isEmpty {
-            outbox.append(OutboxEntry(data: data, sentAt: representative != nil ? now : nil))
+            outbox.append(
+                OutboxEntry(
+                    data: data, sentAt: representative != nil ? now : nil, takenAt: now,
+                    clean: budget.isClean(outboxBytes: unacknowledgedBytes)))
             unacknowledgedBytes += data.payload.readableBytes
+            budget.update(remote: remote, now: now)
             if representative != nil { originate(.data(data), into: &actions) }
         }
         waiting[site]!.append(data)
@@ -412,7 +431,7 @@ public struct SiteOrder: Sendable {
         waiting[data.origin]!.append(data)
     }
 
-    private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat) {
+    private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat, now: Instant) {
         guard let taken = received[beat.origin] else {
             counters.foreign += 1
             return
@@ -439,7 +458,8 @@ public struct SiteOrder: Sendable {
                 site: entry.site, received: max(entry.received, before?.received ?? 0),
                 held: max(entry.held, before?.held ?? 0))
         }
-        pruneOutbox()
+        budget.heard(from: beat.origin, now: now)
+        pruneOutbox(now: now)
         pruneRelay(heard: beat.origin)
     }
 
@@ -449,13 +469,15 @@ public struct SiteOrder: Sendable {
         held[site] = localSeq
     }
 
-    mutating func pruneOutbox() {
+    mutating func pruneOutbox(now: Instant) {
         var everywhere = UInt64.max
         for other in remote { everywhere = min(everywhere, reports[other]?[site]?.received ?? 0) }
         while let first = outbox.first, first.data.seq <= everywhere {
             unacknowledgedBytes -= first.bytes
+            budget.acknowledged(bytes: first.bytes, takenAt: first.takenAt, clean: first.clean, now: now)
             outbox.removeFirst()
         }
+        budget.update(remote: remote, now: now)
     }
 
     // MARK: The global order

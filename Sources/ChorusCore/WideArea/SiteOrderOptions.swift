@@ -15,6 +15,14 @@ public struct SiteOrderOptions: Sendable, Equatable {
     public var maxUnacknowledged = 20_000
     /// And their payload bytes, at most.
     public var maxUnacknowledgedBytes = 8 << 20
+    /// Whether the payload bytes kept follow the links instead (`OutboxBudget`): about twice the
+    /// rate other sites take them at times the time they take, between
+    /// `minUnacknowledgedBytes` and `maxUnacknowledgedBytes`. Off: always the maximum.
+    public var paceByBandwidthDelay = true
+    public var minUnacknowledgedBytes = 128 << 10
+    /// Bytes per second this site's slowest wide-area link is configured for (0: unknown): the
+    /// bound never assumes the links carry less.
+    public var slowestLinkBytesPerSecond = 0
     /// Messages the representative sends again per timer round (every heartbeat interval), at
     /// most: a slow link must not be buried under resends of what it still carries.
     public var maxResendsPerRound = 256

@@ -3,7 +3,8 @@ import ChorusCore
 /// `[wide_area]`: the order across sites, and an impairment for tests.
 extension ConfigLoader {
     static let wideAreaKeys = [
-        "heartbeat_ms", "resend_ms", "departure_grace_ms", "agreement_timeout_ms", "test_delay_ms", "test_jitter_ms", "test_loss_percent",
+        "heartbeat_ms", "resend_ms", "departure_grace_ms", "agreement_timeout_ms", "max_unacknowledged_kib", "pace_by_bandwidth_delay",
+        "test_delay_ms", "test_jitter_ms", "test_loss_percent",
     ]
 
     func wideArea(_ section: TOMLDocument.Section, into config: inout DaemonConfig) throws(ConfigError) {
@@ -20,6 +21,10 @@ extension ConfigLoader {
                 config.siteOrder.departureGrace = UInt64(try integer(entry, key, 0...600_000, unit: " (milliseconds)")) * 1_000_000
             case "agreement_timeout_ms":
                 config.siteOrder.agreementTimeout = UInt64(try integer(entry, key, 100...600_000, unit: " (milliseconds)")) * 1_000_000
+            case "max_unacknowledged_kib":
+                config.siteOrder.maxUnacknowledgedBytes = try integer(entry, key, 256...4_194_304, unit: " (KiB)") << 10
+            case "pace_by_bandwidth_delay":
+                config.siteOrder.paceByBandwidthDelay = try boolean(entry, key)
             case "test_delay_ms":
                 impairment.delay = UInt64(try integer(entry, key, 0...10_000, unit: " (milliseconds)")) * 1_000_000
             case "test_jitter_ms":

@@ -83,6 +83,9 @@ final class DaemonCore: @unchecked Sendable {
         if config.sites.count > 1 {
             // Tick stamps from the wall clock, so the stamps of different hosts compare.
             var options = config.siteOrder
+            // The slowest link with a configured rate touching this site bounds what it sends.
+            let rates = config.links.filter { $0.sites.0 == peer.site || $0.sites.1 == peer.site }.map(\.rate)
+            options.slowestLinkBytesPerSecond = rates.contains(0) ? 0 : Int(clamping: rates.min() ?? 0)
             let wall = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
             options.stampOffset = wall &- NIODeadline.now().uptimeNanoseconds
             order = SiteOrder(

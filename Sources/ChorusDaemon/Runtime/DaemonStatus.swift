@@ -40,6 +40,10 @@ extension DaemonCore {
                         },
                         counters: order.counters, configuration: "\(order.configuration.id)",
                         configurationSites: order.configuration.sites.map(service.siteName), reconfiguring: order.isReconfiguring)
+                    wide.order?.unacknowledgedBytes = order.unacknowledgedBytes
+                    wide.order?.unacknowledgedBytesLimit = order.unacknowledgedBytesLimit
+                    wide.order?.acknowledgedBytesPerSecond = order.outboxRate
+                    wide.order?.acknowledgedWithinMs = order.outboxDelay.map { Double($0) / 1e6 }
                 }
                 return wide
             },
