@@ -129,9 +129,10 @@ public struct DaemonStatus: Sendable, Codable, Equatable {
             /// Their payload bytes, and how many may wait before clients are told to (it follows
             /// the links: twice the rate other sites take them at times the shortest time they
             /// take, `acknowledgedBytesPerSecond` and `acknowledgedWithinMs`).
-            public var unacknowledgedBytes: Int = 0
-            public var unacknowledgedBytesLimit: Int = 0
-            public var acknowledgedBytesPerSecond: Int = 0
+            /// (Optional: a daemon of an earlier version leaves them out.)
+            public var unacknowledgedBytes: Int? = nil
+            public var unacknowledgedBytesLimit: Int? = nil
+            public var acknowledgedBytesPerSecond: Int? = nil
             public var acknowledgedWithinMs: Double? = nil
             public var sites: [Site]
             public var counters: SiteOrderCounters

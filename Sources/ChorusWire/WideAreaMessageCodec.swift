@@ -4,7 +4,7 @@ import NIOCore
 /// them; `decode` checks every field, bounds every count before it allocates, never traps, and
 /// refuses trailing bytes. Encoding is canonical.
 public enum WideAreaMessageCodec {
-    /// The first byte of every wide-area message (a group message starts with its version, 1).
+    /// The first byte of every wide-area message (a group message starts with its version, 3).
     public static let marker: UInt8 = 0xA7
 
     enum Kind: UInt8 {

@@ -31,6 +31,13 @@ struct StatusCommand: AsyncParsableCommand {
         print(Self.render(status))
     }
 
+    /// The outbox's bytes against its bound and the bound's two measures (absent from older daemons).
+    static func outboxBudget(_ order: DaemonStatus.WideArea.Order) -> String {
+        guard let bytes = order.unacknowledgedBytes, let limit = order.unacknowledgedBytesLimit else { return "" }
+        let delay = order.acknowledgedWithinMs.map { String(format: "%.1f ms", $0) } ?? "not measured yet"
+        return " (\(bytes) of \(limit) bytes; acknowledged \(order.acknowledgedBytesPerSecond ?? 0) B/s within \(delay))"
+    }
+
     static func render(_ status: DaemonStatus) -> String {
         var lines: [String] = []
         lines.append("daemon \(status.daemon) (id \(status.nodeID))")
@@ -55,7 +62,7 @@ struct StatusCommand: AsyncParsableCommand {
             let w = wide.counters
             lines.append("  hop datagrams received \(w.datagramsReceived), sent \(w.datagramsSent), bad \(w.badDatagrams), while not representative \(w.notRepresentative)")
             if let order = wide.order {
-                lines.append("  order across sites: \(order.ready ? "ready" : "waiting for the state from its ring"), clock \(order.clock), waiting \(order.waiting), unacknowledged \(order.unacknowledged) (\(order.unacknowledgedBytes) of \(order.unacknowledgedBytesLimit) bytes; acknowledged \(order.acknowledgedBytesPerSecond) B/s within \(order.acknowledgedWithinMs.map { String(format: "%.1f ms", $0) } ?? "?"))")
+                lines.append("  order across sites: \(order.ready ? "ready" : "waiting for the state from its ring"), clock \(order.clock), waiting \(order.waiting), unacknowledged \(order.unacknowledged)\(Self.outboxBudget(order))")
                 lines.append("  configuration of sites \(order.configuration): [\(order.configurationSites.joined(separator: ", "))]\(order.reconfiguring ? ", agreeing on the next" : "")")
                 for site in order.sites {
                     lines.append("    \(site.site): received \(site.received), promised \(site.promised), held \(site.held)")

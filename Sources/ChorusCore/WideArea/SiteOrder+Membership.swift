@@ -312,7 +312,7 @@ extension SiteOrder {
         ordinal = 0
         siteDaemons = [:]
         if finishing.isEmpty { relay = relay.filter { next.sites.contains($0.key) } }
-        pruneOutbox(now: now)
+        pruneOutbox(now: now, measured: false)
     }
 
     // MARK: Supplying what a departed site left

@@ -257,6 +257,9 @@ public struct SiteOrder: Sendable {
             case .tick(let stamp):
                 clock = max(clock, min(stamp, Self.maxLamport))
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
+                // Every heartbeat interval, also while clients wait and no other site is heard:
+                // a silence must show, and a drain begin or end, without traffic.
+                budget.update(remote: remote, now: now)
             case .propose(let wanted):
                 proposeDelivered(wanted, now: now, into: &actions)
             case .proposal(let proposal):
@@ -387,7 +390,6 @@ public struct SiteOrder: Sendable {
                     data: data, sentAt: representative != nil ? now : nil, takenAt: now,
                     clean: budget.isClean(outboxBytes: unacknowledgedBytes)))
             unacknowledgedBytes += data.payload.readableBytes
-            budget.update(remote: remote, now: now)
             if representative != nil { originate(.data(data), into: &actions) }
         }
         waiting[site]!.append(data)
@@ -469,12 +471,14 @@ public struct SiteOrder: Sendable {
         held[site] = localSeq
     }
 
-    mutating func pruneOutbox(now: Instant) {
+    /// Drops what every other site reported taking. `measured`: they are acknowledgements (a
+    /// new configuration of sites drops what departed sites owed; that measures no link).
+    mutating func pruneOutbox(now: Instant, measured: Bool = true) {
         var everywhere = UInt64.max
         for other in remote { everywhere = min(everywhere, reports[other]?[site]?.received ?? 0) }
         while let first = outbox.first, first.data.seq <= everywhere {
             unacknowledgedBytes -= first.bytes
-            budget.acknowledged(bytes: first.bytes, takenAt: first.takenAt, clean: first.clean, now: now)
+            if measured { budget.acknowledged(bytes: first.bytes, takenAt: first.takenAt, clean: first.clean, now: now) }
             outbox.removeFirst()
         }
         budget.update(remote: remote, now: now)

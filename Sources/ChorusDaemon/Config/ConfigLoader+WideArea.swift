@@ -22,7 +22,7 @@ extension ConfigLoader {
             case "agreement_timeout_ms":
                 config.siteOrder.agreementTimeout = UInt64(try integer(entry, key, 100...600_000, unit: " (milliseconds)")) * 1_000_000
             case "max_unacknowledged_kib":
-                config.siteOrder.maxUnacknowledgedBytes = try integer(entry, key, 256...4_194_304, unit: " (KiB)") << 10
+                config.siteOrder.maxUnacknowledgedBytes = try integer(entry, key, 256...8_192, unit: " (KiB)") << 10
             case "pace_by_bandwidth_delay":
                 config.siteOrder.paceByBandwidthDelay = try boolean(entry, key)
             case "test_delay_ms":

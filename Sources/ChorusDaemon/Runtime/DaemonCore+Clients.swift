@@ -12,8 +12,8 @@ extension DaemonCore {
 
     /// A client connected; it must send a connect frame first.
     func clientConnected(_ channel: any Channel) -> ClientSession {
-        // Numbers wrap after 2^32 connections: skip those still open (a closed session's
-        // disconnect was delivered long before its number comes round again).
+        // Numbers count up from the start time in microseconds (never reached by 2^64); skip any
+        // still open all the same.
         while sessions[nextLocal] != nil { nextLocal &+= 1 }
         let session = ClientSession(channel: channel, local: nextLocal, identity: identity(of: channel))
         readPeerCredentials(session)

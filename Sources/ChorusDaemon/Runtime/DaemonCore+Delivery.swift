@@ -71,13 +71,13 @@ extension DaemonCore {
     }
 
 
-    /// `#<name>#<daemon name>`, made once per session and kept (a session's number is never
-    /// given twice, also across restarts, so it names one session for good).
+    /// `#<name>#<daemon name>`, made once per session and kept. (A session's number is never
+    /// given twice, but for a wall clock stepped back across a restart: the name is compared too.)
     func privateGroupName(_ session: SessionID) -> String {
-        if let cached = senderNames[session] { return cached }
+        if let cached = senderNames[session], cached.name == session.name { return cached.privateGroup }
         if senderNames.count >= 65_536 { senderNames.removeAll(keepingCapacity: true) }
         let name = session.privateGroup(daemonName: nodeNames[session.daemon] ?? "\(session.daemon)")
-        senderNames[session] = name
+        senderNames[session] = (session.name, name)
         return name
     }
 

@@ -324,7 +324,7 @@ final class DaemonCore: @unchecked Sendable {
     @exclusivity(unchecked) var sessionsVersion = 0
 
     /// Private group names of senders, built once per session rather than once per message.
-    @exclusivity(unchecked) var senderNames: [SessionID: String] = [:]
+    @exclusivity(unchecked) var senderNames: [SessionID: (name: String, privateGroup: String)] = [:]
     /// Where bench messages' time goes (docs/latency.md); nil unless CHORUS_LATENCY_PROBE is set.
     lazy var latencyProbe = LatencyProbe.fromEnvironment(daemon: peer.name)
     /// What each session was last shown of each group (the `added` and `removed` it gets).
