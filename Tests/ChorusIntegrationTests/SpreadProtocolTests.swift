@@ -233,9 +233,13 @@ import Testing
                 }
             }
             while received < 2000 { try take() }
-            // The sleeper was cut off; the reader got everything and is still connected.
-            while views.isEmpty { try take() }
-            #expect(views[0].type & 0x0400 != 0 && Set(views[0].groups) == [reader.privateGroup, sender.privateGroup])
+            // The sleeper was cut off (a disconnect view; a ring change under load may come first,
+            // seen once in a CI run); the reader got everything and is still connected.
+            while !views.contains(where: { $0.type & 0x0400 != 0 }) { try take() }
+            let disconnect = views.first { $0.type & 0x0400 != 0 }!
+            #expect(
+                Set(disconnect.groups) == [reader.privateGroup, sender.privateGroup],
+                "views: \(views.map { "type 0x\(String($0.type, radix: 16)) \($0.groups)" })")
             #expect(sleeper.isClosedByDaemon())
         }
         #expect(cluster.log("d1").contains("spread_max_session_messages"))
