@@ -7,6 +7,13 @@ import Testing
     static let ms: UInt64 = 1_000_000
     static let other = SiteID(2)
 
+    /// A budget for a configuration of this site and `other`, from time 0.
+    static func budget(linkRate: Int = 0) -> OutboxBudget {
+        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20, linkRate: linkRate)
+        budget.sitesChanged([other], now: 0)
+        return budget
+    }
+
     /// A link that acknowledges `bytesPerTick` every `tick` with messages taken `delay` earlier;
     /// `queued` bytes wait ahead of each new message (a standing queue when above the floor).
     static func run(
@@ -22,12 +29,12 @@ import Testing
                 budget.acknowledged(bytes: bytesPerTick, takenAt: now - delay, clean: clean, now: now)
             }
             budget.heard(from: Self.other, now: now)
-            budget.update(remote: [Self.other], now: now)
+            budget.update(now: now)
         }
     }
 
     @Test func theLimitIsTwiceRateTimesDelayWithinItsBounds() {
-        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20)
+        var budget = Self.budget()
         #expect(budget.limit == 128 << 10)  // nothing measured yet
         // 125 kB every 10 ms = 12.5 MB/s acknowledged 70 ms after being taken, short outbox.
         Self.run(&budget, from: 0, until: 2_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 125_000, queued: 0)
@@ -35,11 +42,11 @@ import Testing
         #expect(budget.bytesPerSecond == 12_500_000)
         #expect(budget.limit == 2 * 12_500 * 70)  // 1.75 MB, not 8 MiB
         // A slow link: 1 kB per 10 ms: the floor.
-        var slow = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20)
+        var slow = Self.budget()
         Self.run(&slow, from: 0, until: 2_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 1_000, queued: 0)
         #expect(slow.limit == 128 << 10)
         // A fast, far one: the ceiling.
-        var fast = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20)
+        var fast = Self.budget()
         Self.run(&fast, from: 0, until: 2_000 * Self.ms, delay: 300 * Self.ms, bytesPerTick: 1_250_000, queued: 0)
         #expect(fast.limit == 8 << 20)
     }
@@ -47,7 +54,7 @@ import Testing
     /// A standing queue does not inflate the delay (no drift by the gain each round), and after
     /// `refreshAfter` without a clean sample the budget drains to the floor and measures again.
     @Test func aStandingQueueNeitherInflatesTheDelayNorKeepsItForever() {
-        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20)
+        var budget = Self.budget()
         Self.run(&budget, from: 0, until: 1_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 125_000, queued: 0)
         let limit = budget.limit
         // Now queued: every message waits 140 ms behind 1.75 MB; samples are not clean.
@@ -64,7 +71,7 @@ import Testing
             budget.acknowledged(
                 bytes: 125_000, takenAt: now - (drained ? 90 : 140) * Self.ms, clean: budget.isClean(outboxBytes: queued), now: now)
             budget.heard(from: Self.other, now: now)
-            budget.update(remote: [Self.other], now: now)
+            budget.update(now: now)
             if budget.limit == 128 << 10 { drained = true }
         }
         #expect(drained)
@@ -76,39 +83,50 @@ import Testing
     /// until the configuration changes, as with a fixed bound. Acknowledgements that stop while
     /// heartbeats still come (a queue) do not open it.
     @Test func aSilentSiteIsNotAThinLink() {
-        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20)
+        var budget = Self.budget()
         Self.run(&budget, from: 0, until: 1_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 125_000, queued: 0)
         let limit = budget.limit
         #expect(limit < 8 << 20)
         // Heartbeats on, acknowledgements stopped for half a second: the same bound.
         for tick in UInt64(1)...50 {
             budget.heard(from: Self.other, now: (1_000 + 10 * tick) * Self.ms)
-            budget.update(remote: [Self.other], now: (1_000 + 10 * tick) * Self.ms)
+            budget.update(now: (1_000 + 10 * tick) * Self.ms)
         }
         #expect(budget.limit == limit)
         // Silent for 950 ms: not yet (the stall time is a second); 1050 ms: the ceiling.
-        budget.update(remote: [Self.other], now: 2_450 * Self.ms)
+        budget.update(now: 2_450 * Self.ms)
         #expect(budget.limit == limit)
-        budget.update(remote: [Self.other], now: 2_550 * Self.ms)
+        budget.update(now: 2_550 * Self.ms)
         #expect(budget.limit == 8 << 20)
         // Heard again: back to the product.
         budget.heard(from: Self.other, now: 2_560 * Self.ms)
-        budget.update(remote: [Self.other], now: 2_560 * Self.ms)
+        budget.update(now: 2_560 * Self.ms)
         #expect(budget.limit == limit)
         // A site never heard counts from when it was first among the others.
-        budget.update(remote: [Self.other, SiteID(3)], now: 2_570 * Self.ms)
+        budget.sitesChanged([Self.other, SiteID(3)], now: 2_570 * Self.ms)
+        budget.update(now: 2_570 * Self.ms)
         budget.heard(from: Self.other, now: 3_500 * Self.ms)
-        budget.update(remote: [Self.other, SiteID(3)], now: 3_500 * Self.ms)
+        budget.update(now: 3_500 * Self.ms)
         #expect(budget.limit < 8 << 20)
         budget.heard(from: Self.other, now: 3_600 * Self.ms)
-        budget.update(remote: [Self.other, SiteID(3)], now: 3_600 * Self.ms)
+        budget.update(now: 3_600 * Self.ms)
         #expect(budget.limit == 8 << 20)
+        // Site 3 leaves the configuration: only the others count; a heartbeat of a site outside it
+        // changes nothing; when site 3 comes back, it counts from its return, not its old silence.
+        budget.sitesChanged([Self.other], now: 3_610 * Self.ms)
+        budget.heard(from: SiteID(3), now: 3_610 * Self.ms)
+        budget.update(now: 3_610 * Self.ms)
+        #expect(budget.limit < 8 << 20)
+        budget.heard(from: Self.other, now: 6_000 * Self.ms)
+        budget.sitesChanged([Self.other, SiteID(3)], now: 6_000 * Self.ms)
+        budget.update(now: 6_000 * Self.ms)
+        #expect(budget.limit < 8 << 20)
     }
 
     /// Links configured for a rate: the bound never assumes they carry less, so a site sending
     /// below it is not held back by its own small rate.
     @Test func aConfiguredLinkRateIsTheLeastRateAssumed() {
-        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20, linkRate: 12_500_000)
+        var budget = Self.budget(linkRate: 12_500_000)
         Self.run(&budget, from: 0, until: 2_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 1_000, queued: 0)
         #expect(budget.limit == 12_500 * 70)
     }

@@ -54,7 +54,8 @@ struct OutboxBudget: Sendable {
     /// While draining: until when, and the shortest delay sampled since it began.
     private var drainUntil: Instant?
     private var drainMinimum: Duration64?
-    /// When each other site was last heard (a heartbeat taken), or first counted.
+    /// Each other site of the configuration, and when it was last heard (a heartbeat taken) or
+    /// joined the configuration; `sitesChanged` keeps the keys to exactly those sites.
     private var heardAt: [SiteID: Instant] = [:]
     /// The bound now (recomputed at every input).
     private(set) var limit: Int
@@ -88,38 +89,39 @@ struct OutboxBudget: Sendable {
     mutating func acknowledged(bytes: Int, takenAt: Instant?, clean: Bool, now: Instant) {
         advance(to: now)
         acknowledged[newest] += bytes
-        if let takenAt, clean, now >= takenAt {
-            let delay = now - takenAt
+        if let takenAt, clean {
+            let delay = Self.elapsed(from: takenAt, to: now)
             if drainUntil != nil {
                 drainMinimum = min(drainMinimum ?? delay, delay)
-            } else if minDelay == nil || delay <= minDelay! || now - minDelayAt >= refreshAfter {
+            } else if minDelay == nil || delay <= minDelay! || Self.elapsed(from: minDelayAt, to: now) >= refreshAfter {
                 minDelay = delay
                 minDelayAt = now
             }
         }
     }
 
-    /// A heartbeat of `site` was taken.
-    mutating func heard(from site: SiteID, now: Instant) { heardAt[site] = now }
+    /// The configuration's other sites are now `remote`: those that stay keep when they were last
+    /// heard, a site that comes (or comes back) counts as heard now.
+    mutating func sitesChanged(_ remote: [SiteID], now: Instant) {
+        heardAt = Dictionary(remote.map { ($0, heardAt[$0] ?? now) }, uniquingKeysWith: { first, _ in first })
+    }
 
-    /// The clock moved on (a message taken, a report delivered), with `remote` the other sites of
-    /// the configuration: the rate's intervals roll, a drain begins or ends, a silence shows.
-    mutating func update(remote: [SiteID], now: Instant) {
+    /// A heartbeat of `site` was taken (one of another configuration changes nothing).
+    mutating func heard(from site: SiteID, now: Instant) {
+        if heardAt[site] != nil { heardAt[site] = now }
+    }
+
+    /// The clock moved on (a tick, a report taken): the rate's intervals roll, a drain begins or
+    /// ends, a silence shows.
+    mutating func update(now: Instant) {
         advance(to: now)
-        var silence: Duration64 = 0
-        for other in remote {
-            if let at = heardAt[other] {
-                silence = max(silence, now >= at ? now - at : 0)
-            } else {
-                heardAt[other] = now
-            }
-        }
+        let silence = heardAt.values.reduce(Duration64(0)) { max($0, Self.elapsed(from: $1, to: now)) }
         if let until = drainUntil, now >= until {
             drainUntil = nil
             if let fresh = drainMinimum { minDelay = fresh }
             minDelayAt = now
             drainMinimum = nil
-        } else if drainUntil == nil, minDelay != nil, now - minDelayAt >= refreshAfter {
+        } else if drainUntil == nil, minDelay != nil, Self.elapsed(from: minDelayAt, to: now) >= refreshAfter {
             drainUntil = now + drainTime
             drainMinimum = nil
         }
@@ -138,6 +140,9 @@ struct OutboxBudget: Sendable {
         let product = rate / 1000 * Int(min(minDelay, 1_000_000_000_000) / 1_000_000)
         limit = min(ceiling, max(floor, product))
     }
+
+    /// `now - earlier`, or 0 if the clock reads earlier (it is monotonic; this never traps).
+    static func elapsed(from earlier: Instant, to now: Instant) -> Duration64 { now >= earlier ? now - earlier : 0 }
 
     private mutating func advance(to now: Instant) {
         guard let start = newestStart else {

@@ -307,6 +307,7 @@ extension SiteOrder {
         }
         configuration = next
         remote = next.sites.filter { $0 != site }
+        budget.sitesChanged(remote, now: now)
         phase = .operational
         lastDelivered = nil
         ordinal = 0

@@ -63,6 +63,7 @@ extension SiteOrder {
         // kept after that point is replayed on top of it.
         guard let start = requestIndex[snapshot.takenAt] else { return }
         apply(snapshot)
+        budget.sitesChanged(remote, now: now)
         isReady = true
         actions.append(
             .joinedLate(

@@ -259,7 +259,7 @@ public struct SiteOrder: Sendable {
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
                 // Every heartbeat interval, also while clients wait and no other site is heard:
                 // a silence must show, and a drain begin or end, without traffic.
-                budget.update(remote: remote, now: now)
+                budget.update(now: now)
             case .propose(let wanted):
                 proposeDelivered(wanted, now: now, into: &actions)
             case .proposal(let proposal):
@@ -481,7 +481,7 @@ public struct SiteOrder: Sendable {
             if measured { budget.acknowledged(bytes: first.bytes, takenAt: first.takenAt, clean: first.clean, now: now) }
             outbox.removeFirst()
         }
-        budget.update(remote: remote, now: now)
+        budget.update(now: now)
     }
 
     // MARK: The global order
