@@ -244,11 +244,10 @@ public struct Simulation {
 
     /// Runs one engine input and performs the actions it returns.
     mutating func withEngine(_ index: Int, _ body: (inout Engine, inout [EngineAction], UInt64) -> Void) {
-        guard var engine = daemons[index].engine else { return }
-        daemons[index].engine = nil  // keep the engine uniquely referenced while it runs
+        guard daemons[index].engine != nil else { return }
         actions.removeAll(keepingCapacity: true)
-        body(&engine, &actions, now)
-        daemons[index].engine = engine
+        // In place: moving the engine out and back copied and retained all of it every event.
+        body(&daemons[index].engine!, &actions, now)
         perform(index)
     }
 

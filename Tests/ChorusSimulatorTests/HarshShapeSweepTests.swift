@@ -49,9 +49,12 @@ import Testing
     @Test(arguments: shapes, 0..<2)
     func harshShapes(shape: Shape, half: Int) {
         var exercise = RuleExercise()
-        for seed in stride(from: UInt64(1 + half), through: 16, by: 2) {
+        let seeds = Array(stride(from: UInt64(1 + half), through: 16, by: 2))
+        let reports = parallelRuns(seeds) { seed in
             var simulation = Simulation(config: shape.config(seed: seed))
-            let report = simulation.run()
+            return simulation.run()
+        }
+        for (seed, report) in zip(seeds, reports) {
             exercise.add(report.exercise)
             #expect(
                 report.passed,

@@ -105,7 +105,8 @@ import Testing
     @Test func cutOffsWithCrashesSweep() {
         var failed: [UInt64] = []
         var apart: [UInt64] = []
-        for seed in UInt64(1)...30 {
+        let seeds = Array(UInt64(1)...30)
+        let reports = parallelRuns(seeds) { seed in
             var config = WideAreaSimulationConfig()
             config.seed = seed
             config.sites = 3 + Int(seed % 2)
@@ -118,7 +119,9 @@ import Testing
             config.representativeCrashes = Int(seed % 2)
             config.restarts = Int(seed % 3)
             var simulation = WideAreaSimulation(config: config)
-            let report = simulation.run()
+            return simulation.run()
+        }
+        for (seed, report) in zip(seeds, reports) {
             if !report.passed {
                 failed.append(seed)
                 print(report)

@@ -184,9 +184,12 @@ import Testing
     @Test func randomizedMultiSiteSweep() {
         var failed: [UInt64] = []
         var apart: [UInt64] = []
-        for seed in UInt64(1)...200 {
+        let seeds = Array(UInt64(1)...200)
+        let reports = parallelRuns(seeds) { seed in
             var simulation = WideAreaSimulation(config: .randomFaulty(seed: seed, duration: 8))
-            let report = simulation.run()
+            return simulation.run()
+        }
+        for (seed, report) in zip(seeds, reports) {
             if !report.passed {
                 failed.append(seed)
                 print(report)

@@ -30,6 +30,10 @@ struct SitesView: Sendable {
 
     /// Every daemon of every site whose daemons are known.
     var allDaemons: Set<NodeID> { Set(daemons.values.joined()) }
+    /// How many daemons the sites list (a set of them all is not built for every message).
+    var daemonCount: Int { daemons.values.reduce(0) { $0 + $1.count } }
+    /// Whether one of the sites lists `daemon`.
+    func lists(_ daemon: NodeID) -> Bool { daemons.values.contains { $0.contains(daemon) } }
     /// Whether every site of the configuration has listed its daemons.
     var isComplete: Bool { sites.allSatisfy { daemons[$0] != nil } }
     var epoch: UInt64 = 0
@@ -228,7 +232,7 @@ extension GroupLayer {
         daemon: NodeID, tag: RingID, sessions announced: [SessionMemberships], more: Bool, firstSession: UInt64,
         into actions: inout [GroupAction]
     ) {
-        guard case .synchronizing(var sync) = phase, let view = sites, tag == view.tag, view.allDaemons.contains(daemon),
+        guard case .synchronizing(var sync) = phase, let view = sites, tag == view.tag, view.lists(daemon),
             !sync.announced.contains(daemon)
         else {
             ignoredMessages += 1
@@ -274,7 +278,9 @@ extension GroupLayer {
     /// Once every site has listed its daemons and every one of them announced: the regular views,
     /// then what waited for them.
     private mutating func completeSitesSyncIfDone(into actions: inout [GroupAction]) {
-        guard case .synchronizing(let sync) = phase, let view = sites, view.isComplete else { return }
+        guard case .synchronizing(let sync) = phase, let view = sites, view.isComplete,
+            sync.announced.count >= view.daemonCount
+        else { return }
         let everyone = view.allDaemons
         guard everyone.isSubset(of: sync.announced) else { return }
         finishSitesSync(sync, showing: everyone, into: &actions)

@@ -337,14 +337,18 @@ extension SiteOrder {
         }
     }
 
-    /// Drops relayed messages every other site of the configuration has; once the members of the
-    /// last install are all heard in it, what departed sites left too.
-    mutating func pruneRelay(heard reporter: SiteID) {
+    /// Drops relayed messages every other site of the configuration has (at most once a heartbeat
+    /// interval: that costs sites² lookups, and a message kept a little longer only waits to be
+    /// dropped); once the members of the last install are all heard in it, what departed sites left.
+    mutating func pruneRelay(heard reporter: SiteID, now: Instant) {
         // Heard in the configuration the last install made: that member finished its old one.
         if configuration.id == lastInstall?.id, finishing.remove(reporter) != nil, finishing.isEmpty {
             relay = relay.filter { configuration.sites.contains($0.key) }
         }
-        for origin in relay.keys where configuration.sites.contains(origin) {
+        guard now - min(now, lastRelayPrune) >= options.heartbeatInterval else { return }
+        lastRelayPrune = now
+        let origins = relay.compactMap { $0.value.isEmpty ? nil : $0.key }
+        for origin in origins where configuration.sites.contains(origin) {
             var everywhere = UInt64.max
             for other in remote where other != origin { everywhere = min(everywhere, reports[other]?[origin]?.received ?? 0) }
             while let first = relay[origin]!.first, first.seq <= everywhere { relay[origin]!.removeFirst() }

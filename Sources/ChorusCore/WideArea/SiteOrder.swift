@@ -98,6 +98,8 @@ public struct SiteOrder: Sendable {
     /// (supplied from `relay` until they are heard in the new one).
     var lastInstall: SiteInstall?
     var finishing: Set<SiteID> = []
+    /// When relayed messages were last pruned (`pruneRelay`).
+    var lastRelayPrune: Instant = 0
     /// The installs this site decided lately, as coordinator, newest last: one a member never got
     /// (it keeps sending the proposal it used) is sent to it again.
     var decided: [SiteInstall] = []
@@ -453,16 +455,17 @@ public struct SiteOrder: Sendable {
         }
         promised[beat.origin] = max(promised[beat.origin]!, beat.lamport)
         clock = max(clock, beat.lamport)
-        if reports[beat.origin] == nil { reports[beat.origin] = [:] }
+        var report = reports.removeValue(forKey: beat.origin) ?? [:]  // updated in place, not through the outer table
         for entry in beat.progress where held[entry.site] != nil {
-            let before = reports[beat.origin]![entry.site]
-            reports[beat.origin]![entry.site] = SiteProgress(
+            let before = report[entry.site]
+            report[entry.site] = SiteProgress(
                 site: entry.site, received: max(entry.received, before?.received ?? 0),
                 held: max(entry.held, before?.held ?? 0))
         }
+        reports[beat.origin] = report
         budget.heard(from: beat.origin, now: now)
         pruneOutbox(now: now)
-        pruneRelay(heard: beat.origin)
+        pruneRelay(heard: beat.origin, now: now)
     }
 
     /// A safe delivery: every daemon of the site holds everything the ring delivered so far.
