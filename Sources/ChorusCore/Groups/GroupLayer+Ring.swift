@@ -52,7 +52,7 @@ extension GroupLayer {
         return nil
     }
 
-    private func groupDelivery(
+    @inline(__always) private func groupDelivery(
         _ data: consuming ClientData, _ delivery: RingDelivery, position: WideAreaPosition? = nil
     ) -> GroupDelivery {
         // Recipients first: `data` then moves into the delivery, where it would otherwise be copied.

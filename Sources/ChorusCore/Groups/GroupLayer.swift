@@ -191,7 +191,7 @@ public struct GroupLayer: Sendable {
         actions.append(.submit(service, buffer, barrier: barrier, first: first))
     }
 
-    private func openLocal(_ session: SessionID) throws(GroupError) -> UInt64 {
+    @inline(__always) private func openLocal(_ session: SessionID) throws(GroupError) -> UInt64 {
         guard session.daemon == me, sessions[session.local] != nil else {
             throw GroupError(.unknownSession, "\(session) is not open on \(me)")
         }

@@ -8,7 +8,7 @@ extension GroupLayer {
     /// The common case, one group and no self-discard to apply, returns the group's cached array
     /// (shared, no allocation); so does a multigroup message whose local members are all in one
     /// of its groups.
-    func recipients(for data: ClientData) -> [SessionID] {
+    @inline(__always) func recipients(for data: ClientData) -> [SessionID] {
         let discarded: SessionID? = data.selfDiscard && data.sender.daemon == me ? data.sender : nil
         if data.groups.count == 1 {
             return without(discarded, localTargets(data.groups[0]))

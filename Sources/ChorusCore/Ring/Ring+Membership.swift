@@ -65,7 +65,9 @@ extension Ring {
     /// The recovery in progress (nil outside the recovery phase).
     var recovery: RecoveryState? { if case .recovery(let state) = membership { state } else { nil } }
     /// The ring being recovered: nil outside recovery, and while `takeActiveLog` has it out.
-    var pendingRing: RingLog? { if case .recovery(let state) = membership { state.ring } else { nil } }
+    var pendingRing: RingLog? {
+        @inline(__always) get { if case .recovery(let state) = membership { state.ring } else { nil } }
+    }
 
     /// Changes the commit in progress in place; nothing outside the commit phase.
     mutating func updateCommit(_ change: (inout CommitState) -> Void) {

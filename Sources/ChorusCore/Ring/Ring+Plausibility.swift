@@ -55,7 +55,7 @@ extension Ring {
     ///   the seq with no setter is never raised again: every later message would wait for good);
     /// - at most every member still has recovery packets, and the flow-control count is one a
     ///   rotation could reach.
-    func isPlausibleToken(_ token: Token) -> Bool {
+    @inline(__always) func isPlausibleToken(_ token: Token) -> Bool {
         guard let log = phase == .recovery ? pendingRing : installed, let position = log.members.firstIndex(of: me) else {
             return false
         }

@@ -16,12 +16,15 @@ public struct Ring: Sendable {
 
     /// The membership protocol's phase with the state only that phase has: a commit in progress
     /// exists only in `commit`, a recovery and the ring it recovers only in `recovery`.
+    ///
+    /// The states are boxed (`indirect`): inline, the recovery made this enum 272 bytes, and
+    /// every look at the phase (several per packet) copied all of it.
     enum MembershipPhase: Sendable {
         case gather
         /// Consensus was reached; the commit token collects every member's old-ring state.
-        case commit(CommitState)
+        indirect case commit(CommitState)
         /// The commit token went round twice; old-ring packets are re-sent on the new ring.
-        case recovery(RecoveryState)
+        indirect case recovery(RecoveryState)
         case operational
         case left
     }
@@ -31,12 +34,14 @@ public struct Ring: Sendable {
     public let options: RingOptions
     var membership = MembershipPhase.gather
     public var phase: Phase {
-        switch membership {
-        case .gather: .gather
-        case .commit: .commit
-        case .recovery: .recovery
-        case .operational: .operational
-        case .left: .left
+        @inline(__always) get {
+            switch membership {
+            case .gather: .gather
+            case .commit: .commit
+            case .recovery: .recovery
+            case .operational: .operational
+            case .left: .left
+            }
         }
     }
     public internal(set) var counters = RingCounters()
@@ -114,8 +119,15 @@ public struct Ring: Sendable {
     }
 
     /// The current ring id (the one being recovered during recovery), members, and whether it is installed.
-    public var ringID: RingID { pendingRing?.ringID ?? installed?.ringID ?? .none }
-    public var members: [NodeID] { pendingRing?.members ?? installed?.members ?? [me] }
+    ///
+    /// These getters are read several times per packet and are inlined: a call of a method that
+    /// is not `mutating` receives a copy of the whole ring (about 1 KB), made by the caller.
+    public var ringID: RingID {
+        @inline(__always) get { pendingRing?.ringID ?? installed?.ringID ?? .none }
+    }
+    public var members: [NodeID] {
+        @inline(__always) get { pendingRing?.members ?? installed?.members ?? [me] }
+    }
     public var pendingMessages: Int { queue.count }
     /// Payload bytes of the client messages waiting for the token.
     public var pendingBytes: Int { queue.bytes }
@@ -287,14 +299,16 @@ public struct Ring: Sendable {
 
     /// The ring whose packets are accepted now: pending during recovery, installed when operational.
     var activeRingID: RingID? {
-        switch phase {
-        case .recovery: pendingRing?.ringID
-        case .operational: installed?.ringID
-        default: nil
+        @inline(__always) get {
+            switch phase {
+            case .recovery: pendingRing?.ringID
+            case .operational: installed?.ringID
+            default: nil
+            }
         }
     }
 
-    func successor(in members: [NodeID]) -> NodeID {
+    @inline(__always) func successor(in members: [NodeID]) -> NodeID {
         let index = members.firstIndex(of: me) ?? 0
         return members[(index + 1) % members.count]
     }

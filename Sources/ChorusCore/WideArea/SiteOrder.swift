@@ -98,6 +98,13 @@ public struct SiteOrder: Sendable {
     /// (supplied from `relay` until they are heard in the new one).
     var lastInstall: SiteInstall?
     var finishing: Set<SiteID> = []
+    /// Whether this site's clients must wait: too much of its traffic is not yet taken by every
+    /// other site (read at every send, so inlined: a call would copy the whole order state).
+    var isBacklogged: Bool {
+        @inline(__always) get {
+            unacknowledged >= options.maxUnacknowledged || unacknowledgedBytes + frozenBytes >= unacknowledgedBytesLimit
+        }
+    }
     /// When relayed messages were last pruned (`pruneRelay`).
     var lastRelayPrune: Instant = 0
     /// The installs this site decided lately, as coordinator, newest last: one a member never got
