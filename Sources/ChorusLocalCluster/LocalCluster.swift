@@ -169,7 +169,10 @@ public final class LocalCluster: @unchecked Sendable {
     public func waitUntilListening(_ member: Member, timeout: Double = 20) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if network == nil ? Self.canConnect(port: member.clientPort) : Self.canConnect(unixPath: member.unixSocket) { return }
+            let listening = network == nil ? Self.canConnect(port: member.clientPort) : Self.canConnect(unixPath: member.unixSocket)
+            // With Spread's protocol on, its listener is bound after the client port: wait for it too.
+            let spreadListening = member.spreadPort == 0 || network != nil || Self.canConnect(port: member.spreadPort)
+            if listening, spreadListening { return }
             if let process = lock.withLock({ processes[member.name] }), !process.isRunning {
                 throw ClusterError("daemon \(member.name) exited with status \(process.terminationStatus):\n\(log(member.name))")
             }

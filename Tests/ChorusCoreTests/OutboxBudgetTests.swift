@@ -8,8 +8,8 @@ import Testing
     static let other = SiteID(2)
 
     /// A budget for a configuration of this site and `other`, from time 0.
-    static func budget(linkRate: Int = 0) -> OutboxBudget {
-        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20, linkRate: linkRate)
+    static func budget(linkRate: Int = 0, stallTime: Duration64 = 250_000_000) -> OutboxBudget {
+        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20, stallTime: stallTime, linkRate: linkRate)
         budget.sitesChanged([other], now: 0)
         return budget
     }
@@ -83,7 +83,7 @@ import Testing
     /// until the configuration changes, as with a fixed bound. Acknowledgements that stop while
     /// heartbeats still come (a queue) do not open it.
     @Test func aSilentSiteIsNotAThinLink() {
-        var budget = Self.budget()
+        var budget = Self.budget(stallTime: 1_000_000_000)
         Self.run(&budget, from: 0, until: 1_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 125_000, queued: 0)
         let limit = budget.limit
         #expect(limit < 8 << 20)
@@ -121,6 +121,22 @@ import Testing
         budget.sitesChanged([Self.other, SiteID(3)], now: 6_000 * Self.ms)
         budget.update(now: 6_000 * Self.ms)
         #expect(budget.limit < 8 << 20)
+    }
+
+    /// By default a site is silent after a quarter second or four of the shortest delays, the
+    /// longer: a cut holds clients back that long at most, not a second.
+    @Test func theDefaultSilenceIsAQuarterSecondOrFourDelays() {
+        var budget = OutboxBudget(floor: 128 << 10, ceiling: 8 << 20)
+        budget.sitesChanged([Self.other], now: 0)
+        Self.run(&budget, from: 0, until: 1_000 * Self.ms, delay: 70 * Self.ms, bytesPerTick: 125_000, queued: 0)
+        let limit = budget.limit
+        #expect(limit < 8 << 20)
+        budget.heard(from: Self.other, now: 1_000 * Self.ms)
+        // Four delays are 280 ms: silent 270 ms is not yet, 290 ms is.
+        budget.update(now: 1_270 * Self.ms)
+        #expect(budget.limit == limit)
+        budget.update(now: 1_290 * Self.ms)
+        #expect(budget.limit == 8 << 20)
     }
 
     /// Links configured for a rate: the bound never assumes they carry less, so a site sending

@@ -62,7 +62,7 @@ struct OutboxBudget: Sendable {
 
     init(
         floor: Int, ceiling: Int, gain: Int = 2, refreshAfter: Duration64 = 10_000_000_000, drainTime: Duration64 = 200_000_000,
-        stallTime: Duration64 = 1_000_000_000, linkRate: Int = 0
+        stallTime: Duration64 = 250_000_000, linkRate: Int = 0
     ) {
         self.linkRate = max(0, linkRate)
         self.floor = max(1, min(floor, ceiling))
