@@ -210,6 +210,8 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Ends every daemon (SIGCONT first, in case one is stopped; then SIGKILL) and removes the
     /// cluster's files unless `keepFiles`.
+    /// `CHORUS_KEEP_CLUSTER_FILES` set in the environment keeps them always (the daemons' logs,
+    /// to chase a test that fails only now and then).
     public func stop(keepFiles: Bool = false) {
         let all = lock.withLock { Array(processes.values) }
         for process in all where process.isRunning {
@@ -218,7 +220,8 @@ public final class LocalCluster: @unchecked Sendable {
             process.waitUntilExit()
         }
         for member in members { unlink(member.unixSocket) }
-        if !keepFiles { try? FileManager.default.removeItem(at: directory) }
+        let keep = keepFiles || ProcessInfo.processInfo.environment["CHORUS_KEEP_CLUSTER_FILES"] != nil
+        if !keep { try? FileManager.default.removeItem(at: directory) }
     }
 
     deinit { stop(keepFiles: true) }
