@@ -167,8 +167,8 @@ public struct Engine: Sendable {
 
     /// Client requests (messages, joins, leaves) wait once `maxPendingMessages` are queued;
     /// the group layer's own messages are queued regardless, so none is ever lost.
-    /// (`mutating` so that the engine is passed by reference: a call of a method that is not
-    /// copied the whole engine, 2.5 KB, at every send.)
+    /// (`mutating` so that the engine is passed by reference: Swift hands a method that is not
+    /// `mutating` a copy of the whole engine, 2.5 KB, made at every send.)
     private mutating func checkQueue() throws(GroupError) {
         if order?.isBacklogged == true {
             throw GroupError(.busy, "\(order!.unacknowledged) messages (\(order!.unacknowledgedBytes) bytes) wait for other sites to take them")

@@ -60,13 +60,10 @@ public struct EngineBenchmark {
         let startDelivered = delivered
         while delivered - startDelivered < target {
             for index in 0..<count where engines[index].pendingMessages < 64 {
-                let (session, now) = (sessions[index], now)
-                // Through a buffer pointer: `try? engines[index].send(...)` copied the engine in and out.
-                engines.withUnsafeMutableBufferPointer { engines in
-                    for _ in 0..<64 {
-                        _ = try? engines[index].send(
-                            session: session, service: service, groups: groups, payload: payload, now: now, into: &actions)
-                    }
+                for _ in 0..<64 {
+                    _ = try? engines[index].send(
+                        session: sessions[index], service: service, groups: groups, payload: payload, now: now,
+                        into: &actions)
                 }
                 perform(index)
             }

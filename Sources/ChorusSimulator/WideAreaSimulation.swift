@@ -161,6 +161,10 @@ public struct WideAreaSimulation {
             now = time
             handle(event)
             events += 1
+            // A sample now and then of what the first daemon keeps for other sites (relay).
+            if events % 4096 == 0, alive[0], let relayed = engines[0].order?.relayed {
+                report.relayedPeak = max(report.relayedPeak, relayed)
+            }
         }
         now = endTime
         report.events = events
@@ -194,6 +198,7 @@ public struct WideAreaSimulation {
         }
         for (daemon, engine) in engines.enumerated() where alive[daemon] {
             if let counters = engine.order?.counters { report.orderCounters.append(counters) }
+            report.relayedAtEnd = max(report.relayedAtEnd, engine.order?.relayed ?? 0)
         }
         report.realSeconds = monotonicSeconds() - started
         return report
@@ -541,6 +546,10 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
     /// Per service (by raw value): from send to delivery at daemons of other sites.
     public var latency = Array(repeating: LatencyHistogram(), count: Service.allCases.count)
     public var orderCounters: [SiteOrderCounters] = []
+    /// Messages of other sites the first daemon kept for a site that may need them: the most of
+    /// a sample taken every 4096 events, and the most any live daemon keeps at the end.
+    public var relayedPeak = 0
+    public var relayedAtEnd = 0
     public var violations: [String] = []
 
     public var passed: Bool { violations.isEmpty }

@@ -35,6 +35,19 @@ import Testing
         #expect(report.latency[Int(Service.agreed.rawValue)].percentile(0.99) <= 45 * Self.millisecond)
     }
 
+    /// What a daemon keeps of other sites' messages, for a site that may need them from it if
+    /// their origin departs, is dropped once every site reports having them (pruned at most once
+    /// a heartbeat interval): kept while traffic runs, none left after the quiet end.
+    @Test func relayedMessagesAreDroppedOnceEverySiteHasThem() {
+        let report = Self.run { config in
+            config.seed = 12
+            config.services = Service.allCases
+        }
+        #expect(report.passed, "\(report.violations)")
+        #expect(report.relayedPeak > 0, "the relay was never used: the check below would prove nothing")
+        #expect(report.relayedAtEnd == 0)
+    }
+
     /// Safe only: p50 at most twice the one-way delay plus the heartbeat plus 5 ms (75 ms).
     @Test func safeAcrossSitesWithinTwiceTheDelayPlusHeartbeat() {
         let report = Self.run { config in

@@ -90,10 +90,10 @@ struct OutboxBudget: Sendable {
         advance(to: now)
         acknowledged[newest] += bytes
         if let takenAt, clean {
-            let delay = Self.elapsed(from: takenAt, to: now)
+            let delay = now - min(now, takenAt)
             if drainUntil != nil {
                 drainMinimum = min(drainMinimum ?? delay, delay)
-            } else if minDelay == nil || delay <= minDelay! || Self.elapsed(from: minDelayAt, to: now) >= refreshAfter {
+            } else if minDelay == nil || delay <= minDelay! || now - min(now, minDelayAt) >= refreshAfter {
                 minDelay = delay
                 minDelayAt = now
             }
@@ -115,13 +115,13 @@ struct OutboxBudget: Sendable {
     /// ends, a silence shows.
     mutating func update(now: Instant) {
         advance(to: now)
-        let silence = heardAt.values.reduce(Duration64(0)) { max($0, Self.elapsed(from: $1, to: now)) }
+        let silence = heardAt.values.reduce(Duration64(0)) { max($0, now - min(now, $1)) }
         if let until = drainUntil, now >= until {
             drainUntil = nil
             if let fresh = drainMinimum { minDelay = fresh }
             minDelayAt = now
             drainMinimum = nil
-        } else if drainUntil == nil, minDelay != nil, Self.elapsed(from: minDelayAt, to: now) >= refreshAfter {
+        } else if drainUntil == nil, minDelay != nil, now - min(now, minDelayAt) >= refreshAfter {
             drainUntil = now + drainTime
             drainMinimum = nil
         }
@@ -140,9 +140,6 @@ struct OutboxBudget: Sendable {
         let product = rate / 1000 * Int(min(minDelay, 1_000_000_000_000) / 1_000_000)
         limit = min(ceiling, max(floor, product))
     }
-
-    /// `now - earlier`, or 0 if the clock reads earlier (it is monotonic; this never traps).
-    static func elapsed(from earlier: Instant, to now: Instant) -> Duration64 { now >= earlier ? now - earlier : 0 }
 
     private mutating func advance(to now: Instant) {
         guard let start = newestStart else {

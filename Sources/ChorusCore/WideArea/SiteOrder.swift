@@ -98,13 +98,6 @@ public struct SiteOrder: Sendable {
     /// (supplied from `relay` until they are heard in the new one).
     var lastInstall: SiteInstall?
     var finishing: Set<SiteID> = []
-    /// Whether this site's clients must wait: too much of its traffic is not yet taken by every
-    /// other site (read at every send, so inlined: a call would copy the whole order state).
-    var isBacklogged: Bool {
-        @inline(__always) get {
-            unacknowledged >= options.maxUnacknowledged || unacknowledgedBytes + frozenBytes >= unacknowledgedBytesLimit
-        }
-    }
     /// When relayed messages were last pruned (`pruneRelay`).
     var lastRelayPrune: Instant = 0
     /// The installs this site decided lately, as coordinator, newest last: one a member never got
@@ -221,6 +214,8 @@ public struct SiteOrder: Sendable {
 
     /// Messages taken but not yet handed to the group layer.
     public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
+    /// Messages of other sites kept for a site that may need them from this one (`relay`).
+    public var relayed: Int { relay.values.reduce(0) { $0 + $1.count } }
     /// This site's messages kept until every other site has them (or held, not yet numbered,
     /// while a configuration is agreed), and their payload bytes.
     public var unacknowledged: Int { outbox.count + frozen.count }
@@ -230,6 +225,13 @@ public struct SiteOrder: Sendable {
     /// The payload bytes clients may have waiting for other sites now.
     public var unacknowledgedBytesLimit: Int {
         options.paceByBandwidthDelay ? budget.limit : options.maxUnacknowledgedBytes
+    }
+    /// Whether this site's clients must wait: too much of its traffic is not yet taken by every
+    /// other site (read at every send, so inlined: a call would copy the whole order state).
+    var isBacklogged: Bool {
+        @inline(__always) get {
+            unacknowledged >= options.maxUnacknowledged || unacknowledgedBytes + frozenBytes >= unacknowledgedBytesLimit
+        }
     }
     /// The budget's inputs, for status: the shortest acknowledgement delay and the rate.
     public var outboxDelay: Duration64? { budget.minDelay }
