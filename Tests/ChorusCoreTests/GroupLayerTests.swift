@@ -609,7 +609,8 @@ struct GroupLayerTests {
     let groups = (0..<12).map { "group-with-a-long-name-\($0)" }
     var sessions: [SessionID] = []
     for local: UInt64 in 1...6 {
-        let session = cluster.on(1) { layer, _ in layer.openSession(local: local) }
+        // Named sessions: a piece's size counts the names' bytes too (it once counted them as empty).
+        let session = cluster.on(1) { layer, _ in layer.openSession(local: local, name: "a-session-with-a-long-name-\(local)") }
         sessions.append(session)
         for group in groups {
             try cluster.on(1) { layer, actions throws(GroupError) in try layer.join(session: session, group: group, into: &actions) }

@@ -154,15 +154,15 @@ extension GroupLayer {
     /// `WireLimits.maxSessionsPerState` sessions), splitting a session's groups where needed.
     /// Always at least one piece (an empty announcement still completes the exchange).
     static func announcementPieces(_ entries: [SessionMemberships], limit: Int) -> [[SessionMemberships]] {
-        let nobody = SessionID(daemon: NodeID(0), local: 0)
         let base = GroupMessageCodec.encodedSize(.state(daemon: NodeID(0), configuration: .none, sessions: []))
-        let entryBase = GroupMessageCodec.encodedSize(
-            .state(daemon: NodeID(0), configuration: .none, sessions: [SessionMemberships(session: nobody, groups: [])]))
-            - base
         var pieces: [[SessionMemberships]] = []
         var current: [SessionMemberships] = []
         var size = base
         for entry in entries {
+            // A session's entry without its groups: its number and its name's bytes.
+            let entryBase = GroupMessageCodec.encodedSize(
+                .state(daemon: NodeID(0), configuration: .none, sessions: [SessionMemberships(session: entry.session, groups: [])]))
+                - base
             var groups = entry.groups[...]
             repeat {
                 let next = 1 + (groups.first?.utf8.count ?? 0)
