@@ -40,7 +40,8 @@ import Testing
                 firstSeq: UInt64(round + 1) * 100_000, lateJoiner: true)
             await fixture.clients[victim].stop()
             fixture.clients[victim] = fresh
-            for client in fixture.clients {
+            // The fresh client first: if its session ended, its error says why.
+            for client in [fresh] + fixture.clients.filter({ $0 !== fresh }) {
                 try await client.wait("\(member.name) back (round \(round))", timeout: 20) {
                     $0.lastRegular?.members.count == daemons
                 }
