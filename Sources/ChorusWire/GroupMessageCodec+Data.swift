@@ -21,7 +21,13 @@ public struct GroupNameCache: Sendable {
 
     /// The name in `bytes` (checked ASCII), reusing the last one when it is the same.
     mutating func senderName(_ bytes: UnsafeRawBufferPointer) -> String {
-        let same = lastSenderName.utf8.count == bytes.count && lastSenderName.utf8.elementsEqual(bytes)
+        // Compared as bytes (the generic `elementsEqual` over the UTF-8 view cost 1 % of the engine).
+        let same =
+            lastSenderName.utf8.count == bytes.count
+            && (bytes.isEmpty
+                || lastSenderName.utf8.withContiguousStorageIfAvailable {
+                    memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+                } ?? lastSenderName.utf8.elementsEqual(bytes))
         if !same { lastSenderName = String(decoding: bytes, as: UTF8.self) }
         return lastSenderName
     }
