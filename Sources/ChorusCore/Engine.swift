@@ -36,6 +36,15 @@ public struct Engine: Sendable {
     /// The order across sites, with more than one site (nil: the ring's order is the order).
     public private(set) var order: SiteOrder?
     private var orderActions: [SiteOrderAction] = []
+    /// What the representative sends other sites, waiting until every member of its ring holds
+    /// the ring packets that caused it (`upTo`): sent at once, a body or a promise could reach
+    /// other sites while no survivor of this daemon's crash ever delivers its cause (a packet
+    /// only this daemon held). Released in order as the ring's stability passes `upTo`, at a safe
+    /// delivery (everything before it is held by all), and at a configuration change (the
+    /// survivors deliver everything this daemon delivered in the configuration that ends).
+    private var heldOriginates: [(upTo: UInt64, body: ByteBuffer, sites: [SiteID])] = []
+    /// While a safe delivery is handed to the order layer: what it causes goes out at once.
+    private var inSafeDelivery = false
     private var ringActions: [RingAction] = []
     private var groupActions: [GroupAction] = []
     // Spare buffers swapped with the two above while a batch runs, so no batch allocates.
@@ -202,12 +211,18 @@ public struct Engine: Sendable {
                         if order == nil {
                             groups.ringDelivered(delivery, deliveries: &actions, into: &groupActions)
                         } else {
+                            if delivery.service == .safe {
+                                releaseOriginates(all: true, into: &actions)
+                                inSafeDelivery = true
+                            }
                             order!.ringDelivered(delivery, now: now, into: &orderActions)
                             applyOrderActions(now: now, into: &actions)
+                            inSafeDelivery = false
                         }
                     case .configuration(let configuration):
                         // What the group layer still owes the ending configuration comes before it ends.
                         // (Across sites the group layer follows the site's stream instead: no-ops.)
+                        releaseOriginates(all: true, into: &actions)
                         groups.ringConfigurationWillChange(configuration, into: &groupActions)
                         if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
                         actions.append(.configuration(configuration))
@@ -223,6 +238,29 @@ public struct Engine: Sendable {
                 swap(&batch, &ringBatch)
             }
         }
+        if !heldOriginates.isEmpty { releaseOriginates(all: false, into: &actions) }
+    }
+
+    /// Sends what the representative addressed to other sites, now (`inSafeDelivery`, or nothing
+    /// waits and every member holds what this daemon delivered) or once it does.
+    private mutating func originate(_ body: ByteBuffer, to sites: [SiteID], into actions: inout [EngineAction]) {
+        if inSafeDelivery || (heldOriginates.isEmpty && ring.holdsEverythingDelivered)
+            || order?.options.brokenRules.actOnUnstableDeliveries == true
+        {
+            actions.append(.wideArea(.originate(body, to: sites)))
+        } else {
+            heldOriginates.append((ring.deliveredUpTo ?? .max, body, sites))
+        }
+    }
+
+    /// Sends the waiting bodies whose causes every member holds (`all`: every one).
+    private mutating func releaseOriginates(all: Bool, into actions: inout [EngineAction]) {
+        guard !heldOriginates.isEmpty else { return }
+        let held = all ? UInt64.max : ring.heldByEveryMember ?? 0
+        let ready = heldOriginates.prefix { $0.upTo <= held }.count
+        guard ready > 0 else { return }
+        for entry in heldOriginates[..<ready] { actions.append(.wideArea(.originate(entry.body, to: entry.sites))) }
+        heldOriginates.removeFirst(ready)
     }
 
     /// Performs what the order layer asked, in order; a delivery's group actions come right after it.
@@ -241,7 +279,7 @@ public struct Engine: Sendable {
             case .deliver(let delivery, let position, let ordinal):
                 groups.ringDelivered(delivery, position: position, ordinal: ordinal, deliveries: &actions, into: &groupActions)
                 if !groupActions.isEmpty { drainGroupsInline(now: now, into: &actions) }
-            case .originate(let body, let sites): actions.append(.wideArea(.originate(body, to: sites)))
+            case .originate(let body, let sites): originate(body, to: sites, into: &actions)
             case .setTimer(let deadline): actions.append(.setTimer(.wideArea, deadline: deadline))
             case .representative(let represent): actions.append(.wideArea(.representative(represent)))
             case .configuration(let change):

@@ -23,6 +23,8 @@ public struct WideAreaSimulation {
     var slot: [Int]
     /// Per daemon: its incarnation (1 at first; session locals follow it, so message keys stay unique).
     var incarnation: [UInt32]
+    /// Per daemon, when it last crashed (see `crashLosesLastPackets`).
+    var lastCrash: [Instant?]
     let siteIDs: [SiteID]
     var sessions: [SessionID?]
     var deadlines: [[Instant?]]
@@ -56,7 +58,8 @@ public struct WideAreaSimulation {
     let traceDeliveries = getenv("CHORUS_TRACE_DELIVERIES") != nil
 
     enum Event {
-        case packet(Int, Packet)
+        /// A ring datagram for daemon `to`, sent by daemon `from` at `sentAt`.
+        case packet(Int, Packet, from: Int, sentAt: Instant)
         case timer(Int, RingTimer)
         case hop(Int, ByteBuffer)
         case routerTick(Int)
@@ -85,6 +88,7 @@ public struct WideAreaSimulation {
         alive = Array(repeating: false, count: count)
         slot = Array(0..<count)
         incarnation = Array(repeating: 1, count: count)
+        lastCrash = Array(repeating: nil, count: count)
         siteIDs = (0..<config.sites).map { SiteID(UInt32($0 + 1)) }
         sessions = Array(repeating: nil, count: count)
         deadlines = Array(repeating: Array(repeating: nil, count: RingTimer.allCases.count), count: count)
@@ -206,8 +210,14 @@ public struct WideAreaSimulation {
 
     mutating func handle(_ event: Event) {
         switch event {
-        case .packet(let daemon, let packet):
+        case .packet(let daemon, let packet, let from, let sentAt):
             guard alive[daemon] else { return }
+            if config.crashLosesLastPackets, let crashed = lastCrash[from], sentAt <= crashed,
+                crashed - sentAt <= 2 * config.lanDelay
+            {
+                report.packetsLostInCrashes += 1
+                return
+            }
             act(daemon) { engine, actions, now in engine.receive(packet, now: now, into: &actions) }
         case .timer(let daemon, let timer):
             guard alive[daemon], deadlines[daemon][timer.rawValue] == now else { return }
@@ -331,6 +341,7 @@ public struct WideAreaSimulation {
     mutating func crash(_ daemon: Int) {
         if config.traceConfigurations { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) of \(siteID(site(of: daemon))) crashes") }
         alive[daemon] = false
+        lastCrash[daemon] = now
         history.alive[slot[daemon]] = false
         report.crashes += 1
         let site = site(of: daemon)
@@ -390,7 +401,7 @@ public struct WideAreaSimulation {
                     let jitter = config.impairment.jitter
                     delay = config.impairment.delay + (jitter > 0 ? UInt64(random.int(below: Int(jitter) + 1)) : 0)
                 }
-                queue.push(.packet(target, packet), at: now + delay)
+                queue.push(.packet(target, packet, from: daemon, sentAt: now), at: now + delay)
             }
         case .setTimer(let timer, let deadline):
             deadlines[daemon][timer.rawValue] = max(deadline, now)
@@ -532,6 +543,8 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
     public var representativeChanges = 0
     public var linkCuts = 0
     public var crashes = 0
+    /// Ring datagrams lost because their sender crashed right after sending them (`crashLosesLastPackets`).
+    public var packetsLostInCrashes = 0
     public var restarts = 0
     /// Group views shown (summed over daemons), and leaves of the group (each joined again).
     public var views = 0
@@ -559,7 +572,9 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         var lines: [String] = [
             "seed \(seed): \(sites) sites × \(daemonsPerSite) daemons, \(sent) sent (\(refused) refused), \(delivered) delivered, "
                 + "\(configurations) regular configurations, \(representativeChanges) representative starts, "
-                + "\(linkCuts) link cuts, \(isolations) sites cut off, \(crashes) crashes, \(restarts) restarts, \(events) events in \(seconds) s",
+                + "\(linkCuts) link cuts, \(isolations) sites cut off, \(crashes) crashes"
+                + (packetsLostInCrashes > 0 ? " (\(packetsLostInCrashes) datagrams lost with them)" : "")
+                + ", \(restarts) restarts, \(events) events in \(seconds) s",
             "  configurations of sites: \(siteConfigurations) installed over all daemons; at the end \(finalConfigurations.joined(separator: " | "))"
                 + (mergedAtEnd ? " (every site, every daemon)" : ""),
             "  group views: \(views) shown over all daemons, \(leaves) leaves and joins again",

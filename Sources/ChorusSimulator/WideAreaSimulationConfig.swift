@@ -39,6 +39,12 @@ public struct WideAreaSimulationConfig: Sendable {
     /// Daemons crashed and restarted 0.5-2 s later without their state, at random times during
     /// the traffic (the restarted daemon gets the order's state from its site's ring).
     public var restarts = 0
+    /// A crash also loses the ring datagrams its daemon sent in its last two LAN delays (still
+    /// in its socket buffer or on the wire), while what it handed to the wide area arrives: a
+    /// real kill -9 can land between the two sends of one turn of the daemon's loop. A ring
+    /// message the crashed daemon delivered (and acted on across sites) may then reach no
+    /// survivor.
+    public var crashLosesLastPackets = false
     /// Each daemon starts at a random time up to this (ns), not all at once.
     public var staggeredStart: Duration64 = 0
     /// For comparison, what Spread does: one token ring stretched over every daemon of every

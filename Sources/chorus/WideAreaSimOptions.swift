@@ -27,6 +27,8 @@ struct WideAreaSimOptions: ParsableArguments {
     var groupLeaves = 0.0
     @Option(name: .customLong("daemon-restarts"), help: "Daemons crashed and restarted during the run (another of their site keeps running).")
     var daemonRestarts = 0
+    @Flag(name: .customLong("crash-loses-packets"), help: "A crash also loses the ring datagrams the daemon sent in its last moments, while what it sent across sites arrives (as a kill -9 between two sends can).")
+    var crashLosesPackets = false
     @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
     @Flag(name: .customLong("stretched-ring"), help: "For comparison: one token ring over every daemon of every site (what Spread does), no hop protocol.")
     var stretchedRing = false
@@ -42,6 +44,7 @@ struct WideAreaSimOptions: ParsableArguments {
         if randomize {
             var config = WideAreaSimulationConfig.randomFaulty(seed: seed, maxSites: sites, maxDaemonsPerSite: daemons, duration: duration)
             config.traceConfigurations = traceConfigurations
+            config.crashLosesLastPackets = crashLosesPackets
             return config
         }
         var config = WideAreaSimulationConfig()
@@ -62,6 +65,7 @@ struct WideAreaSimOptions: ParsableArguments {
         config.representativeCrashes = representativeCrashes
         config.churn = groupLeaves
         config.restarts = daemonRestarts
+        config.crashLosesLastPackets = crashLosesPackets
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.orderOptions.paceByBandwidthDelay = !fixedOutbox
         config.clockSkew = UInt64(clockSkew * 1e6)

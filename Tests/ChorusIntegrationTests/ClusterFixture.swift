@@ -13,12 +13,15 @@ struct ClusterFixture {
     /// Starts `count` daemons from `basePort` and connects a client to each (over TCP, or over the
     /// Unix socket for every second daemon, so both listeners are exercised).
     /// With `network`, every daemon runs in its own namespace and every client uses the Unix socket.
+    /// With `sites` (one site name per daemon; `extraConfig` names the sites and links), the group
+    /// spans the sites.
     static func start(
         count: Int = 3, basePort: Int, ringSection: String = LocalCluster.fastTimeouts, extraConfig: String = "",
-        network: NamespaceNetwork? = nil
+        network: NamespaceNetwork? = nil, sites: [String]? = nil
     ) async throws -> ClusterFixture {
         let cluster = try LocalCluster(
-            count: count, basePort: basePort, ringSection: ringSection, extraConfig: extraConfig, network: network)
+            count: count, basePort: basePort, ringSection: ringSection, extraConfig: extraConfig, network: network,
+            sites: sites)
         var fixture = ClusterFixture(cluster: cluster)
         do {
             try await cluster.start()
@@ -26,7 +29,7 @@ struct ClusterFixture {
                 fixture.clients.append(fixture.connect(index: index, member: member))
             }
             for client in fixture.clients {
-                try await client.wait("the full group") { $0.lastRegular?.members.count == count }
+                try await client.wait("the full group", timeout: sites == nil ? 15 : 30) { $0.lastRegular?.members.count == count }
             }
         } catch {
             cluster.stop(keepFiles: true)

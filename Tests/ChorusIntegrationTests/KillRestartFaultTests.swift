@@ -13,10 +13,31 @@ import Testing
 /// sender's views.
 @Suite(.serialized) struct KillRestartFaultTests {
     @Test func viewsAndMessagesAgreeAcrossKillsAndRestarts() async throws {
-        let daemons = 4
-        var fixture = try await ClusterFixture.start(count: daemons, basePort: 22_500)
+        let fixture = try await ClusterFixture.start(count: 4, basePort: 22_500)
         defer { fixture.cluster.stop() }
-        let traffic = SteadyTraffic(clients: fixture.clients)
+        try await killAndRestart(fixture)
+    }
+
+    /// The same across two sites (east: d1, d2; west: d3, d4), views spanning both: among the
+    /// victims are both representatives (d1, d3), so the hop link changes hands under traffic,
+    /// each kill and each restart is a configuration change of both sites, and the restarted
+    /// daemon's new client joins while its site's ring and the order across sites take it back.
+    @Test func viewsAndMessagesAgreeAcrossKillsAndRestartsInTwoSites() async throws {
+        let fixture = try await ClusterFixture.start(
+            count: 4, basePort: 23_000, extraConfig: WideAreaTests.sites, sites: ["east", "east", "west", "west"])
+        defer { fixture.cluster.stop() }
+        // Ordered services only: fifo messages across sites are delivered ahead of the order, and
+        // one sent as another site's daemons change can fall in the view before the change at its
+        // own site and after it at the other (a known gap; docs/wide-area.md, "Not built yet").
+        try await killAndRestart(fixture, services: [.agreed, .safe, .causal])
+    }
+
+    private func killAndRestart(
+        _ started: ClusterFixture, services: [Service] = [.agreed, .safe, .fifo, .causal]
+    ) async throws {
+        var fixture = started
+        let daemons = fixture.clients.count
+        let traffic = SteadyTraffic(clients: fixture.clients, services: services)
         traffic.start()
         let victims = [1, 2, 0, 3, 1, 0, 2, 3, 0]  // d2, d3, d1, d4, d2, d1, d3, d4, d1
         for (round, victim) in victims.enumerated() {

@@ -11,9 +11,12 @@ final class SteadyTraffic: @unchecked Sendable {
     private var round = 0
     private var running = true
     private var task: Task<Void, Never>?
-    private static let services: [Service] = [.agreed, .safe, .fifo, .causal]
+    private let services: [Service]
 
-    init(clients: [TestClient]) { slots = clients.map { ($0, 0) } }
+    init(clients: [TestClient], services: [Service] = [.agreed, .safe, .fifo, .causal]) {
+        slots = clients.map { ($0, 0) }
+        self.services = services
+    }
 
     func start() {
         task = Task { [self] in
@@ -31,7 +34,7 @@ final class SteadyTraffic: @unchecked Sendable {
                 let k = round
                 for index in slots.indices {
                     guard let client = slots[index].client else { continue }
-                    client.send(Self.services[k % Self.services.count], size: k % 5 == 0 ? 4_000 : 200)
+                    client.send(services[k % services.count], size: k % 5 == 0 ? 4_000 : 200)
                     slots[index].sent += 1
                 }
                 round += 1

@@ -230,18 +230,23 @@ import Testing
     /// in the next configuration, after its site's first list, which already named the restarted
     /// daemon, so it was applied after the exchange and put the dead incarnation's session back
     /// into every view beside the new one's. Announcements now carry each daemon's first session
-    /// number and a join of a session below it is dropped; admitting it again is caught.
+    /// number and a join of a session below it is dropped; admitting it again is caught. (Since
+    /// ticks are safe and what a representative sends waits for its ring's stability, seed 10190
+    /// no longer meets the case; seed 10958 of the same sweep does, with daemon 16.)
     @Test func aJoinOfACrashedIncarnationIsDroppedAfterItsRestart() {
-        let config = WideAreaSimulationConfig.randomFaulty(seed: 10190, maxSites: 5, maxDaemonsPerSite: 4, duration: 8)
-        var simulation = WideAreaSimulation(config: config)
-        let report = simulation.run()
-        #expect(report.passed, "seed 10190: \(report.violations.prefix(5))")
-        var broken = config
-        broken.orderOptions.brokenRules.sessionsOfEarlierIncarnations = true
-        var brokenSimulation = WideAreaSimulation(config: broken)
-        let brokenReport = brokenSimulation.run()
-        #expect(!brokenReport.passed, "admitting an earlier incarnation's join was not caught")
-        #expect(brokenReport.violations.contains { $0.contains("#s1#d15") })
+        for (seed, session) in [(UInt64(10190), "#s1#d15"), (10958, "#s1#d16")] {
+            let config = WideAreaSimulationConfig.randomFaulty(seed: seed, maxSites: 5, maxDaemonsPerSite: 4, duration: 8)
+            var simulation = WideAreaSimulation(config: config)
+            let report = simulation.run()
+            #expect(report.passed, "seed \(seed): \(report.violations.prefix(5))")
+            guard seed == 10958 else { continue }
+            var broken = config
+            broken.orderOptions.brokenRules.sessionsOfEarlierIncarnations = true
+            var brokenSimulation = WideAreaSimulation(config: broken)
+            let brokenReport = brokenSimulation.run()
+            #expect(!brokenReport.passed, "seed \(seed): admitting an earlier incarnation's join was not caught")
+            #expect(brokenReport.violations.contains { $0.contains(session) }, "\(brokenReport.violations.prefix(3))")
+        }
     }
 
     /// Views that ignore other sites' daemon changes keep a crashed representative's session:

@@ -100,6 +100,45 @@ import Testing
         #expect(report.orderCounters.reduce(0) { $0 + $1.duplicates } > 0, "takeover resent nothing")
     }
 
+    /// A crash can lose the last ring datagrams its daemon sent while what it handed to the wide
+    /// area still arrives (a kill -9 between two sends of one turn of the daemon's loop). Found by
+    /// a real-process test (`KillRestartFaultTests`, two sites: a message delivered in different
+    /// views at the two sites): the representative promised other sites, on a tick its ring had
+    /// delivered only to it, that its site would number nothing lower, and routed messages no
+    /// survivor held. Ticks are now safe and what a representative sends waits until every
+    /// member of its ring holds the cause; acting at once again (the broken rule) is caught.
+    @Test func aCrashLosingItsLastRingPacketsBreaksNoPromise() {
+        let seeds: [UInt64] = [9, 16, 19, 35, 36, 38, 41]
+        let runs = seeds.flatMap { [($0, false), ($0, true)] }
+        let reports = parallelRuns(runs) { seed, broken in
+            var config = WideAreaSimulationConfig()
+            config.seed = seed
+            config.sites = 2
+            config.daemonsPerSite = 2
+            config.representativeCrashes = 2
+            config.restarts = 4
+            config.crashLosesLastPackets = true
+            config.impairment = WideAreaImpairment(delay: Self.millisecond)
+            config.rate = 300
+            config.payloadSize = 1000
+            config.duration = 10
+            config.orderOptions.brokenRules.actOnUnstableDeliveries = broken
+            var simulation = WideAreaSimulation(config: config)
+            return simulation.run()
+        }
+        var caught = 0
+        for ((seed, broken), report) in zip(runs, reports) {
+            if broken {
+                if !report.passed { caught += 1 }
+            } else {
+                #expect(report.passed, "seed \(seed): \(report.violations.prefix(5))")
+                #expect(report.crashes >= 2, "seed \(seed): \(report.crashes) crashes")
+            }
+        }
+        #expect(reports.reduce(0) { $0 + $1.packetsLostInCrashes } > 0, "no crash lost a packet")
+        #expect(caught >= 3, "acting on deliveries only the representative held was caught in \(caught) of \(seeds.count) runs")
+    }
+
     /// Daemons start up to a second apart (one alone first does not start an order of its own:
     /// a majority of its site must), and two daemons crash and restart without their state
     /// during the traffic: each gets the order's state from its site's ring, then delivers

@@ -297,6 +297,23 @@ public struct Ring: Sendable {
 
     var othersInRing: [NodeID] { pendingRing?.others ?? installed?.others ?? [] }
 
+    /// Whether every member of the installed ring holds every packet this daemon delivered: what
+    /// it did because of them (the wide-area representative routing them, or promising other
+    /// sites) cannot be undone by its crash. False outside the operational phase (the
+    /// configuration change that ends it settles what the survivors deliver).
+    public var holdsEverythingDelivered: Bool {
+        guard phase == .operational, let delivered = installed?.deliveredUpTo, let stable = installed?.stableSeq else { return false }
+        return stable >= delivered
+    }
+
+    /// Every member holds every packet up to here in the installed ring; nil outside the
+    /// operational phase.
+    public var heldByEveryMember: UInt64? { phase == .operational ? installed?.stableSeq : nil }
+
+    /// This daemon delivered (passed) every packet of the installed ring up to here; nil outside
+    /// the operational phase.
+    public var deliveredUpTo: UInt64? { phase == .operational ? installed?.deliveredUpTo : nil }
+
     /// The ring whose packets are accepted now: pending during recovery, installed when operational.
     var activeRingID: RingID? {
         @inline(__always) get {

@@ -40,6 +40,9 @@ struct RingLog {
 
     // MARK: Delivery
 
+    /// The cursor passed every packet up to here (their messages were delivered, or wait for
+    /// the rest of their fragments).
+    var deliveredUpTo: UInt64 { delivery.cursor - 1 }
     /// Every member holds every packet up to here.
     var stableSeq: UInt64 {
         get { delivery.stableSeq }

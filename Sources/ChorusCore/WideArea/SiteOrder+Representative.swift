@@ -213,7 +213,12 @@ extension SiteOrder {
         guard representative != nil else { return }
         if now >= representative!.nextTick {
             let stamp = now.addingReportingOverflow(options.stampOffset)
-            actions.append(.submit(.agreed, WideAreaMessageCodec.encode(.tick(stamp: stamp.overflow ? Self.maxLamport : stamp.partialValue))))
+            // Safe: the heartbeat it causes promises other sites that no later message of this
+            // site is numbered at or below it, and reports what this site took; delivered safe,
+            // every member holds the tick and all before it, so a survivor of the
+            // representative's crash keeps the promise.
+            let service: Service = options.brokenRules.actOnUnstableDeliveries ? .agreed : .safe
+            actions.append(.submit(service, WideAreaMessageCodec.encode(.tick(stamp: stamp.overflow ? Self.maxLamport : stamp.partialValue))))
             let next = now.addingReportingOverflow(options.heartbeatInterval)
             representative!.nextTick = next.overflow ? .max : next.partialValue
         }

@@ -62,6 +62,11 @@ public struct SiteOrderOptions: Sendable, Equatable {
         /// Group views admit a join of any session of a listed daemon, also one of an incarnation
         /// that crashed (its join numbered after the restart adds a session that is gone).
         public var sessionsOfEarlierIncarnations = false
+        /// The representative acts across sites on what only it may hold: ticks are agreed, not
+        /// safe, and what it sends goes out at once, not once every member of its ring holds the
+        /// cause (a crash that loses its last ring packets leaves other sites with messages and
+        /// promises no survivor of its site knows).
+        public var actOnUnstableDeliveries = false
         public init() {}
     }
 
