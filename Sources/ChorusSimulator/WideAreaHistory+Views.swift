@@ -12,6 +12,12 @@ extension WideAreaHistory {
         var configuration: SiteConfigurationID?
     }
 
+    /// Two views of a group one daemon showed one after the other.
+    private struct ViewPair: Hashable {
+        var first: ViewKey
+        var second: ViewKey
+    }
+
     /// What one daemon showed of one view, and where among the ordered messages.
     private struct Shown {
         var daemon: Int
@@ -34,11 +40,34 @@ extension WideAreaHistory {
     ///   lists exactly the expected members, and is regular.
     func checkViews(_ fail: (String) -> Void) {
         var shown: [ViewKey: Shown] = [:]
+        /// With `checkEveryServiceBetweenViews`: per pair of consecutive views, the first daemon
+        /// that showed both and what it delivered between them.
+        var between: [ViewPair: (daemon: Int, messages: Set<MessageKey>)] = [:]
         for (daemon, records) in views.enumerated() {
             let ordered = deliveries[daemon].enumerated().filter { $0.element.service >= .causal && $0.element.position != nil }
             var last: [String: GroupView] = [:]
+            var lastShown: [String: (key: ViewKey, afterDeliveries: Int)] = [:]
             for record in records {
                 let view = record.view
+                if checkEveryServiceBetweenViews {
+                    let key = ViewKey(group: view.group, id: view.viewID, configuration: record.configuration)
+                    if let previous = lastShown[view.group] {
+                        let messages = Set(
+                            deliveries[daemon][previous.afterDeliveries..<record.afterDeliveries].lazy.filter { $0.service != .unreliable }
+                                .map(\.message))
+                        let pair = ViewPair(first: previous.key, second: key)
+                        if let other = between[pair] {
+                            if other.messages != messages {
+                                let onlyOther = other.messages.subtracting(messages).sorted { $0.description < $1.description }
+                                let onlyMine = messages.subtracting(other.messages).sorted { $0.description < $1.description }
+                                fail("daemons \(other.daemon) and \(daemon) showed views \(previous.key.id) then \(view.viewID) of group \(view.group) but delivered different messages between them: only \(other.daemon) \(onlyOther.prefix(3)), only \(daemon) \(onlyMine.prefix(3))")
+                            }
+                        } else {
+                            between[pair] = (daemon, messages)
+                        }
+                    }
+                    lastShown[view.group] = (key, record.afterDeliveries)
+                }
                 if let previous = last[view.group] {
                     if !(previous.viewID < view.viewID) {
                         fail("daemon \(daemon): view ids of group \(view.group) do not increase: \(previous.viewID) then \(view.viewID)")

@@ -194,6 +194,7 @@ public struct WideAreaSimulation {
             let members = engines.indices.filter { alive[$0] }.compactMap { sessions[$0] }.sorted()
             history.expectedFinalMembers = [Self.group: members]
         }
+        history.checkEveryServiceBetweenViews = config.strictViews
         report.violations = history.violations()
         let window = Double(trafficEnd) / 1e9 - config.warmup - 1
         if window > 0 {

@@ -139,6 +139,40 @@ import Testing
         #expect(caught >= 3, "acting on deliveries only the representative held was caught in \(caught) of \(seeds.count) runs")
     }
 
+    /// Daemons that show the same two consecutive views of a group must deliver the same
+    /// messages between them, of every service. Ordered services (causal, agreed, safe) do, also
+    /// while daemons crash and restart. Fifo does not yet, a known gap the real-process
+    /// `KillRestartFaultTests` found across two sites: a fifo message is delivered at once at its
+    /// own site, before another site's daemon change whose place in the order comes first, and
+    /// after it at that other site. (To close it, a site could promise that its next membership
+    /// change is numbered above a lease well ahead of its clock, and fifo wait only for those
+    /// leases.)
+    @Test func strictViewsCatchFifoAcrossAChange() {
+        func run(_ services: [Service]) -> WideAreaSimulationReport {
+            var config = WideAreaSimulationConfig()
+            config.seed = 1
+            config.sites = 2
+            config.daemonsPerSite = 2
+            config.restarts = 4
+            config.strictViews = true
+            config.impairment = WideAreaImpairment(delay: Self.millisecond)
+            config.rate = 300
+            config.payloadSize = 1000
+            config.duration = 10
+            config.services = services
+            var simulation = WideAreaSimulation(config: config)
+            return simulation.run()
+        }
+        let ordered = run([.agreed, .safe, .causal])
+        #expect(ordered.passed, "\(ordered.violations.prefix(3))")
+        #expect(ordered.restarts >= 2)
+        let withFifo = run([.fifo, .agreed])
+        withKnownIssue("fifo across sites can fall in different views at another site's daemon change") {
+            #expect(withFifo.passed, "\(withFifo.violations.prefix(3))")
+        }
+        #expect(withFifo.violations.contains { $0.contains("delivered different messages between them") }, "the strict check saw nothing")
+    }
+
     /// Daemons start up to a second apart (one alone first does not start an order of its own:
     /// a majority of its site must), and two daemons crash and restart without their state
     /// during the traffic: each gets the order's state from its site's ring, then delivers
