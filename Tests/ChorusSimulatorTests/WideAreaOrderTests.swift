@@ -18,6 +18,22 @@ import Testing
         return report
     }
 
+    /// Two sites of two daemons 1 ms apart, 300 messages of 1000 bytes a second per daemon for
+    /// 10 s, four daemons crashed and restarted (`chorus sim --sites 2 --daemons 2
+    /// --daemon-restarts 4 --wan-delay 1 --rate 300 --duration 10`).
+    static func twoBusySitesOfTwo(seed: UInt64) -> WideAreaSimulationConfig {
+        var config = WideAreaSimulationConfig()
+        config.seed = seed
+        config.sites = 2
+        config.daemonsPerSite = 2
+        config.restarts = 4
+        config.impairment = WideAreaImpairment(delay: millisecond)
+        config.rate = 300
+        config.payloadSize = 1000
+        config.duration = 10
+        return config
+    }
+
     static func p50(_ report: WideAreaSimulationReport, _ service: Service) -> UInt64 {
         report.latency[Int(service.rawValue)].percentile(0.5)
     }
@@ -111,17 +127,9 @@ import Testing
         let seeds: [UInt64] = [9, 16, 19, 35, 36, 38, 41]
         let runs = seeds.flatMap { [($0, false), ($0, true)] }
         let reports = parallelRuns(runs) { seed, broken in
-            var config = WideAreaSimulationConfig()
-            config.seed = seed
-            config.sites = 2
-            config.daemonsPerSite = 2
+            var config = Self.twoBusySitesOfTwo(seed: seed)
             config.representativeCrashes = 2
-            config.restarts = 4
             config.crashLosesLastPackets = true
-            config.impairment = WideAreaImpairment(delay: Self.millisecond)
-            config.rate = 300
-            config.payloadSize = 1000
-            config.duration = 10
             config.orderOptions.brokenRules.actOnUnstableDeliveries = broken
             var simulation = WideAreaSimulation(config: config)
             return simulation.run()
@@ -149,16 +157,8 @@ import Testing
     /// leases.)
     @Test func strictViewsCatchFifoAcrossAChange() {
         func run(_ services: [Service]) -> WideAreaSimulationReport {
-            var config = WideAreaSimulationConfig()
-            config.seed = 1
-            config.sites = 2
-            config.daemonsPerSite = 2
-            config.restarts = 4
+            var config = Self.twoBusySitesOfTwo(seed: 1)
             config.strictViews = true
-            config.impairment = WideAreaImpairment(delay: Self.millisecond)
-            config.rate = 300
-            config.payloadSize = 1000
-            config.duration = 10
             config.services = services
             var simulation = WideAreaSimulation(config: config)
             return simulation.run()
