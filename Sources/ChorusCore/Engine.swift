@@ -244,9 +244,8 @@ public struct Engine: Sendable {
     /// Sends what the representative addressed to other sites, now (`inSafeDelivery`, or nothing
     /// waits and every member holds what this daemon delivered) or once it does.
     private mutating func originate(_ body: ByteBuffer, to sites: [SiteID], into actions: inout [EngineAction]) {
-        if inSafeDelivery || (heldOriginates.isEmpty && ring.holdsEverythingDelivered)
-            || order?.options.brokenRules.actOnUnstableDeliveries == true
-        {
+        let causesHeld = heldOriginates.isEmpty && (ring.heldByEveryMember ?? 0) >= (ring.deliveredUpTo ?? .max)
+        if inSafeDelivery || causesHeld || order?.options.brokenRules.actOnUnstableDeliveries == true {
             actions.append(.wideArea(.originate(body, to: sites)))
         } else {
             heldOriginates.append((ring.deliveredUpTo ?? .max, body, sites))

@@ -142,3 +142,19 @@ import Testing
         for node: UInt32 in [1, 2, 3] { #expect(harness.payloads(node) == ["safe"]) }
     }
 }
+
+/// A daemon alone in its ring takes what it holds as stable at once: its safe messages are
+/// delivered without a second visit of the token, and its log drops what it delivered (a
+/// shortcut that set the stable seq outside the stability rule once kept every packet forever).
+@Test func aDaemonAloneDeliversSafeAtOnceAndDropsWhatItDelivered() {
+    var harness = RingHarness.formed([1])
+    let start = harness.now
+    for index in 0..<300 { harness.submit(1, index % 2 == 0 ? .safe : .agreed, "m\(index)") }
+    harness.run(until: start + 50_000_000)
+    #expect(harness.delivered[NodeID(1)]?.count == 300)
+    let log = harness.rings[NodeID(1)]!.installed!
+    #expect(log.store.highSeq >= 150)
+    #expect(log.store.base > log.store.highSeq - 10, "kept seqs \(log.store.base)...\(log.store.highSeq)")
+    let safeDelays = (0..<300).filter { $0 % 2 == 0 }.compactMap { harness.deliveredAt[NodeID(1)]?["m\($0)"] }.map { $0 - start }
+    #expect(safeDelays.count == 150)
+}

@@ -52,6 +52,7 @@ extension Ring {
             actions.append(.send(.data(packet), to: .members(others)))
             log.deliverAfterInsert(seq: packet.seq, into: &actions)
         }
+        stabilizeIfAlone(&log, into: &actions)
         installed = consume log
         counters.packetsSent += sent.count
         counters.sentWhileHolding += sent.count

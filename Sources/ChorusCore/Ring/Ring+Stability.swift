@@ -127,11 +127,19 @@ extension Ring {
         token: Token, log: inout RingLog, recordingVisit: Bool = true, into actions: inout [RingAction]
     ) {
         var stable = min(previousVisitAru, token.aru)
+        if log.others.isEmpty { stable = max(stable, log.myAru) }  // see `stabilizeIfAlone`
         if phase == .operational, options.confirmStabilityInOnePass {
             stable = max(stable, min(token.stableSeq, token.aru, log.myAru))
         }
         if recordingVisit { previousVisitAru = token.aru }
         raiseStability(to: stable, log: &log, into: &actions)
+    }
+
+    /// Alone in the ring, what this daemon holds every member holds: what it sequenced is stable
+    /// at once, at a visit or while it holds the token (a one-daemon site's representative ticks
+    /// safe every heartbeat interval, and what it routes waits for stability).
+    mutating func stabilizeIfAlone(_ log: inout RingLog, into actions: inout [RingAction]) {
+        if log.others.isEmpty { raiseStability(to: log.myAru, log: &log, into: &actions) }
     }
 
     /// Every member holds the packets up to `stable`: deliver what waited for it, drop what no

@@ -335,9 +335,6 @@ extension Ring {
         if outgoing.barrier { token.barrierSeq = packet.seq }
         _ = log.insert(packet)
         if packet.service == .safe { noteSafe(packet) }
-        // Alone in the ring, what this daemon holds every member holds: safe needs no rotation
-        // (a one-daemon site's representative ticks safe every heartbeat interval).
-        if log.others.isEmpty, log.myAru > log.stableSeq { log.stableSeq = log.myAru }
         return packet
     }
 

@@ -297,17 +297,10 @@ public struct Ring: Sendable {
 
     var othersInRing: [NodeID] { pendingRing?.others ?? installed?.others ?? [] }
 
-    /// Whether every member of the installed ring holds every packet this daemon delivered: what
-    /// it did because of them (the wide-area representative routing them, or promising other
-    /// sites) cannot be undone by its crash. False outside the operational phase (the
-    /// configuration change that ends it settles what the survivors deliver).
-    public var holdsEverythingDelivered: Bool {
-        guard phase == .operational, let delivered = installed?.deliveredUpTo, let stable = installed?.stableSeq else { return false }
-        return stable >= delivered
-    }
-
     /// Every member holds every packet up to here in the installed ring; nil outside the
-    /// operational phase.
+    /// operational phase (the configuration change that ends it settles what the survivors
+    /// deliver). With `deliveredUpTo`: whether what this daemon did because of a delivery (the
+    /// wide-area representative routing it, or promising other sites) survives its crash.
     public var heldByEveryMember: UInt64? { phase == .operational ? installed?.stableSeq : nil }
 
     /// This daemon delivered (passed) every packet of the installed ring up to here; nil outside
