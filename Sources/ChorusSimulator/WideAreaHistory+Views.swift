@@ -36,37 +36,43 @@ extension WideAreaHistory {
     /// - One view (group, id, configuration before it) has the same kind, reason and members
     ///   (and, but for network views, the same `changed`) wherever it is shown, and sits between
     ///   the same ordered messages wherever both neighbours were delivered.
+    /// - Daemons that show the same two views of a group one after the other deliver the same
+    ///   ordered messages between them; with `checkEveryServiceBetweenViews`, the same messages
+    ///   of every service but unreliable between two network views (a configuration or a
+    ///   site's daemons changing) shown one after the other, joins and leaves aside.
     /// - At the end (`expectedFinalMembers`): every running daemon's last view of each group
     ///   lists exactly the expected members, and is regular.
     func checkViews(_ fail: (String) -> Void) {
         var shown: [ViewKey: Shown] = [:]
-        /// With `checkEveryServiceBetweenViews`: per pair of consecutive views, the first daemon
-        /// that showed both and what it delivered between them.
-        var between: [ViewPair: (daemon: Int, messages: Set<MessageKey>)] = [:]
+        /// Per pair of consecutive views, the first daemon that showed both and the causal,
+        /// agreed and safe messages it delivered between them; with `checkEveryServiceBetweenViews`,
+        /// the same for consecutive network views and every service but unreliable.
+        var between: [ViewPair: Between] = [:]
+        var betweenNetworkViews: [ViewPair: Between] = [:]
         for (daemon, records) in views.enumerated() {
             let ordered = deliveries[daemon].enumerated().filter { $0.element.service >= .causal && $0.element.position != nil }
             var last: [String: GroupView] = [:]
             var lastShown: [String: (key: ViewKey, afterDeliveries: Int)] = [:]
-            for record in records {
+            var lastNetworkShown: [String: (key: ViewKey, afterDeliveries: Int)] = [:]
+            // Where this daemon showed the next view of the same group (a view's neighbours lie
+            // before it: a transitional view shown inside a regular configuration, at a site's
+            // daemon change, is followed by its regular view without a configuration change).
+            var nextViewAt = [Int](repeating: Int.max, count: records.count)
+            var laterViewAt: [String: Int] = [:]
+            for index in records.indices.reversed() {
+                nextViewAt[index] = laterViewAt[records[index].view.group] ?? Int.max
+                laterViewAt[records[index].view.group] = records[index].afterDeliveries
+            }
+            for (index, record) in records.enumerated() {
                 let view = record.view
-                if checkEveryServiceBetweenViews {
-                    let key = ViewKey(group: view.group, id: view.viewID, configuration: record.configuration)
-                    if let previous = lastShown[view.group] {
-                        let messages = Set(
-                            deliveries[daemon][previous.afterDeliveries..<record.afterDeliveries].lazy.filter { $0.service != .unreliable }
-                                .map(\.message))
-                        let pair = ViewPair(first: previous.key, second: key)
-                        if let other = between[pair] {
-                            if other.messages != messages {
-                                let onlyOther = other.messages.subtracting(messages).sorted { $0.description < $1.description }
-                                let onlyMine = messages.subtracting(other.messages).sorted { $0.description < $1.description }
-                                fail("daemons \(other.daemon) and \(daemon) showed views \(previous.key.id) then \(view.viewID) of group \(view.group) but delivered different messages between them: only \(other.daemon) \(onlyOther.prefix(3)), only \(daemon) \(onlyMine.prefix(3))")
-                            }
-                        } else {
-                            between[pair] = (daemon, messages)
-                        }
-                    }
-                    lastShown[view.group] = (key, record.afterDeliveries)
+                let key = ViewKey(group: view.group, id: view.viewID, configuration: record.configuration)
+                // Ordered messages between any two views; with the strict check every service's
+                // between two network views (reliable and fifo may cross joins and leaves).
+                compareBetween(
+                    &between, &lastShown, key, record.afterDeliveries, daemon: daemon, ordered: true, fail)
+                if checkEveryServiceBetweenViews, view.reason == .network {
+                    compareBetween(
+                        &betweenNetworkViews, &lastNetworkShown, key, record.afterDeliveries, daemon: daemon, ordered: false, fail)
                 }
                 if let previous = last[view.group] {
                     if !(previous.viewID < view.viewID) {
@@ -78,17 +84,19 @@ extension WideAreaHistory {
                 }
                 last[view.group] = view
                 // Neighbours within the part of the configuration the view is in: from the daemon's
-                // last regular change to its next change (a transitional view: to the next regular one).
+                // last regular change to its next change (a transitional view: to the next regular
+                // one), and never past the group's next view.
                 let earlier = changes[daemon].prefix(record.changesBefore)
                 let later = changes[daemon].dropFirst(record.changesBefore)
                 let start = earlier.last { $0.change.kind == .regular }?.afterDeliveries ?? 0
-                let end = later.first { view.kind == .regular || $0.change.kind == .regular }?.afterDeliveries ?? Int.max
+                let end = min(
+                    later.first { view.kind == .regular || $0.change.kind == .regular }?.afterDeliveries ?? Int.max,
+                    nextViewAt[index])
                 let before = ordered.last { $0.offset < record.afterDeliveries && $0.offset >= start }?.element.position
                 let after = ordered.first { $0.offset >= record.afterDeliveries && $0.offset < end }?.element.position
                 let mine = Shown(
                     daemon: daemon, kind: view.kind, reason: view.reason, members: view.members, changed: view.changed,
                     before: before, after: after)
-                let key = ViewKey(group: view.group, id: view.viewID, configuration: record.configuration)
                 guard let other = shown[key] else {
                     shown[key] = mine
                     continue
@@ -116,5 +124,37 @@ extension WideAreaHistory {
                 }
             }
         }
+    }
+
+    /// The first daemon that showed a pair of views and what it delivered between them.
+    private struct Between {
+        var daemon: Int
+        var messages: Set<MessageKey>
+    }
+
+    /// Compares what `daemon` delivered between its last view of the group in `lastShown` and
+    /// `key` (ordered services only, or every service but unreliable) with the first daemon that
+    /// showed the same pair.
+    private func compareBetween(
+        _ between: inout [ViewPair: Between], _ lastShown: inout [String: (key: ViewKey, afterDeliveries: Int)],
+        _ key: ViewKey, _ afterDeliveries: Int, daemon: Int, ordered: Bool, _ fail: (String) -> Void
+    ) {
+        defer { lastShown[key.group] = (key, afterDeliveries) }
+        guard let previous = lastShown[key.group] else { return }
+        let messages = Set(
+            deliveries[daemon][previous.afterDeliveries..<afterDeliveries].lazy
+                .filter { ordered ? $0.service >= .causal : $0.service != .unreliable }
+                .map(\.message))
+        let pair = ViewPair(first: previous.key, second: key)
+        guard let other = between[pair] else {
+            between[pair] = Between(daemon: daemon, messages: messages)
+            return
+        }
+        guard other.messages != messages else { return }
+        let onlyOther = other.messages.subtracting(messages).sorted { $0.description < $1.description }
+        let onlyMine = messages.subtracting(other.messages).sorted { $0.description < $1.description }
+        fail(
+            "daemons \(other.daemon) and \(daemon) showed views \(previous.key.id) then \(key.id) of group \(key.group) but delivered different messages between them: only \(other.daemon) \(onlyOther.prefix(3)), only \(daemon) \(onlyMine.prefix(3))"
+        )
     }
 }

@@ -89,10 +89,10 @@ public struct WideAreaHistory: Sendable {
     /// `joinSettling` after it on (earlier ones it delivers if they were still waiting).
     public var joinedAt: [Instant]
     public static let joinSettling: Instant = 2_000_000_000
-    /// Also check that daemons showing the same two consecutive views of a group delivered the
-    /// same messages between them, of every service but unreliable (`checkViews`). Off by default:
-    /// reliable and fifo messages across sites are delivered ahead of the order and break it when
-    /// another site's daemons change (a known gap; see `strictViewsCatchFifoAcrossAChange`).
+    /// Daemons showing the same two consecutive views of a group must deliver the same causal,
+    /// agreed and safe messages between them (`checkViews`); this also checks reliable and fifo
+    /// ones between consecutive network views (joins and leaves aside: reliable and fifo may fall
+    /// on either side of them). The simulator sets it (`WideAreaSimulationConfig.strictViews`).
     public var checkEveryServiceBetweenViews = false
     /// Safe messages delivered while some running daemon did not yet hold them (found online).
     public var unsafeDeliveries: [String] = []

@@ -45,9 +45,9 @@ public struct WideAreaSimulationConfig: Sendable {
     /// message the crashed daemon delivered (and acted on across sites) may then reach no
     /// survivor.
     public var crashLosesLastPackets = false
-    /// Check every service's messages between consecutive group views, not only ordered ones
-    /// (`WideAreaHistory.checkEveryServiceBetweenViews`).
-    public var strictViews = false
+    /// Also check reliable and fifo messages between consecutive network views, not only ordered
+    /// ones between any views (`WideAreaHistory.checkEveryServiceBetweenViews`).
+    public var strictViews = true
     /// Each daemon starts at a random time up to this (ns), not all at once.
     public var staggeredStart: Duration64 = 0
     /// For comparison, what Spread does: one token ring stretched over every daemon of every

@@ -29,8 +29,8 @@ struct WideAreaSimOptions: ParsableArguments {
     var daemonRestarts = 0
     @Flag(name: .customLong("crash-loses-packets"), help: "A crash also loses the ring datagrams the daemon sent in its last moments, while what it sent across sites arrives (as a kill -9 between two sends can).")
     var crashLosesPackets = false
-    @Flag(name: .customLong("strict-views"), help: "Check every service's messages between consecutive group views, not only ordered ones (reliable and fifo across sites are known to fail it).")
-    var strictViews = false
+    @Flag(name: .customLong("lenient-views"), help: "Check only causal, agreed and safe messages between consecutive group views, not also reliable and fifo ones between network views.")
+    var lenientViews = false
     @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
     @Flag(name: .customLong("stretched-ring"), help: "For comparison: one token ring over every daemon of every site (what Spread does), no hop protocol.")
     var stretchedRing = false
@@ -47,7 +47,7 @@ struct WideAreaSimOptions: ParsableArguments {
             var config = WideAreaSimulationConfig.randomFaulty(seed: seed, maxSites: sites, maxDaemonsPerSite: daemons, duration: duration)
             config.traceConfigurations = traceConfigurations
             config.crashLosesLastPackets = crashLosesPackets
-            config.strictViews = strictViews
+            config.strictViews = !lenientViews
             return config
         }
         var config = WideAreaSimulationConfig()
@@ -69,7 +69,7 @@ struct WideAreaSimOptions: ParsableArguments {
         config.churn = groupLeaves
         config.restarts = daemonRestarts
         config.crashLosesLastPackets = crashLosesPackets
-        config.strictViews = strictViews
+        config.strictViews = !lenientViews
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.orderOptions.paceByBandwidthDelay = !fixedOutbox
         config.clockSkew = UInt64(clockSkew * 1e6)

@@ -254,7 +254,7 @@ extension SiteOrder {
                 counters.beyondCut += 1
             }
         }
-        while let head = nextHead() {
+        while let (head, _) = nextHead(closing: true) {
             if !transitionalDelivered, head.service >= .causal, !(boundary.map { head.position <= $0 } ?? false) {
                 actions.append(.configuration(transitional))
                 transitionalDelivered = true

@@ -180,7 +180,13 @@ extension SiteOrder {
                 report.progress.filter { held[$0.site] != nil }.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
         }
         for origin in waiting.keys { waiting[origin] = [] }
-        for data in snapshot.waiting where waiting[data.origin] != nil { waiting[data.origin]!.append(data) }
+        daemonChanges = [:]
+        for data in snapshot.waiting where waiting[data.origin] != nil {
+            waiting[data.origin]!.append(data)
+            if GroupMessageCodec.isSiteDaemons(data.payload) {
+                daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport))
+            }
+        }
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil) })
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }

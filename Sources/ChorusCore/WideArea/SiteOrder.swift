@@ -134,6 +134,9 @@ public struct SiteOrder: Sendable {
     var reports: [SiteID: [SiteID: SiteProgress]] = [:]
     /// Per origin: messages taken, not yet handed to the group layer, in seq order.
     var waiting: [SiteID: Deque<WideAreaData>] = [:]
+    /// Per origin: where its daemon changes (`siteDaemons` items) among `waiting` lie, in seq
+    /// order (entries no longer waiting are dropped as they are met: `earliestDaemonChange`).
+    var daemonChanges: [SiteID: Deque<DaemonChange>] = [:]
     /// This site's messages that some other site has not reported taking.
     var outbox = Deque<OutboxEntry>()
     var ringID: RingID?
@@ -162,6 +165,11 @@ public struct SiteOrder: Sendable {
     /// successor's are new too), and per origin the ids of the unreliable messages seen lately.
     var unreliableID: UInt64 = 0
     var unreliableSeen: [SiteID: RecentIDs] = [:]
+
+    struct DaemonChange: Sendable {
+        var seq: UInt64
+        var lamport: UInt64
+    }
 
     struct OutboxEntry: Sendable {
         var data: WideAreaData
@@ -387,6 +395,12 @@ public struct SiteOrder: Sendable {
         _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
     ) {
         localSeq += 1
+        let isDaemonChange = GroupMessageCodec.isSiteDaemons(delivery.payload)
+        if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges {
+            // Above every lease this site gave: a promise p (a heartbeat's or a message's
+            // timestamp, never above the clock) tells the others no change comes below p + lease.
+            clock = min(clock, Self.maxLamport) + options.daemonChangeLease
+        }
         clock += 1
         let data = WideAreaData(
             origin: site, seq: localSeq, lamport: clock, configuration: configuration.id, service: delivery.service,
@@ -404,6 +418,7 @@ public struct SiteOrder: Sendable {
             if representative != nil { originate(.data(data), into: &actions) }
         }
         waiting[site]!.append(data)
+        if isDaemonChange { daemonChanges[site, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
     }
 
     private mutating func takeRemote(_ data: WideAreaData, safe: Bool) {
@@ -442,6 +457,9 @@ public struct SiteOrder: Sendable {
         // Kept for the others of the configuration, should the origin depart before they have it.
         if remote.count > 1 { relay[data.origin, default: []].append(data) }
         waiting[data.origin]!.append(data)
+        if GroupMessageCodec.isSiteDaemons(data.payload) {
+            daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport))
+        }
     }
 
     private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat, now: Instant) {
@@ -512,19 +530,53 @@ public struct SiteOrder: Sendable {
     /// yet (a message taken meanwhile may lie past a departed site's cut).
     private mutating func deliverReady(into actions: inout [SiteOrderAction]) {
         guard ringID != nil, case .operational = phase else { return }
-        while let next = nextHead(), next.service < .causal || isDeliverable(next) { deliverHead(next, into: &actions) }
+        while let (next, ahead) = nextHead(), ahead || isDeliverable(next) { deliverHead(next, into: &actions) }
     }
 
-    /// The message whose turn is next: an unreliable, reliable or fifo head at once (only its
-    /// origin's earlier messages come first), else the lowest position among the heads.
-    func nextHead() -> WideAreaData? {
+    /// The message whose turn is next: a reliable or fifo head that may go ahead of the order
+    /// (`mayGoAhead`: only its origin's earlier messages come first), else the lowest position
+    /// among the heads. `ahead`: the first kind. `closing`: the configuration's streams are
+    /// complete (no other site's lease matters).
+    mutating func nextHead(closing: Bool = false) -> (head: WideAreaData, ahead: Bool)? {
         var next: WideAreaData?
         for origin in configuration.sites {
             guard let head = waiting[origin]?.first else { continue }
-            if head.service < .causal { return head }
+            if head.service < .causal, mayGoAhead(head, underLeases: !closing) { return (head, true) }
             if next.map({ head.position < $0.position }) ?? true { next = head }
         }
-        return next
+        return next.map { ($0, false) }
+    }
+
+    /// A reliable or fifo message goes ahead of the order where it falls on the same side of
+    /// every daemon change (a `siteDaemons` item, which group views follow) at every daemon:
+    /// every other site's lease (`daemonChangeLease` past its promise) covers its timestamp, so
+    /// no change not yet taken here comes below it, and no change taken here below it waits.
+    /// Otherwise it waits for its place in the order. Where a configuration ends every stream of
+    /// it is complete (`underLeases` false): only the changes taken below it hold it back, so
+    /// every daemon delivers it before the transitional configuration where any did before.
+    mutating func mayGoAhead(_ data: WideAreaData, underLeases: Bool) -> Bool {
+        if options.brokenRules.fifoAheadOfDaemonChanges { return true }
+        for other in remote where underLeases && other != data.origin && (promised[other] ?? 0) + options.daemonChangeLease < data.lamport {
+            return false
+        }
+        return earliestDaemonChange().map { $0 > data.lamport } ?? true
+    }
+
+    /// The lowest timestamp of a daemon change taken and not yet delivered (nil: none).
+    mutating func earliestDaemonChange() -> UInt64? {
+        guard !daemonChanges.isEmpty else { return nil }
+        var earliest: UInt64?
+        for origin in Array(daemonChanges.keys) {
+            let queue = waiting[origin]
+            var changes = daemonChanges.removeValue(forKey: origin)!
+            // Delivered ones (below the first waiting seq) and dropped ones (past the last) go.
+            while let first = changes.first, first.seq < queue?.first?.seq ?? .max { changes.removeFirst() }
+            while let last = changes.last, last.seq > queue?.last?.seq ?? 0 { changes.removeLast() }
+            guard let first = changes.first else { continue }
+            earliest = min(earliest ?? .max, first.lamport)
+            daemonChanges[origin] = changes
+        }
+        return earliest
     }
 
     mutating func deliverHead(_ next: WideAreaData, into actions: inout [SiteOrderAction]) {

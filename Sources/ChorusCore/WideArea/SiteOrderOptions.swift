@@ -42,6 +42,14 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// A site that has not installed the configuration it proposed (or finished its old one)
     /// within this proposes again.
     public var agreementTimeout: Duration64 = 3_000_000_000
+    /// How far past its latest promise a site numbers a change of its daemons (a `siteDaemons`
+    /// item: a timestamp above its clock plus this), so that every promise it made is also a
+    /// lease: no change of its daemons will come below promise + lease in the order. A reliable
+    /// or fifo message goes ahead of the order only under every other site's lease, so it falls
+    /// on the same side of every daemon change at every daemon. Longer than the largest one-way
+    /// delay plus a heartbeat interval, or such messages wait for the order. The same at every
+    /// site (it is part of the protocol, not a local tuning).
+    public var daemonChangeLease: Duration64 = 250_000_000
     /// Added to the driver's clock for tick stamps. The daemon passes wall clock minus its
     /// monotonic clock, so stamps of different hosts compare; the simulator models skew with it.
     public var stampOffset: UInt64 = 0
@@ -67,6 +75,10 @@ public struct SiteOrderOptions: Sendable, Equatable {
         /// cause (a crash that loses its last ring packets leaves other sites with messages and
         /// promises no survivor of its site knows).
         public var actOnUnstableDeliveries = false
+        /// Reliable and fifo messages go ahead of the order at once (behind only their origin's
+        /// earlier messages), and a site numbers its daemon changes without the lease: one may
+        /// fall before a daemon change of another site at one daemon and after it at another.
+        public var fifoAheadOfDaemonChanges = false
         public init() {}
     }
 
