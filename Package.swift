@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ChorusSimulator", "Chorus", "ChorusLocalCluster", "ChorusDaemon", "ChorusSeal",
+                "ChorusSimulator", "ChorusCore", "Chorus", "ChorusLocalCluster", "ChorusDaemon", "ChorusSeal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

@@ -50,7 +50,8 @@ public struct WideAreaSnapshot: Sendable, Equatable {
     public var takenAt: NodeID
     public var clock: UInt64
     public var localSeq: UInt64
-    /// Per site (this one included, its `received` is `localSeq`), ascending.
+    /// Per site (this one included: its `received` is `localSeq`, its `promised` the highest
+    /// timestamp the site has promised the others), ascending.
     public var sites: [SiteState]
     /// Per reporting site, ascending: its last report.
     public var reports: [SiteReport]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChorusCore
 import ChorusSimulator
 import ChorusWire
 
@@ -31,6 +32,10 @@ struct WideAreaSimOptions: ParsableArguments {
     var crashLosesPackets = false
     @Flag(name: .customLong("lenient-views"), help: "Check only causal, agreed and safe messages between consecutive group views, not also reliable and fifo ones between network views.")
     var lenientViews = false
+    @Option(
+        name: .customLong("break"),
+        help: "Break a rule of the order layer on purpose, to watch the checkers catch it (repeatable): \(WideAreaSimOptions.breakableRules.keys.sorted().joined(separator: ", ")).")
+    var breakRules: [String] = []
     @Option(name: .customLong("clock-skew"), help: "Per-site clock offsets drawn up to this, ms.") var clockSkew = 0.0
     @Flag(name: .customLong("stretched-ring"), help: "For comparison: one token ring over every daemon of every site (what Spread does), no hop protocol.")
     var stretchedRing = false
@@ -48,6 +53,7 @@ struct WideAreaSimOptions: ParsableArguments {
             config.traceConfigurations = traceConfigurations
             config.crashLosesLastPackets = crashLosesPackets
             config.strictViews = !lenientViews
+            try breakRequestedRules(&config)
             return config
         }
         var config = WideAreaSimulationConfig()
@@ -86,6 +92,25 @@ struct WideAreaSimOptions: ParsableArguments {
         guard sites <= 64, daemons <= 64, sites * daemons <= 1024 else {
             throw ValidationError("at most 64 sites of 64 daemons, 1024 daemons in all")
         }
+        try breakRequestedRules(&config)
         return config
+    }
+
+    /// The order layer's rules `--break` can break (`SiteOrderOptions.BrokenRules`).
+    static var breakableRules: [String: WritableKeyPath<SiteOrderOptions.BrokenRules, Bool>] {
+        [
+            "promises": \.promises, "stability": \.stability, "cut-at-minimum": \.cutAtMinimum,
+            "views-ignore-other-sites": \.viewsIgnoreOtherSites, "earlier-incarnations": \.sessionsOfEarlierIncarnations,
+            "act-on-unstable": \.actOnUnstableDeliveries, "fifo-ahead": \.fifoAheadOfDaemonChanges,
+        ]
+    }
+
+    private func breakRequestedRules(_ config: inout WideAreaSimulationConfig) throws {
+        for name in breakRules {
+            guard let rule = Self.breakableRules[name] else {
+                throw ValidationError("unknown rule \(name) for --break: use \(Self.breakableRules.keys.sorted().joined(separator: ", "))")
+            }
+            config.orderOptions.brokenRules[keyPath: rule] = true
+        }
     }
 }

@@ -118,6 +118,7 @@ extension SiteOrder {
         let proposed = Set(wanted).intersection(sites).union([site]).sorted()
         attempt += 1
         phase = .proposing(proposed)
+        promisedBySite = clock  // the proposal's clock is a promise (`enter`)
         let proposal = SiteProposal(
             origin: site, attempt: attempt, configuration: configuration.id, cutSeq: localSeq, clock: clock,
             delivered: lastDelivered, sites: proposed,
@@ -312,8 +313,15 @@ extension SiteOrder {
         lastDelivered = nil
         ordinal = 0
         siteDaemons = [:]
+        daemonChanges = [:]  // every queue was emptied where the last configuration ended
+        streamStarts = Self.streamStarts(closing.install)
         if finishing.isEmpty { relay = relay.filter { next.sites.contains($0.key) } }
         pruneOutbox(now: now, measured: false)
+    }
+
+    /// Per site of `install`: the seq its stream in the configuration it begins starts after.
+    static func streamStarts(_ install: SiteInstall) -> [SiteID: UInt64] {
+        Dictionary(install.proposals.map { ($0.origin, $0.cutSeq) }, uniquingKeysWith: { max($0, $1) })
     }
 
     // MARK: Supplying what a departed site left

@@ -94,7 +94,7 @@ extension SiteOrder {
     func snapshot(for requester: NodeID, takenAt: NodeID) -> WideAreaSnapshot {
         let siteStates = sites.map { other in
             other == site
-                ? WideAreaSnapshot.SiteState(site: other, received: localSeq, promised: clock, held: held[other] ?? 0)
+                ? WideAreaSnapshot.SiteState(site: other, received: localSeq, promised: promisedBySite, held: held[other] ?? 0)
                 : WideAreaSnapshot.SiteState(
                     site: other, received: received[other] ?? 0, promised: promised[other] ?? 0, held: held[other] ?? 0)
         }
@@ -131,6 +131,8 @@ extension SiteOrder {
 
     private mutating func apply(_ snapshot: WideAreaSnapshot) {
         clock = snapshot.clock
+        // This site's own entry carries what it promised (`promisedBySite`).
+        promisedBySite = min(snapshot.sites.first { $0.site == site }?.promised ?? clock, clock)
         localSeq = snapshot.localSeq
         let membership = snapshot.membership
         configuration = SiteConfiguration(
@@ -154,6 +156,8 @@ extension SiteOrder {
         for data in membership.relay { relay[data.origin, default: []].append(data) }
         finishing = Set(membership.finishing)
         lastInstall = membership.lastInstall
+        // The install that began the configuration, unless one is being finished (then `enter` sets them).
+        streamStarts = membership.phase == 2 ? [:] : lastInstall.map(Self.streamStarts) ?? [:]
         switch membership.phase {
         case 1: phase = .proposing(membership.proposing)
         case 2 where lastInstall?.proposal(of: site) != nil:  // (an install without this site: a forged snapshot)

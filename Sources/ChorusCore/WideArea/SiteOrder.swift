@@ -122,6 +122,12 @@ public struct SiteOrder: Sendable {
 
     /// The site's Lamport clock: every later message of this site gets a higher timestamp.
     public internal(set) var clock: UInt64 = 0
+    /// The highest timestamp this site has promised the others (a heartbeat's, a proposal's, one
+    /// of its messages'; every daemon of the site follows it from the ring's stream): a change of
+    /// its daemons is numbered above it plus `daemonChangeLease`. Below the clock, which also
+    /// follows other sites' timestamps: leases from this alone do not pile up when several
+    /// sites change their daemons at once.
+    var promisedBySite: UInt64 = 0
     /// This site's messages so far.
     public internal(set) var localSeq: UInt64 = 0
     /// Per other site: its messages taken in order from the ring.
@@ -134,6 +140,10 @@ public struct SiteOrder: Sendable {
     var reports: [SiteID: [SiteID: SiteProgress]] = [:]
     /// Per origin: messages taken, not yet handed to the group layer, in seq order.
     var waiting: [SiteID: Deque<WideAreaData>] = [:]
+    /// Per site of the configuration: the seq its stream in this configuration starts after (its
+    /// cut in the install that began it; none: 0). Its lease counts only once something of it in
+    /// this configuration is taken here, so its first item needs none.
+    var streamStarts: [SiteID: UInt64] = [:]
     /// Per origin: where its daemon changes (`siteDaemons` items) among `waiting` lie, in seq
     /// order (entries no longer waiting are dropped as they are met: `earliestDaemonChange`).
     var daemonChanges: [SiteID: Deque<DaemonChange>] = [:]
@@ -275,6 +285,7 @@ public struct SiteOrder: Sendable {
                 return
             case .tick(let stamp):
                 clock = max(clock, min(stamp, Self.maxLamport))
+                promisedBySite = clock  // the representative's heartbeat promises it
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
                 // Every heartbeat interval, also while clients wait and no other site is heard:
                 // a silence must show, and a drain begin or end, without traffic.
@@ -394,14 +405,20 @@ public struct SiteOrder: Sendable {
     mutating func takeLocal(
         _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
     ) {
+        let isFirstInConfiguration = localSeq == streamStarts[site] ?? 0
         localSeq += 1
         let isDaemonChange = GroupMessageCodec.isSiteDaemons(delivery.payload)
-        if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges {
-            // Above every lease this site gave: a promise p (a heartbeat's or a message's
-            // timestamp, never above the clock) tells the others no change comes below p + lease.
-            clock = min(clock, Self.maxLamport) + options.daemonChangeLease
+        if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges, !isFirstInConfiguration,
+            listsOtherDaemons(delivery.payload)
+        {
+            // Above every lease this site gave: a promise p tells the others no change of its
+            // daemons comes below p + lease. (Not the first item of a configuration: no lease of
+            // it counts before. Not a list equal to the last: it changes no view, and leases
+            // would pile up.)
+            clock = max(clock, min(promisedBySite, Self.maxLamport) + options.daemonChangeLease)
         }
         clock += 1
+        promisedBySite = clock
         let data = WideAreaData(
             origin: site, seq: localSeq, lamport: clock, configuration: configuration.id, service: delivery.service,
             sender: delivery.sender, payload: delivery.payload)
@@ -419,6 +436,21 @@ public struct SiteOrder: Sendable {
         }
         waiting[site]!.append(data)
         if isDaemonChange { daemonChanges[site, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
+    }
+
+    /// Whether `payload` (this site's `siteDaemons`) lists other daemons than the site's last list
+    /// in this configuration: the last one numbered and still waiting, else the last delivered
+    /// (`siteDaemons` starts empty in each configuration). Every daemon of the site computes the
+    /// same from the stream and the state it takes.
+    func listsOtherDaemons(_ payload: ByteBuffer) -> Bool {
+        guard case .siteDaemons(_, let listed)? = try? GroupMessageCodec.decode(payload) else { return true }
+        var last = siteDaemons[site]
+        if let numbered = waiting[site]?.last(where: { GroupMessageCodec.isSiteDaemons($0.payload) }),
+            case .siteDaemons(_, let daemons)? = try? GroupMessageCodec.decode(numbered.payload)
+        {
+            last = daemons
+        }
+        return last != listed
     }
 
     private mutating func takeRemote(_ data: WideAreaData, safe: Bool) {
@@ -556,8 +588,13 @@ public struct SiteOrder: Sendable {
     /// every daemon delivers it before the transitional configuration where any did before.
     mutating func mayGoAhead(_ data: WideAreaData, underLeases: Bool) -> Bool {
         if options.brokenRules.fifoAheadOfDaemonChanges { return true }
-        for other in remote where underLeases && other != data.origin && (promised[other] ?? 0) + options.daemonChangeLease < data.lamport {
-            return false
+        if underLeases {
+            // (`lamport - lease`, not `promised + lease`: a promise may be up to maxLamport.)
+            let leased = data.lamport > options.daemonChangeLease ? data.lamport - options.daemonChangeLease : 0
+            for other in remote where other != data.origin {
+                // A lease counts from the site's first item in this configuration on.
+                if received[other] ?? 0 <= streamStarts[other] ?? 0 || promised[other] ?? 0 < leased { return false }
+            }
         }
         return earliestDaemonChange().map { $0 > data.lamport } ?? true
     }
