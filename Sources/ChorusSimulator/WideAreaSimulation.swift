@@ -474,9 +474,19 @@ public struct WideAreaSimulation {
             // Held by a site: one of its running daemons had a safe ring delivery at or after it
             // (brought in as safe, or sent as safe there), so every member holds it. Every site
             // of the configuration it is delivered in (or of its transitional part).
+            // Not where every daemon running when it was sent has crashed since (the site restarted
+            // afresh: its report, made while they held it, is what counted).
+            let sentAt = history.sent[key]?.time ?? 0
             for site in 0..<config.sites where deliveringIn[daemon].contains(siteID(site)) {
                 let running = daemons(of: site).filter { alive[$0] }
+                guard running.contains(where: { history.joinedAt[slot[$0]] <= sentAt }) else { continue }
                 let held = running.map { engines[$0].order?.held(of: position.origin) ?? 0 }.max() ?? .max
+                // The delivering daemon took the message itself; if it no longer counts it taken,
+                // the step that delivered it (the end of a configuration) also began one where the
+                // origin's stream starts afresh, and its site's counters speak of that one.
+                if site == self.site(of: daemon), (engines[daemon].order?.received(from: position.origin) ?? .max) < position.seq {
+                    continue
+                }
                 if held < position.seq, history.unsafeDeliveries.count < 20 {
                     history.unsafeDeliveries.append(
                         "daemon \(daemon) delivered safe \(key) (\(position)) while site \(siteID(site)) held \(position.origin) only up to \(held)")

@@ -230,26 +230,32 @@ import Testing
     /// in the next configuration, after its site's first list, which already named the restarted
     /// daemon, so it was applied after the exchange and put the dead incarnation's session back
     /// into every view beside the new one's. Announcements now carry each daemon's first session
-    /// number and a join of a session below it is dropped; admitting it again is caught. (Since
-    /// ticks are safe and what a representative sends waits for its ring's stability, seed 10190
-    /// no longer meets the case; seed 10958 of the same sweep did, with daemon 16, until leases
-    /// on daemon changes moved the timing again; seed 10637 does, with daemon 1, found with
-    /// `chorus sim --sites 5 --daemons 4 --randomize --duration 8 --break earlier-incarnations
-    /// --seeds 400 --seed 10400`. When a change moves the timing past it, search again so.)
+    /// number and a join of a session below it is dropped; admitting it again must be caught.
+    /// The case is rare (about one seed in a thousand of the sweep) and every change of the
+    /// protocol's timing moves seeds off it (10190 after safe ticks, 10958 after leases on daemon
+    /// changes, 10637 after stale lists were dropped; 12026 and 12392 meet it now), so every seed found so far runs: each
+    /// passes with the rule kept, and the broken rule is caught in at least one. When none meets
+    /// it any more, search again and add the seed: `chorus sim --sites 5 --daemons 4 --randomize
+    /// --duration 8 --break earlier-incarnations --seeds 400 --seed 12000` (a run that fails only
+    /// with the rule broken).
     @Test func aJoinOfACrashedIncarnationIsDroppedAfterItsRestart() {
-        for (seed, session) in [(UInt64(10190), "#s1#d15"), (10958, "#s1#d16"), (10637, "#s1#d1,")] {
-            let config = WideAreaSimulationConfig.randomFaulty(seed: seed, maxSites: 5, maxDaemonsPerSite: 4, duration: 8)
+        let seeds: [UInt64] = [10190, 10958, 10637, 12026, 12392]
+        let runs = seeds.flatMap { [($0, false), ($0, true)] }
+        let reports = parallelRuns(runs) { seed, broken in
+            var config = WideAreaSimulationConfig.randomFaulty(seed: seed, maxSites: 5, maxDaemonsPerSite: 4, duration: 8)
+            config.orderOptions.brokenRules.sessionsOfEarlierIncarnations = broken
             var simulation = WideAreaSimulation(config: config)
-            let report = simulation.run()
-            #expect(report.passed, "seed \(seed): \(report.violations.prefix(5))")
-            guard seed == 10637 else { continue }
-            var broken = config
-            broken.orderOptions.brokenRules.sessionsOfEarlierIncarnations = true
-            var brokenSimulation = WideAreaSimulation(config: broken)
-            let brokenReport = brokenSimulation.run()
-            #expect(!brokenReport.passed, "seed \(seed): admitting an earlier incarnation's join was not caught")
-            #expect(brokenReport.violations.contains { $0.contains(session) }, "\(brokenReport.violations.prefix(3))")
+            return simulation.run()
         }
+        var caught: [UInt64] = []
+        for ((seed, broken), report) in zip(runs, reports) {
+            if broken {
+                if !report.passed { caught.append(seed) }
+            } else {
+                #expect(report.passed, "seed \(seed): \(report.violations.prefix(5))")
+            }
+        }
+        #expect(!caught.isEmpty, "admitting an earlier incarnation's join was caught at none of seeds \(seeds): search again")
     }
 
     /// Views that ignore other sites' daemon changes keep a crashed representative's session:

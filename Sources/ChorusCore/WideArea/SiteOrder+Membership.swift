@@ -273,7 +273,9 @@ extension SiteOrder {
         guard let ringID else { return }
         // Every site's daemons first: the group views of the new configuration are built on them.
         announceDaemons(now: now, into: &actions)
-        for message in held {
+        // A list held meanwhile is stale: the announcement above gives the site's daemons now (each
+        // stale one would change the views and take a lease for nothing).
+        for message in held where !GroupMessageCodec.isSiteDaemons(message.payload) {
             takeLocal(
                 RingDelivery(ringID: ringID, sender: message.sender, service: message.service, payload: message.payload),
                 wasFrozen: true, now: now, into: &actions)

@@ -156,8 +156,6 @@ extension SiteOrder {
         for data in membership.relay { relay[data.origin, default: []].append(data) }
         finishing = Set(membership.finishing)
         lastInstall = membership.lastInstall
-        // The install that began the configuration, unless one is being finished (then `enter` sets them).
-        streamStarts = membership.phase == 2 ? [:] : lastInstall.map(Self.streamStarts) ?? [:]
         switch membership.phase {
         case 1: phase = .proposing(membership.proposing)
         case 2 where lastInstall?.proposal(of: site) != nil:  // (an install without this site: a forged snapshot)
@@ -166,6 +164,9 @@ extension SiteOrder {
             phase = .closing(closing)
         default: phase = .operational
         }
+        // Operational, the last install began the configuration; otherwise `enter` sets them
+        // before they are read (nothing is numbered or goes ahead of the order meanwhile).
+        if case .operational = phase { streamStarts = lastInstall.map(Self.streamStarts) ?? [:] } else { streamStarts = [:] }
         received = [:]
         promised = [:]
         waiting = [site: []]
@@ -186,10 +187,9 @@ extension SiteOrder {
         for origin in waiting.keys { waiting[origin] = [] }
         daemonChanges = [:]
         for data in snapshot.waiting where waiting[data.origin] != nil {
+            let isDaemonChange = GroupMessageCodec.isSiteDaemons(data.payload) && listsOtherDaemons(of: data.origin, data.payload)
             waiting[data.origin]!.append(data)
-            if GroupMessageCodec.isSiteDaemons(data.payload) {
-                daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport))
-            }
+            if isDaemonChange { daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
         }
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil) })
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }

@@ -144,7 +144,8 @@ public struct SiteOrder: Sendable {
     /// cut in the install that began it; none: 0). Its lease counts only once something of it in
     /// this configuration is taken here, so its first item needs none.
     var streamStarts: [SiteID: UInt64] = [:]
-    /// Per origin: where its daemon changes (`siteDaemons` items) among `waiting` lie, in seq
+    /// Per origin: where its daemon changes (`siteDaemons` items listing other daemons than its
+    /// last: `listsOtherDaemons`) among `waiting` lie, in seq
     /// order (entries no longer waiting are dropped as they are met: `earliestDaemonChange`).
     var daemonChanges: [SiteID: Deque<DaemonChange>] = [:]
     /// This site's messages that some other site has not reported taking.
@@ -286,6 +287,7 @@ public struct SiteOrder: Sendable {
             case .tick(let stamp):
                 clock = max(clock, min(stamp, Self.maxLamport))
                 promisedBySite = clock  // the representative's heartbeat promises it
+                if delivery.service == .safe { snapshotHeld() }  // (every member holds what came before)
                 if isRepresentative { sendHeartbeat(now: now, into: &actions) }
                 // Every heartbeat interval, also while clients wait and no other site is heard:
                 // a silence must show, and a drain begin or end, without traffic.
@@ -405,18 +407,15 @@ public struct SiteOrder: Sendable {
     mutating func takeLocal(
         _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
     ) {
-        let isFirstInConfiguration = localSeq == streamStarts[site] ?? 0
-        localSeq += 1
-        let isDaemonChange = GroupMessageCodec.isSiteDaemons(delivery.payload)
-        if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges, !isFirstInConfiguration,
-            listsOtherDaemons(delivery.payload)
-        {
+        let isDaemonChange = GroupMessageCodec.isSiteDaemons(delivery.payload) && listsOtherDaemons(of: site, delivery.payload)
+        if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges, localSeq != streamStarts[site] ?? 0 {
             // Above every lease this site gave: a promise p tells the others no change of its
             // daemons comes below p + lease. (Not the first item of a configuration: no lease of
             // it counts before. Not a list equal to the last: it changes no view, and leases
             // would pile up.)
             clock = max(clock, min(promisedBySite, Self.maxLamport) + options.daemonChangeLease)
         }
+        localSeq += 1
         clock += 1
         promisedBySite = clock
         let data = WideAreaData(
@@ -438,14 +437,18 @@ public struct SiteOrder: Sendable {
         if isDaemonChange { daemonChanges[site, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
     }
 
-    /// Whether `payload` (this site's `siteDaemons`) lists other daemons than the site's last list
-    /// in this configuration: the last one numbered and still waiting, else the last delivered
-    /// (`siteDaemons` starts empty in each configuration). Every daemon of the site computes the
-    /// same from the stream and the state it takes.
-    func listsOtherDaemons(_ payload: ByteBuffer) -> Bool {
+    /// Whether `payload` (a `siteDaemons` of `origin`, about to be queued) lists other daemons
+    /// than the origin's last list in this configuration: the last one queued and still
+    /// waiting, else the last delivered (`siteDaemons` starts empty in each configuration, so a
+    /// first list always does). Only such a list is a daemon change: an equal one changes no
+    /// view, takes no lease and holds back no reliable or fifo message (were it to, a message
+    /// would fall before it at one daemon, which went ahead before taking it, and after it at
+    /// another, and where a configuration ends on different sides of the transitional one).
+    /// Every daemon computes the same from the stream and the state it takes.
+    func listsOtherDaemons(of origin: SiteID, _ payload: ByteBuffer) -> Bool {
         guard case .siteDaemons(_, let listed)? = try? GroupMessageCodec.decode(payload) else { return true }
-        var last = siteDaemons[site]
-        if let numbered = waiting[site]?.last(where: { GroupMessageCodec.isSiteDaemons($0.payload) }),
+        var last = siteDaemons[origin]
+        if let numbered = waiting[origin]?.last(where: { GroupMessageCodec.isSiteDaemons($0.payload) }),
             case .siteDaemons(_, let daemons)? = try? GroupMessageCodec.decode(numbered.payload)
         {
             last = daemons
@@ -488,10 +491,9 @@ public struct SiteOrder: Sendable {
         if representative != nil { representativeTook(data.origin, data.seq) }
         // Kept for the others of the configuration, should the origin depart before they have it.
         if remote.count > 1 { relay[data.origin, default: []].append(data) }
+        let isDaemonChange = GroupMessageCodec.isSiteDaemons(data.payload) && listsOtherDaemons(of: data.origin, data.payload)
         waiting[data.origin]!.append(data)
-        if GroupMessageCodec.isSiteDaemons(data.payload) {
-            daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport))
-        }
+        if isDaemonChange { daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
     }
 
     private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat, now: Instant) {
