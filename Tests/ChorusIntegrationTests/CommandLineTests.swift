@@ -112,6 +112,17 @@ import Testing
         #expect(output.contains("3 sites × 2 daemons") && output.contains("no violations"), "\(output)")
     }
 
+    /// `--break RULE` breaks an order rule on purpose: the same run then fails, with the seed and
+    /// the violations; an unknown rule is refused with the names it takes.
+    @Test func simAcrossSitesWithABrokenRule() throws {
+        let arguments = ["sim", "--sites", "3", "--daemons", "2", "--seed", "1", "--duration", "4"]
+        let (status, output) = try Self.run(arguments + ["--break", "promises"], timeout: 60)
+        #expect(status != 0, "\(output)")
+        #expect(output.contains("VIOLATIONS") && output.contains("FAILED seeds: 1"), "\(output)")
+        let (refused, message) = try Self.run(arguments + ["--break", "no-such-rule"], timeout: 60)
+        #expect(refused != 0 && message.contains("unknown rule no-such-rule") && message.contains("fifo-ahead"), "\(message)")
+    }
+
     /// A site cut off for 4 s: the trace shows it alone and the others without it, then all merged.
     @Test func simAcrossSitesWithASiteCutOff() throws {
         let (status, output) = try Self.run(
