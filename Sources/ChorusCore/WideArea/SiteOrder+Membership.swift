@@ -252,6 +252,7 @@ extension SiteOrder {
             // Taken while agreeing, past where the origin's stream ends in this configuration.
             while let last = waiting[origin]?.last, last.seq > closing.cuts[origin] ?? 0 {
                 waiting[origin]!.removeLast()
+                if daemonChanges[origin]?.last?.seq == last.seq { daemonChanges[origin]!.removeLast() }
                 counters.beyondCut += 1
             }
         }

@@ -186,11 +186,7 @@ extension SiteOrder {
         }
         for origin in waiting.keys { waiting[origin] = [] }
         daemonChanges = [:]
-        for data in snapshot.waiting where waiting[data.origin] != nil {
-            let isDaemonChange = GroupMessageCodec.isSiteDaemons(data.payload) && listsOtherDaemons(of: data.origin, data.payload)
-            waiting[data.origin]!.append(data)
-            if isDaemonChange { daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
-        }
+        for data in snapshot.waiting where waiting[data.origin] != nil { queue(data) }
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil) })
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }

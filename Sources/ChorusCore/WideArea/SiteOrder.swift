@@ -144,9 +144,8 @@ public struct SiteOrder: Sendable {
     /// cut in the install that began it; none: 0). Its lease counts only once something of it in
     /// this configuration is taken here, so its first item needs none.
     var streamStarts: [SiteID: UInt64] = [:]
-    /// Per origin: where its daemon changes (`siteDaemons` items listing other daemons than its
-    /// last: `listsOtherDaemons`) among `waiting` lie, in seq
-    /// order (entries no longer waiting are dropped as they are met: `earliestDaemonChange`).
+    /// Per origin: where its daemon changes (`isDaemonChange`) among `waiting` lie, in seq order
+    /// (kept with `waiting`: `queue`, `deliverHead`, the cut where a configuration ends).
     var daemonChanges: [SiteID: Deque<DaemonChange>] = [:]
     /// This site's messages that some other site has not reported taking.
     var outbox = Deque<OutboxEntry>()
@@ -407,7 +406,7 @@ public struct SiteOrder: Sendable {
     mutating func takeLocal(
         _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
     ) {
-        let isDaemonChange = GroupMessageCodec.isSiteDaemons(delivery.payload) && listsOtherDaemons(of: site, delivery.payload)
+        let isDaemonChange = isDaemonChange(delivery.payload, of: site)
         if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges, localSeq != streamStarts[site] ?? 0 {
             // Above every lease this site gave: a promise p tells the others no change of its
             // daemons comes below p + lease. (Not the first item of a configuration: no lease of
@@ -433,8 +432,20 @@ public struct SiteOrder: Sendable {
             unacknowledgedBytes += data.payload.readableBytes
             if representative != nil { originate(.data(data), into: &actions) }
         }
-        waiting[site]!.append(data)
-        if isDaemonChange { daemonChanges[site, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
+        queue(data, isDaemonChange: isDaemonChange)
+    }
+
+    /// Queues `data` for delivery, noting where a daemon change lies (nil: decided here).
+    mutating func queue(_ data: WideAreaData, isDaemonChange: Bool? = nil) {
+        let change = isDaemonChange ?? self.isDaemonChange(data.payload, of: data.origin)
+        waiting[data.origin]!.append(data)
+        if change { daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
+    }
+
+    /// Whether `payload`, about to be queued from `origin`, is a change of its daemons: a
+    /// `siteDaemons` that `listsOtherDaemons`.
+    func isDaemonChange(_ payload: ByteBuffer, of origin: SiteID) -> Bool {
+        GroupMessageCodec.isSiteDaemons(payload) && listsOtherDaemons(of: origin, payload)
     }
 
     /// Whether `payload` (a `siteDaemons` of `origin`, about to be queued) lists other daemons
@@ -491,9 +502,7 @@ public struct SiteOrder: Sendable {
         if representative != nil { representativeTook(data.origin, data.seq) }
         // Kept for the others of the configuration, should the origin depart before they have it.
         if remote.count > 1 { relay[data.origin, default: []].append(data) }
-        let isDaemonChange = GroupMessageCodec.isSiteDaemons(data.payload) && listsOtherDaemons(of: data.origin, data.payload)
-        waiting[data.origin]!.append(data)
-        if isDaemonChange { daemonChanges[data.origin, default: []].append(DaemonChange(seq: data.seq, lamport: data.lamport)) }
+        queue(data)
     }
 
     private mutating func takeHeartbeat(_ beat: WideAreaHeartbeat, now: Instant) {
@@ -571,7 +580,7 @@ public struct SiteOrder: Sendable {
     /// (`mayGoAhead`: only its origin's earlier messages come first), else the lowest position
     /// among the heads. `ahead`: the first kind. `closing`: the configuration's streams are
     /// complete (no other site's lease matters).
-    mutating func nextHead(closing: Bool = false) -> (head: WideAreaData, ahead: Bool)? {
+    func nextHead(closing: Bool = false) -> (head: WideAreaData, ahead: Bool)? {
         var next: WideAreaData?
         for origin in configuration.sites {
             guard let head = waiting[origin]?.first else { continue }
@@ -588,7 +597,7 @@ public struct SiteOrder: Sendable {
     /// Otherwise it waits for its place in the order. Where a configuration ends every stream of
     /// it is complete (`underLeases` false): only the changes taken below it hold it back, so
     /// every daemon delivers it before the transitional configuration where any did before.
-    mutating func mayGoAhead(_ data: WideAreaData, underLeases: Bool) -> Bool {
+    func mayGoAhead(_ data: WideAreaData, underLeases: Bool) -> Bool {
         if options.brokenRules.fifoAheadOfDaemonChanges { return true }
         if underLeases {
             // (`lamport - lease`, not `promised + lease`: a promise may be up to maxLamport.)
@@ -598,29 +607,17 @@ public struct SiteOrder: Sendable {
                 if received[other] ?? 0 <= streamStarts[other] ?? 0 || promised[other] ?? 0 < leased { return false }
             }
         }
-        return earliestDaemonChange().map { $0 > data.lamport } ?? true
-    }
-
-    /// The lowest timestamp of a daemon change taken and not yet delivered (nil: none).
-    mutating func earliestDaemonChange() -> UInt64? {
-        guard !daemonChanges.isEmpty else { return nil }
-        var earliest: UInt64?
-        for origin in Array(daemonChanges.keys) {
-            let queue = waiting[origin]
-            var changes = daemonChanges.removeValue(forKey: origin)!
-            // Delivered ones (below the first waiting seq) and dropped ones (past the last) go.
-            while let first = changes.first, first.seq < queue?.first?.seq ?? .max { changes.removeFirst() }
-            while let last = changes.last, last.seq > queue?.last?.seq ?? 0 { changes.removeLast() }
-            guard let first = changes.first else { continue }
-            earliest = min(earliest ?? .max, first.lamport)
-            daemonChanges[origin] = changes
-        }
-        return earliest
+        for changes in daemonChanges.values where changes.first.map({ $0.lamport < data.lamport }) ?? false { return false }
+        return true
     }
 
     mutating func deliverHead(_ next: WideAreaData, into actions: inout [SiteOrderAction]) {
         guard let ringID else { return }
         waiting[next.origin]!.removeFirst()
+        if daemonChanges[next.origin]?.first?.seq == next.seq {
+            daemonChanges[next.origin]!.removeFirst()
+            if daemonChanges[next.origin]!.isEmpty { daemonChanges[next.origin] = nil }
+        }
         if next.service >= .causal {
             lastDelivered = next.position
             ordinal += 1

@@ -43,7 +43,7 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// within this proposes again.
     public var agreementTimeout: Duration64 = 3_000_000_000
     /// How far past its latest promise a site numbers a change of its daemons (a `siteDaemons`
-    /// item: a timestamp above its clock plus this), so that every promise it made is also a
+    /// item: a timestamp above the highest it promised plus this), so that every promise it made is also a
     /// lease: no change of its daemons will come below promise + lease in the order. A reliable
     /// or fifo message goes ahead of the order only under every other site's lease, so it falls
     /// on the same side of every daemon change at every daemon. Longer than the largest one-way
