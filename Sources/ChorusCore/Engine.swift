@@ -292,6 +292,7 @@ public struct Engine: Sendable {
         }
         batch.removeAll(keepingCapacity: true)
         if orderActions.isEmpty { swap(&batch, &orderActions) }
+        if order != nil { order!.groupsSettled = groups.isSettled }
     }
 
     private mutating func drainGroupsInline(now: Instant, into actions: inout [EngineAction]) {

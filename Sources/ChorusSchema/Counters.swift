@@ -48,5 +48,13 @@ public struct SiteOrderCounters: Sendable, Equatable, Codable {
     public var abandonedAgreements = 0
     /// Regular configurations of sites installed.
     public var configurations = 0
+    /// Stand-ins this daemon sent in place of bodies (one per site), and the payload bytes they
+    /// left out; other sites' messages taken here as stand-ins.
+    public var standInsSent = 0
+    public var bytesSpared = 0
+    public var standInsTaken = 0
+    /// Pruned data of a departing site not taken while agreeing, or not in the form the members
+    /// moving on hold it (`SiteOrder.prunedFormAgreed`).
+    public var prunedWhileAgreeing = 0
     public init() {}
 }

@@ -16,6 +16,10 @@ extension WideAreaHistory {
     private struct ViewPair: Hashable {
         var first: ViewKey
         var second: ViewKey
+        /// The configurations of sites the daemon installed between them: daemons that took
+        /// different paths (a group without members in one part of a partition shows no view
+        /// there) did not move together, and the configuration checks compare what they delivered.
+        var path: [String]
     }
 
     /// What one daemon showed of one view, and where among the ordered messages.
@@ -52,8 +56,8 @@ extension WideAreaHistory {
         for (daemon, records) in views.enumerated() {
             let ordered = deliveries[daemon].enumerated().filter { $0.element.service >= .causal && $0.element.position != nil }
             var last: [String: GroupView] = [:]
-            var lastShown: [String: (key: ViewKey, afterDeliveries: Int)] = [:]
-            var lastNetworkShown: [String: (key: ViewKey, afterDeliveries: Int)] = [:]
+            var lastShown: [String: Previous] = [:]
+            var lastNetworkShown: [String: Previous] = [:]
             // Where this daemon showed the next view of the same group (a view's neighbours lie
             // before it: a transitional view shown inside a regular configuration, at a site's
             // daemon change, is followed by its regular view without a configuration change).
@@ -69,10 +73,11 @@ extension WideAreaHistory {
                 // Ordered messages between any two views; with the strict check every service's
                 // between two network views (reliable and fifo may cross joins and leaves).
                 compareBetween(
-                    &between, &lastShown, key, record.afterDeliveries, daemon: daemon, ordered: true, fail)
+                    &between, &lastShown, key, record.afterDeliveries, record.changesBefore, daemon: daemon, ordered: true, fail)
                 if checkEveryServiceBetweenViews, view.reason == .network {
                     compareBetween(
-                        &betweenNetworkViews, &lastNetworkShown, key, record.afterDeliveries, daemon: daemon, ordered: false, fail)
+                        &betweenNetworkViews, &lastNetworkShown, key, record.afterDeliveries, record.changesBefore, daemon: daemon,
+                        ordered: false, fail)
                 }
                 if let previous = last[view.group] {
                     if !(previous.viewID < view.viewID) {
@@ -135,17 +140,25 @@ extension WideAreaHistory {
     /// Compares what `daemon` delivered between its last view of the group in `lastShown` and
     /// `key` (ordered services only, or every service but unreliable) with the first daemon that
     /// showed the same pair.
+    /// A daemon's last view of a group, where it was shown.
+    private struct Previous {
+        var key: ViewKey
+        var afterDeliveries: Int
+        var changesBefore: Int
+    }
+
     private func compareBetween(
-        _ between: inout [ViewPair: Between], _ lastShown: inout [String: (key: ViewKey, afterDeliveries: Int)],
-        _ key: ViewKey, _ afterDeliveries: Int, daemon: Int, ordered: Bool, _ fail: (String) -> Void
+        _ between: inout [ViewPair: Between], _ lastShown: inout [String: Previous],
+        _ key: ViewKey, _ afterDeliveries: Int, _ changesBefore: Int, daemon: Int, ordered: Bool, _ fail: (String) -> Void
     ) {
-        defer { lastShown[key.group] = (key, afterDeliveries) }
+        defer { lastShown[key.group] = Previous(key: key, afterDeliveries: afterDeliveries, changesBefore: changesBefore) }
         guard let previous = lastShown[key.group] else { return }
         let messages = Set(
             deliveries[daemon][previous.afterDeliveries..<afterDeliveries].lazy
                 .filter { ordered ? $0.service >= .causal : $0.service != .unreliable }
                 .map(\.message))
-        let pair = ViewPair(first: previous.key, second: key)
+        let path = changes[daemon][previous.changesBefore..<changesBefore].map { "\($0.change.kind) \($0.change.id)" }
+        let pair = ViewPair(first: previous.key, second: key, path: path)
         guard let other = between[pair] else {
             between[pair] = Between(daemon: daemon, messages: messages)
             return

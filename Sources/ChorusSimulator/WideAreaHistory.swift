@@ -20,6 +20,10 @@ public struct WideAreaHistory: Sendable {
         public var service: Service
         public var position: WideAreaPosition?
         public var time: Instant
+        /// A stand-in whose groups had sessions at the daemon (`GroupDelivery.bodyWithheld`).
+        public var bodyWithheld = false
+        /// The body went to sessions of the daemon.
+        public var toSessions = false
         public init(message: MessageKey, service: Service, position: WideAreaPosition?, time: Instant) {
             self.message = message
             self.service = service
@@ -121,6 +125,8 @@ public struct WideAreaHistory: Sendable {
     ///   in its first, everything sent from `joinSettling` after its start.
     /// - Every message but unreliable ones sent by a daemon running at the end is delivered by it.
     /// - Safe: no daemon delivered one before every site of its configuration held it.
+    /// - Pruning (`checkWithheldBodies`): no daemon withholds a message from its sessions (it got a
+    ///   stand-in) where a daemon moving with it gives the body to its sessions.
     /// - Group views (`checkViews`): per daemon and group, ids increase and a transitional view
     ///   is followed by a regular one; one id (after one configuration) is one membership at every
     ///   daemon, at one place of the order; at the end, every running daemon shows the expected members.
@@ -182,6 +188,7 @@ public struct WideAreaHistory: Sendable {
             keys[position] = key
         }
         checkVirtualSynchrony(bySegment, fail)
+        checkWithheldBodies(bySegment, fail)
         checkViews(fail)
         for (daemon, list) in deliveries.enumerated() where alive[daemon] {
             let have = Set(list.map(\.message))

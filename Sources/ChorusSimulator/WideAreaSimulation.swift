@@ -27,6 +27,8 @@ public struct WideAreaSimulation {
     var lastCrash: [Instant?]
     let siteIDs: [SiteID]
     var sessions: [SessionID?]
+    /// Sessions that joined `sparseGroup`.
+    var sparseMembers: Set<SessionID> = []
     var deadlines: [[Instant?]]
     /// Per site: its router and the daemon running it.
     var routers: [SiteRouter?]
@@ -51,6 +53,8 @@ public struct WideAreaSimulation {
     let trafficEnd: Instant
     let endTime: Instant
     static let group = "g"
+    /// The group of `WideAreaSimulationConfig.sparseGroup`.
+    static let sparseGroup = "h"
     /// How long before the end every daemon's last configuration of sites must have come for the
     /// final views to be checked (the exchange of sessions after a merge takes a round trip or two).
     static let viewsSettle: Instant = 1_500_000_000
@@ -245,6 +249,12 @@ public struct WideAreaSimulation {
                 queue.push(.joinAgain(daemon, session), at: now + Simulation.nanos(0.1 + 0.4 * random.unit()))
                 if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) leaves") }
                 report.leaves += 1
+            } else if config.sparseGroup, site(of: daemon) != 0, let session = sessions[daemon], !sparseMembers.contains(session),
+                random.chance(1 / config.sparseJoinEvery)
+            {
+                act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.sparseGroup, now: now, into: &actions) }
+                sparseMembers.insert(session)
+                if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) joins \(Self.sparseGroup)") }
             } else {
                 sendMessage(from: daemon)
             }
@@ -337,6 +347,10 @@ public struct WideAreaSimulation {
         let session = engines[daemon].openSession(local: UInt64(incarnation[daemon]), name: "s\(incarnation[daemon])")
         sessions[daemon] = session
         act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.group, now: now, into: &actions) }
+        if config.sparseGroup, site(of: daemon) == 0 {
+            act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.sparseGroup, now: now, into: &actions) }
+            sparseMembers.insert(session)
+        }
     }
 
     mutating func crash(_ daemon: Int) {
@@ -356,13 +370,14 @@ public struct WideAreaSimulation {
         guard let session = sessions[daemon] else { return }
         let service = config.services[random.int(below: config.services.count)]
         let payload = ByteBuffer(repeating: 0x5A, count: config.payloadSize)
+        let group = config.sparseGroup && random.chance(0.5) ? Self.sparseGroup : Self.group
         let past = causalPast[daemon]
         var seq: UInt64 = 0
         var refused = false
         act(daemon) { engine, actions, now in
             do {
                 seq = try engine.send(
-                    session: session, service: service, groups: [Self.group], payload: payload, now: now, into: &actions)
+                    session: session, service: service, groups: [group], payload: payload, now: now, into: &actions)
             } catch {
                 refused = true
             }
@@ -461,7 +476,10 @@ public struct WideAreaSimulation {
             ringOrderCount[daemon] += 1
             position = WideAreaPosition(lamport: ringOrderCount[daemon], origin: SiteID(1), seq: ringOrderCount[daemon])
         }
-        history.deliveries[slot[daemon]].append(WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now))
+        var record = WideAreaHistory.Delivery(message: key, service: delivery.service, position: position, time: now)
+        record.bodyWithheld = delivery.bodyWithheld
+        record.toSessions = !delivery.recipients.isEmpty
+        history.deliveries[slot[daemon]].append(record)
         if traceDeliveries {
             print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon) (slot \(slot[daemon])) delivers \(key) at \(position.map(\.description) ?? "-")")
         }
@@ -599,6 +617,12 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         let duplicates = orderCounters.reduce(0) { $0 + $1.duplicates }
         lines.append("  delivered at the slowest daemon: \((deliveredBytesPerSecond / 1e4).rounded() / 100) MB/s of client payload")
         lines.append("  order layer: \(resent) resent, \(duplicates) duplicates dropped, \(decodeErrors) decode errors")
+        let standIns = orderCounters.reduce(0) { $0 + $1.standInsSent }
+        if standIns > 0 {
+            let spared = orderCounters.reduce(0) { $0 + $1.bytesSpared }
+            let taken = orderCounters.reduce(0) { $0 + $1.standInsTaken }
+            lines.append("  pruning: \(standIns) stand-ins sent for bodies (\(spared) payload bytes spared), \(taken) taken over all daemons")
+        }
         lines.append(violations.isEmpty ? "  no violations" : "  VIOLATIONS:\n    " + violations.joined(separator: "\n    "))
         return lines.joined(separator: "\n")
     }

@@ -23,6 +23,12 @@ public struct WideAreaSimulationConfig: Sendable {
     public var services: [Service] = [.reliable, .fifo, .causal, .agreed, .safe]
     /// Per session, leaves per second (each joins again 0.1-0.5 s later); 0: none.
     public var churn: Double = 0
+    /// A second group, `WideAreaSimulation.sparseGroup`, that only the first site's sessions join
+    /// at their start; sessions elsewhere join it at random during the traffic (about one in
+    /// `sparseJoinEvery` traffic events), and half the messages go to it: sites without members
+    /// get stand-ins, and every first join of a site races the messages around it.
+    public var sparseGroup = false
+    public var sparseJoinEvery = 400.0
     public var payloadSize = 100
     /// Per site, a clock offset drawn from 0 up to this (ns): tick stamps of sites disagree.
     public var clockSkew: Duration64 = 0

@@ -70,7 +70,7 @@ extension GroupMessageCodec {
             }
             raw.storeBigEndian(data.sessionSeq, at: offset)
             raw.storeBigEndian(data.messageType, at: offset + 8)
-            raw[offset + 10] = data.selfDiscard ? selfDiscardFlag : 0
+            raw[offset + 10] = (data.selfDiscard ? selfDiscardFlag : 0) | (data.isStandIn ? standInFlag : 0)
             raw.storeBigEndian(UInt16(data.groups.count), at: offset + 11)
             offset += 13
             for group in data.groups {
@@ -131,12 +131,17 @@ extension GroupMessageCodec {
                 name: cache.senderName(nameBytes))
             return (sender, raw.bigEndian(UInt64.self, at: fixed), raw.bigEndian(UInt16.self, at: fixed + 8), raw[fixed + 10], end + 4)
         }
-        guard let header, header.seq >= 1, header.flags & ~selfDiscardFlag == 0 else { return nil }
+        guard let header, header.seq >= 1, header.flags & ~(selfDiscardFlag | standInFlag) == 0 else { return nil }
         let payload = buffer.getSlice(
             at: buffer.readerIndex + header.payloadOffset, length: buffer.readableBytes - header.payloadOffset)!
-        return ClientData(
+        var data = ClientData(
             sender: header.sender, sessionSeq: header.seq, messageType: header.type,
             selfDiscard: header.flags & selfDiscardFlag != 0, groups: cache.groups, payload: payload)
+        if header.flags & standInFlag != 0 {
+            guard payload.readableBytes == 0 else { return nil }  // (the general decoder says why)
+            data.isStandIn = true
+        }
+        return data
     }
 
     /// The sender and sequence number at the start of an encoded data message, read from its

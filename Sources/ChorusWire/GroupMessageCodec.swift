@@ -7,7 +7,7 @@ import NIOCore
 /// is a u8 length then 1...255 bytes of valid UTF-8.
 ///
 ///     version u8 (1) | kind u8 | body
-///     data:       sender session | sessionSeq u64 | messageType u16 | flags u8 (bit 0: selfDiscard) |
+///     data:       sender session | sessionSeq u64 | messageType u16 | flags u8 (bit 0: selfDiscard, bit 1: stand-in) |
 ///                 groupCount u16 | group * groupCount | payloadLength u32 | payload
 ///     join/leave: session | group
 ///     disconnect: session
@@ -48,6 +48,8 @@ public enum GroupMessageCodec {
     }
 
     static let selfDiscardFlag: UInt8 = 0x01
+    /// A stand-in for a message whose body a site does not need (its payload is empty).
+    static let standInFlag: UInt8 = 0x02
     /// The smallest encoded session (daemon, local, an empty name's length).
     static let sessionSize = 13
 
@@ -128,7 +130,7 @@ public enum GroupMessageCodec {
             let sessionSeq = try reader.read(UInt64.self, "group.data.sessionSeq")
             let messageType = try reader.read(UInt16.self, "group.data.messageType")
             let flags = try reader.read(UInt8.self, "group.data.flags")
-            guard flags & ~selfDiscardFlag == 0 else {
+            guard flags & ~(selfDiscardFlag | standInFlag) == 0 else {
                 throw .invalidField("group.data.flags", reason: "unknown flag bits 0x\(String(flags, radix: 16))")
             }
             let groups = try readGroups(&reader, "group.data.groups", limit: WireLimits.maxGroupsPerMessage)
@@ -137,12 +139,12 @@ public enum GroupMessageCodec {
                 throw .lengthMismatch(field: "group.data.payloadLength", declared: payloadLength, actual: reader.remaining)
             }
             let payload = try reader.readSlice(payloadLength, "group.data.payload")
-            message = .data(
-                ClientData(
-                    sender: sender, sessionSeq: sessionSeq, messageType: messageType,
-                    selfDiscard: flags & selfDiscardFlag != 0, groups: groups, payload: payload
-                )
+            var data = ClientData(
+                sender: sender, sessionSeq: sessionSeq, messageType: messageType,
+                selfDiscard: flags & selfDiscardFlag != 0, groups: groups, payload: payload
             )
+            data.isStandIn = flags & standInFlag != 0
+            message = .data(data)
         case .join:
             let session = try readSession(&reader, "group.join.session")
             message = .join(session: session, group: try reader.readShortString("group.join.group"))
@@ -192,6 +194,9 @@ public enum GroupMessageCodec {
                 throw .tooMany("group.data.groups", count: data.groups.count, limit: WireLimits.maxGroupsPerMessage)
             }
             guard data.sessionSeq >= 1 else { throw .invalidField("group.data.sessionSeq", reason: "counts from 1") }
+            guard !data.isStandIn || data.payload.readableBytes == 0 else {
+                throw .invalidField("group.data.payload", reason: "a stand-in carries no body")
+            }
             try checkGroupNames(data.groups, "group.data.groups")
         case .join(_, let group):
             try checkGroupNames(CollectionOfOne(group), "group.join.group")

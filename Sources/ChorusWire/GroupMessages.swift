@@ -55,6 +55,9 @@ public struct ClientData: Sendable, Equatable {
     /// One or more target groups (a private group name reaches one session).
     public var groups: [String]
     public var payload: ByteBuffer
+    /// A stand-in (wide area): the message's place in the order without its body (`payload`
+    /// empty), sent to a site with no member in its groups there.
+    public var isStandIn = false
 
     public init(
         sender: SessionID, sessionSeq: UInt64, messageType: UInt16, selfDiscard: Bool, groups: [String],
@@ -66,6 +69,16 @@ public struct ClientData: Sendable, Equatable {
         self.selfDiscard = selfDiscard
         self.groups = groups
         self.payload = payload
+    }
+}
+
+extension ClientData {
+    /// This message as a stand-in: its sender, number and groups, without its body.
+    public var standIn: ClientData {
+        var copy = self
+        copy.payload = ByteBuffer()
+        copy.isStandIn = true
+        return copy
     }
 }
 

@@ -56,6 +56,10 @@ public struct SiteProposal: Sendable, Equatable {
     public var sites: [SiteID]
     /// Per site of `configuration`, ascending: the messages of it the origin has taken in order.
     public var received: [SiteProgress.Received]
+    /// The groups the origin's sessions may be members of, ascending and distinct: every group
+    /// one of them joined while the site ran (it only grows). Other sites send it stand-ins for
+    /// messages to other groups; a join of a group not listed is numbered past the site's lease.
+    public var interests: [String] = []
 
     public init(
         origin: SiteID, attempt: UInt64, configuration: SiteConfigurationID, cutSeq: UInt64, clock: UInt64,

@@ -7,7 +7,34 @@ extension WideAreaMessageCodec {
     static let maxMembershipMessages = 1 << 22
 
     static func proposalSize(_ proposal: SiteProposal) -> Int {
-        4 + 8 + 12 + 8 + 8 + 20 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count
+        4 + 8 + 12 + 8 + 8 + 20 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count + interestsSize(proposal.interests)
+    }
+
+    /// Groups in one site's interests, at most.
+    static let maxInterests = 1 << 20
+
+    static func interestsSize(_ groups: [String]) -> Int { groups.reduce(4) { $0 + 1 + $1.utf8.count } }
+
+    static func writeInterests(_ groups: [String], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(groups.count))
+        for group in groups { buffer.writeShortString(group) }
+    }
+
+    static func readInterests(_ reader: inout WireReader, _ field: String) throws(WireError) -> [String] {
+        let count = try reader.readCount(UInt32.self, field, limit: maxInterests, minimumEntrySize: 2)
+        var groups: [String] = []
+        groups.reserveCapacity(count)
+        for _ in 0..<count { groups.append(try reader.readShortString(field)) }
+        return groups
+    }
+
+    /// Valid group names, strictly ascending (one encoding per set).
+    static func validateInterests(_ groups: [String], _ field: String) throws(WireError) {
+        guard groups.count <= maxInterests else { throw .tooMany(field, count: groups.count, limit: maxInterests) }
+        try GroupMessageCodec.checkGroupNames(groups, field)
+        for index in groups.indices.dropFirst() where !(groups[index - 1] < groups[index]) {
+            throw .invalidField(field, reason: "groups not strictly ascending")
+        }
     }
 
     static func installSize(_ install: SiteInstall) -> Int {
@@ -52,6 +79,7 @@ extension WideAreaMessageCodec {
         writePosition(proposal.delivered, into: &buffer)
         writeSites(proposal.sites, into: &buffer)
         writeReceived(proposal.received, into: &buffer)
+        writeInterests(proposal.interests, into: &buffer)
     }
 
     static func writeReceived(_ list: [SiteProgress.Received], into buffer: inout ByteBuffer) {
@@ -202,9 +230,11 @@ extension WideAreaMessageCodec {
         let delivered = try readPosition(&reader, "proposal.delivered")
         let sites = try readSites(&reader, "proposal.sites")
         let received = try readReceived(&reader, "proposal.received")
-        return SiteProposal(
+        var proposal = SiteProposal(
             origin: origin, attempt: attempt, configuration: configuration, cutSeq: cutSeq, clock: clock, delivered: delivered,
             sites: sites, received: received)
+        proposal.interests = try readInterests(&reader, "proposal.interests")
+        return proposal
     }
 
     /// A length-prefixed proposal that must fill its length exactly.
@@ -342,6 +372,7 @@ extension WideAreaMessageCodec {
         guard proposal.received(of: proposal.origin) == proposal.cutSeq else {
             throw .invalidField("proposal.received", reason: "the origin's own entry is not its cut \(proposal.cutSeq)")
         }
+        try validateInterests(proposal.interests, "proposal.interests")
     }
 
     /// One proposal per member, ascending, each proposing exactly the members; the coordinator

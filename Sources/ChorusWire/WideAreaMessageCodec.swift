@@ -16,6 +16,8 @@ public enum WideAreaMessageCodec {
         case propose = 6
         case proposal = 7
         case install = 8
+        /// Data with the sites given a stand-in (`WideAreaData.pruned`).
+        case prunedData = 9
     }
 
     /// Data messages in one snapshot, at most (what waits and what other sites have not taken).
@@ -30,7 +32,7 @@ public enum WideAreaMessageCodec {
     public static func encodedSize(_ message: WideAreaMessage) -> Int {
         switch message {
         case .tick: 2 + 8
-        case .data(let data): 2 + 4 + 8 + 8 + 12 + 1 + 4 + data.payload.readableBytes
+        case .data(let data): 2 + 4 + 8 + 8 + 12 + 1 + 4 + (data.pruned.isEmpty ? 0 : 2 + 4 * data.pruned.count) + data.payload.readableBytes
         case .heartbeat(let beat): 2 + 4 + 12 + 8 + 8 + 2 + 20 * beat.progress.count
         case .stateRequest: 2 + 4 + 8
         case .state(let snapshot):
@@ -38,6 +40,7 @@ public enum WideAreaMessageCodec {
                 + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
                 + (snapshot.waiting + snapshot.outbox).reduce(0) { $0 + 4 + encodedSize(.data($1)) }
                 + membershipSize(snapshot.membership)
+                + snapshot.interests.reduce(2) { $0 + 4 + interestsSize($1.groups) }
         case .propose(let sites): 2 + 2 + 4 * sites.count
         case .proposal(let proposal): 2 + proposalSize(proposal)
         case .install(let install): 2 + installSize(install)
@@ -54,13 +57,14 @@ public enum WideAreaMessageCodec {
             buffer.writeInteger(Kind.tick.rawValue)
             buffer.writeInteger(stamp)
         case .data(let data):
-            buffer.writeInteger(Kind.data.rawValue)
+            buffer.writeInteger(data.pruned.isEmpty ? Kind.data.rawValue : Kind.prunedData.rawValue)
             buffer.writeInteger(data.origin.rawValue)
             buffer.writeInteger(data.seq)
             buffer.writeInteger(data.lamport)
             writeConfigurationID(data.configuration, into: &buffer)
             buffer.writeInteger(data.service.rawValue)
             buffer.writeInteger(data.sender.rawValue)
+            if !data.pruned.isEmpty { writeSites(data.pruned, into: &buffer) }
             buffer.writeImmutableBuffer(data.payload)
         case .heartbeat(let beat):
             buffer.writeInteger(Kind.heartbeat.rawValue)
@@ -99,6 +103,11 @@ public enum WideAreaMessageCodec {
                 }
             }
             writeMembership(snapshot.membership, into: &buffer)
+            buffer.writeInteger(UInt16(snapshot.interests.count))
+            for entry in snapshot.interests {
+                buffer.writeInteger(entry.site.rawValue)
+                writeInterests(entry.groups, into: &buffer)
+            }
         case .propose(let sites):
             buffer.writeInteger(Kind.propose.rawValue)
             writeSites(sites, into: &buffer)
@@ -164,7 +173,7 @@ public enum WideAreaMessageCodec {
         switch kind {
         case .tick:
             message = .tick(stamp: try reader.read(UInt64.self, "tick.stamp"))
-        case .data:
+        case .data, .prunedData:
             let origin = SiteID(try reader.read(UInt32.self, "data.origin"))
             let seq = try reader.read(UInt64.self, "data.seq")
             let lamport = try reader.read(UInt64.self, "data.lamport")
@@ -174,11 +183,16 @@ public enum WideAreaMessageCodec {
                 throw .invalidField("data.service", reason: "no service \(serviceByte)")
             }
             let sender = try reader.readNodeID("data.sender")
+            let pruned = kind == .prunedData ? try readSites(&reader, "data.pruned") : []
+            if kind == .prunedData, pruned.isEmpty {
+                throw .invalidField("data.pruned", reason: "pruned data names at least one site")
+            }
             let payload = try reader.readSlice(reader.remaining, "data.payload")
-            message = .data(
-                WideAreaData(
-                    origin: origin, seq: seq, lamport: lamport, configuration: configuration, service: service, sender: sender,
-                    payload: payload))
+            var data = WideAreaData(
+                origin: origin, seq: seq, lamport: lamport, configuration: configuration, service: service, sender: sender,
+                payload: payload)
+            data.pruned = pruned
+            message = .data(data)
         case .heartbeat:
             let origin = SiteID(try reader.read(UInt32.self, "heartbeat.origin"))
             let configuration = try readConfigurationID(&reader, "heartbeat.configuration")
@@ -215,10 +229,18 @@ public enum WideAreaMessageCodec {
             let waiting = try readDataList(&reader, "state.waiting")
             let outbox = try readDataList(&reader, "state.outbox")
             let membership = try readMembership(&reader)
-            message = .state(
-                WideAreaSnapshot(
-                    requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: sites, reports: reports, waiting: waiting,
-                    outbox: outbox, membership: membership))
+            let interestCount = try reader.readCount(UInt16.self, "state.interests", limit: WireLimits.maxSites, minimumEntrySize: 8)
+            var interests: [WideAreaSnapshot.SiteInterests] = []
+            interests.reserveCapacity(interestCount)
+            for _ in 0..<interestCount {
+                let site = SiteID(try reader.read(UInt32.self, "state.interests.site"))
+                interests.append(.init(site: site, groups: try readInterests(&reader, "state.interests.groups")))
+            }
+            var snapshot = WideAreaSnapshot(
+                requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: sites, reports: reports, waiting: waiting,
+                outbox: outbox, membership: membership)
+            snapshot.interests = interests
+            message = .state(snapshot)
         case .propose:
             message = .propose(sites: try readSites(&reader, "propose.sites"))
         case .proposal:
@@ -248,6 +270,10 @@ public enum WideAreaMessageCodec {
                 guard data.seq >= 1 else { throw .invalidField("data.seq", reason: "seqs start at 1") }
                 guard data.lamport >= 1 else { throw .invalidField("data.lamport", reason: "timestamps start at 1") }
             }
+            try validateSites(data.pruned, "data.pruned")
+            guard data.pruned.isEmpty || (data.service != .unreliable && !data.pruned.contains(data.origin)) else {
+                throw .invalidField("data.pruned", reason: "only ordered data of other sites is pruned")
+            }
         case .heartbeat(let beat):
             guard beat.progress.count <= WireLimits.maxSites else {
                 throw .tooMany("heartbeat.progress", count: beat.progress.count, limit: WireLimits.maxSites)
@@ -267,6 +293,11 @@ public enum WideAreaMessageCodec {
             for report in snapshot.reports { try validateProgress(report.progress) }
             for data in snapshot.waiting + snapshot.outbox { try validate(.data(data)) }
             try validateMembership(snapshot.membership)
+            guard snapshot.interests.count <= WireLimits.maxSites else {
+                throw .tooMany("state.interests", count: snapshot.interests.count, limit: WireLimits.maxSites)
+            }
+            try PacketCodec.checkStrictlyAscending(snapshot.interests.lazy.map(\.site), "state.interests.site")
+            for entry in snapshot.interests { try validateInterests(entry.groups, "state.interests.groups") }
         case .propose(let sites):
             try validateSites(sites, "propose.sites")
         case .proposal(let proposal):

@@ -61,6 +61,20 @@ public struct WideAreaSnapshot: Sendable, Equatable {
     public var outbox: [WideAreaData]
     /// The configurations' part.
     public var membership: WideAreaMembershipState
+    /// Per site of the configuration, ascending: the groups it may have members in
+    /// (`SiteProposal.interests`), as this daemon's stream has them.
+    public var interests: [SiteInterests] = []
+
+    /// The groups a site may have members in.
+    public struct SiteInterests: Sendable, Equatable {
+        public var site: SiteID
+        /// Ascending, distinct.
+        public var groups: [String]
+        public init(site: SiteID, groups: [String]) {
+            self.site = site
+            self.groups = groups
+        }
+    }
 
     public struct SiteState: Sendable, Equatable {
         public var site: SiteID
@@ -115,6 +129,10 @@ public struct WideAreaData: Sendable, Equatable {
     public var sender: NodeID
     /// The encoded group message.
     public var payload: ByteBuffer
+    /// The sites its origin sent a stand-in instead of the body (no member of theirs was in its
+    /// groups at its place in the order), ascending; empty: every site got the body. At such a
+    /// site `payload` is the stand-in (`ClientData.isStandIn`), unless a body came in its stead.
+    public var pruned: [SiteID] = []
 
     public init(
         origin: SiteID, seq: UInt64, lamport: UInt64, configuration: SiteConfigurationID, service: Service, sender: NodeID,

@@ -30,6 +30,10 @@ struct WideAreaSimOptions: ParsableArguments {
     var daemonRestarts = 0
     @Flag(name: .customLong("crash-loses-packets"), help: "A crash also loses the ring datagrams the daemon sent in its last moments, while what it sent across sites arrives (as a kill -9 between two sends can).")
     var crashLosesPackets = false
+    @Flag(name: .customLong("sparse-group"), help: "A second group with members at the first site only at first (others join at random): half the messages go to it, and sites without members get stand-ins instead of bodies.")
+    var sparseGroup = false
+    @Flag(name: .customLong("no-pruning"), help: "Every site gets every body (no stand-ins), for comparison.")
+    var noPruning = false
     @Flag(name: .customLong("lenient-views"), help: "Check only causal, agreed and safe messages between consecutive group views, not also reliable and fifo ones between network views.")
     var lenientViews = false
     @Option(
@@ -53,6 +57,8 @@ struct WideAreaSimOptions: ParsableArguments {
             config.traceConfigurations = traceConfigurations
             config.crashLosesLastPackets = crashLosesPackets
             config.strictViews = !lenientViews
+            config.sparseGroup = sparseGroup
+            config.orderOptions.pruneBodies = !noPruning
             try breakRequestedRules(&config)
             return config
         }
@@ -76,6 +82,8 @@ struct WideAreaSimOptions: ParsableArguments {
         config.restarts = daemonRestarts
         config.crashLosesLastPackets = crashLosesPackets
         config.strictViews = !lenientViews
+        config.sparseGroup = sparseGroup
+        config.orderOptions.pruneBodies = !noPruning
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.orderOptions.paceByBandwidthDelay = !fixedOutbox
         config.clockSkew = UInt64(clockSkew * 1e6)
@@ -102,6 +110,7 @@ struct WideAreaSimOptions: ParsableArguments {
             "promises": \.promises, "stability": \.stability, "cut-at-minimum": \.cutAtMinimum,
             "views-ignore-other-sites": \.viewsIgnoreOtherSites, "earlier-incarnations": \.sessionsOfEarlierIncarnations,
             "act-on-unstable": \.actOnUnstableDeliveries, "fifo-ahead": \.fifoAheadOfDaemonChanges,
+            "interests-without-lease": \.interestsWithoutLease,
         ]
     }
 

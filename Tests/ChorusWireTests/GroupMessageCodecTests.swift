@@ -35,11 +35,31 @@ struct GroupMessageCodecTests {
                 SessionMemberships(session: SessionID(daemon: NodeID(2), local: 8), groups: ["a", "b"]),
             ]
         ))
+        let message = ClientData(
+            sender: Self.session, sessionSeq: 12, messageType: 4, selfDiscard: true, groups: ["a", "b"], payload: ByteBuffer(string: "body"))
+        try Self.roundTrip(.data(message.standIn))
         try Self.roundTrip(.siteDaemons(site: SiteID(3), daemons: []))
         try Self.roundTrip(.siteDaemons(site: SiteID(.max), daemons: [NodeID(1), NodeID(7), NodeID(.max)]))
     }
 
     /// A site's daemons: ascending and distinct (one encoding per set), at most `WireLimits.maxMembers`.
+    /// A stand-in is the message without its body, flagged (bit 1): both decoders give the same,
+    /// and one that carries a body is refused.
+    @Test func standInsCarryNoBody() throws {
+        let message = ClientData(
+            sender: Self.session, sessionSeq: 12, messageType: 4, selfDiscard: false, groups: ["a"], payload: ByteBuffer(string: "body"))
+        let standIn = GroupMessageCodec.encode(.data(message.standIn))
+        var names = GroupNameCache()
+        let fast = try #require(GroupMessageCodec.decodeData(standIn, names: &names))
+        #expect(fast.isStandIn && fast.payload.readableBytes == 0 && fast.groups == ["a"] && fast.sessionSeq == 12)
+        #expect(try GroupMessageCodec.decode(standIn) == .data(message.standIn))
+        var withBody = GroupMessageCodec.encode(.data(message))
+        let flags = withBody.readerIndex + 2 + 12 + 1 + 8 + 2
+        withBody.setInteger(UInt8(0x02), at: flags)
+        #expect(GroupMessageCodec.decodeData(withBody, names: &names) == nil)
+        #expect(throws: WireError.self) { try GroupMessageCodec.decode(withBody) }
+    }
+
     @Test func siteDaemonsAreCanonical() {
         #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(1)])) }
         #expect(throws: WireError.self) { try GroupMessageCodec.validate(.siteDaemons(site: SiteID(1), daemons: [NodeID(2), NodeID(2)])) }

@@ -14,6 +14,15 @@ import Testing
             origin: SiteID(2), configuration: configuration, lamport: 77, lastSeq: 5,
             progress: [SiteProgress(site: SiteID(1), received: 9, held: 8), SiteProgress(site: SiteID(2), received: 5, held: 5)]))
 
+    /// Data its origin pruned for sites 2 and 5 (they got a stand-in).
+    static let pruned: WideAreaMessage = {
+        var data = WideAreaData(
+            origin: SiteID(3), seq: 43, lamport: 1_800_000_000_000_000_001, configuration: configuration, service: .agreed,
+            sender: NodeID(9), payload: ByteBuffer(bytes: [1, 1, 2, 3]))
+        data.pruned = [SiteID(2), SiteID(5)]
+        return .data(data)
+    }()
+
     static let unreliable = WideAreaMessage.data(
         WideAreaData(origin: SiteID(1), seq: 0, lamport: 0, configuration: configuration, service: .unreliable, sender: NodeID(2), payload: ByteBuffer(bytes: [1, 1])))
 
@@ -43,18 +52,26 @@ import Testing
                     ]),
                 unreliableSeen: [.init(site: SiteID(3), ids: [7, 3, 9])])))
 
+    static let snapshotWithInterests: WideAreaMessage = {
+        guard case .state(var snapshot) = snapshot else { fatalError() }
+        snapshot.interests = [.init(site: SiteID(1), groups: ["chat", "h"]), .init(site: SiteID(3), groups: [])]
+        return .state(snapshot)
+    }()
+
     static func proposal(_ origin: SiteID, sites: [SiteID] = [SiteID(1), SiteID(3)]) -> SiteProposal {
-        SiteProposal(
+        var proposal = SiteProposal(
             origin: origin, attempt: 3, configuration: configuration, cutSeq: UInt64(origin.rawValue) * 10, clock: 500,
             delivered: WideAreaPosition(lamport: 480, origin: SiteID(2), seq: 17), sites: sites,
             received: [.init(site: SiteID(1), received: 10), .init(site: SiteID(2), received: 17), .init(site: SiteID(3), received: 30)])
+        proposal.interests = origin == SiteID(3) ? ["alpha", "beta"] : []
+        return proposal
     }
     static let install = SiteInstall(
         id: SiteConfigurationID(seq: 5, coordinator: SiteID(1)), proposals: [proposal(SiteID(1)), proposal(SiteID(3))])
 
     @Test(arguments: [
         WideAreaMessage.tick(stamp: 0), .tick(stamp: .max), data, heartbeat, unreliable, .stateRequest(requester: NodeID(3), stamp: 1_790_000_000_000_000_000), snapshot,
-        .propose(sites: [SiteID(1), SiteID(2)]), .proposal(proposal(SiteID(3))), .install(install),
+        .propose(sites: [SiteID(1), SiteID(2)]), .proposal(proposal(SiteID(3))), .install(install), pruned, snapshotWithInterests,
     ])
     func roundTrips(_ message: WideAreaMessage) throws {
         let encoded = WideAreaMessageCodec.encode(message)
@@ -71,7 +88,10 @@ import Testing
     }
 
     /// Every prefix of a valid message is refused (truncated), and a trailing byte too.
-    @Test(arguments: [WideAreaMessage.tick(stamp: 5), heartbeat, snapshot, .proposal(proposal(SiteID(1))), .install(install)])
+    @Test(arguments: [
+        WideAreaMessage.tick(stamp: 5), heartbeat, snapshot, .proposal(proposal(SiteID(1))), .proposal(proposal(SiteID(3))), .install(install),
+        snapshotWithInterests,
+    ])
     func truncationAndTrailingBytes(_ message: WideAreaMessage) {
         let encoded = WideAreaMessageCodec.encode(message)
         for length in 0..<encoded.readableBytes {
@@ -91,7 +111,7 @@ import Testing
     @Test func badFieldsAreRefused() {
         let cases: [(String, ByteBuffer)] = [
             ("marker", Self.mutated(.tick(stamp: 1), at: 0, [1])),
-            ("kind", Self.mutated(.tick(stamp: 1), at: 1, [9])),
+            ("kind", Self.mutated(.tick(stamp: 1), at: 1, [10])),
             ("service", Self.mutated(Self.data, at: 34, [6])),
             ("seq 0", Self.mutated(Self.data, at: 6, [0, 0, 0, 0, 0, 0, 0, 0])),
             ("lamport 0", Self.mutated(Self.data, at: 14, [0, 0, 0, 0, 0, 0, 0, 0])),
@@ -106,6 +126,34 @@ import Testing
         for (what, bytes) in cases {
             #expect(throws: WireError.self, "\(what)") { try WideAreaMessageCodec.decode(bytes) }
         }
+    }
+
+    /// Pruned data names its stand-in sites ascending, at least one, never its origin, and only
+    /// for ordered data; a site's interests are valid group names, strictly ascending.
+    @Test func prunedDataAndInterestsAreChecked() throws {
+        // pruned data: marker kind | origin 2 | seq 6 | lamport 14 | configuration 22 | service 34 | sender 35 | count 39 | sites 41, 45 | payload 49
+        #expect(WideAreaMessageCodec.encode(Self.pruned).getInteger(at: 1, as: UInt8.self) == 9)
+        let cases: [(String, ByteBuffer)] = [
+            ("no site", Self.mutated(Self.pruned, at: 39, [0, 0])),
+            ("sites not ascending", Self.mutated(Self.pruned, at: 45, [0, 0, 0, 1])),
+            ("its origin", Self.mutated(Self.pruned, at: 45, [0, 0, 0, 3])),
+            ("unreliable", Self.mutated(Self.pruned, at: 34, [0])),
+        ]
+        for (what, bytes) in cases {
+            #expect(throws: WireError.self, "\(what)") { try WideAreaMessageCodec.decode(bytes) }
+        }
+        var proposal = Self.proposal(SiteID(3))
+        proposal.interests = ["beta", "alpha"]
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
+        proposal.interests = ["alpha", "alpha"]
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
+        proposal.interests = [""]
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
+        // A count of groups beyond what the bytes hold is refused before anything is allocated.
+        proposal.interests = ["alpha"]
+        var encoded = WideAreaMessageCodec.encode(.proposal(proposal))
+        encoded.setInteger(UInt32(0x7FFF_FFFF), at: encoded.writerIndex - 10)
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.decode(encoded) }
     }
 
     /// The exchange's first session numbers travel one per announcing daemon: a count that does

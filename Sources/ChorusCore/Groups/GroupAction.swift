@@ -13,6 +13,10 @@ public struct GroupDelivery: Sendable, Equatable {
     public var recipients: [SessionID]
     /// With more than one site: the message's place in the order across sites.
     public var position: WideAreaPosition?
+    /// A stand-in (`ClientData.isStandIn`) whose groups have sessions here: they do not get it
+    /// (`recipients` is empty). Only where its site departed and no daemon moving on with this
+    /// one held the body, so none of their sessions got it either.
+    public var bodyWithheld = false
 
     public init(
         data: ClientData, service: Service, ringID: RingID, recipients: [SessionID], position: WideAreaPosition? = nil

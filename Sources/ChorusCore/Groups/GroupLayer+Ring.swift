@@ -52,13 +52,25 @@ extension GroupLayer {
         return nil
     }
 
-    @inline(__always) private func groupDelivery(
+    @inline(__always) private mutating func groupDelivery(
         _ data: consuming ClientData, _ delivery: RingDelivery, position: WideAreaPosition? = nil
+    ) -> GroupDelivery {
+        groupDelivery(data, service: delivery.service, ringID: delivery.ringID, position: position)
+    }
+
+    @inline(__always) private mutating func groupDelivery(
+        _ data: consuming ClientData, service: Service, ringID: RingID, position: WideAreaPosition?
     ) -> GroupDelivery {
         // Recipients first: `data` then moves into the delivery, where it would otherwise be copied.
         let recipients = recipients(for: data)
-        return GroupDelivery(
-            data: data, service: delivery.service, ringID: delivery.ringID, recipients: recipients, position: position)
+        guard data.isStandIn, !recipients.isEmpty else {
+            return GroupDelivery(data: data, service: service, ringID: ringID, recipients: recipients, position: position)
+        }
+        // No body to give them (see `GroupDelivery.bodyWithheld`).
+        withheldBodies += 1
+        var delivery = GroupDelivery(data: data, service: service, ringID: ringID, recipients: [], position: position)
+        delivery.bodyWithheld = true
+        return delivery
     }
 
     /// While the state exchange runs, client data and joins, leaves and disconnects wait: they
@@ -86,11 +98,7 @@ extension GroupLayer {
                 continue
             }
             if case .data(let data) = message {
-                actions.append(
-                    .deliver(
-                        GroupDelivery(
-                            data: data, service: item.service, ringID: item.ringID, recipients: recipients(for: data),
-                            position: item.position)))
+                actions.append(.deliver(groupDelivery(data, service: item.service, ringID: item.ringID, position: item.position)))
             } else {
                 apply(message, into: &actions)
             }

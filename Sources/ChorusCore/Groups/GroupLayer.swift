@@ -66,6 +66,13 @@ public struct GroupLayer: Sendable {
     /// incarnation's session or of an unjoinable name, and state announcements of another
     /// configuration or a duplicate.
     public internal(set) var ignoredMessages = 0
+    /// Whether the group layer is in a regular configuration with no state exchange running.
+    public var isSettled: Bool {
+        if case .operational = phase { return true }
+        return false
+    }
+    /// Stand-ins delivered where sessions are in their groups (`GroupDelivery.bodyWithheld`).
+    public internal(set) var withheldBodies = 0
 
     /// A group layer for daemon `me`, before any configuration.
     /// A group layer for daemon `me`, before any configuration. `spansSites`: the engine runs an

@@ -119,10 +119,11 @@ extension SiteOrder {
         attempt += 1
         phase = .proposing(proposed)
         promisedBySite = clock  // the proposal's clock is a promise (`enter`)
-        let proposal = SiteProposal(
+        var proposal = SiteProposal(
             origin: site, attempt: attempt, configuration: configuration.id, cutSeq: localSeq, clock: clock,
             delivered: lastDelivered, sites: proposed,
             received: configuration.sites.map { SiteProgress.Received(site: $0, received: received(from: $0)) })
+        proposal.interests = (interests[site] ?? []).sorted()
         proposals[site] = proposal
         if representative != nil {
             representative!.requested = nil
@@ -293,9 +294,12 @@ extension SiteOrder {
             promised[departed] = nil
             waiting[departed] = nil
             reports[departed] = nil
+            interests[departed] = nil
         }
         for member in next.sites where member != site {
             let proposal = closing.install.proposal(of: member)!
+            // Its groups as of its cut: it numbered nothing after proposing.
+            interests[member] = Set(proposal.interests)
             if closing.transitional.contains(member) {
                 promised[member] = max(promised[member] ?? 0, proposal.clock)
                 continue
@@ -310,6 +314,7 @@ extension SiteOrder {
             reports[member] = [site: SiteProgress(site: site, received: localSeq, held: localSeq)]
         }
         configuration = next
+        groupsSettled = false  // every daemon announces its sessions now
         remote = next.sites.filter { $0 != site }
         budget.sitesChanged(remote, now: now)
         phase = .operational
@@ -337,10 +342,13 @@ extension SiteOrder {
         let closing = closingPlan(install)
         for (departed, cut) in closing.cuts.sorted(by: { $0.key < $1.key }) where !closing.transitional.contains(departed) {
             let holders = closing.transitional.filter { install.proposal(of: $0)!.received(of: departed) == cut }
-            guard holders.first == site, let kept = relay[departed] else { continue }
+            guard let first = holders.first, let kept = relay[departed] else { continue }
             for member in closing.transitional where member != site && finishing.contains(member) {
                 let has = max(install.proposal(of: member)!.received(of: departed) ?? 0, reports[member]?[departed]?.received ?? 0)
                 for data in kept where data.seq > has && data.seq <= cut {
+                    // The lowest that took it all, unless the member needs a body only another holds.
+                    let took = closing.transitional.filter { (install.proposal(of: $0)!.received(of: departed) ?? 0) >= data.seq }
+                    guard Self.supplier(of: data, to: member, first: first, holders: took) == site else { continue }
                     counters.resent += 1
                     actions.append(.originate(WideAreaMessageCodec.encode(.data(data)), to: [member]))
                 }

@@ -256,8 +256,7 @@ extension SiteOrder {
             if outbox[index].sentAt != nil { counters.resent += 1 }
             outbox[index].sentAt = now
             if !lagging.isEmpty {
-                counters.originated += 1
-                actions.append(.originate(WideAreaMessageCodec.encode(.data(outbox[index].data)), to: lagging))
+                originateData(outbox[index].data, standIn: outbox[index].standIn, to: lagging, into: &actions)
                 sent += 1
             }
             index += 1

@@ -101,9 +101,11 @@ extension SiteOrder {
         let reportList = reports.keys.sorted().map { reporter in
             WideAreaSnapshot.SiteReport(reporter: reporter, progress: reports[reporter]!.values.sorted { $0.site < $1.site })
         }
-        return WideAreaSnapshot(
+        var snapshot = WideAreaSnapshot(
             requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: siteStates, reports: reportList,
             waiting: sites.flatMap { Array(waiting[$0] ?? []) }, outbox: outbox.map(\.data), membership: membershipState)
+        snapshot.interests = interestList
+        return snapshot
     }
 
     var membershipState: WideAreaMembershipState {
@@ -187,7 +189,11 @@ extension SiteOrder {
         for origin in waiting.keys { waiting[origin] = [] }
         daemonChanges = [:]
         for data in snapshot.waiting where waiting[data.origin] != nil { queue(data) }
-        outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil) })
+        outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil, standIn: standIn(for: $0)) })
+        interests = Dictionary(
+            snapshot.interests.filter { $0.site == site || configuration.sites.contains($0.site) }.map { ($0.site, Set($0.groups)) },
+            uniquingKeysWith: { $1 })
+        if interests[site] == nil { interests[site] = [] }
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }
 }

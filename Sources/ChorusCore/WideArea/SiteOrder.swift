@@ -149,6 +149,16 @@ public struct SiteOrder: Sendable {
     var daemonChanges: [SiteID: Deque<DaemonChange>] = [:]
     /// This site's messages that some other site has not reported taking.
     var outbox = Deque<OutboxEntry>()
+    /// Per site of the configuration (this one included): the groups its sessions may be members
+    /// of (`SiteOrder+Pruning`; none: not known, every body goes there).
+    var interests: [SiteID: Set<String>] = [:]
+    /// The group names of the client message decoded last for pruning.
+    var groupNames = GroupNameCache()
+    /// Whether the group layer, as of this daemon's last delivery, runs no state exchange (set
+    /// by the engine after each delivery; false from a new configuration on). Messages an
+    /// exchange holds go out with the members it ends with, who may have joined after them in
+    /// the order, so nothing is pruned meanwhile. The same at every daemon of the site.
+    public var groupsSettled = false
     var ringID: RingID?
     /// Whether this daemon has the order's state: a daemon starts without it, and gets it when a
     /// majority of its site's daemons, all without it, start the order afresh, or from a member
@@ -189,6 +199,8 @@ public struct SiteOrder: Sendable {
         /// outbox was short then (its acknowledgement then measures the links, not a queue).
         var takenAt: Instant? = nil
         var clean = false
+        /// The stand-in sent where `data` is pruned.
+        var standIn: ByteBuffer? = nil
         var bytes: Int { data.payload.readableBytes }
     }
 
@@ -206,6 +218,7 @@ public struct SiteOrder: Sendable {
         configuration = .alone(site)
         for any in self.sites { held[any] = 0 }
         waiting[site] = []
+        interests[site] = []
     }
 
     public var isRepresentative: Bool { representative != nil }
@@ -407,19 +420,25 @@ public struct SiteOrder: Sendable {
         _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
     ) {
         let isDaemonChange = isDaemonChange(delivery.payload, of: site)
-        if isDaemonChange, !remote.isEmpty, !options.brokenRules.fifoAheadOfDaemonChanges, localSeq != streamStarts[site] ?? 0 {
+        let interested = newInterests(delivery.payload, of: site)
+        let daemonLease = isDaemonChange && !options.brokenRules.fifoAheadOfDaemonChanges && localSeq != streamStarts[site] ?? 0
+        let interestLease = !interested.isEmpty && !options.brokenRules.interestsWithoutLease
+        if daemonLease || interestLease, !remote.isEmpty {
             // Above every lease this site gave: a promise p tells the others no change of its
-            // daemons comes below p + lease. (Not the first item of a configuration: no lease of
-            // it counts before. Not a list equal to the last: it changes no view, and leases
-            // would pile up.)
+            // daemons, and no join of a group new to it, comes below p + lease. (Not for a daemon
+            // list that is the first item of a configuration: no lease of it counts before. Not a
+            // list equal to the last: it changes no view, and leases would pile up.)
             clock = max(clock, min(promisedBySite, Self.maxLamport) + options.daemonChangeLease)
         }
+        if !interested.isEmpty { interests[site, default: []].formUnion(interested) }
         localSeq += 1
         clock += 1
         promisedBySite = clock
-        let data = WideAreaData(
+        var data = WideAreaData(
             origin: site, seq: localSeq, lamport: clock, configuration: configuration.id, service: delivery.service,
             sender: delivery.sender, payload: delivery.payload)
+        var standIn: ByteBuffer?
+        if !remote.isEmpty, GroupMessageCodec.isClientData(delivery.payload) { (data.pruned, standIn) = pruning(delivery.payload) }
         if delivery.service == .safe {
             // Held where the ring delivered it; one held back while agreeing holds only itself more.
             if wasFrozen { held[site] = localSeq } else { snapshotHeld() }
@@ -428,9 +447,9 @@ public struct SiteOrder: Sendable {
             outbox.append(
                 OutboxEntry(
                     data: data, sentAt: representative != nil ? now : nil, takenAt: now,
-                    clean: budget.isClean(outboxBytes: unacknowledgedBytes)))
+                    clean: budget.isClean(outboxBytes: unacknowledgedBytes), standIn: standIn))
             unacknowledgedBytes += data.payload.readableBytes
-            if representative != nil { originate(.data(data), into: &actions) }
+            if representative != nil { originateData(data, standIn: standIn, to: remote, into: &actions) }
         }
         queue(data, isDaemonChange: isDaemonChange)
     }
@@ -468,6 +487,7 @@ public struct SiteOrder: Sendable {
     }
 
     private mutating func takeRemote(_ data: WideAreaData, safe: Bool) {
+        var data = data
         guard let taken = received[data.origin] else {
             counters.foreign += 1
             return
@@ -490,6 +510,10 @@ public struct SiteOrder: Sendable {
             representativeDropped(data.origin)
             return
         }
+        guard prunedFormAgreed(&data) else {
+            representativeDropped(data.origin)
+            return
+        }
         guard data.lamport > promised[data.origin]!, data.lamport <= Self.maxLamport else {
             counters.staleTimestamps += 1
             return
@@ -497,6 +521,9 @@ public struct SiteOrder: Sendable {
         received[data.origin] = data.seq
         promised[data.origin] = data.lamport
         clock = max(clock, data.lamport)
+        let interested = newInterests(data.payload, of: data.origin)
+        if !interested.isEmpty { interests[data.origin, default: []].formUnion(interested) }
+        if data.pruned.contains(site) { counters.standInsTaken += 1 }
         if safe { snapshotHeld() }
         // What an earlier representative put into the ring counts as brought in.
         if representative != nil { representativeTook(data.origin, data.seq) }

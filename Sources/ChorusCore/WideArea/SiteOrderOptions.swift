@@ -50,6 +50,9 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// delay plus a heartbeat interval, or such messages wait for the order. The same at every
     /// site (it is part of the protocol, not a local tuning).
     public var daemonChangeLease: Duration64 = 250_000_000
+    /// Whether a site with no member in a message's groups gets a stand-in instead of its body
+    /// (`SiteOrder+Pruning`). Off: every site gets every body.
+    public var pruneBodies = true
     /// Added to the driver's clock for tick stamps. The daemon passes wall clock minus its
     /// monotonic clock, so stamps of different hosts compare; the simulator models skew with it.
     public var stampOffset: UInt64 = 0
@@ -79,6 +82,9 @@ public struct SiteOrderOptions: Sendable, Equatable {
         /// earlier messages), and a site numbers its daemon changes without the lease: one may
         /// fall before a daemon change of another site at one daemon and after it at another.
         public var fifoAheadOfDaemonChanges = false
+        /// A site numbers a join of a group new to it without the lease: another site may have
+        /// pruned a message that comes after the join in the order, and its member lacks the body.
+        public var interestsWithoutLease = false
         public init() {}
     }
 

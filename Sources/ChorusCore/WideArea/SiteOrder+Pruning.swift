@@ -1,0 +1,132 @@
+import ChorusWire
+import NIOCore
+
+/// Pruning: a site with no member in a message's groups gets a stand-in (its place in the order,
+/// its sender and number, no body) instead of the message.
+///
+/// - Every site keeps, per site of the configuration, the groups its sessions may be members of
+///   (`interests`): every group one of them joined (a join, or a state announcement naming it)
+///   while the site ran. It only grows; each site's proposal carries its own, so a new
+///   configuration starts with every member's exact set.
+/// - A site numbers an item that adds a group to its own set past its lease, as it does a change
+///   of its daemons: above the highest timestamp it promised plus `daemonChangeLease`.
+/// - Numbering a client message at timestamp t, a site prunes it for another site S when every
+///   other site's lease covers t (`promised + lease > t`) and no group of the message is in S's
+///   set as taken here. Then no member of S was in those groups at t: S's sessions join only through
+///   items of its own stream; those taken here are in the set; any other that adds a group comes
+///   after S's promise plus the lease, so after t. The decision goes with the message (`pruned`),
+///   so every daemon of the sending site, and any representative that resends it, sends alike.
+/// - Not while the group layer runs a state exchange, or one may begin before the message's place
+///   (a daemon change taken, not delivered; one not taken comes after every site's lease):
+///   messages held by an exchange go to the members it ends with.
+/// - Where a site departs, a member moving on that lacks one of its messages gets it from the
+///   lowest member that holds its body, if it needs the body and one does (`supplier`).
+extension SiteOrder {
+    /// The groups a join or state announcement of `origin` adds to its set (none for anything else).
+    func newInterests(_ payload: ByteBuffer, of origin: SiteID) -> [String] {
+        guard !WideAreaMessageCodec.isWideArea(payload), !GroupMessageCodec.isClientData(payload),
+            !GroupMessageCodec.isSiteDaemons(payload), let message = try? GroupMessageCodec.decode(payload)
+        else { return [] }
+        let known = interests[origin] ?? []
+        switch message {
+        case .join(_, let group):
+            return known.contains(group) ? [] : [group]
+        case .state(_, _, let sessions, _, _):
+            return Array(Set(sessions.flatMap(\.groups)).subtracting(known))
+        default:
+            return []
+        }
+    }
+
+    /// The sites this site's client message `payload`, numbered at the current clock, is pruned
+    /// for, and its stand-in (nil: none).
+    mutating func pruning(_ payload: ByteBuffer) -> (sites: [SiteID], standIn: ByteBuffer?) {
+        // Not while a state exchange runs or may begin before this message's place (a change of
+        // daemons taken and not delivered): the exchange's members get the messages it holds.
+        guard options.pruneBodies, groupsSettled, daemonChanges.isEmpty else { return ([], nil) }
+        // Every other site's lease covers this timestamp: no daemon change not taken here, which
+        // could begin an exchange, and no group new to a site, comes before it.
+        guard remote.allSatisfy({ (promised[$0] ?? 0) + options.daemonChangeLease > clock }) else { return ([], nil) }
+        let covered = remote.filter { interests[$0] != nil }
+        guard !covered.isEmpty, let data = GroupMessageCodec.decodeData(payload, names: &groupNames),
+            !data.groups.contains(where: { $0.hasPrefix("#") })  // a private group: its site is not tracked
+        else { return ([], nil) }
+        let sites = covered.filter { other in !data.groups.contains(where: interests[other]!.contains) }
+        guard !sites.isEmpty else { return ([], nil) }
+        return (sites, GroupMessageCodec.encode(.data(data.standIn)))
+    }
+
+    /// The stand-in for this site's `data` (pruned for some site): the body without its payload.
+    func standIn(for data: WideAreaData) -> ByteBuffer? {
+        guard !data.pruned.isEmpty, case .data(let client)? = try? GroupMessageCodec.decode(data.payload) else { return nil }
+        return GroupMessageCodec.encode(.data(client.standIn))
+    }
+
+    /// Sends this site's `data` to `sites`: the body where it is not pruned, the stand-in where it is.
+    mutating func originateData(
+        _ data: WideAreaData, standIn: ByteBuffer?, to sites: [SiteID], into actions: inout [SiteOrderAction]
+    ) {
+        counters.originated += 1
+        guard let standIn, !data.pruned.isEmpty else {
+            actions.append(.originate(WideAreaMessageCodec.encode(.data(data)), to: sites))
+            return
+        }
+        let bodies = sites.filter { !data.pruned.contains($0) }
+        let standIns = sites.filter { data.pruned.contains($0) }
+        if !bodies.isEmpty { actions.append(.originate(WideAreaMessageCodec.encode(.data(data)), to: bodies)) }
+        guard !standIns.isEmpty else { return }
+        var copy = data
+        copy.payload = standIn
+        actions.append(.originate(WideAreaMessageCodec.encode(.data(copy)), to: standIns))
+        counters.standInsSent += standIns.count
+        counters.bytesSpared += standIns.count * max(0, data.payload.readableBytes - standIn.readableBytes)
+    }
+
+    /// Which member moving on sends `member` the departed site's `data` (taken by every member in
+    /// `holders`, lowest first; `first`: the lowest that took the departed site's whole stream):
+    /// where `member` needs the body and `first` has only a stand-in, the lowest member that took
+    /// `data` with its body; if none did, no member moving on delivered it to a session, and the
+    /// stand-in does for `member` too.
+    static func supplier(of data: WideAreaData, to member: SiteID, first: SiteID, holders: [SiteID]) -> SiteID {
+        guard !data.pruned.contains(member), data.pruned.contains(first) else { return first }
+        return holders.first { $0 != member && !data.pruned.contains($0) } ?? first
+    }
+
+    /// Whether this site takes `data` now, in the form every member moving on agrees on: a pruned
+    /// message of a site that is departing is taken only as the members moving on will hold it.
+    /// While proposing, not at all from a site not proposed (its stream ends at the most the
+    /// proposals report; what is taken since would not count in `supplier`). While closing, as
+    /// its supplier holds it: the body if a member that took it by its proposal holds the body,
+    /// else the stand-in (a body that comes anyway, a late copy of the departed site's, is cut
+    /// down to it: no member moving on gives it to a session then).
+    mutating func prunedFormAgreed(_ data: inout WideAreaData) -> Bool {
+        guard !data.pruned.isEmpty else { return true }
+        switch phase {
+        case .operational:
+            return true
+        case .proposing(let proposed):
+            guard proposed.contains(data.origin) else {
+                counters.prunedWhileAgreeing += 1
+                return false
+            }
+            return true
+        case .closing(let closing):
+            guard !closing.transitional.contains(data.origin), !data.pruned.contains(site) else { return true }
+            let bodyHeld = closing.transitional.contains { member in
+                !data.pruned.contains(member) && (closing.install.proposal(of: member)?.received(of: data.origin) ?? 0) >= data.seq
+            }
+            guard let client = GroupMessageCodec.decodeData(data.payload, names: &groupNames) else { return true }
+            if bodyHeld, client.isStandIn {
+                counters.prunedWhileAgreeing += 1  // the body comes from the member that holds it
+                return false
+            }
+            if !bodyHeld, !client.isStandIn { data.payload = GroupMessageCodec.encode(.data(client.standIn)) }
+            return true
+        }
+    }
+
+    /// The groups each site of the configuration may have members in, for a snapshot.
+    var interestList: [WideAreaSnapshot.SiteInterests] {
+        interests.keys.sorted().map { WideAreaSnapshot.SiteInterests(site: $0, groups: interests[$0]!.sorted()) }
+    }
+}

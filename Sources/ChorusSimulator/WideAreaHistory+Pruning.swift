@@ -1,0 +1,36 @@
+import ChorusCore
+
+extension WideAreaHistory {
+    /// A daemon that got a stand-in for a message whose groups had its sessions withholds it
+    /// from them (`GroupDelivery.bodyWithheld`); that is right only where no daemon moving with
+    /// it (delivering in the same configuration, on to the same next one) gave the body to its
+    /// sessions. A stand-in sent where a member needed the body (a join numbered before the
+    /// message, not known to its sender) shows here.
+    func checkWithheldBodies(_ bySegment: [[Segment]], _ fail: (String) -> Void) {
+        var withheld: [MessageKey: [(daemon: Int, segment: Segment)]] = [:]
+        var given: [MessageKey: [(daemon: Int, segment: Segment)]] = [:]
+        for (daemon, list) in deliveries.enumerated() {
+            for segment in bySegment[daemon] {
+                for index in segment.range where list[index].bodyWithheld || list[index].toSessions {
+                    let entry = (daemon, segment)
+                    if list[index].bodyWithheld {
+                        withheld[list[index].message, default: []].append(entry)
+                    } else {
+                        given[list[index].message, default: []].append(entry)
+                    }
+                }
+            }
+        }
+        for (key, places) in withheld.sorted(by: { $0.key.description < $1.key.description }) {
+            for place in places {
+                let together = given[key]?.first {
+                    $0.segment.configuration == place.segment.configuration && $0.segment.next == place.segment.next
+                }
+                if let together {
+                    fail(
+                        "daemon \(place.daemon) withheld \(key) from its sessions (a stand-in) in \(place.segment.configuration.map(\.description) ?? "none"), where daemon \(together.daemon), moving with it, gave them the body")
+                }
+            }
+        }
+    }
+}
