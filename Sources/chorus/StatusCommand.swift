@@ -70,6 +70,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let o = order.counters
                 lines.append("    originated \(o.originated), resent \(o.resent), brought in \(o.injected), duplicates \(o.duplicates), gaps \(o.gaps), malformed \(o.malformed + o.foreign + o.staleTimestamps + o.implausibleTimestamps + o.notClientData), early heartbeats \(o.earlyHeartbeats)")
                 lines.append("    configurations of sites \(o.configurations), agreements begun again \(o.abandonedAgreements), stale installs \(o.staleInstalls), of another configuration \(o.otherConfiguration), past a cut \(o.beyondCut)")
+                lines.append("    stand-ins sent for bodies \(o.standInsSent) (\(o.bytesSpared) bytes spared), taken \(o.standInsTaken), pruned data held back while agreeing \(o.prunedWhileAgreeing)")
             }
         }
         if let security = status.security {

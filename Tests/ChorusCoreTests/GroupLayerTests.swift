@@ -233,6 +233,29 @@ struct GroupLayerTests {
         #expect(at1.first?.data.payload == bytes("hi"))
     }
 
+    /// A stand-in (a site got the message's place, not its body) goes to no session: where the
+    /// group has sessions of this daemon it is flagged and counted (the wide area sends one only
+    /// where none is, but where a site departed and no daemon moving on held the body).
+    @Test func aStandInReachesNoSession() throws {
+        var cluster = Cluster([1, 2])
+        cluster.install(seq: 1, [1, 2])
+        let a = cluster.on(1) { layer, _ in layer.openSession(local: 1) }
+        try cluster.on(1) { layer, actions throws(GroupError) in try layer.join(session: a, group: "g", into: &actions) }
+        cluster.deliver(among: [1, 2])
+        let message = ClientData(
+            sender: SessionID(daemon: NodeID(9), local: 1), sessionSeq: 1, messageType: 0, selfDiscard: false, groups: ["g"],
+            payload: bytes("body"))
+        let standIn = RingDelivery(
+            ringID: RingID(seq: 1, representative: NodeID(1)), sender: NodeID(9), service: .agreed,
+            payload: GroupMessageCodec.encode(.data(message.standIn)))
+        for node: UInt32 in [1, 2] { cluster.on(node) { layer, actions in layer.ringDelivered(standIn, into: &actions) } }
+        let at1 = try #require(cluster.deliveries(1).last)
+        let at2 = try #require(cluster.deliveries(2).last)
+        #expect(at1.recipients.isEmpty && at1.bodyWithheld && at1.data.isStandIn)
+        #expect(at2.recipients.isEmpty && !at2.bodyWithheld)
+        #expect(cluster.layers[NodeID(1)]!.withheldBodies == 1 && cluster.layers[NodeID(2)]!.withheldBodies == 0)
+    }
+
     @Test func selfDiscardExcludesTheSender() throws {
         var cluster = Cluster([1, 2])
         cluster.install(seq: 1, [1, 2])

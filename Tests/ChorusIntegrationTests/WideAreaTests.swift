@@ -309,6 +309,67 @@ import Testing
         #expect(p50 <= (lossPercent == 0 ? 50 : 100), "p50 \(p50) ms")
     }
 
+    /// The order layer's counters of the daemon on `port` (`SiteOrderCounters`, as JSON).
+    static func orderCounters(port: Int) async throws -> [String: Any] {
+        ((try await wideArea(port: port)["order"] as? [String: Any])?["counters"] as? [String: Any]) ?? [:]
+    }
+
+    /// Pruning with real daemons: a group whose sessions are all in east. West's daemon gets
+    /// stand-ins for its messages (their place in the order, no body): east's representative
+    /// counts them sent and the bytes spared, west's daemon counts them taken. Then a client in
+    /// west joins (west's first session in the group: its join is numbered past west's lease, and
+    /// from then on east sends west the bodies): it gets every message sent after all three see
+    /// it in the group, whole, and the agreed and safe ones in east's order.
+    @Test func aSiteWithoutMembersGetsStandInsUntilOneJoins() async throws {
+        let cluster = try LocalCluster(count: 3, basePort: 25_500, extraConfig: Self.sites, sites: ["east", "east", "west"])
+        defer { cluster.stop() }
+        try await cluster.start()
+        let ports = cluster.members.map(\.clientPort)
+        _ = try await Self.waitUntil("one configuration of both sites", timeout: 15) { await Self.merged(ports, sites: 2) }
+        let recorder = HistoryRecorder()
+        let east = [0, 1].map { index in
+            TestClient(
+                name: "e\(index + 1)", endpoint: cluster.members[index].endpoint, process: recorder.incarnate(UInt32(index + 1)),
+                group: "east-only", fullGroup: 2, recorder: recorder)
+        }
+        for client in east { try await client.wait("east's view") { $0.lastRegular?.members.count == 2 } }
+        let rounds = 60
+        for round in 0..<rounds { for client in east { client.send([.fifo, .agreed, .safe][round % 3], size: 1000) } }
+        for client in east { try await client.wait("east's messages", timeout: 20) { $0.messages.count == rounds * 2 } }
+        let westTook = try await Self.waitUntil("west taking stand-ins", timeout: 10) {
+            ((try? await Self.orderCounters(port: ports[2]))?["standInsTaken"] as? Int ?? 0) >= rounds * 2
+        }
+        var sent = 0
+        var spared = 0
+        for port in ports.prefix(2) {
+            let counters = try await Self.orderCounters(port: port)
+            sent += counters["standInsSent"] as? Int ?? 0
+            spared += counters["bytesSpared"] as? Int ?? 0
+        }
+        print("pruning with real daemons: \(sent) stand-ins sent by east, \(spared) bytes spared, west took them within \(westTook) s")
+        #expect(sent >= rounds * 2, "\(sent) stand-ins for \(rounds * 2) messages")
+        #expect(spared >= rounds * 2 * 1000)
+
+        let west = TestClient(
+            name: "w", endpoint: cluster.members[2].endpoint, process: recorder.incarnate(3), group: "east-only", fullGroup: 3,
+            recorder: recorder, lateJoiner: true)
+        for client in east + [west] { try await client.wait("the group across both sites") { $0.lastRegular?.members.count == 3 } }
+        let takenBefore = try await Self.orderCounters(port: ports[2])["standInsTaken"] as? Int ?? 0
+        let marks = east.map { $0.messages.count }
+        for round in 0..<rounds { for client in east { client.send([.fifo, .agreed, .safe][round % 3], size: 1000) } }
+        for (index, client) in east.enumerated() {
+            try await client.wait("east's messages after the join", timeout: 20) { $0.messages.count - marks[index] == rounds * 2 }
+        }
+        try await west.wait("every message after the join", timeout: 20) { $0.messages.count == rounds * 2 }
+        #expect(west.messages.allSatisfy { $0.payload.readableBytes == 1000 }, "west got a message without its body")
+        let eastOrder = east[0].messages[marks[0]...].filter { $0.service >= .agreed }.map { "\($0.sender):\($0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) ?? 0)" }
+        let westOrder = west.messages.filter { $0.service >= .agreed }.map { "\($0.sender):\($0.payload.getInteger(at: $0.payload.readerIndex, as: UInt64.self) ?? 0)" }
+        #expect(westOrder == eastOrder, "west's agreed order differs from east's")
+        let takenAfter = try await Self.orderCounters(port: ports[2])["standInsTaken"] as? Int ?? 0
+        #expect(takenAfter == takenBefore, "west took \(takenAfter - takenBefore) stand-ins after its session joined")
+        for client in east + [west] { await client.stop() }
+    }
+
     /// A whole site stopped and started again: west's only daemon killed with kill -9; east goes
     /// on as a configuration of its own (and its clients' messages flow meanwhile); west started
     /// again begins a new stream alone and merges; then every client gets every message, agreed
