@@ -616,7 +616,8 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         let resent = orderCounters.reduce(0) { $0 + $1.resent }
         let duplicates = orderCounters.reduce(0) { $0 + $1.duplicates }
         lines.append("  delivered at the slowest daemon: \((deliveredBytesPerSecond / 1e4).rounded() / 100) MB/s of client payload")
-        lines.append("  order layer: \(resent) resent, \(duplicates) duplicates dropped, \(decodeErrors) decode errors")
+        lines.append(
+            "  order layer: \(resent) resent, \(duplicates) duplicates dropped, \(decodeErrors) decode errors; \((Double(hopBytes) / 1e4).rounded() / 100) MB of hop datagrams")
         let standIns = orderCounters.reduce(0) { $0 + $1.standInsSent }
         if standIns > 0 {
             let spared = orderCounters.reduce(0) { $0 + $1.bytesSpared }

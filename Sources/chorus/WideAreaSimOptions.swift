@@ -32,6 +32,8 @@ struct WideAreaSimOptions: ParsableArguments {
     var crashLosesPackets = false
     @Flag(name: .customLong("sparse-group"), help: "A second group with members at the first site only at first (others join at random): half the messages go to it, and sites without members get stand-ins instead of bodies.")
     var sparseGroup = false
+    @Option(name: .customLong("sparse-join-every"), help: "With --sparse-group: a session of another site joins it about once in this many of its traffic events (0: never).")
+    var sparseJoinEvery = 400.0
     @Flag(name: .customLong("no-pruning"), help: "Every site gets every body (no stand-ins), for comparison.")
     var noPruning = false
     @Flag(name: .customLong("lenient-views"), help: "Check only causal, agreed and safe messages between consecutive group views, not also reliable and fifo ones between network views.")
@@ -58,6 +60,7 @@ struct WideAreaSimOptions: ParsableArguments {
             config.crashLosesLastPackets = crashLosesPackets
             config.strictViews = !lenientViews
             config.sparseGroup = sparseGroup
+            config.sparseJoinEvery = sparseJoinEvery > 0 ? sparseJoinEvery : .infinity
             config.orderOptions.pruneBodies = !noPruning
             try breakRequestedRules(&config)
             return config
@@ -83,6 +86,7 @@ struct WideAreaSimOptions: ParsableArguments {
         config.crashLosesLastPackets = crashLosesPackets
         config.strictViews = !lenientViews
         config.sparseGroup = sparseGroup
+        config.sparseJoinEvery = sparseJoinEvery > 0 ? sparseJoinEvery : .infinity
         config.orderOptions.pruneBodies = !noPruning
         config.orderOptions.heartbeatInterval = UInt64(heartbeat * 1e6)
         config.orderOptions.paceByBandwidthDelay = !fixedOutbox
