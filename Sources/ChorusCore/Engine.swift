@@ -63,7 +63,7 @@ public struct Engine: Sendable {
         // A message the group layer accepts must fit the ring whole, envelope included, so the
         // ring never refuses (and so never loses) an accepted message.
         var limits = groupLimits
-        let envelope = limits.maxGroupsPerMessage * (limits.maxGroupNameLength + 2) + 64
+        let envelope = limits.maxGroupsPerMessage * (limits.maxGroupNameLength + 2) + 64 + (wideArea.map { 2 + 4 * $0.sites.count } ?? 0)
         limits.maxPayloadBytes = min(limits.maxPayloadBytes, max(0, ringOptions.maxMessageSize - envelope))
         limits.maxAnnouncementBytes = max(1024, min(ringOptions.maxMessageSize, 1 << 20))
         self.groups = GroupLayer(me: me, limits: limits, spansSites: wideArea != nil)
@@ -218,6 +218,12 @@ public struct Engine: Sendable {
                             order!.ringDelivered(delivery, now: now, into: &orderActions)
                             applyOrderActions(now: now, into: &actions)
                             inSafeDelivery = false
+                            // A daemon that just got the state takes what it kept again, one at a
+                            // time, the group layer following each (as at the other daemons).
+                            while order!.isReplaying {
+                                order!.replayNext(now: now, into: &orderActions)
+                                applyOrderActions(now: now, into: &actions)
+                            }
                         }
                     case .configuration(let configuration):
                         // What the group layer still owes the ending configuration comes before it ends.

@@ -17,7 +17,7 @@ public struct WideAreaSimulation {
     var random: SimRandom
     var queue = EventQueue<Event>()
     var now: Instant = 0
-    var engines: [Engine] = []
+    public private(set) var engines: [Engine] = []
     var alive: [Bool]
     /// Per daemon: its slot in `history` (a restarted daemon is a new process with a new slot).
     var slot: [Int]
@@ -80,6 +80,8 @@ public struct WideAreaSimulation {
         case rejoin([Int])
         /// A session that left the group joins it again.
         case joinAgain(Int, SessionID)
+        /// `burstJoins`: a session of daemon `Int` joins that many new groups at once.
+        case burstJoins(Int)
     }
 
     public init(config: WideAreaSimulationConfig) {
@@ -152,6 +154,9 @@ public struct WideAreaSimulation {
             let first = trafficStart + Simulation.nanos(random.exponential(rate: config.linkCutRate))
             let link = random.int(below: links.count)
             if first < trafficEnd { queue.push(.cut(link), at: first) }
+        }
+        if config.burstJoins > 0 {
+            queue.push(.burstJoins(engines.count - 1), at: trafficStart + 1_000_000_000)
         }
         for planned in config.plannedCutoffs {
             queue.push(.isolateFor(planned.sites, seconds: planned.seconds), at: Simulation.nanos(planned.at))
@@ -286,6 +291,11 @@ public struct WideAreaSimulation {
             if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) joins again\(refused ? " (refused)" : "")") }
         case .boot(let daemon):
             boot(daemon)
+        case .burstJoins(let daemon):
+            guard alive[daemon], let session = sessions[daemon] else { return }
+            for index in 0..<config.burstJoins {
+                act(daemon) { engine, actions, now in try? engine.join(session: session, group: "burst\(index)", now: now, into: &actions) }
+            }
         case .crashForRestart:
             // Any daemon of a site that keeps another running (so the state can come from it).
             let candidates = engines.indices.filter { daemon in

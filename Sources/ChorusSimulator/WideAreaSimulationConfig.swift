@@ -29,6 +29,10 @@ public struct WideAreaSimulationConfig: Sendable {
     /// get stand-ins, and every first join of a site races the messages around it.
     public var sparseGroup = false
     public var sparseJoinEvery = 400.0
+    /// A session of the last site joins this many groups new to its site at once, a second into
+    /// the traffic (each first join takes its site's lease: at most `maxInterestLeases` of them
+    /// per configuration run the clocks ahead, then the site is interested in every group).
+    public var burstJoins = 0
     public var payloadSize = 100
     /// Per site, a clock offset drawn from 0 up to this (ns): tick stamps of sites disagree.
     public var clockSkew: Duration64 = 0

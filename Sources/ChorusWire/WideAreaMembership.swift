@@ -60,6 +60,9 @@ public struct SiteProposal: Sendable, Equatable {
     /// one of them joined while the site ran (it only grows). Other sites send it stand-ins for
     /// messages to other groups; a join of a group not listed is numbered past the site's lease.
     public var interests: [String] = []
+    /// The origin's sessions joined more groups than it keeps (`interests` is then empty): it
+    /// may have members in any group, and no site prunes for it.
+    public var interestsAll = false
 
     public init(
         origin: SiteID, attempt: UInt64, configuration: SiteConfigurationID, cutSeq: UInt64, clock: UInt64,

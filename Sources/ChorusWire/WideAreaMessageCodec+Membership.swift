@@ -7,7 +7,7 @@ extension WideAreaMessageCodec {
     static let maxMembershipMessages = 1 << 22
 
     static func proposalSize(_ proposal: SiteProposal) -> Int {
-        4 + 8 + 12 + 8 + 8 + 20 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count + interestsSize(proposal.interests)
+        4 + 8 + 12 + 8 + 8 + 20 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count + 1 + interestsSize(proposal.interests)
     }
 
     /// Groups in one site's interests, at most.
@@ -79,6 +79,7 @@ extension WideAreaMessageCodec {
         writePosition(proposal.delivered, into: &buffer)
         writeSites(proposal.sites, into: &buffer)
         writeReceived(proposal.received, into: &buffer)
+        buffer.writeInteger(UInt8(proposal.interestsAll ? 1 : 0))
         writeInterests(proposal.interests, into: &buffer)
     }
 
@@ -233,6 +234,9 @@ extension WideAreaMessageCodec {
         var proposal = SiteProposal(
             origin: origin, attempt: attempt, configuration: configuration, cutSeq: cutSeq, clock: clock, delivered: delivered,
             sites: sites, received: received)
+        let all = try reader.read(UInt8.self, "proposal.interestsAll")
+        guard all <= 1 else { throw .invalidField("proposal.interestsAll", reason: "not 0 or 1") }
+        proposal.interestsAll = all == 1
         proposal.interests = try readInterests(&reader, "proposal.interests")
         return proposal
     }
@@ -373,6 +377,9 @@ extension WideAreaMessageCodec {
             throw .invalidField("proposal.received", reason: "the origin's own entry is not its cut \(proposal.cutSeq)")
         }
         try validateInterests(proposal.interests, "proposal.interests")
+        guard !proposal.interestsAll || proposal.interests.isEmpty else {
+            throw .invalidField("proposal.interests", reason: "listed while every group is")
+        }
     }
 
     /// One proposal per member, ascending, each proposing exactly the members; the coordinator

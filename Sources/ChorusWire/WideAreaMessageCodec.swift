@@ -40,7 +40,7 @@ public enum WideAreaMessageCodec {
                 + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
                 + (snapshot.waiting + snapshot.outbox).reduce(0) { $0 + 4 + encodedSize(.data($1)) }
                 + membershipSize(snapshot.membership)
-                + snapshot.interests.reduce(2) { $0 + 4 + interestsSize($1.groups) }
+                + snapshot.interests.reduce(2) { $0 + 4 + 1 + 4 + interestsSize($1.groups) }
         case .propose(let sites): 2 + 2 + 4 * sites.count
         case .proposal(let proposal): 2 + proposalSize(proposal)
         case .install(let install): 2 + installSize(install)
@@ -106,6 +106,8 @@ public enum WideAreaMessageCodec {
             buffer.writeInteger(UInt16(snapshot.interests.count))
             for entry in snapshot.interests {
                 buffer.writeInteger(entry.site.rawValue)
+                buffer.writeInteger(UInt8((entry.all ? 1 : 0) | (entry.overflowed ? 2 : 0)))
+                buffer.writeInteger(entry.leases)
                 writeInterests(entry.groups, into: &buffer)
             }
         case .propose(let sites):
@@ -229,12 +231,19 @@ public enum WideAreaMessageCodec {
             let waiting = try readDataList(&reader, "state.waiting")
             let outbox = try readDataList(&reader, "state.outbox")
             let membership = try readMembership(&reader)
-            let interestCount = try reader.readCount(UInt16.self, "state.interests", limit: WireLimits.maxSites, minimumEntrySize: 8)
+            let interestCount = try reader.readCount(UInt16.self, "state.interests", limit: WireLimits.maxSites, minimumEntrySize: 13)
             var interests: [WideAreaSnapshot.SiteInterests] = []
             interests.reserveCapacity(interestCount)
             for _ in 0..<interestCount {
                 let site = SiteID(try reader.read(UInt32.self, "state.interests.site"))
-                interests.append(.init(site: site, groups: try readInterests(&reader, "state.interests.groups")))
+                let flags = try reader.read(UInt8.self, "state.interests.flags")
+                guard flags & ~3 == 0 else { throw .invalidField("state.interests.flags", reason: "unknown flag bits") }
+                let leases = try reader.read(UInt32.self, "state.interests.leases")
+                var entry = WideAreaSnapshot.SiteInterests(site: site, groups: try readInterests(&reader, "state.interests.groups"))
+                entry.all = flags & 1 != 0
+                entry.overflowed = flags & 2 != 0
+                entry.leases = leases
+                interests.append(entry)
             }
             var snapshot = WideAreaSnapshot(
                 requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: sites, reports: reports, waiting: waiting,
@@ -297,7 +306,12 @@ public enum WideAreaMessageCodec {
                 throw .tooMany("state.interests", count: snapshot.interests.count, limit: WireLimits.maxSites)
             }
             try PacketCodec.checkStrictlyAscending(snapshot.interests.lazy.map(\.site), "state.interests.site")
-            for entry in snapshot.interests { try validateInterests(entry.groups, "state.interests.groups") }
+            for entry in snapshot.interests {
+                try validateInterests(entry.groups, "state.interests.groups")
+                guard !entry.overflowed || (entry.all && entry.groups.isEmpty) else {
+                    throw .invalidField("state.interests", reason: "an overflowed site is interested in every group and lists none")
+                }
+            }
         case .propose(let sites):
             try validateSites(sites, "propose.sites")
         case .proposal(let proposal):

@@ -70,6 +70,12 @@ public struct WideAreaSnapshot: Sendable, Equatable {
         public var site: SiteID
         /// Ascending, distinct.
         public var groups: [String]
+        /// It may have members in any group: for the rest of the configuration (`all`), or for
+        /// as long as it runs (`overflowed`: it joined more groups than are kept; `groups` is empty).
+        public var all = false
+        public var overflowed = false
+        /// Its joins of groups new to it numbered in this configuration (each took its lease).
+        public var leases: UInt32 = 0
         public init(site: SiteID, groups: [String]) {
             self.site = site
             self.groups = groups

@@ -118,3 +118,35 @@ import Testing
         #expect(SiteOrder.supplier(of: data, to: s4, first: s3, holders: [s1, s3]) == s3)
     }
 }
+
+extension PruningTests {
+    /// A session joins 40 groups new to its site at once: each first join takes the site's lease
+    /// (the clocks run up to a lease ahead each), but only `maxInterestLeases` of them per
+    /// configuration; the next makes the site interested in every group, so the clocks run at
+    /// most about 9 leases ahead (2.25 s) and real time has caught up by the end of the run,
+    /// where 40 leases (10 s) would still show; nothing breaks.
+    @Test func aBurstOfFirstJoinsRunsTheClocksAheadOnlySoFar() throws {
+        var config = Self.sparse(seed: 7)
+        config.burstJoins = 40
+        var simulation = WideAreaSimulation(config: config)
+        let report = simulation.run()
+        #expect(report.passed, "\(report.violations.prefix(3))")
+        let lease = config.orderOptions.daemonChangeLease
+        // About 9 leases (2.25 s) ahead right after the burst, a second into the traffic; by the
+        // end, 8 s later, real time has caught up.
+        let bound = 2 * lease
+        let end = UInt64(config.duration * 1e9)
+        for (daemon, engine) in simulation.engines.enumerated() {
+            let clock = try #require(engine.order?.clock)
+            #expect(clock <= end + bound, "daemon \(daemon): clock \(clock) is \((Double(clock) - Double(end)) / 1e9) s ahead at the end")
+            #expect(engine.order?.interestedInAll.contains(SiteID(3)) == true, "daemon \(daemon): the last site not interested in every group")
+        }
+        // Without the cap every one of the 40 leases runs the clocks ahead: 10 s after the burst,
+        // still more than 2 s at the end.
+        config.orderOptions.maxInterestLeases = 100
+        var uncapped = WideAreaSimulation(config: config)
+        _ = uncapped.run()
+        let ahead = (uncapped.engines.compactMap { $0.order?.clock }.max() ?? 0) - min(end, uncapped.engines.compactMap { $0.order?.clock }.max() ?? 0)
+        #expect(ahead > 1_500_000_000, "uncapped, the clocks end only \(Double(ahead) / 1e9) s ahead")
+    }
+}

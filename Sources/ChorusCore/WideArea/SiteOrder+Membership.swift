@@ -123,7 +123,7 @@ extension SiteOrder {
             origin: site, attempt: attempt, configuration: configuration.id, cutSeq: localSeq, clock: clock,
             delivered: lastDelivered, sites: proposed,
             received: configuration.sites.map { SiteProgress.Received(site: $0, received: received(from: $0)) })
-        proposal.interests = (interests[site] ?? []).sorted()
+        proposeInterests(&proposal)
         proposals[site] = proposal
         if representative != nil {
             representative!.requested = nil
@@ -294,12 +294,11 @@ extension SiteOrder {
             promised[departed] = nil
             waiting[departed] = nil
             reports[departed] = nil
-            interests[departed] = nil
         }
+        // Every member's groups as of its cut: it numbered nothing after proposing.
+        enterInterests(closing.install)
         for member in next.sites where member != site {
             let proposal = closing.install.proposal(of: member)!
-            // Its groups as of its cut: it numbered nothing after proposing.
-            interests[member] = Set(proposal.interests)
             if closing.transitional.contains(member) {
                 promised[member] = max(promised[member] ?? 0, proposal.clock)
                 continue

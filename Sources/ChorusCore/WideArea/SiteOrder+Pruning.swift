@@ -24,7 +24,7 @@ import NIOCore
 extension SiteOrder {
     /// The groups a join or state announcement of `origin` adds to its set (none for anything else).
     func newInterests(_ payload: ByteBuffer, of origin: SiteID) -> [String] {
-        guard !WideAreaMessageCodec.isWideArea(payload), !GroupMessageCodec.isClientData(payload),
+        guard !interestedInAll.contains(origin), !WideAreaMessageCodec.isWideArea(payload), !GroupMessageCodec.isClientData(payload),
             !GroupMessageCodec.isSiteDaemons(payload), let message = try? GroupMessageCodec.decode(payload)
         else { return [] }
         let known = interests[origin] ?? []
@@ -38,6 +38,41 @@ extension SiteOrder {
         }
     }
 
+    /// `origin` numbered an item (a join, an announcement) adding `groups` to its set, past its
+    /// lease: beyond `maxInterestLeases` of them in this configuration, or `maxInterestGroups`
+    /// groups, it is interested in every group (its later joins need no lease). Every daemon of
+    /// every site counts alike from the stream.
+    mutating func noteInterests(_ groups: [String], of origin: SiteID) {
+        interests[origin, default: []].formUnion(groups)
+        interestLeases[origin, default: 0] += 1
+        if interests[origin]!.count > options.maxInterestGroups {
+            interestsOverflowed.insert(origin)
+            interests[origin] = []
+        }
+        if interestLeases[origin]! > options.maxInterestLeases || interestsOverflowed.contains(origin) {
+            interestedInAll.insert(origin)
+        }
+    }
+
+    /// A configuration begins: every member's groups as its proposal gives them, and no lease
+    /// taken yet in it.
+    mutating func enterInterests(_ install: SiteInstall) {
+        interestLeases = [:]
+        for proposal in install.proposals where proposal.origin != site {
+            interests[proposal.origin] = Set(proposal.interests)
+            if proposal.interestsAll { interestsOverflowed.insert(proposal.origin) } else { interestsOverflowed.remove(proposal.origin) }
+        }
+        interests = interests.filter { install.configuration.sites.contains($0.key) || $0.key == site }
+        interestsOverflowed = interestsOverflowed.filter { install.configuration.sites.contains($0) || $0 == site }
+        interestedInAll = interestsOverflowed
+    }
+
+    /// This site's groups as a proposal gives them.
+    func proposeInterests(_ proposal: inout SiteProposal) {
+        proposal.interestsAll = interestsOverflowed.contains(site)
+        proposal.interests = proposal.interestsAll ? [] : (interests[site] ?? []).sorted()
+    }
+
     /// The sites this site's client message `payload`, numbered at the current clock, is pruned
     /// for, and its stand-in (nil: none).
     mutating func pruning(_ payload: ByteBuffer) -> (sites: [SiteID], standIn: ByteBuffer?) {
@@ -47,7 +82,7 @@ extension SiteOrder {
         // Every other site's lease covers this timestamp: no daemon change not taken here, which
         // could begin an exchange, and no group new to a site, comes before it.
         guard remote.allSatisfy({ (promised[$0] ?? 0) + options.daemonChangeLease > clock }) else { return ([], nil) }
-        let covered = remote.filter { interests[$0] != nil }
+        let covered = remote.filter { interests[$0] != nil && !interestedInAll.contains($0) }
         guard !covered.isEmpty, let data = GroupMessageCodec.decodeData(payload, names: &groupNames),
             !data.groups.contains(where: { $0.hasPrefix("#") })  // a private group: its site is not tracked
         else { return ([], nil) }
@@ -62,9 +97,10 @@ extension SiteOrder {
         return GroupMessageCodec.encode(.data(client.standIn))
     }
 
-    /// Sends this site's `data` to `sites`: the body where it is not pruned, the stand-in where it is.
+    /// Sends this site's `data` to `sites`: the body where it is not pruned, the stand-in where it
+    /// is (`again`: a resend, not counted among the stand-ins sent).
     mutating func originateData(
-        _ data: WideAreaData, standIn: ByteBuffer?, to sites: [SiteID], into actions: inout [SiteOrderAction]
+        _ data: WideAreaData, standIn: ByteBuffer?, to sites: [SiteID], again: Bool = false, into actions: inout [SiteOrderAction]
     ) {
         counters.originated += 1
         guard let standIn, !data.pruned.isEmpty else {
@@ -78,6 +114,7 @@ extension SiteOrder {
         var copy = data
         copy.payload = standIn
         actions.append(.originate(WideAreaMessageCodec.encode(.data(copy)), to: standIns))
+        guard !again else { return }
         counters.standInsSent += standIns.count
         counters.bytesSpared += standIns.count * max(0, data.payload.readableBytes - standIn.readableBytes)
     }
@@ -127,6 +164,22 @@ extension SiteOrder {
 
     /// The groups each site of the configuration may have members in, for a snapshot.
     var interestList: [WideAreaSnapshot.SiteInterests] {
-        interests.keys.sorted().map { WideAreaSnapshot.SiteInterests(site: $0, groups: interests[$0]!.sorted()) }
+        interests.keys.sorted().map { other in
+            var entry = WideAreaSnapshot.SiteInterests(site: other, groups: interests[other]!.sorted())
+            entry.all = interestedInAll.contains(other)
+            entry.overflowed = interestsOverflowed.contains(other)
+            entry.leases = UInt32(clamping: interestLeases[other] ?? 0)
+            return entry
+        }
+    }
+
+    /// Takes the interests a snapshot carries.
+    mutating func applyInterests(_ list: [WideAreaSnapshot.SiteInterests]) {
+        let kept = list.filter { $0.site == site || configuration.sites.contains($0.site) }
+        interests = Dictionary(kept.map { ($0.site, Set($0.groups)) }, uniquingKeysWith: { $1 })
+        if interests[site] == nil { interests[site] = [] }
+        interestedInAll = Set(kept.filter(\.all).map(\.site))
+        interestsOverflowed = Set(kept.filter(\.overflowed).map(\.site))
+        interestLeases = Dictionary(kept.map { ($0.site, Int($0.leases)) }, uniquingKeysWith: { $1 })
     }
 }

@@ -253,10 +253,11 @@ extension SiteOrder {
         while index < outbox.count, sent < options.maxResendsPerRound {
             let seq = outbox[index].data.seq
             let lagging = remote.filter { (reports[$0]?[site]?.received ?? 0) < seq }
-            if outbox[index].sentAt != nil { counters.resent += 1 }
+            let again = outbox[index].sentAt != nil
+            if again { counters.resent += 1 }
             outbox[index].sentAt = now
             if !lagging.isEmpty {
-                originateData(outbox[index].data, standIn: outbox[index].standIn, to: lagging, into: &actions)
+                originateData(outbox[index].data, standIn: outbox[index].standIn, to: lagging, again: again, into: &actions)
                 sent += 1
             }
             index += 1

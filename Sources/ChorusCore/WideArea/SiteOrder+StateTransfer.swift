@@ -71,7 +71,7 @@ extension SiteOrder {
                 siteDaemons: siteDaemons, ordinal: ordinal, exchange: snapshot.membership.exchange, siteSeq: localSeq))
         requesters.remove(me)
         replay(from: start, now: now, into: &actions)
-        becameReady(me, now: now, into: &actions)
+        readyAfterReplay = true
     }
 
     /// `member` got the state here: once no member waits, the site's daemons go into its stream.
@@ -84,11 +84,32 @@ extension SiteOrder {
         }
     }
 
+    /// Takes again what the ring delivered after `start` (kept until the state arrived), one
+    /// delivery per `replayNext`: the engine hands each one's deliveries to the group layer before
+    /// the next, as every other daemon did when the ring delivered them (what is numbered depends
+    /// on the group layer: `groupsSettled`).
     private mutating func replay(from start: Int, now: Instant, into actions: inout [SiteOrderAction]) {
         let kept = buffered
         buffered = []
         requestIndex = [:]
-        for delivery in kept[min(start, kept.count)...] { ringDelivered(delivery, now: now, into: &actions) }
+        replaying.append(contentsOf: kept[min(start, kept.count)...])
+    }
+
+    /// Whether deliveries kept before the state arrived wait to be taken again (`replayNext`).
+    public var isReplaying: Bool { !replaying.isEmpty || readyAfterReplay }
+
+    /// Takes the next delivery kept before the state arrived; after the last, this daemon is
+    /// ready where the state arrived, and may represent its site.
+    public mutating func replayNext(now: Instant, into actions: inout [SiteOrderAction]) {
+        if let next = replaying.popFirst() {
+            ringDelivered(next, now: now, into: &actions)
+            if !replaying.isEmpty { return }
+        }
+        if readyAfterReplay {
+            readyAfterReplay = false
+            becameReady(me, now: now, into: &actions)
+        }
+        updateRepresentative(now: now, into: &actions)
     }
 
     func snapshot(for requester: NodeID, takenAt: NodeID) -> WideAreaSnapshot {
@@ -190,10 +211,7 @@ extension SiteOrder {
         daemonChanges = [:]
         for data in snapshot.waiting where waiting[data.origin] != nil { queue(data) }
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil, standIn: standIn(for: $0)) })
-        interests = Dictionary(
-            snapshot.interests.filter { $0.site == site || configuration.sites.contains($0.site) }.map { ($0.site, Set($0.groups)) },
-            uniquingKeysWith: { $1 })
-        if interests[site] == nil { interests[site] = [] }
+        applyInterests(snapshot.interests)
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }
 }

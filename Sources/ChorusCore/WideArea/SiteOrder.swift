@@ -152,6 +152,13 @@ public struct SiteOrder: Sendable {
     /// Per site of the configuration (this one included): the groups its sessions may be members
     /// of (`SiteOrder+Pruning`; none: not known, every body goes there).
     var interests: [SiteID: Set<String>] = [:]
+    /// Per site of the configuration: its joins of groups new to it numbered in this
+    /// configuration (each took its lease); the sites interested in every group until it ends
+    /// (more than `maxInterestLeases` of them, or overflowed); and those whose sessions joined
+    /// more than `maxInterestGroups` groups, for as long as they run.
+    var interestLeases: [SiteID: Int] = [:]
+    var interestedInAll: Set<SiteID> = []
+    var interestsOverflowed: Set<SiteID> = []
     /// The group names of the client message decoded last for pruning.
     var groupNames = GroupNameCache()
     /// Whether the group layer, as of this daemon's last delivery, runs no state exchange (set
@@ -178,6 +185,10 @@ public struct SiteOrder: Sendable {
     var requestIndex: [NodeID: Int] = [:]
     /// The highest stamp among this ring's state requests.
     var requestStamp: UInt64 = 0
+    /// What the ring delivered before this daemon had the state, taken again one at a time
+    /// (`replayNext`), and whether it becomes ready (`becameReady`) once they are.
+    var replaying = Deque<RingDelivery>()
+    var readyAfterReplay = false
     /// Set while this daemon represents its site.
     var representative: RepresentativeState?
     public internal(set) var counters = SiteOrderCounters()
@@ -407,6 +418,7 @@ public struct SiteOrder: Sendable {
 
     /// The lowest member with the state represents the site.
     mutating func updateRepresentative(now: Instant, into actions: inout [SiteOrderAction]) {
+        guard !isReplaying else { return }  // decided once the replay is done (`replayNext`)
         let represent = isReady && sites.count > 1 && members.filter { !requesters.contains($0) }.min() == me
         if represent, representative == nil {
             becomeRepresentative(now: now, into: &actions)
@@ -430,7 +442,7 @@ public struct SiteOrder: Sendable {
             // list equal to the last: it changes no view, and leases would pile up.)
             clock = max(clock, min(promisedBySite, Self.maxLamport) + options.daemonChangeLease)
         }
-        if !interested.isEmpty { interests[site, default: []].formUnion(interested) }
+        if !interested.isEmpty { noteInterests(interested, of: site) }
         localSeq += 1
         clock += 1
         promisedBySite = clock
@@ -522,7 +534,7 @@ public struct SiteOrder: Sendable {
         promised[data.origin] = data.lamport
         clock = max(clock, data.lamport)
         let interested = newInterests(data.payload, of: data.origin)
-        if !interested.isEmpty { interests[data.origin, default: []].formUnion(interested) }
+        if !interested.isEmpty { noteInterests(interested, of: data.origin) }
         if data.pruned.contains(site) { counters.standInsTaken += 1 }
         if safe { snapshotHeld() }
         // What an earlier representative put into the ring counts as brought in.

@@ -53,6 +53,14 @@ public struct SiteOrderOptions: Sendable, Equatable {
     /// Whether a site with no member in a message's groups gets a stand-in instead of its body
     /// (`SiteOrder+Pruning`). Off: every site gets every body.
     public var pruneBodies = true
+    /// A site's joins of groups new to it that take the lease in one configuration, at most
+    /// (each runs every clock up to a lease ahead): the next makes the site interested in every
+    /// group until the configuration ends (no site prunes for it, so its joins need no lease).
+    /// The same at every site (part of the protocol).
+    public var maxInterestLeases = 8
+    /// Groups kept per site: a site whose sessions joined more is interested in every group for
+    /// as long as it runs (proposals and snapshots stay bounded). Part of the protocol.
+    public var maxInterestGroups = 4096
     /// Added to the driver's clock for tick stamps. The daemon passes wall clock minus its
     /// monotonic clock, so stamps of different hosts compare; the simulator models skew with it.
     public var stampOffset: UInt64 = 0
