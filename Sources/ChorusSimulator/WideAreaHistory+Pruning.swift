@@ -3,7 +3,8 @@ import ChorusCore
 extension WideAreaHistory {
     /// A daemon that got a stand-in for a message whose groups had its sessions withholds it
     /// from them (`GroupDelivery.bodyWithheld`); that is right only where the message's site
-    /// departed (it is not in the daemon's next configuration) and no daemon moving with it
+    /// departed (it does not move on with the daemon: not in the transitional configuration that
+    /// ends the one it delivered it in) and no daemon moving with it
     /// (delivering in the same configuration, on to the same next one) gave the body to its
     /// sessions. A stand-in sent where a member needed the body (a join numbered before the
     /// message, not known to its sender) shows here.
@@ -11,9 +12,10 @@ extension WideAreaHistory {
         for (daemon, list) in deliveries.enumerated() {
             for segment in bySegment[daemon] {
                 for index in segment.range where list[index].bodyWithheld {
+                    // The members moving on with it: the transitional configuration that ends this one.
                     let origin = list[index].position?.origin
-                    let next = changes[daemon].first { $0.change.kind == .regular && $0.change.id == segment.next }?.change.sites
-                    if let origin, next?.contains(origin) ?? true {
+                    let movingOn = changes[daemon].first { $0.change.kind == .transitional && $0.change.id == segment.next }?.change.sites
+                    if let origin, movingOn?.contains(origin) ?? true {
                         fail(
                             "daemon \(daemon) withheld \(list[index].message) from its sessions (a stand-in) in \(segment.configuration.map(\.description) ?? "none") though its site \(origin) did not depart")
                     }

@@ -63,6 +63,10 @@ public struct SiteProposal: Sendable, Equatable {
     /// The origin's sessions joined more groups than it keeps (`interests` is then empty): it
     /// may have members in any group, and no site prunes for it.
     public var interestsAll = false
+    /// Per site, ascending: messages of it the origin holds only as stand-ins though it is not
+    /// pruned for them (taken so where a site departed and no member held the body): a member
+    /// moving on that lacks one gets no body from the origin (`SiteOrder.supplier`).
+    public var standIns: [SiteSeqs] = []
 
     public init(
         origin: SiteID, attempt: UInt64, configuration: SiteConfigurationID, cutSeq: UInt64, clock: UInt64,
@@ -80,6 +84,16 @@ public struct SiteProposal: Sendable, Equatable {
 
     /// What the origin had taken of `site`'s messages (nil: `site` is not in its configuration).
     public func received(of site: SiteID) -> UInt64? { received.first { $0.site == site }?.received }
+}
+
+/// Seqs of one site's messages, ascending.
+public struct SiteSeqs: Sendable, Equatable {
+    public var site: SiteID
+    public var seqs: [UInt64]
+    public init(site: SiteID, seqs: [UInt64]) {
+        self.site = site
+        self.seqs = seqs
+    }
 }
 
 extension SiteProgress {

@@ -8,6 +8,48 @@ extension WideAreaMessageCodec {
 
     static func proposalSize(_ proposal: SiteProposal) -> Int {
         4 + 8 + 12 + 8 + 8 + 20 + 2 + 4 * proposal.sites.count + 2 + 12 * proposal.received.count + 1 + interestsSize(proposal.interests)
+            + siteSeqsSize(proposal.standIns)
+    }
+
+    /// Seqs listed per site in `SiteSeqs`, at most.
+    static let maxSiteSeqs = 1 << 20
+
+    static func siteSeqsSize(_ list: [SiteSeqs]) -> Int { list.reduce(2) { $0 + 8 + 8 * $1.seqs.count } }
+
+    static func writeSiteSeqs(_ list: [SiteSeqs], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(list.count))
+        for entry in list {
+            buffer.writeInteger(entry.site.rawValue)
+            buffer.writeInteger(UInt32(entry.seqs.count))
+            for seq in entry.seqs { buffer.writeInteger(seq) }
+        }
+    }
+
+    static func readSiteSeqs(_ reader: inout WireReader, _ field: String) throws(WireError) -> [SiteSeqs] {
+        let count = try reader.readCount(UInt16.self, field, limit: WireLimits.maxSites, minimumEntrySize: 8)
+        var list: [SiteSeqs] = []
+        list.reserveCapacity(count)
+        for _ in 0..<count {
+            let site = SiteID(try reader.read(UInt32.self, "\(field).site"))
+            let seqCount = try reader.readCount(UInt32.self, "\(field).seqs", limit: maxSiteSeqs, minimumEntrySize: 8)
+            var seqs: [UInt64] = []
+            seqs.reserveCapacity(seqCount)
+            for _ in 0..<seqCount { seqs.append(try reader.read(UInt64.self, "\(field).seq")) }
+            list.append(SiteSeqs(site: site, seqs: seqs))
+        }
+        return list
+    }
+
+    /// Sites strictly ascending, each with at least one seq, strictly ascending.
+    static func validateSiteSeqs(_ list: [SiteSeqs], _ field: String) throws(WireError) {
+        guard list.count <= WireLimits.maxSites else { throw .tooMany(field, count: list.count, limit: WireLimits.maxSites) }
+        try PacketCodec.checkStrictlyAscending(list.lazy.map(\.site), "\(field).site")
+        for entry in list {
+            guard !entry.seqs.isEmpty, entry.seqs.count <= maxSiteSeqs else {
+                throw .invalidField(field, reason: "\(entry.seqs.count) seqs for \(entry.site)")
+            }
+            try PacketCodec.checkStrictlyAscending(entry.seqs, "\(field).seq")
+        }
     }
 
     /// Groups in one site's interests, at most.
@@ -81,6 +123,7 @@ extension WideAreaMessageCodec {
         writeReceived(proposal.received, into: &buffer)
         buffer.writeInteger(UInt8(proposal.interestsAll ? 1 : 0))
         writeInterests(proposal.interests, into: &buffer)
+        writeSiteSeqs(proposal.standIns, into: &buffer)
     }
 
     static func writeReceived(_ list: [SiteProgress.Received], into buffer: inout ByteBuffer) {
@@ -238,6 +281,7 @@ extension WideAreaMessageCodec {
         guard all <= 1 else { throw .invalidField("proposal.interestsAll", reason: "not 0 or 1") }
         proposal.interestsAll = all == 1
         proposal.interests = try readInterests(&reader, "proposal.interests")
+        proposal.standIns = try readSiteSeqs(&reader, "proposal.standIns")
         return proposal
     }
 
@@ -380,6 +424,7 @@ extension WideAreaMessageCodec {
         guard !proposal.interestsAll || proposal.interests.isEmpty else {
             throw .invalidField("proposal.interests", reason: "listed while every group is")
         }
+        try validateSiteSeqs(proposal.standIns, "proposal.standIns")
     }
 
     /// One proposal per member, ascending, each proposing exactly the members; the coordinator

@@ -40,7 +40,7 @@ public enum WideAreaMessageCodec {
                 + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
                 + (snapshot.waiting + snapshot.outbox).reduce(0) { $0 + 4 + encodedSize(.data($1)) }
                 + membershipSize(snapshot.membership)
-                + snapshot.interests.reduce(2) { $0 + 4 + 1 + 4 + interestsSize($1.groups) }
+                + snapshot.interests.reduce(2) { $0 + 4 + 1 + 4 + interestsSize($1.groups) } + siteSeqsSize(snapshot.standIns)
         case .propose(let sites): 2 + 2 + 4 * sites.count
         case .proposal(let proposal): 2 + proposalSize(proposal)
         case .install(let install): 2 + installSize(install)
@@ -110,6 +110,7 @@ public enum WideAreaMessageCodec {
                 buffer.writeInteger(entry.leases)
                 writeInterests(entry.groups, into: &buffer)
             }
+            writeSiteSeqs(snapshot.standIns, into: &buffer)
         case .propose(let sites):
             buffer.writeInteger(Kind.propose.rawValue)
             writeSites(sites, into: &buffer)
@@ -249,6 +250,7 @@ public enum WideAreaMessageCodec {
                 requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: sites, reports: reports, waiting: waiting,
                 outbox: outbox, membership: membership)
             snapshot.interests = interests
+            snapshot.standIns = try readSiteSeqs(&reader, "state.standIns")
             message = .state(snapshot)
         case .propose:
             message = .propose(sites: try readSites(&reader, "propose.sites"))
@@ -312,6 +314,7 @@ public enum WideAreaMessageCodec {
                     throw .invalidField("state.interests", reason: "an overflowed site is interested in every group and lists none")
                 }
             }
+            try validateSiteSeqs(snapshot.standIns, "state.standIns")
         case .propose(let sites):
             try validateSites(sites, "propose.sites")
         case .proposal(let proposal):

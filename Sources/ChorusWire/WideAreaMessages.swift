@@ -64,6 +64,9 @@ public struct WideAreaSnapshot: Sendable, Equatable {
     /// Per site of the configuration, ascending: the groups it may have members in
     /// (`SiteProposal.interests`), as this daemon's stream has them.
     public var interests: [SiteInterests] = []
+    /// Per site: its messages this site holds only as stand-ins though not pruned for them
+    /// (`SiteProposal.standIns`).
+    public var standIns: [SiteSeqs] = []
 
     /// The groups a site may have members in.
     public struct SiteInterests: Sendable, Equatable {

@@ -101,7 +101,9 @@ import Testing
 
     /// Where a site departs, a member moving on that lacks one of its messages gets it from the
     /// lowest member that took the whole stream, unless it needs the body and that member has
-    /// only a stand-in: then from the lowest that took it with its body, if any did.
+    /// only a stand-in: then from the lowest that took it with its body, if any did. A member
+    /// that took it, is not pruned for it, but holds it as a stand-in since an earlier closing
+    /// (its proposal lists it) holds no body.
     @Test func aMemberThatNeedsTheBodyGetsItFromOneThatHasIt() {
         var data = WideAreaData(
             origin: SiteID(9), seq: 5, lamport: 50, configuration: SiteConfigurationID(seq: 1, coordinator: SiteID(1)),
@@ -109,13 +111,28 @@ import Testing
         data.pruned = [SiteID(1), SiteID(2)]
         let (s1, s2, s3, s4) = (SiteID(1), SiteID(2), SiteID(3), SiteID(4))
         // s4 needs the body; s1 (first) has a stand-in; s3 took it with its body.
-        #expect(SiteOrder.supplier(of: data, to: s4, first: s1, holders: [s1, s2, s3]) == s3)
+        #expect(SiteOrder.supplier(of: data, to: s4, first: s1, bodies: [s3]) == s3)
         // No holder has the body: the stand-in does (no member moving on gave it to a session).
-        #expect(SiteOrder.supplier(of: data, to: s4, first: s1, holders: [s1, s2]) == s1)
+        #expect(SiteOrder.supplier(of: data, to: s4, first: s1, bodies: []) == s1)
         // s2 needs only a stand-in: the first holder.
-        #expect(SiteOrder.supplier(of: data, to: s2, first: s1, holders: [s1, s3]) == s1)
+        #expect(SiteOrder.supplier(of: data, to: s2, first: s1, bodies: [s3]) == s1)
         // The first holder has the body.
-        #expect(SiteOrder.supplier(of: data, to: s4, first: s3, holders: [s1, s3]) == s3)
+        #expect(SiteOrder.supplier(of: data, to: s4, first: s3, bodies: [s3]) == s3)
+
+        func proposal(_ site: SiteID, received: UInt64, standIns: [UInt64] = []) -> SiteProposal {
+            var proposal = SiteProposal(
+                origin: site, attempt: 1, configuration: data.configuration, cutSeq: 0, clock: 1, sites: [s1, s2, s3, s4],
+                received: [.init(site: site, received: 0), .init(site: SiteID(9), received: received)].sorted { $0.site < $1.site })
+            if !standIns.isEmpty { proposal.standIns = [SiteSeqs(site: SiteID(9), seqs: standIns)] }
+            return proposal
+        }
+        let install = SiteInstall(
+            id: SiteConfigurationID(seq: 2, coordinator: s1),
+            proposals: [proposal(s1, received: 7), proposal(s2, received: 5), proposal(s3, received: 6, standIns: [5]), proposal(s4, received: 4)])
+        // s3 took it but holds it as a stand-in; s4 lacks it; s1 and s2 are pruned: no body anywhere.
+        #expect(SiteOrder.bodyHolders(of: data, among: [s1, s2, s3, s4], install: install).isEmpty)
+        let withBody = SiteInstall(id: install.id, proposals: [proposal(s1, received: 7), proposal(s2, received: 5), proposal(s3, received: 6), proposal(s4, received: 4)])
+        #expect(SiteOrder.bodyHolders(of: data, among: [s1, s2, s3, s4], install: withBody) == [s3])
     }
 }
 

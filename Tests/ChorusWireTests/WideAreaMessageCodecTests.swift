@@ -54,7 +54,13 @@ import Testing
 
     static let snapshotWithInterests: WideAreaMessage = {
         guard case .state(var snapshot) = snapshot else { fatalError() }
-        snapshot.interests = [.init(site: SiteID(1), groups: ["chat", "h"]), .init(site: SiteID(3), groups: [])]
+        var overflowed = WideAreaSnapshot.SiteInterests(site: SiteID(3), groups: [])
+        overflowed.all = true
+        overflowed.overflowed = true
+        var leased = WideAreaSnapshot.SiteInterests(site: SiteID(1), groups: ["chat", "h"])
+        leased.leases = 3
+        snapshot.interests = [leased, overflowed]
+        snapshot.standIns = [SiteSeqs(site: SiteID(3), seqs: [7, 8])]
         return .state(snapshot)
     }()
 
@@ -64,6 +70,7 @@ import Testing
             delivered: WideAreaPosition(lamport: 480, origin: SiteID(2), seq: 17), sites: sites,
             received: [.init(site: SiteID(1), received: 10), .init(site: SiteID(2), received: 17), .init(site: SiteID(3), received: 30)])
         proposal.interests = origin == SiteID(3) ? ["alpha", "beta"] : []
+        proposal.standIns = origin == SiteID(3) ? [SiteSeqs(site: SiteID(2), seqs: [4, 9])] : []
         return proposal
     }
     static let install = SiteInstall(
@@ -151,9 +158,18 @@ import Testing
         #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
         // A count of groups beyond what the bytes hold is refused before anything is allocated.
         proposal.interests = ["alpha"]
+        proposal.standIns = []
         var encoded = WideAreaMessageCodec.encode(.proposal(proposal))
-        encoded.setInteger(UInt32(0x7FFF_FFFF), at: encoded.writerIndex - 10)
+        encoded.setInteger(UInt32(0x7FFF_FFFF), at: encoded.writerIndex - 12)
         #expect(throws: WireError.self) { try WideAreaMessageCodec.decode(encoded) }
+        // Every group and a list; stand-in seqs not ascending, or none for a site.
+        proposal.interestsAll = true
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
+        proposal.interestsAll = false
+        proposal.standIns = [SiteSeqs(site: SiteID(2), seqs: [9, 4])]
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
+        proposal.standIns = [SiteSeqs(site: SiteID(2), seqs: [])]
+        #expect(throws: WireError.self) { try WideAreaMessageCodec.validate(.proposal(proposal)) }
     }
 
     /// The exchange's first session numbers travel one per announcing daemon: a count that does

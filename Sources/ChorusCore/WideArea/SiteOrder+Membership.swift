@@ -294,6 +294,7 @@ extension SiteOrder {
             promised[departed] = nil
             waiting[departed] = nil
             reports[departed] = nil
+            standInsHeld[departed] = nil
         }
         // Every member's groups as of its cut: it numbered nothing after proposing.
         enterInterests(closing.install)
@@ -346,8 +347,9 @@ extension SiteOrder {
                 let has = max(install.proposal(of: member)!.received(of: departed) ?? 0, reports[member]?[departed]?.received ?? 0)
                 for data in kept where data.seq > has && data.seq <= cut {
                     // The lowest that took it all, unless the member needs a body only another holds.
-                    let took = closing.transitional.filter { (install.proposal(of: $0)!.received(of: departed) ?? 0) >= data.seq }
-                    guard Self.supplier(of: data, to: member, first: first, holders: took) == site else { continue }
+                    let bodies = data.pruned.isEmpty ? [] : Self.bodyHolders(of: data, among: closing.transitional, install: install)
+                    let supplier = data.pruned.isEmpty ? first : Self.supplier(of: data, to: member, first: first, bodies: bodies)
+                    guard supplier == site else { continue }
                     counters.resent += 1
                     actions.append(.originate(WideAreaMessageCodec.encode(.data(data)), to: [member]))
                 }

@@ -71,6 +71,7 @@ extension SiteOrder {
     func proposeInterests(_ proposal: inout SiteProposal) {
         proposal.interestsAll = interestsOverflowed.contains(site)
         proposal.interests = proposal.interestsAll ? [] : (interests[site] ?? []).sorted()
+        proposal.standIns = standInsList
     }
 
     /// The sites this site's client message `payload`, numbered at the current clock, is pruned
@@ -119,14 +120,33 @@ extension SiteOrder {
         counters.bytesSpared += standIns.count * max(0, data.payload.readableBytes - standIn.readableBytes)
     }
 
-    /// Which member moving on sends `member` the departed site's `data` (taken by every member in
-    /// `holders`, lowest first; `first`: the lowest that took the departed site's whole stream):
-    /// where `member` needs the body and `first` has only a stand-in, the lowest member that took
-    /// `data` with its body; if none did, no member moving on delivered it to a session, and the
-    /// stand-in does for `member` too.
-    static func supplier(of data: WideAreaData, to member: SiteID, first: SiteID, holders: [SiteID]) -> SiteID {
-        guard !data.pruned.contains(member), data.pruned.contains(first) else { return first }
-        return holders.first { $0 != member && !data.pruned.contains($0) } ?? first
+    /// Which member moving on sends `member` the departed site's `data` (`first`: the lowest
+    /// that took the departed site's whole stream; `bodies`: the members that took `data` with
+    /// its body by their proposals, lowest first): where `member` needs the body and `first` has
+    /// only a stand-in, the lowest that holds the body; if none does, no member moving on
+    /// delivered it to a session, and the stand-in does for `member` too.
+    static func supplier(of data: WideAreaData, to member: SiteID, first: SiteID, bodies: [SiteID]) -> SiteID {
+        guard !data.pruned.contains(member), !bodies.contains(first) else { return first }
+        return bodies.first { $0 != member } ?? first
+    }
+
+    /// The members of `sites` that took `data` with its body by their proposals in `install`
+    /// (not pruned for it, taken, and not held as a stand-in since an earlier closing), ascending.
+    static func bodyHolders(of data: WideAreaData, among sites: [SiteID], install: SiteInstall) -> [SiteID] {
+        sites.filter { member in
+            guard !data.pruned.contains(member), let proposal = install.proposal(of: member),
+                (proposal.received(of: data.origin) ?? 0) >= data.seq
+            else { return false }
+            return !(proposal.standIns.first { $0.site == data.origin }?.seqs.contains(data.seq) ?? false)
+        }
+    }
+
+    /// This site's stand-ins held for bodies, as a proposal or snapshot gives them.
+    var standInsList: [SiteSeqs] {
+        standInsHeld.keys.sorted().compactMap { origin in
+            let seqs = standInsHeld[origin]!.sorted()
+            return seqs.isEmpty ? nil : SiteSeqs(site: origin, seqs: seqs)
+        }
     }
 
     /// Whether this site takes `data` now, in the form every member moving on agrees on: a pruned
@@ -149,15 +169,16 @@ extension SiteOrder {
             return true
         case .closing(let closing):
             guard !closing.transitional.contains(data.origin), !data.pruned.contains(site) else { return true }
-            let bodyHeld = closing.transitional.contains { member in
-                !data.pruned.contains(member) && (closing.install.proposal(of: member)?.received(of: data.origin) ?? 0) >= data.seq
-            }
+            let bodyHeld = !Self.bodyHolders(of: data, among: closing.transitional, install: closing.install).isEmpty
             guard let client = GroupMessageCodec.decodeData(data.payload, names: &groupNames) else { return true }
             if bodyHeld, client.isStandIn {
                 counters.prunedWhileAgreeing += 1  // the body comes from the member that holds it
                 return false
             }
-            if !bodyHeld, !client.isStandIn { data.payload = GroupMessageCodec.encode(.data(client.standIn)) }
+            if !bodyHeld {
+                if !client.isStandIn { data.payload = GroupMessageCodec.encode(.data(client.standIn)) }
+                standInsHeld[data.origin, default: []].insert(data.seq)  // (the next proposals say so)
+            }
             return true
         }
     }

@@ -126,6 +126,7 @@ extension SiteOrder {
             requester: requester, takenAt: takenAt, clock: clock, localSeq: localSeq, sites: siteStates, reports: reportList,
             waiting: sites.flatMap { Array(waiting[$0] ?? []) }, outbox: outbox.map(\.data), membership: membershipState)
         snapshot.interests = interestList
+        snapshot.standIns = standInsList
         return snapshot
     }
 
@@ -212,6 +213,7 @@ extension SiteOrder {
         for data in snapshot.waiting where waiting[data.origin] != nil { queue(data) }
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil, standIn: standIn(for: $0)) })
         applyInterests(snapshot.interests)
+        standInsHeld = Dictionary(snapshot.standIns.map { ($0.site, Set($0.seqs)) }, uniquingKeysWith: { $1 })
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }
 }

@@ -159,6 +159,9 @@ public struct SiteOrder: Sendable {
     var interestLeases: [SiteID: Int] = [:]
     var interestedInAll: Set<SiteID> = []
     var interestsOverflowed: Set<SiteID> = []
+    /// Per site: its messages this daemon holds only as stand-ins though not pruned for them
+    /// (taken so where it departs and no member moving on held the body; `SiteProposal.standIns`).
+    var standInsHeld: [SiteID: Set<UInt64>] = [:]
     /// The group names of the client message decoded last for pruning.
     var groupNames = GroupNameCache()
     /// Whether the group layer, as of this daemon's last delivery, runs no state exchange (set
