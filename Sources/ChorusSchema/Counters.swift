@@ -53,6 +53,8 @@ public struct SiteOrderCounters: Sendable, Equatable, Codable {
     public var standInsSent = 0
     public var bytesSpared = 0
     public var standInsTaken = 0
+    /// Groups this site's sessions left entirely (`interestsDropped` items numbered).
+    public var interestsDropped = 0
     /// Pruned data of a departing site not taken while agreeing, or not in the form the members
     /// moving on hold it (`SiteOrder.prunedFormAgreed`).
     public var prunedWhileAgreeing = 0

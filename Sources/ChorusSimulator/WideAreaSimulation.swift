@@ -254,12 +254,18 @@ public struct WideAreaSimulation {
                 queue.push(.joinAgain(daemon, session), at: now + Simulation.nanos(0.1 + 0.4 * random.unit()))
                 if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) leaves") }
                 report.leaves += 1
-            } else if config.sparseGroup, site(of: daemon) != 0, let session = sessions[daemon], !sparseMembers.contains(session),
-                random.chance(1 / config.sparseJoinEvery)
-            {
-                act(daemon) { engine, actions, now in try? engine.join(session: session, group: Self.sparseGroup, now: now, into: &actions) }
-                sparseMembers.insert(session)
-                if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) joins \(Self.sparseGroup)") }
+            } else if config.sparseGroup, site(of: daemon) != 0, let session = sessions[daemon], random.chance(1 / config.sparseJoinEvery) {
+                // Joins the sparse group, or leaves it (its site may have no member left there).
+                let leaving = sparseMembers.contains(session)
+                act(daemon) { engine, actions, now in
+                    if leaving {
+                        try? engine.leave(session: session, group: Self.sparseGroup, now: now, into: &actions)
+                    } else {
+                        try? engine.join(session: session, group: Self.sparseGroup, now: now, into: &actions)
+                    }
+                }
+                if leaving { sparseMembers.remove(session) } else { sparseMembers.insert(session) }
+                if traceDeliveries { print("\(Double(now / 1_000_000) / 1000) s daemon \(daemon): \(session) \(leaving ? "leaves" : "joins") \(Self.sparseGroup)") }
             } else {
                 sendMessage(from: daemon)
             }
@@ -629,10 +635,12 @@ public struct WideAreaSimulationReport: Sendable, CustomStringConvertible {
         lines.append(
             "  order layer: \(resent) resent, \(duplicates) duplicates dropped, \(decodeErrors) decode errors; \((Double(hopBytes) / 1e4).rounded() / 100) MB of hop datagrams")
         let standIns = orderCounters.reduce(0) { $0 + $1.standInsSent }
+        let dropped = orderCounters.reduce(0) { $0 + $1.interestsDropped }
         if standIns > 0 {
             let spared = orderCounters.reduce(0) { $0 + $1.bytesSpared }
             let taken = orderCounters.reduce(0) { $0 + $1.standInsTaken }
-            lines.append("  pruning: \(standIns) stand-ins sent for bodies (\(spared) payload bytes spared), \(taken) taken over all daemons")
+            lines.append(
+                "  pruning: \(standIns) stand-ins sent for bodies (\(spared) payload bytes spared), \(taken) taken, \(dropped) interests dropped over all daemons")
         }
         lines.append(violations.isEmpty ? "  no violations" : "  VIOLATIONS:\n    " + violations.joined(separator: "\n    "))
         return lines.joined(separator: "\n")

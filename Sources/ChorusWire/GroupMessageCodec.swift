@@ -15,6 +15,7 @@ import NIOCore
 ///                 (session | groupCount u16 | group * groupCount) * sessionCount
 ///     statePiece: as state; a piece of an announcement that the next piece continues
 ///     siteDaemons: site u32 | daemonCount u16 | daemon u32 * daemonCount (ascending, distinct)
+///     interestsDropped: site u32 | groupCount u16 | group * groupCount (1 or more, ascending, distinct)
 ///     session:    daemon u32 | local u64 | name str8 (0 to 32 bytes of `!`…`~` but `#`)
 ///
 /// Like `PacketCodec`, the encoding is canonical: re-encoding a decoded message gives the same bytes.
@@ -39,6 +40,7 @@ public enum GroupMessageCodec {
         case state = 5
         case statePiece = 6
         case siteDaemons = 7
+        case interestsDropped = 8
     }
 
     /// Whether `payload` is a `siteDaemons` message (by its first two bytes; not validated).
@@ -91,6 +93,10 @@ public enum GroupMessageCodec {
                 writeSession(entry.session, into: &buffer)
                 writeGroups(entry.groups, limit: WireLimits.maxGroupsPerSession, into: &buffer)
             }
+        case .interestsDropped(let site, let groups):
+            writeHeader(.interestsDropped, message, into: &buffer)
+            buffer.writeInteger(site.rawValue)
+            writeGroups(groups, limit: WireLimits.maxGroupsPerMessage, into: &buffer)
         case .siteDaemons(let site, let daemons):
             precondition(daemons.count <= WireLimits.maxMembers, "too many daemons")
             writeHeader(.siteDaemons, message, into: &buffer)
@@ -177,6 +183,10 @@ public enum GroupMessageCodec {
             daemons.reserveCapacity(count)
             for _ in 0..<count { daemons.append(NodeID(try reader.read(UInt32.self, "group.siteDaemons.daemon"))) }
             message = .siteDaemons(site: site, daemons: daemons)
+        case .interestsDropped:
+            let site = SiteID(try reader.read(UInt32.self, "group.interestsDropped.site"))
+            message = .interestsDropped(
+                site: site, groups: try readGroups(&reader, "group.interestsDropped.groups", limit: WireLimits.maxGroupsPerMessage))
         }
         try reader.expectEnd("group message")
         try validate(message)
@@ -214,6 +224,14 @@ public enum GroupMessageCodec {
                 }
                 try checkGroupNames(entry.groups, "group.state.groups")
             }
+        case .interestsDropped(_, let groups):
+            guard !groups.isEmpty, groups.count <= WireLimits.maxGroupsPerMessage else {
+                throw .tooMany("group.interestsDropped.groups", count: groups.count, limit: WireLimits.maxGroupsPerMessage)
+            }
+            try checkGroupNames(groups, "group.interestsDropped.groups")
+            for index in groups.indices.dropFirst() where !(groups[index - 1] < groups[index]) {
+                throw .invalidField("group.interestsDropped.groups", reason: "not strictly ascending")
+            }
         case .siteDaemons(_, let daemons):
             guard daemons.count <= WireLimits.maxMembers else {
                 throw .tooMany("group.siteDaemons.daemons", count: daemons.count, limit: WireLimits.maxMembers)
@@ -250,6 +268,8 @@ public enum GroupMessageCodec {
             4 + 8 + 12 + 4 + sessions.reduce(0) { $0 + sessionSize($1.session) + groupsSize($1.groups) }
         case .siteDaemons(_, let daemons):
             4 + 2 + 4 * daemons.count
+        case .interestsDropped(_, let groups):
+            4 + groupsSize(groups)
         }
     }
 

@@ -111,4 +111,8 @@ public enum GroupMessage: Sendable, Equatable {
     /// site's stream by its order layer where its ring changed (or a configuration of sites began),
     /// so every daemon of every site changes its group views at the same point of the global order.
     case siteDaemons(site: SiteID, daemons: [NodeID])
+    /// With more than one site: `site` has no session left in these groups (ascending, distinct),
+    /// put in its stream by its order layer; other sites may prune their messages to them for it
+    /// again. Changes no view.
+    case interestsDropped(site: SiteID, groups: [String])
 }

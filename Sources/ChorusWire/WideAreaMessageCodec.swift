@@ -40,7 +40,9 @@ public enum WideAreaMessageCodec {
                 + snapshot.reports.reduce(0) { $0 + 6 + 20 * $1.progress.count } + 4 + 4
                 + (snapshot.waiting + snapshot.outbox).reduce(0) { $0 + 4 + encodedSize(.data($1)) }
                 + membershipSize(snapshot.membership)
-                + snapshot.interests.reduce(2) { $0 + 4 + 1 + 4 + interestsSize($1.groups) } + siteSeqsSize(snapshot.standIns)
+                + snapshot.interests.reduce(2) { $0 + 4 + 1 + 4 + interestsSize($1.groups) + interestsSize($1.dropped) }
+                + siteSeqsSize(snapshot.standIns)
+                + snapshot.ownMembers.reduce(4) { $0 + GroupMessageCodec.sessionSize($1.session) + GroupMessageCodec.groupsSize($1.groups) }
         case .propose(let sites): 2 + 2 + 4 * sites.count
         case .proposal(let proposal): 2 + proposalSize(proposal)
         case .install(let install): 2 + installSize(install)
@@ -109,8 +111,14 @@ public enum WideAreaMessageCodec {
                 buffer.writeInteger(UInt8((entry.all ? 1 : 0) | (entry.overflowed ? 2 : 0)))
                 buffer.writeInteger(entry.leases)
                 writeInterests(entry.groups, into: &buffer)
+                writeInterests(entry.dropped, into: &buffer)
             }
             writeSiteSeqs(snapshot.standIns, into: &buffer)
+            buffer.writeInteger(UInt32(snapshot.ownMembers.count))
+            for entry in snapshot.ownMembers {
+                GroupMessageCodec.writeSession(entry.session, into: &buffer)
+                GroupMessageCodec.writeGroups(entry.groups, limit: WireLimits.maxGroupsPerSession, into: &buffer)
+            }
         case .propose(let sites):
             buffer.writeInteger(Kind.propose.rawValue)
             writeSites(sites, into: &buffer)
@@ -232,7 +240,7 @@ public enum WideAreaMessageCodec {
             let waiting = try readDataList(&reader, "state.waiting")
             let outbox = try readDataList(&reader, "state.outbox")
             let membership = try readMembership(&reader)
-            let interestCount = try reader.readCount(UInt16.self, "state.interests", limit: WireLimits.maxSites, minimumEntrySize: 13)
+            let interestCount = try reader.readCount(UInt16.self, "state.interests", limit: WireLimits.maxSites, minimumEntrySize: 17)
             var interests: [WideAreaSnapshot.SiteInterests] = []
             interests.reserveCapacity(interestCount)
             for _ in 0..<interestCount {
@@ -244,6 +252,7 @@ public enum WideAreaMessageCodec {
                 entry.all = flags & 1 != 0
                 entry.overflowed = flags & 2 != 0
                 entry.leases = leases
+                entry.dropped = try readInterests(&reader, "state.interests.dropped")
                 interests.append(entry)
             }
             var snapshot = WideAreaSnapshot(
@@ -251,6 +260,13 @@ public enum WideAreaMessageCodec {
                 outbox: outbox, membership: membership)
             snapshot.interests = interests
             snapshot.standIns = try readSiteSeqs(&reader, "state.standIns")
+            let memberCount = try reader.readCount(UInt32.self, "state.ownMembers", limit: maxSnapshotMessages, minimumEntrySize: 15)
+            snapshot.ownMembers.reserveCapacity(memberCount)
+            for _ in 0..<memberCount {
+                let session = try GroupMessageCodec.readSession(&reader, "state.ownMembers.session")
+                let groups = try GroupMessageCodec.readGroups(&reader, "state.ownMembers.groups", limit: WireLimits.maxGroupsPerSession)
+                snapshot.ownMembers.append(SessionMemberships(session: session, groups: groups))
+            }
             message = .state(snapshot)
         case .propose:
             message = .propose(sites: try readSites(&reader, "propose.sites"))
@@ -310,11 +326,22 @@ public enum WideAreaMessageCodec {
             try PacketCodec.checkStrictlyAscending(snapshot.interests.lazy.map(\.site), "state.interests.site")
             for entry in snapshot.interests {
                 try validateInterests(entry.groups, "state.interests.groups")
+                try validateInterests(entry.dropped, "state.interests.dropped")
                 guard !entry.overflowed || (entry.all && entry.groups.isEmpty) else {
                     throw .invalidField("state.interests", reason: "an overflowed site is interested in every group and lists none")
                 }
             }
             try validateSiteSeqs(snapshot.standIns, "state.standIns")
+            guard snapshot.ownMembers.count <= maxSnapshotMessages else {
+                throw .tooMany("state.ownMembers", count: snapshot.ownMembers.count, limit: maxSnapshotMessages)
+            }
+            try PacketCodec.checkStrictlyAscending(snapshot.ownMembers.lazy.map(\.session), "state.ownMembers.session")
+            for entry in snapshot.ownMembers {
+                guard entry.groups.count <= WireLimits.maxGroupsPerSession else {
+                    throw .tooMany("state.ownMembers.groups", count: entry.groups.count, limit: WireLimits.maxGroupsPerSession)
+                }
+                try GroupMessageCodec.checkGroupNames(entry.groups, "state.ownMembers.groups")
+            }
         case .propose(let sites):
             try validateSites(sites, "propose.sites")
         case .proposal(let proposal):

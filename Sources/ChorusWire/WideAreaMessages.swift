@@ -67,6 +67,9 @@ public struct WideAreaSnapshot: Sendable, Equatable {
     /// Per site: its messages this site holds only as stand-ins though not pruned for them
     /// (`SiteProposal.standIns`).
     public var standIns: [SiteSeqs] = []
+    /// This site's sessions and the groups each may be in, as its stream numbered them
+    /// (ascending by session; `SiteOrder.ownMembers`).
+    public var ownMembers: [SessionMemberships] = []
 
     /// The groups a site may have members in.
     public struct SiteInterests: Sendable, Equatable {
@@ -79,6 +82,10 @@ public struct WideAreaSnapshot: Sendable, Equatable {
         public var overflowed = false
         /// Its joins of groups new to it numbered in this configuration (each took its lease).
         public var leases: UInt32 = 0
+        /// Groups it dropped in this configuration (`GroupMessage.interestsDropped`), ascending:
+        /// reliable and fifo messages, which may be delivered ahead of leaves before them, are
+        /// not pruned for them until the configuration ends.
+        public var dropped: [String] = []
         public init(site: SiteID, groups: [String]) {
             self.site = site
             self.groups = groups

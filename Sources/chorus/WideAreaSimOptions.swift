@@ -114,7 +114,7 @@ struct WideAreaSimOptions: ParsableArguments {
             "promises": \.promises, "stability": \.stability, "cut-at-minimum": \.cutAtMinimum,
             "views-ignore-other-sites": \.viewsIgnoreOtherSites, "earlier-incarnations": \.sessionsOfEarlierIncarnations,
             "act-on-unstable": \.actOnUnstableDeliveries, "fifo-ahead": \.fifoAheadOfDaemonChanges,
-            "interests-without-lease": \.interestsWithoutLease,
+            "interests-without-lease": \.interestsWithoutLease, "drop-interests-with-members": \.dropInterestsWithMembers,
         ]
     }
 

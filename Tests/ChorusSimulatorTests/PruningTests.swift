@@ -42,6 +42,7 @@ import Testing
         }
         let (pruned, full) = (reports[0], reports[1])
         print(pruned)
+        print(full)
         print("hop bytes: \(pruned.hopBytes) pruned, \(full.hopBytes) not")
         #expect(pruned.passed, "\(pruned.violations.prefix(3))")
         #expect(full.passed, "\(full.violations.prefix(3))")
@@ -76,6 +77,35 @@ import Testing
             }
         }
         #expect(caught >= 3, "joins without the lease were caught in \(caught) of \(seeds.count) runs")
+        // Sessions also leave the sparse group: where a site has none left in it, it says so, and
+        // the others prune for it again.
+        let dropped = zip(runs, reports).filter { !$0.0.1 }.reduce(0) { $0 + $1.1.orderCounters.reduce(0) { $0 + $1.interestsDropped } }
+        #expect(dropped > 0, "no site dropped its interest in a group")
+    }
+
+    /// A site that drops its interest in a group at any leave, also while other sessions of it
+    /// are still members (the broken rule), makes the others prune what those members need:
+    /// caught. Its sessions join and leave the sparse group often here.
+    @Test func droppingAnInterestWhileMembersRemainIsCaught() {
+        let seeds: [UInt64] = [1, 2, 3, 4]
+        let runs = seeds.flatMap { [($0, false), ($0, true)] }
+        let reports = parallelRuns(runs) { seed, broken in
+            var config = Self.sparse(seed: seed)
+            config.daemonsPerSite = 3
+            config.sparseJoinEvery = 60
+            config.orderOptions.brokenRules.dropInterestsWithMembers = broken
+            var simulation = WideAreaSimulation(config: config)
+            return simulation.run()
+        }
+        var caught = 0
+        for ((seed, broken), report) in zip(runs, reports) {
+            if broken {
+                if report.violations.contains(where: { $0.contains("withheld") }) { caught += 1 }
+            } else {
+                #expect(report.passed, "seed \(seed): \(report.violations.prefix(3))")
+            }
+        }
+        #expect(caught >= 2, "dropped interests with members left were caught in \(caught) of \(seeds.count) runs")
     }
 
     /// The randomized faults of `randomizedMultiSiteSweep` (cut-offs, link cuts, crashes and

@@ -213,7 +213,7 @@ struct GroupMessageCodecTests {
         #expect(Self.patched { $0[0] = 2 } == .failure(.unsupportedVersion(2)))
         #expect(Self.patched { $0[0] = 4 } == .failure(.unsupportedVersion(4)))
         #expect(Self.patched { $0[1] = 0 } == .failure(.unknownType(0)))
-        #expect(Self.patched { $0[1] = 8 } == .failure(.unknownType(8)))
+        #expect(Self.patched { $0[1] = 9 } == .failure(.unknownType(9)))
         #expect(Self.patched { $0[25] = 0x80 } == .failure(.invalidField("group.data.flags", reason: "unknown flag bits 0x80")))
         #expect(Self.patched { S.put(UInt64(0), at: 15, in: &$0) } == .failure(.invalidField("group.data.sessionSeq", reason: "counts from 1")))
         #expect(Self.patched { S.put(UInt16(0), at: 26, in: &$0) }

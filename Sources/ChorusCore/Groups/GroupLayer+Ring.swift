@@ -82,6 +82,7 @@ extension GroupLayer {
         guard case .synchronizing(var sync) = phase else { return false }
         if case .state = message { return false }
         if case .siteDaemons = message { return false }
+        if case .interestsDropped = message { return false }
         if case .data = message, brokenRules.dataDuringStateExchange { return false }
         phase = .initial  // so `sync.held` is uniquely referenced and grows in place
         sync.held.append(
@@ -141,6 +142,8 @@ extension GroupLayer {
             }
         case .siteDaemons(let site, let daemons):
             applySiteDaemons(site, daemons, at: position, into: &actions)
+        case .interestsDropped:
+            break  // for the order layer (`SiteOrder+Pruning`)
         }
     }
 

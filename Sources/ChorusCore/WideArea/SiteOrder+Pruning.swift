@@ -38,6 +38,77 @@ extension SiteOrder {
         }
     }
 
+    /// An `interestsDropped` item of `origin` takes its groups out of its set.
+    mutating func dropInterests(_ payload: ByteBuffer, of origin: SiteID) {
+        guard payload.getInteger(at: payload.readerIndex, as: UInt16.self) == UInt16(GroupMessageCodec.version) << 8 | 8,
+            case .interestsDropped(let listed, let groups)? = try? GroupMessageCodec.decode(payload), listed == origin
+        else { return }
+        interests[origin]?.subtract(groups)
+        droppedInterests[origin, default: []].formUnion(groups)
+    }
+
+    /// Follows this site's own item `payload` in `ownMembers`; the groups of its interests it
+    /// leaves without any session of the site.
+    mutating func followOwnMembers(_ payload: ByteBuffer) -> [String] {
+        guard let message = try? GroupMessageCodec.decode(payload) else { return [] }
+        var left: Set<String> = []
+        func add(_ session: SessionID, _ groups: some Sequence<String>) {
+            for group in groups where ownMembers[session, default: []].insert(group).inserted { ownGroupCounts[group, default: 0] += 1 }
+        }
+        func remove(_ session: SessionID, _ groups: some Sequence<String>) {
+            for group in groups where ownMembers[session]?.remove(group) != nil {
+                ownGroupCounts[group, default: 1] -= 1
+                if ownGroupCounts[group] == 0 {
+                    ownGroupCounts[group] = nil
+                    left.insert(group)
+                }
+            }
+            if ownMembers[session]?.isEmpty == true { ownMembers[session] = nil }
+        }
+        switch message {
+        case .join(let session, let group): add(session, [group])
+        case .leave(let session, let group):
+            remove(session, [group])
+            if options.brokenRules.dropInterestsWithMembers { left.insert(group) }
+        case .disconnect(let session): remove(session, ownMembers[session] ?? [])
+        case .state(_, _, let sessions, _, _): for entry in sessions { add(entry.session, entry.groups) }
+        case .siteDaemons(_, let daemons):
+            let listed = Set(daemons)
+            for session in ownMembers.keys where !listed.contains(session.daemon) { remove(session, ownMembers[session] ?? []) }
+        case .data, .interestsDropped: break
+        }
+        // Only while the order and the group layer are settled (an exchange may bring sessions
+        // back; a change of daemons taken and not delivered may begin one).
+        guard !left.isEmpty, options.pruneBodies, !remote.isEmpty, groupsSettled, daemonChanges.isEmpty, case .operational = phase
+        else { return [] }
+        return left.filter { interests[site]?.contains($0) ?? false }.sorted()
+    }
+
+    /// None of this site's sessions is in `groups` any more (as its own stream says, the same at
+    /// every daemon of the site): it numbers `interestsDropped`, and other sites prune for it
+    /// again. Truthful at its place: a later session of the site joins only through an item
+    /// numbered after it, which takes the lease again.
+    mutating func numberInterestsDropped(_ groups: [String], now: Instant, into actions: inout [SiteOrderAction]) {
+        guard let ringID, let lowest = members.min() else { return }
+        counters.interestsDropped += groups.count
+        let payload = GroupMessageCodec.encode(.interestsDropped(site: site, groups: Array(groups.prefix(WireLimits.maxGroupsPerMessage))))
+        takeLocal(RingDelivery(ringID: ringID, sender: lowest, service: .agreed, payload: payload), now: now, into: &actions)
+    }
+
+    /// This site's sessions and their groups, for a snapshot.
+    var ownMemberList: [SessionMemberships] {
+        ownMembers.keys.sorted().map { SessionMemberships(session: $0, groups: ownMembers[$0]!.sorted()) }
+    }
+
+    mutating func applyOwnMembers(_ list: [SessionMemberships]) {
+        ownMembers = [:]
+        ownGroupCounts = [:]
+        for entry in list where !entry.groups.isEmpty {
+            ownMembers[entry.session] = Set(entry.groups)
+            for group in entry.groups { ownGroupCounts[group, default: 0] += 1 }
+        }
+    }
+
     /// `origin` numbered an item (a join, an announcement) adding `groups` to its set, past its
     /// lease: beyond `maxInterestLeases` of them in this configuration, or `maxInterestGroups`
     /// groups, it is interested in every group (its later joins need no lease). Every daemon of
@@ -58,6 +129,7 @@ extension SiteOrder {
     /// taken yet in it.
     mutating func enterInterests(_ install: SiteInstall) {
         interestLeases = [:]
+        droppedInterests = [:]
         for proposal in install.proposals where proposal.origin != site {
             interests[proposal.origin] = Set(proposal.interests)
             if proposal.interestsAll { interestsOverflowed.insert(proposal.origin) } else { interestsOverflowed.remove(proposal.origin) }
@@ -76,7 +148,7 @@ extension SiteOrder {
 
     /// The sites this site's client message `payload`, numbered at the current clock, is pruned
     /// for, and its stand-in (nil: none).
-    mutating func pruning(_ payload: ByteBuffer) -> (sites: [SiteID], standIn: ByteBuffer?) {
+    mutating func pruning(_ payload: ByteBuffer, service: Service) -> (sites: [SiteID], standIn: ByteBuffer?) {
         // Not while a state exchange runs or may begin before this message's place (a change of
         // daemons taken and not delivered): the exchange's members get the messages it holds.
         guard options.pruneBodies, groupsSettled, daemonChanges.isEmpty else { return ([], nil) }
@@ -87,7 +159,11 @@ extension SiteOrder {
         guard !covered.isEmpty, let data = GroupMessageCodec.decodeData(payload, names: &groupNames),
             !data.groups.contains(where: { $0.hasPrefix("#") })  // a private group: its site is not tracked
         else { return ([], nil) }
-        let sites = covered.filter { other in !data.groups.contains(where: interests[other]!.contains) }
+        // A reliable or fifo message may go ahead of leaves before it: nor for groups dropped lately.
+        let ahead = service < .causal
+        let sites = covered.filter { other in
+            !data.groups.contains { interests[other]!.contains($0) || (ahead && droppedInterests[other]?.contains($0) == true) }
+        }
         guard !sites.isEmpty else { return ([], nil) }
         return (sites, GroupMessageCodec.encode(.data(data.standIn)))
     }
@@ -190,6 +266,7 @@ extension SiteOrder {
             entry.all = interestedInAll.contains(other)
             entry.overflowed = interestsOverflowed.contains(other)
             entry.leases = UInt32(clamping: interestLeases[other] ?? 0)
+            entry.dropped = (droppedInterests[other] ?? []).sorted()
             return entry
         }
     }
@@ -202,5 +279,6 @@ extension SiteOrder {
         interestedInAll = Set(kept.filter(\.all).map(\.site))
         interestsOverflowed = Set(kept.filter(\.overflowed).map(\.site))
         interestLeases = Dictionary(kept.map { ($0.site, Int($0.leases)) }, uniquingKeysWith: { $1 })
+        droppedInterests = Dictionary(kept.filter { !$0.dropped.isEmpty }.map { ($0.site, Set($0.dropped)) }, uniquingKeysWith: { $1 })
     }
 }

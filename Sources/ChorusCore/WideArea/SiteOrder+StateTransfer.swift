@@ -127,6 +127,7 @@ extension SiteOrder {
             waiting: sites.flatMap { Array(waiting[$0] ?? []) }, outbox: outbox.map(\.data), membership: membershipState)
         snapshot.interests = interestList
         snapshot.standIns = standInsList
+        snapshot.ownMembers = ownMemberList
         return snapshot
     }
 
@@ -214,6 +215,7 @@ extension SiteOrder {
         outbox = .init(snapshot.outbox.map { OutboxEntry(data: $0, sentAt: nil, standIn: standIn(for: $0)) })
         applyInterests(snapshot.interests)
         standInsHeld = Dictionary(snapshot.standIns.map { ($0.site, Set($0.seqs)) }, uniquingKeysWith: { $1 })
+        applyOwnMembers(snapshot.ownMembers)
         unacknowledgedBytes = outbox.reduce(0) { $0 + $1.bytes }
     }
 }

@@ -159,9 +159,17 @@ public struct SiteOrder: Sendable {
     var interestLeases: [SiteID: Int] = [:]
     var interestedInAll: Set<SiteID> = []
     var interestsOverflowed: Set<SiteID> = []
+    /// Per site: the groups it dropped in this configuration (reliable and fifo messages, which
+    /// may be delivered ahead of the leaves before them, are not pruned for them).
+    var droppedInterests: [SiteID: Set<String>] = [:]
     /// Per site: its messages this daemon holds only as stand-ins though not pruned for them
     /// (taken so where it departs and no member moving on held the body; `SiteProposal.standIns`).
     var standInsHeld: [SiteID: Set<UInt64>] = [:]
+    /// This site's sessions and the groups each may be in, as its own stream has numbered them
+    /// (joins and announcements add, leaves, disconnects and lists of its daemons take away), and
+    /// per group how many: where one drops to none the site numbers `interestsDropped`.
+    var ownMembers: [SessionID: Set<String>] = [:]
+    var ownGroupCounts: [String: Int] = [:]
     /// The group names of the client message decoded last for pruning.
     var groupNames = GroupNameCache()
     /// Whether the group layer, as of this daemon's last delivery, runs no state exchange (set
@@ -446,6 +454,8 @@ public struct SiteOrder: Sendable {
             clock = max(clock, min(promisedBySite, Self.maxLamport) + options.daemonChangeLease)
         }
         if !interested.isEmpty { noteInterests(interested, of: site) }
+        dropInterests(delivery.payload, of: site)
+        let emptied = GroupMessageCodec.isClientData(delivery.payload) ? [] : followOwnMembers(delivery.payload)
         localSeq += 1
         clock += 1
         promisedBySite = clock
@@ -453,7 +463,9 @@ public struct SiteOrder: Sendable {
             origin: site, seq: localSeq, lamport: clock, configuration: configuration.id, service: delivery.service,
             sender: delivery.sender, payload: delivery.payload)
         var standIn: ByteBuffer?
-        if !remote.isEmpty, GroupMessageCodec.isClientData(delivery.payload) { (data.pruned, standIn) = pruning(delivery.payload) }
+        if !remote.isEmpty, GroupMessageCodec.isClientData(delivery.payload) {
+            (data.pruned, standIn) = pruning(delivery.payload, service: delivery.service)
+        }
         if delivery.service == .safe {
             // Held where the ring delivered it; one held back while agreeing holds only itself more.
             if wasFrozen { held[site] = localSeq } else { snapshotHeld() }
@@ -467,6 +479,7 @@ public struct SiteOrder: Sendable {
             if representative != nil { originateData(data, standIn: standIn, to: remote, into: &actions) }
         }
         queue(data, isDaemonChange: isDaemonChange)
+        if !emptied.isEmpty { numberInterestsDropped(emptied, now: now, into: &actions) }
     }
 
     /// Queues `data` for delivery, noting where a daemon change lies (nil: decided here).
@@ -538,6 +551,7 @@ public struct SiteOrder: Sendable {
         clock = max(clock, data.lamport)
         let interested = newInterests(data.payload, of: data.origin)
         if !interested.isEmpty { noteInterests(interested, of: data.origin) }
+        dropInterests(data.payload, of: data.origin)
         if data.pruned.contains(site) { counters.standInsTaken += 1 }
         if safe { snapshotHeld() }
         // What an earlier representative put into the ring counts as brought in.

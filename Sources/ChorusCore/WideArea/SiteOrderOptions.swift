@@ -93,6 +93,9 @@ public struct SiteOrderOptions: Sendable, Equatable {
         /// A site numbers a join of a group new to it without the lease: another site may have
         /// pruned a message that comes after the join in the order, and its member lacks the body.
         public var interestsWithoutLease = false
+        /// A site drops its interest in a group at any leave of it, also while other sessions of
+        /// the site are still in it: others prune messages its members need.
+        public var dropInterestsWithMembers = false
         public init() {}
     }
 
