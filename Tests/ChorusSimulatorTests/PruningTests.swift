@@ -59,53 +59,53 @@ import Testing
     /// the lease (the broken rule), the join lands before messages pruned for its site, and the
     /// check catches a daemon withholding bodies its site's sessions should have had.
     @Test func aFirstJoinRacesNoPrunedMessage() {
-        let seeds: [UInt64] = [1, 2, 3, 4]
+        let (sound, caught) = Self.soundAndBroken(seeds: [1, 2, 3, 4]) { config, broken in
+            config.orderOptions.brokenRules.interestsWithoutLease = broken
+        }
+        for (seed, report) in sound { #expect(Self.standIns(report) > 0, "seed \(seed): no stand-ins") }
+        #expect(caught >= 3, "joins without the lease were caught in \(caught) of 4 runs")
+        // Sessions also leave the sparse group: where a site has none left in it, it says so, and
+        // the others prune for it again.
+        let dropped = sound.reduce(0) { $0 + $1.report.orderCounters.reduce(0) { $0 + $1.interestsDropped } }
+        #expect(dropped > 0, "no site dropped its interest in a group")
+    }
+
+    /// Runs `sparse` on each seed with a rule kept and broken (`configure`); every sound run must
+    /// pass. Returns the sound runs and how many broken ones the withheld-body check caught.
+    static func soundAndBroken(
+        seeds: [UInt64], _ configure: @escaping @Sendable (inout WideAreaSimulationConfig, Bool) -> Void,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> (sound: [(seed: UInt64, report: WideAreaSimulationReport)], caught: Int) {
         let runs = seeds.flatMap { [($0, false), ($0, true)] }
         let reports = parallelRuns(runs) { seed, broken in
             var config = Self.sparse(seed: seed)
-            config.orderOptions.brokenRules.interestsWithoutLease = broken
+            configure(&config, broken)
             var simulation = WideAreaSimulation(config: config)
             return simulation.run()
         }
+        var sound: [(seed: UInt64, report: WideAreaSimulationReport)] = []
         var caught = 0
         for ((seed, broken), report) in zip(runs, reports) {
             if broken {
                 if report.violations.contains(where: { $0.contains("withheld") }) { caught += 1 }
             } else {
-                #expect(report.passed, "seed \(seed): \(report.violations.prefix(3))")
-                #expect(Self.standIns(report) > 0, "seed \(seed): no stand-ins")
+                #expect(report.passed, "seed \(seed): \(report.violations.prefix(3))", sourceLocation: sourceLocation)
+                sound.append((seed, report))
             }
         }
-        #expect(caught >= 3, "joins without the lease were caught in \(caught) of \(seeds.count) runs")
-        // Sessions also leave the sparse group: where a site has none left in it, it says so, and
-        // the others prune for it again.
-        let dropped = zip(runs, reports).filter { !$0.0.1 }.reduce(0) { $0 + $1.1.orderCounters.reduce(0) { $0 + $1.interestsDropped } }
-        #expect(dropped > 0, "no site dropped its interest in a group")
+        return (sound, caught)
     }
 
     /// A site that drops its interest in a group at any leave, also while other sessions of it
     /// are still members (the broken rule), makes the others prune what those members need:
     /// caught. Its sessions join and leave the sparse group often here.
     @Test func droppingAnInterestWhileMembersRemainIsCaught() {
-        let seeds: [UInt64] = [1, 2, 3, 4]
-        let runs = seeds.flatMap { [($0, false), ($0, true)] }
-        let reports = parallelRuns(runs) { seed, broken in
-            var config = Self.sparse(seed: seed)
+        let (_, caught) = Self.soundAndBroken(seeds: [1, 2, 3, 4]) { config, broken in
             config.daemonsPerSite = 3
             config.sparseJoinEvery = 60
             config.orderOptions.brokenRules.dropInterestsWithMembers = broken
-            var simulation = WideAreaSimulation(config: config)
-            return simulation.run()
         }
-        var caught = 0
-        for ((seed, broken), report) in zip(runs, reports) {
-            if broken {
-                if report.violations.contains(where: { $0.contains("withheld") }) { caught += 1 }
-            } else {
-                #expect(report.passed, "seed \(seed): \(report.violations.prefix(3))")
-            }
-        }
-        #expect(caught >= 2, "dropped interests with members left were caught in \(caught) of \(seeds.count) runs")
+        #expect(caught >= 2, "dropped interests with members left were caught in \(caught) of 4 runs")
     }
 
     /// The randomized faults of `randomizedMultiSiteSweep` (cut-offs, link cuts, crashes and

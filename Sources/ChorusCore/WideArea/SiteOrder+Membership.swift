@@ -294,8 +294,8 @@ extension SiteOrder {
             promised[departed] = nil
             waiting[departed] = nil
             reports[departed] = nil
-            standInsHeld[departed] = nil
         }
+        standInsHeld = [:]  // (only proposals of the configuration that ends read it)
         // Every member's groups as of its cut: it numbered nothing after proposing.
         enterInterests(closing.install)
         for member in next.sites where member != site {
@@ -343,16 +343,18 @@ extension SiteOrder {
         for (departed, cut) in closing.cuts.sorted(by: { $0.key < $1.key }) where !closing.transitional.contains(departed) {
             let holders = closing.transitional.filter { install.proposal(of: $0)!.received(of: departed) == cut }
             guard let first = holders.first, let kept = relay[departed] else { continue }
-            for member in closing.transitional where member != site && finishing.contains(member) {
-                let has = max(install.proposal(of: member)!.received(of: departed) ?? 0, reports[member]?[departed]?.received ?? 0)
-                for data in kept where data.seq > has && data.seq <= cut {
-                    // The lowest that took it all, unless the member needs a body only another holds.
-                    let bodies = data.pruned.isEmpty ? [] : Self.bodyHolders(of: data, among: closing.transitional, install: install)
-                    let supplier = data.pruned.isEmpty ? first : Self.supplier(of: data, to: member, first: first, bodies: bodies)
-                    guard supplier == site else { continue }
-                    counters.resent += 1
-                    actions.append(.originate(WideAreaMessageCodec.encode(.data(data)), to: [member]))
-                }
+            let lacking = closing.transitional.filter { $0 != site && finishing.contains($0) }.map { member in
+                (member, max(install.proposal(of: member)!.received(of: departed) ?? 0, reports[member]?[departed]?.received ?? 0))
+            }
+            for data in kept where data.seq <= cut {
+                let needy = lacking.filter { data.seq > $0.1 }.map(\.0)
+                guard !needy.isEmpty else { continue }
+                // The lowest that took it all, unless a member needs a body only another holds.
+                let bodies = data.pruned.isEmpty ? [] : Self.bodyHolders(of: data, among: closing.transitional, install: install)
+                let mine = needy.filter { Self.supplier(of: data, to: $0, first: first, bodies: bodies) == site }
+                guard !mine.isEmpty else { continue }
+                counters.resent += mine.count
+                actions.append(.originate(WideAreaMessageCodec.encode(.data(data)), to: mine))
             }
         }
     }

@@ -22,11 +22,16 @@ import NIOCore
 /// - Where a site departs, a member moving on that lacks one of its messages gets it from the
 ///   lowest member that holds its body, if it needs the body and one does (`supplier`).
 extension SiteOrder {
+    /// The membership item `payload` is (a join, leave, announcement, list or drop), decoded once
+    /// for the rules below; nil for client data and anything else.
+    static func membershipItem(_ payload: ByteBuffer) -> GroupMessage? {
+        guard !WideAreaMessageCodec.isWideArea(payload), !GroupMessageCodec.isClientData(payload) else { return nil }
+        return try? GroupMessageCodec.decode(payload)
+    }
+
     /// The groups a join or state announcement of `origin` adds to its set (none for anything else).
-    func newInterests(_ payload: ByteBuffer, of origin: SiteID) -> [String] {
-        guard !interestedInAll.contains(origin), !WideAreaMessageCodec.isWideArea(payload), !GroupMessageCodec.isClientData(payload),
-            !GroupMessageCodec.isSiteDaemons(payload), let message = try? GroupMessageCodec.decode(payload)
-        else { return [] }
+    func newInterests(_ message: GroupMessage?, of origin: SiteID) -> [String] {
+        guard let message, !interestedInAll.contains(origin) else { return [] }
         let known = interests[origin] ?? []
         switch message {
         case .join(_, let group):
@@ -39,18 +44,16 @@ extension SiteOrder {
     }
 
     /// An `interestsDropped` item of `origin` takes its groups out of its set.
-    mutating func dropInterests(_ payload: ByteBuffer, of origin: SiteID) {
-        guard payload.getInteger(at: payload.readerIndex, as: UInt16.self) == UInt16(GroupMessageCodec.version) << 8 | 8,
-            case .interestsDropped(let listed, let groups)? = try? GroupMessageCodec.decode(payload), listed == origin
-        else { return }
+    mutating func dropInterests(_ message: GroupMessage?, of origin: SiteID) {
+        guard case .interestsDropped(let listed, let groups)? = message, listed == origin else { return }
         interests[origin]?.subtract(groups)
         droppedInterests[origin, default: []].formUnion(groups)
     }
 
     /// Follows this site's own item `payload` in `ownMembers`; the groups of its interests it
     /// leaves without any session of the site.
-    mutating func followOwnMembers(_ payload: ByteBuffer) -> [String] {
-        guard let message = try? GroupMessageCodec.decode(payload) else { return [] }
+    mutating func followOwnMembers(_ message: GroupMessage?) -> [String] {
+        guard let message else { return [] }
         var left: Set<String> = []
         func add(_ session: SessionID, _ groups: some Sequence<String>) {
             for group in groups where ownMembers[session, default: []].insert(group).inserted { ownGroupCounts[group, default: 0] += 1 }
@@ -232,7 +235,9 @@ extension SiteOrder {
     /// its supplier holds it: the body if a member that took it by its proposal holds the body,
     /// else the stand-in (a body that comes anyway, a late copy of the departed site's, is cut
     /// down to it: no member moving on gives it to a session then).
-    mutating func prunedFormAgreed(_ data: inout WideAreaData) -> Bool {
+    /// `standInForBody`: taken as a stand-in though not pruned for this site (the caller records
+    /// it in `standInsHeld` once the data is taken).
+    mutating func prunedFormAgreed(_ data: inout WideAreaData, standInForBody: inout Bool) -> Bool {
         guard !data.pruned.isEmpty else { return true }
         switch phase {
         case .operational:
@@ -253,7 +258,7 @@ extension SiteOrder {
             }
             if !bodyHeld {
                 if !client.isStandIn { data.payload = GroupMessageCodec.encode(.data(client.standIn)) }
-                standInsHeld[data.origin, default: []].insert(data.seq)  // (the next proposals say so)
+                standInForBody = true
             }
             return true
         }

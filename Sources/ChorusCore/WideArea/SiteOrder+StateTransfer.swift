@@ -93,18 +93,22 @@ extension SiteOrder {
         buffered = []
         requestIndex = [:]
         replaying.append(contentsOf: kept[min(start, kept.count)...])
+        finishingReplay = true
     }
 
-    /// Whether deliveries kept before the state arrived wait to be taken again (`replayNext`).
-    public var isReplaying: Bool { !replaying.isEmpty || readyAfterReplay }
+    /// Whether deliveries kept before the state arrived wait to be taken again, or the step
+    /// after them (`replayNext`).
+    public var isReplaying: Bool { !replaying.isEmpty || finishingReplay }
 
-    /// Takes the next delivery kept before the state arrived; after the last, this daemon is
-    /// ready where the state arrived, and may represent its site.
+    /// Takes the next delivery kept before the state arrived; once all are taken (a call of its
+    /// own, so the group layer has followed the last), this daemon is ready where the state
+    /// arrived, and may represent its site.
     public mutating func replayNext(now: Instant, into actions: inout [SiteOrderAction]) {
         if let next = replaying.popFirst() {
             ringDelivered(next, now: now, into: &actions)
-            if !replaying.isEmpty { return }
+            return
         }
+        finishingReplay = false
         if readyAfterReplay {
             readyAfterReplay = false
             becameReady(me, now: now, into: &actions)

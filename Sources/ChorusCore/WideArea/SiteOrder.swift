@@ -200,6 +200,7 @@ public struct SiteOrder: Sendable {
     /// (`replayNext`), and whether it becomes ready (`becameReady`) once they are.
     var replaying = Deque<RingDelivery>()
     var readyAfterReplay = false
+    var finishingReplay = false
     /// Set while this daemon represents its site.
     var representative: RepresentativeState?
     public internal(set) var counters = SiteOrderCounters()
@@ -443,7 +444,8 @@ public struct SiteOrder: Sendable {
         _ delivery: RingDelivery, wasFrozen: Bool = false, now: Instant, into actions: inout [SiteOrderAction]
     ) {
         let isDaemonChange = isDaemonChange(delivery.payload, of: site)
-        let interested = newInterests(delivery.payload, of: site)
+        let item = Self.membershipItem(delivery.payload)
+        let interested = newInterests(item, of: site)
         let daemonLease = isDaemonChange && !options.brokenRules.fifoAheadOfDaemonChanges && localSeq != streamStarts[site] ?? 0
         let interestLease = !interested.isEmpty && !options.brokenRules.interestsWithoutLease
         if daemonLease || interestLease, !remote.isEmpty {
@@ -454,8 +456,8 @@ public struct SiteOrder: Sendable {
             clock = max(clock, min(promisedBySite, Self.maxLamport) + options.daemonChangeLease)
         }
         if !interested.isEmpty { noteInterests(interested, of: site) }
-        dropInterests(delivery.payload, of: site)
-        let emptied = GroupMessageCodec.isClientData(delivery.payload) ? [] : followOwnMembers(delivery.payload)
+        dropInterests(item, of: site)
+        let emptied = followOwnMembers(item)
         localSeq += 1
         clock += 1
         promisedBySite = clock
@@ -538,7 +540,8 @@ public struct SiteOrder: Sendable {
             representativeDropped(data.origin)
             return
         }
-        guard prunedFormAgreed(&data) else {
+        var standInForBody = false
+        guard prunedFormAgreed(&data, standInForBody: &standInForBody) else {
             representativeDropped(data.origin)
             return
         }
@@ -549,9 +552,11 @@ public struct SiteOrder: Sendable {
         received[data.origin] = data.seq
         promised[data.origin] = data.lamport
         clock = max(clock, data.lamport)
-        let interested = newInterests(data.payload, of: data.origin)
+        let item = Self.membershipItem(data.payload)
+        let interested = newInterests(item, of: data.origin)
         if !interested.isEmpty { noteInterests(interested, of: data.origin) }
-        dropInterests(data.payload, of: data.origin)
+        dropInterests(item, of: data.origin)
+        if standInForBody { standInsHeld[data.origin, default: []].insert(data.seq) }  // (the next proposals say so)
         if data.pruned.contains(site) { counters.standInsTaken += 1 }
         if safe { snapshotHeld() }
         // What an earlier representative put into the ring counts as brought in.
